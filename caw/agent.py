@@ -1,0 +1,142 @@
+"""AsyncAgent: the configuration sessions are started and resumed from."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import InvalidHandle, UnknownSession
+from .handle import ResumeHandle, check_id, decode_handle, looks_like_handle
+from .models import Trajectory
+from .providers import UnknownProvider, canonical_name, provider_class, shared_provider
+from .providers.base import ConversationOptions, PermissionMode
+from .session import AsyncSession
+from .store import SessionDir, Store
+
+
+class AsyncAgent:
+    """Starts and resumes :class:`AsyncSession`s of one provider with one configuration."""
+
+    def __init__(
+        self,
+        provider: str | None = None,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        reasoning: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        permission_mode: PermissionMode = "bypass",
+        turn_timeout: float | None = None,
+    ):
+        # Pinned: the user chose a provider, so a handle of another one is an error.
+        self.pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
+        self.provider = canonical_name(provider)
+        self.model = model
+        self.system_prompt = system_prompt
+        self.reasoning = reasoning
+        self.data_dir = data_dir
+        self.store = Store(data_dir) if data_dir is not None else None
+        self.cwd = os.fspath(cwd) if cwd is not None else None
+        self.env = dict(env or {})
+        self.permission_mode = permission_mode
+        self.turn_timeout = turn_timeout
+
+    def _options(self, session_id: str, trajectory: Trajectory | None = None) -> ConversationOptions:
+        past = trajectory
+        return ConversationOptions(
+            session_id=session_id,
+            cwd=self.cwd or (past.cwd if past and past.cwd else None) or os.getcwd(),
+            model=self.model or (past.model if past else None),
+            system_prompt=self.system_prompt or (past.system_prompt if past else None),
+            reasoning=self.reasoning,
+            permission_mode=self.permission_mode,
+            env=self.env,
+        )
+
+    def _session(self, provider: str, options: ConversationOptions, trajectory: Trajectory, sdir: SessionDir | None, resume_key: str | None) -> AsyncSession:
+        return AsyncSession(
+            provider=shared_provider(provider),
+            options=options,
+            trajectory=trajectory,
+            session_dir=sdir,
+            resume_key=resume_key,
+            turn_timeout=self.turn_timeout,
+        )
+
+    async def start_session(self, metadata: dict[str, Any] | None = None) -> AsyncSession:
+        """A new conversation. Its backend starts now, so a missing CLI fails here."""
+        session_id = str(uuid.uuid4())
+        options = self._options(session_id)
+        trajectory = Trajectory(
+            agent=self.provider, model=self.model, session_id=session_id, system_prompt=self.system_prompt,
+            cwd=options.cwd, metadata=dict(metadata or {}),
+        )  # fmt: skip
+        sdir = None
+        if self.store is not None:
+            sdir = self.store.create(session_id)
+            sdir.save_trajectory(trajectory)
+        session = self._session(self.provider, options, trajectory, sdir, None)
+        await session._conversation_for_turn()
+        return session
+
+    def read_handle(self, handle_or_id: str) -> ResumeHandle:
+        """Turn a handle (or, with a data_dir, a bare session id) into a checked ResumeHandle."""
+        if not isinstance(handle_or_id, str) or not handle_or_id.strip():
+            raise InvalidHandle("resume_session needs a resume handle (a JSON string) or a session id")
+        if looks_like_handle(handle_or_id):
+            handle = decode_handle(handle_or_id)
+        else:
+            session_id = check_id(handle_or_id.strip(), "the session id")
+            if self.store is None:
+                raise FileNotFoundError(
+                    f"cannot resume bare session id {session_id!r}: no data_dir is set, so there is no stored resume key "
+                    "(pass the full resume handle, or create the Agent with the data_dir the session was recorded in)"
+                )
+            stored = self.store.session(session_id).load_handle() if self.store.has(session_id) else None
+            if stored is None:
+                raise UnknownSession(f"no session {session_id!r} with a resume key in data_dir {self.store.root}")
+            handle = stored
+        try:
+            provider = canonical_name(handle.provider)
+        except UnknownProvider:
+            raise InvalidHandle(f"the resume handle names an unknown provider {handle.provider!r}") from None
+        if self.pinned and provider != self.provider:
+            raise InvalidHandle(f"this handle belongs to provider {provider!r}, but this Agent is pinned to provider {self.provider!r}")
+        provider_class(provider).check_resume_key(handle.resume_key)
+        return handle.model_copy(update={"provider": provider})
+
+    async def resume_session(self, handle_or_id: str) -> AsyncSession:
+        """Continue a conversation from its handle; with the original data_dir, its history too."""
+        handle = self.read_handle(handle_or_id)
+        trajectory, sdir = None, None
+        if self.store is not None:
+            sdir = self.store.session(handle.session_id)
+            trajectory = sdir.load_trajectory()
+            if trajectory is None:
+                sdir = self.store.create(handle.session_id)
+        options = self._options(handle.session_id, trajectory)
+        if trajectory is None:
+            trajectory = Trajectory(
+                agent=handle.provider, model=options.model, session_id=handle.session_id,
+                system_prompt=options.system_prompt, cwd=options.cwd,
+            )  # fmt: skip
+        trajectory.completed_at = None
+        session = self._session(handle.provider, options, trajectory, sdir, handle.resume_key)
+        if sdir is not None:
+            sdir.save_handle(handle)
+            sdir.save_trajectory(trajectory)
+        await session._conversation_for_turn()
+        return session
+
+    async def completion(self, message: str) -> Trajectory:
+        """One message in a fresh session; returns the ended session's trajectory."""
+        session = await self.start_session()
+        try:
+            await session.send(message)
+        finally:
+            trajectory = await session.end()
+        return trajectory

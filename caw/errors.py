@@ -1,0 +1,80 @@
+"""caw's exceptions. Each has a stable ``kind`` the daemon maps to an error code.
+
+They also subclass the builtin a Python user would expect (ValueError for bad
+input, RuntimeError for a failed backend) so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+
+class CawError(Exception):
+    kind = "internal"
+
+
+class InvalidHandle(CawError, ValueError):
+    """A resume handle or id that is malformed, of another provider, or unsafe."""
+
+    kind = "invalidHandle"
+
+
+class NoHandleYet(CawError, RuntimeError):
+    kind = "noHandleYet"
+
+
+class UnknownSession(CawError, LookupError):
+    kind = "unknownSession"
+
+
+class ProviderNotInstalled(CawError, FileNotFoundError):
+    """The provider's CLI is not on this machine; the message says how to install it."""
+
+    kind = "providerNotInstalled"
+
+
+class BackendFailed(CawError, RuntimeError):
+    """The backend CLI died or reported a failure; carries its exit code and stderr tail."""
+
+    kind = "backendFailed"
+
+    def __init__(self, message: str, *, exit_code: int | None = None, stderr_tail: str = ""):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+
+
+class ModelError(BackendFailed):
+    """The model API answered with an error (rate limit, overload, server error)."""
+
+    kind = "modelError"
+
+
+class UsageLimitReached(ModelError):
+    kind = "usageLimit"
+
+
+class TurnTimeout(BackendFailed):
+    kind = "timeout"
+
+
+class TurnCancelled(CawError):
+    """The turn was cancelled; ``turn`` holds what had arrived before."""
+
+    kind = "cancelled"
+
+    def __init__(self, message: str = "the turn was cancelled", turn=None):
+        super().__init__(message)
+        self.turn = turn
+
+
+class SessionBusy(CawError, RuntimeError):
+    kind = "sessionBusy"
+
+
+class SessionClosed(CawError, RuntimeError):
+    kind = "sessionClosed"
+
+
+class PersistenceFailed(CawError, OSError):
+    """Writing to the data dir failed; the turn itself completed."""
+
+    kind = "persistenceFailed"

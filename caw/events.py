@@ -1,0 +1,49 @@
+"""The normalized event stream every provider adapter emits while a turn runs.
+
+Adapters turn their CLI's wire into these; the session core assembles them into
+a :class:`~caw.models.Turn`, and the daemon forwards them as ``session/update``
+notifications unchanged (``kind`` is the discriminator on the wire too).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from .models import CawModel, Usage
+
+
+class TextDelta(CawModel):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class ThinkingDelta(CawModel):
+    kind: Literal["thinking"] = "thinking"
+    text: str
+
+
+class ToolCall(CawModel):
+    kind: Literal["toolCall"] = "toolCall"
+    id: str
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolResult(CawModel):
+    kind: Literal["toolResult"] = "toolResult"
+    id: str
+    output: str = ""
+    is_error: bool = False
+
+
+class UsageUpdate(CawModel):
+    """The turn's usage so far (not cumulative over the session)."""
+
+    kind: Literal["usage"] = "usage"
+    usage: Usage
+
+
+Event = Annotated[Union[TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate], Field(discriminator="kind")]
+EVENT_TYPES = (TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate)

@@ -1,0 +1,67 @@
+"""The provider registry: names, aliases, and one shared Provider instance per name.
+
+Providers are shared per process (per event loop) so that codex and opencode
+keep one backend server for all their sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import weakref
+
+from ..errors import CawError
+from .base import Conversation, ConversationOptions, Provider
+
+_MODULES = {
+    "claude_code": ("caw.providers.claude_code", "ClaudeCodeProvider"),
+    "codex": ("caw.providers.codex", "CodexProvider"),
+    "opencode": ("caw.providers.opencode", "OpenCodeProvider"),
+}
+ALIASES = {"claude": "claude_code", "cc": "claude_code", "claude-code": "claude_code"}
+PROVIDER_NAMES = tuple(_MODULES)
+DEFAULT_PROVIDER = "claude_code"
+
+
+class UnknownProvider(CawError, ValueError):
+    kind = "unknownProvider"
+
+
+def canonical_name(name: str | None) -> str:
+    """``name`` (or ``$CAW_PROVIDER``, or the default) resolved through the aliases."""
+    chosen = name or os.environ.get("CAW_PROVIDER") or DEFAULT_PROVIDER
+    chosen = ALIASES.get(chosen, chosen)
+    if chosen not in _MODULES:
+        raise UnknownProvider(f"unknown provider {chosen!r}; choose one of {', '.join(PROVIDER_NAMES)}")
+    return chosen
+
+
+def provider_class(name: str) -> type[Provider]:
+    module, attr = _MODULES[canonical_name(name)]
+    return getattr(importlib.import_module(module), attr)
+
+
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Provider]] = weakref.WeakKeyDictionary()
+
+
+def shared_provider(name: str) -> Provider:
+    """This event loop's one instance of provider ``name`` (created on first use)."""
+    pool = _shared.setdefault(asyncio.get_running_loop(), {})
+    key = canonical_name(name)
+    if key not in pool:
+        pool[key] = provider_class(key)()
+    return pool[key]
+
+
+async def close_shared_providers() -> None:
+    """End every backend server this loop's providers share (daemon shutdown)."""
+    pool = _shared.pop(asyncio.get_running_loop(), {})
+    for provider in pool.values():
+        await provider.aclose()
+
+
+__all__ = [
+    "ALIASES", "DEFAULT_PROVIDER", "PROVIDER_NAMES", "Conversation", "ConversationOptions", "Provider",
+    "UnknownProvider", "canonical_name", "close_shared_providers", "provider_class", "shared_provider",
+]  # fmt: skip

@@ -1,0 +1,152 @@
+"""What a provider adapter is.
+
+A :class:`Provider` knows one CLI: where it is, how to start or resume a
+conversation, what its resume keys look like. It may own a backend server
+shared by its conversations (codex app-server, opencode serve). A
+:class:`Conversation` is one live backend conversation: ``send`` runs a turn and
+yields normalized :mod:`caw.events`; ``interrupt`` stops the running turn;
+``close`` releases the backend. Adapters know nothing of the store, the handle
+format or JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ..errors import BackendFailed, InvalidHandle, ModelError, ProviderNotInstalled, UsageLimitReached
+from ..events import Event
+
+RawSink = Callable[[dict[str, Any]], None]
+"""Receives every raw wire message of a turn, for ``turns/NNN_raw_output.jsonl``."""
+
+PermissionMode = Literal["bypass", "deny"]
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass
+class ConversationOptions:
+    """Everything a provider needs to start or resume a conversation."""
+
+    session_id: str
+    cwd: str
+    model: str | None = None
+    system_prompt: str | None = None
+    reasoning: str | None = None
+    # bypass: tools run without asking (headless use); deny: tools needing approval are refused.
+    permission_mode: PermissionMode = "bypass"
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def process_env(self) -> dict[str, str]:
+        """The backend's environment: ours, overlaid with the Agent's ``env``."""
+        return {**os.environ, **self.env}
+
+
+class Conversation(ABC):
+    """One live backend conversation."""
+
+    #: The backend's own id for the conversation, once it has assigned one.
+    resume_key: str | None = None
+
+    @abstractmethod
+    def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
+        """Run one turn: yield its events as they stream; return when it ends.
+
+        Raises :class:`~caw.errors.BackendFailed` (or a subclass) when the turn
+        fails. After :meth:`interrupt` the iterator ends promptly.
+        """
+
+    @abstractmethod
+    async def interrupt(self) -> None:
+        """Stop the running turn, keeping the conversation usable."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the backend (end the process, or detach from a shared one)."""
+
+    @property
+    def alive(self) -> bool:
+        """False once the backend is gone; the core then resumes by ``resume_key``."""
+        return True
+
+
+class Provider(ABC):
+    """One CLI. One instance per process (see :mod:`caw.providers`), shared by all sessions."""
+
+    name: ClassVar[str]
+    cli: ClassVar[str]
+    npm_package: ClassVar[str]
+
+    @classmethod
+    def install_hint(cls) -> str:
+        return f"install it with `npm install -g {cls.npm_package}` (or put `{cls.cli}` on PATH, or set {cls.cli_env_var()})"
+
+    @classmethod
+    def cli_env_var(cls) -> str:
+        return f"CAW_{cls.cli.upper()}_BIN"
+
+    @classmethod
+    def find_cli(cls, env: Mapping[str, str] | None = None) -> str | None:
+        """The CLI's path: ``$CAW_<CLI>_BIN``, else the PATH of ``env`` (or ours)."""
+        env = os.environ if env is None else env
+        explicit = env.get(cls.cli_env_var())
+        if explicit:
+            return explicit if os.access(explicit, os.X_OK) else None
+        return shutil.which(cls.cli, path=env.get("PATH"))
+
+    @classmethod
+    def require_cli(cls, env: Mapping[str, str] | None = None) -> str:
+        path = cls.find_cli(env)
+        if path is None:
+            raise ProviderNotInstalled(f"the {cls.name} provider needs the `{cls.cli}` CLI, which was not found: {cls.install_hint()}")
+        return path
+
+    @classmethod
+    def check_resume_key(cls, key: str) -> str:
+        """Raise InvalidHandle unless ``key`` has this backend's id shape."""
+        return key
+
+    @classmethod
+    def _check_uuid_key(cls, key: str) -> str:
+        if not UUID_RE.match(key):
+            raise InvalidHandle(f"a {cls.name} resume key must be a UUID")
+        return key
+
+    @abstractmethod
+    async def start(self, options: ConversationOptions) -> Conversation:
+        """Begin a new backend conversation."""
+
+    @abstractmethod
+    async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
+        """Continue the backend conversation ``resume_key``; fail clearly if it does not exist."""
+
+    async def aclose(self) -> None:
+        """End any backend server this provider shares between conversations."""
+
+
+def cli_version(path: str, env: Mapping[str, str] | None = None, timeout: float = 15.0) -> str | None:
+    """``<cli> --version``'s first line, or None if it cannot be run."""
+    import subprocess
+
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=timeout, env=dict(env) if env else None)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else None
+
+
+_USAGE_LIMIT = re.compile(r"usage[ _]limit|insufficient_quota|quota exceeded|credit balance is too low", re.I)
+
+
+def model_error(message: str) -> BackendFailed:
+    """The right error for a failure the backend reported about the model API."""
+    if _USAGE_LIMIT.search(message):
+        return UsageLimitReached(f"usage limit reached: {message}")
+    return ModelError(message)

@@ -1,0 +1,183 @@
+"""Supervising a backend CLI process: the one place caw spawns and ends children.
+
+Every child runs in its own process group and gets a parent-death signal, so it
+ends with caw even when caw is SIGKILLed; ``stop()`` ends the whole group;
+interpreter exit ends any child a user forgot. stderr is drained into a bounded
+tail so errors can quote what the CLI said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+log = logging.getLogger("caw.process")
+
+# A line from a CLI can carry a whole file read by a tool.
+LINE_LIMIT = 64 * 1024 * 1024
+STDERR_TAIL_LINES = 40
+
+_live: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """preexec_fn: ask Linux to SIGTERM this child when its parent dies."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+class ChildProcess:
+    """One running CLI process with piped stdio."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, name: str):
+        self.proc = proc
+        self.name = name
+        self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr()) if proc.stderr else None
+        _live.add(self)
+
+    @classmethod
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bool = True,
+    ) -> ChildProcess:
+        parent = os.getpid()
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=lambda: _die_with_parent(parent),
+            limit=LINE_LIMIT,
+        )
+        log.debug("started %s (pid %s)", name, proc.pid)
+        return cls(proc, name)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        while True:
+            line = await self.proc.stderr.readline()
+            if not line:
+                return
+            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+
+    def stderr_tail(self) -> str:
+        return "\n".join(self._stderr)
+
+    async def wait_stderr(self, timeout: float = 1.0) -> None:
+        """Let the stderr reader catch up (after an exit) so the tail is complete."""
+        if self._stderr_task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), timeout)
+
+    def describe_exit(self) -> str:
+        code = self.returncode
+        if code is None:
+            return f"{self.name} is still running"
+        if code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        tail = self.stderr_tail()
+        return f"{self.name} {how}" + (f"; its stderr ends with:\n{tail}" if tail else "")
+
+    async def read_line(self) -> bytes:
+        """The next stdout line, b"" at end of output."""
+        assert self.proc.stdout is not None
+        return await self.proc.stdout.readline()
+
+    async def json_lines(self) -> AsyncIterator[dict[str, Any]]:
+        """Parse stdout as JSON lines until EOF; non-JSON lines are logged and skipped."""
+        while True:
+            line = await self.read_line()
+            if not line:
+                return
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                log.debug("%s printed a non-JSON line: %.200r", self.name, line)
+                continue
+            if isinstance(obj, dict):
+                yield obj
+
+    async def write_json(self, obj: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8"))
+        await self.proc.stdin.drain()
+
+    def close_stdin(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """End the process and its group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+        if self.alive:
+            self._signal_group(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace)
+            except asyncio.TimeoutError:
+                self._signal_group(signal.SIGKILL)
+                await self.proc.wait()
+        # Children of the CLI (tool commands) may outlive it in its group.
+        self._signal_group(signal.SIGKILL)
+        self.close_stdin()
+        if self._stderr_task is not None:
+            await self.wait_stderr(0.5)
+            self._stderr_task.cancel()
+        _live.discard(self)
+        log.debug("stopped %s (%s)", self.name, self.describe_exit().splitlines()[0])
+
+    def kill_now(self) -> None:
+        """Synchronous last resort (interpreter exit)."""
+        self._signal_group(signal.SIGKILL)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for child in list(_live):
+        child.kill_now()

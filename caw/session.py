@@ -1,0 +1,307 @@
+"""The async session core: turn assembly, ordering, cancellation, store and handle.
+
+Everything above (the sync API, the daemon) drives sessions through this class;
+everything below (the adapters) only produces events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import BackendFailed, CawError, NoHandleYet, PersistenceFailed, SessionClosed, TurnCancelled, TurnTimeout
+from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
+from .handle import ResumeHandle
+from .models import TextBlock, ThinkingBlock, ToolUseBlock, Trajectory, Turn, utcnow
+from .providers.base import Conversation, ConversationOptions, Provider
+from .store import SessionDir
+
+log = logging.getLogger("caw.session")
+
+EventCallback = Callable[[Event], Awaitable[None] | None]
+
+# How long a cancelled or timed-out turn may take to wind down before its backend is stopped.
+INTERRUPT_GRACE = 10.0
+
+_DONE = object()
+
+
+class TurnAssembler:
+    """Folds a turn's events into its output blocks as they arrive."""
+
+    def __init__(self, turn: Turn):
+        self.turn = turn
+        self._tools: dict[str, ToolUseBlock] = {}
+
+    def add(self, event: Event) -> None:
+        output = self.turn.output
+        last = output[-1] if output else None
+        if isinstance(event, TextDelta):
+            if isinstance(last, TextBlock):
+                last.text += event.text
+            else:
+                output.append(TextBlock(text=event.text))
+        elif isinstance(event, ThinkingDelta):
+            if isinstance(last, ThinkingBlock):
+                last.text += event.text
+            else:
+                output.append(ThinkingBlock(text=event.text))
+        elif isinstance(event, ToolCall):
+            block = ToolUseBlock(id=event.id, name=event.name, input=event.input)
+            self._tools[event.id] = block
+            output.append(block)
+        elif isinstance(event, ToolResult):
+            block = self._tools.get(event.id)
+            if block is None:  # a result whose call we never saw still belongs in the record
+                block = ToolUseBlock(id=event.id, name="")
+                self._tools[event.id] = block
+                output.append(block)
+            block.output, block.is_error = event.output, event.is_error
+        elif isinstance(event, UsageUpdate):
+            self.turn.usage = event.usage
+
+
+class AsyncSession:
+    """One conversation. Sends queue in order; ``cancel`` stops the running turn."""
+
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        options: ConversationOptions,
+        trajectory: Trajectory,
+        session_dir: SessionDir | None,
+        conversation: Conversation | None = None,
+        resume_key: str | None = None,
+        turn_timeout: float | None = None,
+    ):
+        self.provider = provider
+        self.options = options
+        self.trajectory = trajectory
+        self._dir = session_dir
+        self._conversation = conversation
+        self._resume_key = resume_key
+        self.turn_timeout = turn_timeout
+        self._lock = asyncio.Lock()
+        self._cancel_requested = False
+        self._closed = False
+        self._running = False
+
+    # --- identity -----------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self.trajectory.session_id
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider.name
+
+    @property
+    def session_dir(self) -> Path | None:
+        return self._dir.path if self._dir else None
+
+    @property
+    def resume_key(self) -> str | None:
+        return self._resume_key
+
+    @property
+    def resume_handle(self) -> str:
+        """The self-contained handle (a credential). Exists after the first exchange."""
+        if self._resume_key is None:
+            raise NoHandleYet("this session has no resume handle yet: send a message first (the backend assigns its key on the first exchange)")
+        return self.handle().encode()
+
+    def handle(self) -> ResumeHandle:
+        if self._resume_key is None:
+            raise NoHandleYet("this session has no resume handle yet: send a message first")
+        return ResumeHandle(provider=self.provider.name, session_id=self.session_id, resume_key=self._resume_key)
+
+    @property
+    def busy(self) -> bool:
+        return self._running or self._lock.locked()
+
+    @property
+    def live(self) -> bool:
+        """Whether a backend is attached right now (False after idle release or end)."""
+        return self._conversation is not None and self._conversation.alive
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- turns -------------------------------------------------------------------
+
+    async def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
+        """Run one turn and return it; ``on_event`` sees each event as it streams."""
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError("message must be a non-empty string")
+        async with self._lock:
+            if self._closed:
+                raise SessionClosed(f"session {self.session_id} has ended")
+            self._running = True
+            try:
+                return await self._run_turn(message, on_event)
+            finally:
+                self._running = False
+
+    async def _conversation_for_turn(self) -> Conversation:
+        conv = self._conversation
+        if conv is not None and conv.alive:
+            return conv
+        if conv is not None:
+            await conv.close()
+        if self._resume_key is not None:
+            log.info("session %s: attaching a backend by resume key", self.session_id)
+            conv = await self.provider.resume(self._resume_key, self.options)
+        else:
+            conv = await self.provider.start(self.options)
+        self._conversation = conv
+        return conv
+
+    async def _run_turn(self, message: str, on_event: EventCallback | None) -> Turn:
+        conv = await self._conversation_for_turn()
+        number = len(self.trajectory.turns) + 1
+        turn = Turn(index=number - 1, input=message)
+        assembler = TurnAssembler(turn)
+        self._persist(turn, lambda d: d.write_turn_input(number, message))
+        self._persist(turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message}))
+        self._cancel_requested = False
+        started = time.perf_counter()
+
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def raw_sink(record: dict[str, Any]) -> None:
+            self._persist(turn, lambda d: d.append_raw(number, record))
+
+        async def pump() -> None:
+            try:
+                async for event in conv.send(message, raw_sink):
+                    queue.put_nowait(event)
+            finally:
+                queue.put_nowait(_DONE)
+
+        pumping = asyncio.ensure_future(pump())
+        deadline = None if self.turn_timeout is None else time.monotonic() + self.turn_timeout
+        try:
+            while True:
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    await self._wind_down(conv, pumping)
+                    raise TurnTimeout(f"the turn produced no complete answer within {self.turn_timeout:g} s; it was stopped") from None
+                if item is _DONE:
+                    break
+                assembler.add(item)
+                if on_event is not None:
+                    outcome = on_event(item)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+            pumping.result()  # re-raises the adapter's error, if any
+        except asyncio.CancelledError:
+            await asyncio.shield(self._wind_down(conv, pumping))
+            raise
+        except BaseException as exc:
+            if not pumping.done():
+                await asyncio.shield(self._wind_down(conv, pumping))
+            turn.stop_reason, turn.error = "error", str(exc)
+            self._persist(turn, lambda d: d.log({"type": "turn_error", "turn": number, "kind": getattr(exc, "kind", "internal"), "error": str(exc)}))
+            if isinstance(exc, BackendFailed) and not conv.alive:
+                log.warning("session %s: backend ended: %s", self.session_id, exc)
+            raise
+        finally:
+            self._adopt_resume_key(conv, turn)
+        turn.duration_ms = int((time.perf_counter() - started) * 1000)
+        if self._cancel_requested:
+            turn.stop_reason = "cancelled"
+        self._record(turn, number)
+        if self._cancel_requested:
+            raise TurnCancelled(turn=turn)
+        return turn
+
+    async def _wind_down(self, conv: Conversation, pumping: asyncio.Future[None]) -> None:
+        """Interrupt the backend and let the adapter drain the turn; stop it if it won't."""
+        await conv.interrupt()
+        try:
+            await asyncio.wait_for(asyncio.shield(pumping), INTERRUPT_GRACE)
+        except BaseException:  # noqa: BLE001 - any outcome of the drained turn is fine here
+            pass
+        if not pumping.done():
+            log.warning("session %s: the backend did not stop its turn; ending it", self.session_id)
+            pumping.cancel()
+            await conv.close()
+
+    def _adopt_resume_key(self, conv: Conversation, turn: Turn) -> None:
+        if conv.resume_key and conv.resume_key != self._resume_key:
+            self._resume_key = conv.resume_key
+            self._persist(turn, lambda d: d.save_handle(self.handle()))
+
+    def _record(self, turn: Turn, number: int) -> None:
+        self.trajectory.turns.append(turn)
+        self._persist(turn, lambda d: d.save_trajectory(self.trajectory))
+        self._persist(
+            turn,
+            lambda d: d.log({"type": "turn_end", "turn": number, "stopReason": turn.stop_reason, "result": turn.result, "usage": turn.usage.to_wire()}),
+        )
+
+    def _persist(self, turn: Turn, write: Callable[[SessionDir], None]) -> None:
+        """Run a store write; a failure becomes a warning on the turn, never a lost answer."""
+        if self._dir is None:
+            return
+        try:
+            write(self._dir)
+        except PersistenceFailed as exc:
+            if str(exc) not in turn.warnings:
+                log.warning("session %s: %s", self.session_id, exc)
+                turn.warnings.append(str(exc))
+
+    async def cancel(self) -> bool:
+        """Stop the running turn (its ``send`` raises TurnCancelled). False if none runs."""
+        if not self._running or self._conversation is None:
+            return False
+        self._cancel_requested = True
+        await self._conversation.interrupt()
+        return True
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def release_backend(self) -> None:
+        """Stop the backend but keep the session; the next send resumes it by key."""
+        async with self._lock:
+            if self._conversation is not None and self._resume_key is not None:
+                await self._conversation.close()
+                self._conversation = None
+
+    async def end(self) -> Trajectory:
+        """End the session and its backend; returns the trajectory. Idempotent."""
+        if self._running:
+            await self.cancel()
+        async with self._lock:
+            if not self._closed:
+                self._closed = True
+                if self._conversation is not None:
+                    await self._conversation.close()
+                    self._conversation = None
+                self.trajectory.completed_at = utcnow()
+                if self._dir is not None:
+                    try:
+                        self._dir.save_trajectory(self.trajectory)
+                        self._dir.log({"type": "session_end"})
+                    except CawError as exc:
+                        log.warning("session %s: %s", self.session_id, exc)
+        return self.trajectory
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.end()
+
+    def __repr__(self) -> str:
+        return f"<AsyncSession {self.session_id} provider={self.provider.name} turns={self.trajectory.num_turns}>"

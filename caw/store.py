@@ -1,0 +1,162 @@
+"""The data_dir: one folder per session, written so a crash never loses a completed turn.
+
+    <data_dir>/sessions/<session_id>/
+        trajectory.json        the whole Trajectory, rewritten atomically after every turn
+        handle.json            the resume handle (a credential: mode 0600)
+        traj.jsonl             append-only log of turn starts, events and ends
+        turns/NNN_input.txt    what the user sent in turn NNN (1-based)
+        turns/NNN_raw_output.jsonl   the backend's raw wire lines for that turn
+
+Everything is owner-only (dirs 0700, files 0600). Ids are checked before they
+become paths. Write failures surface as :class:`~caw.errors.PersistenceFailed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidHandle, PersistenceFailed
+from .handle import ResumeHandle, check_id, decode_handle
+from .models import Trajectory, utcnow
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a private temp file + fsync + rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+
+
+class SessionDir:
+    """The on-disk folder of one session."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.turns_dir = path / "turns"
+
+    @property
+    def trajectory_path(self) -> Path:
+        return self.path / "trajectory.json"
+
+    def _guard(self, what: str):
+        return _Guard(what, self.path)
+
+    def ensure(self) -> None:
+        with self._guard("create the session folder"):
+            self.turns_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            os.chmod(self.path, DIR_MODE)
+
+    def save_trajectory(self, trajectory: Trajectory) -> None:
+        with self._guard("write trajectory.json"):
+            atomic_write_text(self.trajectory_path, trajectory.model_dump_json(by_alias=True, indent=2))
+
+    def load_trajectory(self) -> Trajectory | None:
+        try:
+            return Trajectory.model_validate_json(self.trajectory_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def save_handle(self, handle: ResumeHandle) -> None:
+        with self._guard("write handle.json"):
+            atomic_write_text(self.path / "handle.json", handle.encode())
+
+    def load_handle(self) -> ResumeHandle | None:
+        try:
+            return decode_handle((self.path / "handle.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one record to traj.jsonl (never a handle)."""
+        with self._guard("append to traj.jsonl"):
+            _append_line(self.path / "traj.jsonl", {"ts": utcnow().isoformat(), **record})
+
+    def write_turn_input(self, number: int, text: str) -> None:
+        with self._guard("write the turn input"):
+            atomic_write_text(self.turns_dir / f"{number:03d}_input.txt", text)
+
+    def append_raw(self, number: int, record: dict[str, Any]) -> None:
+        with self._guard("append the raw output"):
+            _append_line(self.turns_dir / f"{number:03d}_raw_output.jsonl", record)
+
+
+class _Guard:
+    """Turns an OSError into PersistenceFailed naming what could not be written."""
+
+    def __init__(self, what: str, where: Path):
+        self.what, self.where = what, where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not isinstance(exc, PersistenceFailed):
+            raise PersistenceFailed(f"could not {self.what} in {self.where}: {exc.strerror or exc}") from exc
+        return False
+
+
+class Store:
+    """A data_dir holding many sessions."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        self.root = Path(data_dir).expanduser().resolve()
+        self.sessions_dir = self.root / "sessions"
+
+    def session(self, session_id: str) -> SessionDir:
+        return SessionDir(self.sessions_dir / check_id(session_id, "session id"))
+
+    def create(self, session_id: str) -> SessionDir:
+        with _Guard("create the data dir", self.root):
+            self.sessions_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        sdir = self.session(session_id)
+        sdir.ensure()
+        return sdir
+
+    def has(self, session_id: str) -> bool:
+        try:
+            return self.session(session_id).trajectory_path.exists()
+        except InvalidHandle:
+            return False
+
+    def iter_trajectories(self) -> Iterator[tuple[SessionDir, Trajectory]]:
+        """Every readable session, newest first; unreadable ones are skipped."""
+        if not self.sessions_dir.is_dir():
+            return
+        found = []
+        for child in self.sessions_dir.iterdir():
+            sdir = SessionDir(child)
+            try:
+                traj = sdir.load_trajectory()
+                mtime = sdir.trajectory_path.stat().st_mtime
+            except (OSError, ValueError):
+                continue
+            if traj is not None:
+                found.append((mtime, sdir, traj))
+        found.sort(key=lambda item: item[0], reverse=True)
+        for _, sdir, traj in found:
+            yield sdir, traj

@@ -1,0 +1,168 @@
+"""The synchronous API of the seed (``Agent``, ``Session``), a thin facade over the async core.
+
+All sessions of a process share one event loop in a background thread, so
+backend processes and shared backend servers live in one place however many
+threads call in. Its thread is the parent of every backend process (the
+parent-death signal is per thread), so it lives as long as the interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import queue
+import threading
+from collections.abc import Coroutine, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .agent import AsyncAgent
+from .events import Event
+from .models import Trajectory, Turn
+from .providers.base import PermissionMode
+from .session import AsyncSession, EventCallback
+
+T = TypeVar("T")
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="caw-event-loop", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on caw's loop and wait; Ctrl-C cancels it (and so the turn)."""
+    future = asyncio.run_coroutine_threadsafe(coro, _background_loop())
+    try:
+        return future.result()
+    except (KeyboardInterrupt, concurrent.futures.CancelledError):
+        future.cancel()
+        raise
+
+
+class Session:
+    """A conversation with a coding agent. See :class:`caw.session.AsyncSession`."""
+
+    def __init__(self, core: AsyncSession):
+        self._core = core
+
+    @property
+    def core(self) -> AsyncSession:
+        """The async session underneath (for use from caw's event loop)."""
+        return self._core
+
+    @property
+    def session_id(self) -> str:
+        return self._core.session_id
+
+    @property
+    def provider(self) -> str:
+        return self._core.provider_name
+
+    @property
+    def resume_handle(self) -> str:
+        return self._core.resume_handle
+
+    @property
+    def trajectory(self) -> Trajectory:
+        return self._core.trajectory
+
+    @property
+    def session_dir(self) -> Path | None:
+        return self._core.session_dir
+
+    def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
+        """Send a message and wait for the whole turn. ``on_event`` runs on caw's loop thread."""
+        return run(self._core.send(message, on_event))
+
+    def stream(self, message: str) -> Iterator[Event]:
+        """Send a message and iterate its events as they arrive; ``last_turn`` holds the turn after."""
+        events: queue.Queue[Any] = queue.Queue()
+        done = object()
+
+        async def drive() -> Turn:
+            try:
+                return await self._core.send(message, events.put_nowait)
+            finally:
+                events.put_nowait(done)
+
+        future = asyncio.run_coroutine_threadsafe(drive(), _background_loop())
+        try:
+            while (item := events.get()) is not done:
+                yield item
+            self.last_turn = future.result()
+        finally:
+            if not future.done():
+                future.cancel()
+
+    last_turn: Turn | None = None
+
+    def cancel(self) -> bool:
+        """Stop the running turn from another thread; its ``send`` raises TurnCancelled."""
+        return run(self._core.cancel())
+
+    def end(self) -> Trajectory:
+        return run(self._core.end())
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+    def __repr__(self) -> str:
+        return f"<Session {self.session_id} provider={self.provider} turns={self.trajectory.num_turns}>"
+
+
+class Agent:
+    """Starts and resumes sessions of one coding-agent CLI.
+
+    ``provider`` is ``"claude_code"`` (aliases ``claude``, ``cc``), ``"codex"`` or
+    ``"opencode"``; default ``$CAW_PROVIDER`` or ``claude_code``. ``data_dir``
+    (optional) records every session on disk and lets bare session ids resume.
+    """
+
+    def __init__(
+        self,
+        provider: str | None = None,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        reasoning: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        permission_mode: PermissionMode = "bypass",
+        turn_timeout: float | None = None,
+    ):
+        self._core = AsyncAgent(
+            provider, model, system_prompt, reasoning, data_dir, cwd, env,
+            permission_mode=permission_mode, turn_timeout=turn_timeout,
+        )  # fmt: skip
+
+    @property
+    def provider(self) -> str:
+        return self._core.provider
+
+    @property
+    def core(self) -> AsyncAgent:
+        return self._core
+
+    def start_session(self) -> Session:
+        return Session(run(self._core.start_session()))
+
+    def resume_session(self, handle: str) -> Session:
+        """Continue a conversation from a resume handle (or a bare session id, with data_dir)."""
+        return Session(run(self._core.resume_session(handle)))
+
+    def completion(self, message: str) -> Trajectory:
+        return run(self._core.completion(message))
