@@ -17,6 +17,7 @@ from typing import Any
 from .errors import BackendFailed, CawError, NoHandleYet, PersistenceFailed, SessionClosed, TurnCancelled, TurnTimeout
 from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from .handle import ResumeHandle
+from .logs import full_logging
 from .models import TextBlock, ThinkingBlock, ToolUseBlock, Trajectory, Turn, utcnow
 from .providers.base import Conversation, ConversationOptions, Provider
 from .store import SessionDir
@@ -172,6 +173,8 @@ class AsyncSession:
         self._persist(turn, lambda d: d.write_turn_input(number, message))
         self._persist(turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message}))
         self._cancel_requested = False
+        if full_logging():
+            log.info("session %s turn %d > %s", self.session_id, number, message)
         started = time.perf_counter()
 
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -221,6 +224,9 @@ class AsyncSession:
         if self._cancel_requested:
             turn.stop_reason = "cancelled"
         self._record(turn, number)
+        log.info("session %s turn %d ended (%s, %d ms)", self.session_id, number, turn.stop_reason, turn.duration_ms)
+        if full_logging():
+            log.info("session %s turn %d < %s", self.session_id, number, turn.result)
         if self._cancel_requested:
             raise TurnCancelled(turn=turn)
         return turn

@@ -1,0 +1,37 @@
+# caw: `make demo` and `make test` set everything up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BACKENDS := tests/backends
+# The pinned backend CLIs come first on PATH for everything make runs.
+export PATH := $(CURDIR)/$(BACKENDS)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo test test-fast schema lint clean
+
+setup: $(VENV)/.installed $(BACKENDS)/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(BACKENDS)/node_modules/.installed: $(BACKENDS)/package.json $(BACKENDS)/package-lock.json
+	cd $(BACKENDS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup
+	$(BIN)/caw demo
+
+test: setup
+	$(BIN)/pytest
+
+# Unit tests only: no backend CLI involved.
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest -m "not e2e"
+
+schema: $(VENV)/.installed
+	$(BIN)/python -m caw_server.schema --write
+
+clean:
+	rm -rf $(VENV) $(BACKENDS)/node_modules

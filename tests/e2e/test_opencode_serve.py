@@ -1,0 +1,316 @@
+"""The opencode adapter through the real `opencode serve`, against the scripted model server.
+
+Starting serve costs 1-4 s, so most tests here share one: they run on one
+module-wide event loop (the provider, and so its serves, are per loop), in one
+environment and directory, and an anchor session keeps that serve alive between
+tests. Tests that need a serve of their own use another directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+import caw
+from caw import AsyncAgent
+from caw.providers import close_shared_providers, shared_provider
+from caw.providers.opencode import ServeConversation
+from caw.testing import cli_environment
+from tests.support.procs import descendants, kill, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+MODEL = "caw-scripted/caw-scripted-1"
+
+
+def serve_pids(cwd: Path | None = None) -> list[int]:
+    """The `opencode serve` processes this test process started (in ``cwd``, if given)."""
+    pids = [pid for pid, cmd in descendants(os.getpid()).items() if "opencode" in cmd and " serve " in cmd]
+    if cwd is not None:
+        pids = [pid for pid in pids if _cwd(pid) == str(cwd)]
+    return sorted(pids)
+
+
+def _cwd(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
+
+
+async def wait_for_request(scripted, marker: str, count: int = 1) -> None:
+    def arrived() -> bool:
+        return sum(1 for r in scripted.main_requests() if r.user_texts() and marker in r.user_texts()[-1]) >= count
+
+    await asyncio.to_thread(wait_until, arrived, 30, what=f"{count} request(s) with {marker}")
+
+
+@pytest.fixture(scope="module")
+def oc_env(model_server, tmp_path_factory) -> dict[str, str]:
+    env = cli_environment("opencode", model_server.base_url, tmp_path_factory.mktemp("opencode"))
+    env.pop("CAW_OPENCODE_MODE", None)
+    # Declare the scripted model a reasoning model, so it has variants ("high", "max") for reasoning= to select.
+    path = Path(env["XDG_CONFIG_HOME"]) / "opencode" / "opencode.json"
+    config = json.loads(path.read_text())
+    for model in config["provider"]["caw-scripted"]["models"].values():
+        model["reasoning"] = True
+    path.write_text(json.dumps(config))
+    return env
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("work").resolve()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def anchor(oc_env, workdir):
+    """One session held open for the module, so its serve outlives each test."""
+    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=workdir).start_session()
+    yield session
+    await session.end()
+    await close_shared_providers()
+
+
+@pytest.fixture
+def agent(oc_env, workdir, anchor) -> AsyncAgent:
+    return AsyncAgent(provider="opencode", env=oc_env, cwd=workdir)
+
+
+def shared_serve(anchor):
+    conversation = anchor._conversation
+    assert isinstance(conversation, ServeConversation)
+    return conversation.serve
+
+
+async def test_start_send_and_resume_in_process(agent, anchor, scripted):
+    session = await agent.start_session()
+    turn = await session.send("My deploy target is staging-eu. Remember that.")
+    assert turn.result == "Noted: deploy target is staging-eu."
+    assert turn.usage.input_tokens > 0 and turn.usage.output_tokens > 0
+    handle = caw.decode_handle(session.resume_handle)
+    assert handle.resume_key.startswith("ses_") and handle.resume_key != session.session_id
+    await session.end()
+
+    resumed = await AsyncAgent(provider="opencode", env=agent.env, cwd=agent.cwd).resume_session(session.resume_handle)
+    assert (await resumed.send("Where am I deploying?")).result == "staging-eu"
+    assert resumed.resume_key == handle.resume_key
+    await resumed.end()
+    # the history came from opencode: caw kept none (no data_dir)
+    assert scripted.main_requests()[-1].user_texts() == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert serve_pids() == [shared_serve(anchor).pid]
+
+
+async def test_sessions_share_one_serve_and_run_concurrently(agent, anchor, scripted, workdir):
+    first, second = await agent.start_session(), await agent.start_session()
+    assert serve_pids(workdir) == [shared_serve(anchor).pid]
+    # one turn that never finishes by itself, while the other session completes two turns
+    hanging = asyncio.create_task(first.send("[[hang]] Wait forever."))
+    await wait_for_request(scripted, "[[hang]]")
+    await second.send("My secret word is value-2. Remember that.")
+    assert (await second.send("What is my secret word?")).result == "value-2"
+    assert not hanging.done()
+    assert await first.cancel()
+    with pytest.raises(caw.TurnCancelled):
+        await asyncio.wait_for(hanging, 30)
+    assert first.resume_key != second.resume_key
+    await first.end()
+    await second.end()
+    assert serve_pids(workdir) == [shared_serve(anchor).pid], "the anchor still holds the serve"
+
+
+async def test_parallel_turns_do_not_mix(agent):
+    sessions = [await agent.start_session() for _ in range(3)]
+
+    async def converse(i: int, session) -> str:
+        await session.send(f"My secret word is word-{i}. Remember that.")
+        return (await session.send("What is my secret word?")).result
+
+    answers = await asyncio.gather(*(converse(i, s) for i, s in enumerate(sessions)))
+    assert answers == ["word-0", "word-1", "word-2"]
+    for session in sessions:
+        await session.end()
+
+
+async def test_events_stream_as_deltas_with_thinking_tools_and_usage(agent, workdir):
+    session = await agent.start_session()
+    seen: list[caw.Event] = []
+    turn = await session.send("[[think]] Repeat after me: the quick brown fox jumps", on_event=seen.append)
+    assert turn.result == "the quick brown fox jumps"
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds.count("TextDelta") > 1 and "ThinkingDelta" in kinds
+    assert kinds.index("ThinkingDelta") < kinds.index("TextDelta") < kinds.index("UsageUpdate")
+
+    seen.clear()
+    turn = await session.send("[[tool:bash:echo hello-from-tool]] Run it.", on_event=seen.append)
+    await session.end()
+    (tool,) = [b for b in turn.output if isinstance(b, caw.ToolUseBlock)]
+    assert tool.name == "bash" and tool.input["command"] == "echo hello-from-tool"
+    assert tool.output.strip() == "hello-from-tool" and not tool.is_error
+    assert turn.result == "Tool said: hello-from-tool"
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds.index("ToolCall") < kinds.index("ToolResult") < kinds.index("TextDelta")
+
+
+async def test_deny_mode_refuses_tools_and_the_turn_goes_on(oc_env, workdir, anchor, scripted):
+    target = workdir / "created-by-the-agent"
+    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=workdir, permission_mode="deny").start_session()
+    turn = await session.send(f"[[tool:bash:touch {target}]] Run it.")
+    await session.end()
+    (tool,) = [b for b in turn.output if isinstance(b, caw.ToolUseBlock)]
+    assert tool.is_error and not target.exists()
+    assert turn.result.startswith("Tool said: ") and "permission_mode='deny'" in turn.result
+
+
+async def test_model_system_prompt_and_reasoning_reach_the_model(oc_env, workdir, anchor, scripted):
+    agent = AsyncAgent(provider="opencode", env=oc_env, cwd=workdir, model=MODEL, system_prompt="You are caw-test-persona.", reasoning="high")
+    session = await agent.start_session()
+    await session.send("Hello there.")
+    await session.end()
+    request = scripted.main_requests()[-1]
+    assert request.model == "caw-scripted-1"
+    assert "You are caw-test-persona." in request.system
+    assert request.body["thinking"]["type"] == "enabled"
+    # "low" is not a variant of this model: the nearest one ("high") is used
+    scripted.clear()
+    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=workdir, model="caw-scripted-1", reasoning="low").start_session()
+    await session.send("Hello again.")
+    await session.end()
+    assert scripted.main_requests()[-1].body["thinking"]["type"] == "enabled"
+
+
+async def test_an_unknown_model_fails_at_start(agent, scripted):
+    failing = AsyncAgent(provider="opencode", env=agent.env, cwd=agent.cwd, model="caw-scripted/no-such-model")
+    with pytest.raises(caw.BackendFailed, match="no model 'caw-scripted/no-such-model'"):
+        await failing.start_session()
+    assert not scripted.main_requests()
+
+
+async def test_unknown_session_fails_at_resume_without_starting_one(agent, scripted):
+    key = "ses_0123456789abcdefABCDEFghij"
+    handle = caw.ResumeHandle(provider="opencode", session_id="0b6e4b5e-8c4f-4b7a-9a59-000000000000", resume_key=key).encode()
+    with pytest.raises(caw.BackendFailed, match="no session with this resume key") as caught:
+        await agent.resume_session(handle)
+    assert key not in str(caught.value)  # resume keys stay out of messages (and so out of logs)
+    assert not scripted.main_requests()
+
+
+@pytest.mark.parametrize("bad_key", ["not-a-valid-key", "ses_../../x", "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"])
+async def test_a_malformed_key_is_an_invalid_handle(agent, bad_key):
+    before = serve_pids()
+    handle = json.dumps({"version": 1, "provider": "opencode", "session_id": "abc", "resume_key": bad_key})
+    with pytest.raises(caw.InvalidHandle):
+        await agent.resume_session(handle)
+    assert serve_pids() == before
+
+
+async def test_cancel_stops_the_turn_and_the_session_goes_on(agent, anchor, scripted):
+    session = await agent.start_session()
+    await session.send("My pet is a heron. Remember that.")
+    streaming = asyncio.Event()
+    sending = asyncio.create_task(session.send("[[slow:5]] Repeat after me: one two three four five six seven eight", on_event=lambda e: streaming.set()))
+    await asyncio.wait_for(streaming.wait(), 30)
+    assert await session.cancel()
+    with pytest.raises(caw.TurnCancelled) as caught:
+        await asyncio.wait_for(sending, 30)
+    assert caught.value.turn.stop_reason == "cancelled"
+    assert "one two three four five six seven eight" not in caught.value.turn.result
+    assert (await session.send("What is my pet?")).result == "a heron"
+    assert serve_pids() == [shared_serve(anchor).pid], "an interrupt keeps the serve"
+    await session.end()
+
+
+async def test_the_serve_requires_its_password(anchor):
+    serve = shared_serve(anchor)
+    assert serve.base_url.startswith("http://127.0.0.1:")
+    async with httpx.AsyncClient(trust_env=False) as client:
+        assert (await client.get(f"{serve.base_url}/doc")).status_code == 401
+        assert (await client.get(f"{serve.base_url}/session", auth=("opencode", "wrong"))).status_code == 401
+    assert (await serve.client.get("/session")).status_code == 200
+    with open(f"/proc/{serve.pid}/environ", "rb") as f:
+        password = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)[b"OPENCODE_SERVER_PASSWORD"]
+    assert len(password) >= 32 and b"OPENCODE_SERVER_PASSWORD" not in b"".join(k.encode() for k in os.environ)
+
+
+async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scripted):
+    out = await asyncio.to_thread(
+        subprocess.run, [agent.env["PATH"].split(os.pathsep)[0] + "/opencode", "run", "--format", "json"],
+        input="My boat is the Heron-7. Remember that.", env=agent.env, cwd=agent.cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    key = json.loads(out.stdout.splitlines()[0])["sessionID"]
+    handle = caw.ResumeHandle(provider="opencode", session_id="5d0c7a36-56d2-4c8e-8a36-6a1d2f1d7c11", resume_key=key).encode()
+    session = await agent.resume_session(handle)
+    assert (await session.send("What is my boat?")).result == "the Heron-7"
+    await session.end()
+
+
+# --- tests with a serve of their own ---------------------------------------------------------
+
+
+async def test_resume_in_a_fresh_serve_answers_from_history(oc_env, tmp_path, scripted):
+    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).start_session()
+    await session.send("My color is teal. Remember that.")
+    (before,) = serve_pids(tmp_path)
+    handle = session.resume_handle
+    await session.end()
+    assert not serve_pids(tmp_path), "the last conversation closed, so its serve stopped"
+    scripted.clear()
+
+    resumed = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).resume_session(handle)
+    (after,) = serve_pids(tmp_path)
+    assert after != before
+    assert (await resumed.send("What is my color?")).result == "teal"
+    await resumed.end()
+    (request,) = scripted.main_requests()
+    assert request.user_texts() == ["My color is teal. Remember that.", "What is my color?"]
+
+
+async def test_a_killed_serve_fails_every_running_turn_then_sessions_resume(oc_env, tmp_path, scripted):
+    agent = AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path)
+    sessions = [await agent.start_session() for _ in range(2)]
+    for i, session in enumerate(sessions):
+        await session.send(f"My secret word is word-{i}. Remember that.")
+    (server,) = serve_pids(tmp_path)
+    turns = [asyncio.create_task(s.send(f"[[slow:20]] Story number {i}.")) for i, s in enumerate(sessions)]
+    await wait_for_request(scripted, "[[slow:20]]", count=2)
+    kill([server], signal.SIGKILL)
+    for task in turns:
+        with pytest.raises(caw.BackendFailed, match="SIGKILL") as caught:
+            await asyncio.wait_for(task, 30)
+        assert "opencode serve" in str(caught.value)
+    assert not any(s.live for s in sessions)
+    for i, session in enumerate(sessions):
+        assert (await session.send("What is my secret word?")).result == f"word-{i}"
+    (restarted,) = serve_pids(tmp_path)
+    assert restarted != server
+    for session in sessions:
+        await session.end()
+    assert not serve_pids(tmp_path)
+
+
+async def test_provider_aclose_stops_every_serve(oc_env, tmp_path, scripted):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path / "a").start_session()
+    second = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path / "b").start_session()
+    assert len(serve_pids(tmp_path / "a") + serve_pids(tmp_path / "b")) == 2, "another directory gets its own serve"
+    await first.send("My color is teal. Remember that.")
+    await second.send("My color is plum. Remember that.")
+    provider = shared_provider("opencode")
+    await provider.aclose()
+    assert not serve_pids(tmp_path / "a") and not serve_pids(tmp_path / "b")
+    assert not first.live and not second.live
+    assert (await first.send("What is my color?")).result == "teal"
+    assert (await second.send("What is my color?")).result == "plum"
+    await first.end()
+    await second.end()
+    assert not serve_pids(tmp_path / "a") and not serve_pids(tmp_path / "b")

@@ -1,0 +1,73 @@
+import json
+import os
+import stat
+
+import pytest
+
+from caw import PersistenceFailed, Trajectory, Turn
+from caw.handle import ResumeHandle
+from caw.models import TextBlock
+from caw.store import Store, atomic_write_text
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_session_dir_layout_and_permissions(tmp_path):
+    store = Store(tmp_path / "data")
+    sdir = store.create("s1")
+    traj = Trajectory(agent="claude_code", session_id="s1", turns=[Turn(input="hi", output=[TextBlock(text="yo")])])
+    sdir.save_trajectory(traj)
+    sdir.save_handle(ResumeHandle(provider="claude_code", session_id="s1", resume_key="k"))
+    sdir.write_turn_input(1, "hi")
+    sdir.append_raw(1, {"type": "x"})
+    sdir.log({"type": "turn_start"})
+    assert mode(sdir.path) == 0o700
+    for name in ["trajectory.json", "handle.json", "traj.jsonl", "turns/001_input.txt", "turns/001_raw_output.jsonl"]:
+        assert mode(sdir.path / name) == 0o600, name
+    assert sdir.load_trajectory().turns[0].result == "yo"
+    assert sdir.load_handle().resume_key == "k"
+    assert store.has("s1") and not store.has("s2") and not store.has("../x")
+    assert [t.session_id for _, t in store.iter_trajectories()] == ["s1"]
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "f.json"
+    atomic_write_text(target, "old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left behind
+
+
+def test_write_failures_become_persistence_failed(tmp_path, monkeypatch):
+    sdir = Store(tmp_path / "data").create("s1")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("caw.store.tempfile.mkstemp", disk_full)
+    with pytest.raises(PersistenceFailed, match="could not write trajectory.json .*No space left on device"):
+        sdir.save_trajectory(Trajectory(agent="x", session_id="s1"))
+
+
+def test_unreadable_sessions_are_skipped_in_listings(tmp_path):
+    store = Store(tmp_path)
+    store.create("good").save_trajectory(Trajectory(agent="codex", session_id="good"))
+    bad = store.create("bad")
+    bad.trajectory_path.write_text("{not json")
+    assert [t.session_id for _, t in store.iter_trajectories()] == ["good"]
+
+
+def test_trajectory_round_trips_through_json():
+    traj = Trajectory(agent="codex", session_id="s", turns=[Turn(input="a", output=[TextBlock(text="b")])], metadata={"k": 1})
+    again = Trajectory.model_validate_json(traj.model_dump_json(by_alias=True))
+    assert again == traj
+    data = json.loads(traj.model_dump_json(by_alias=True))
+    assert data["numTurns"] == 1 and data["result"] == "b" and data["sessionId"] == "s"
