@@ -6,9 +6,15 @@ BACKENDS := tests/backends
 # The pinned backend CLIs come first on PATH for everything make runs.
 export PATH := $(CURDIR)/$(BACKENDS)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-fast schema lint clean
+.PHONY: setup system-deps demo test test-fast schema clean
 
-setup: $(VENV)/.installed $(BACKENDS)/node_modules/.installed
+# Debian packages some tests use: luacheck for the Neovim client's lint.
+APT_PACKAGES := lua-check
+
+setup: $(VENV)/.installed $(BACKENDS)/node_modules/.installed system-deps
+
+system-deps:
+	./scripts/system-deps.sh $(APT_PACKAGES)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

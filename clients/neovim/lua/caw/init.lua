@@ -1,0 +1,169 @@
+-- caw for Neovim: per-workspace chats with coding agents through caw-server.
+--
+--   require("caw").setup({ cmd = { "caw-server" }, provider = "claude_code" })
+--
+-- See :help caw.
+local config = require('caw.config')
+
+local M = {}
+
+--- Configure the plugin (optional: the defaults work when caw-server is on $PATH).
+function M.setup(opts)
+  config.set(opts)
+  return M
+end
+
+local function realpath(path)
+  local uv = vim.uv or vim.loop
+  return uv.fs_realpath(path) or vim.fs.normalize(path)
+end
+
+--- The workspace root for a buffer: the chat's own root in a caw buffer, else the
+--- nearest directory above the buffer's file (or the cwd) with a root marker, else the cwd.
+function M.root(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  local own = vim.b[buf].caw_root
+  if own then
+    return own
+  end
+  local cwd = realpath(vim.fn.getcwd())
+  local start = cwd
+  local name = vim.api.nvim_buf_get_name(buf)
+  if name ~= '' and vim.bo[buf].buftype == '' and vim.fn.filereadable(name) == 1 then
+    start = vim.fs.dirname(realpath(name))
+  end
+  local marker = vim.fs.find(config.options.root_markers, { path = start, upward = true })[1]
+  if marker then
+    return realpath(vim.fs.dirname(marker))
+  end
+  return cwd
+end
+
+local function chat_for(buf)
+  return require('caw.chat').get(M.root(buf))
+end
+
+--- :Caw: open the workspace's chat (resuming the last one of this workspace).
+function M.open()
+  local chat = chat_for()
+  chat:load()
+  chat:show()
+  return chat
+end
+
+--- Build the message for a line range of a buffer: the text, then the file and lines.
+function M.selection_message(buf, line1, line2, text)
+  local lines = vim.api.nvim_buf_get_lines(buf, line1 - 1, line2, false)
+  local name = vim.api.nvim_buf_get_name(buf)
+  local root = M.root(buf)
+  local rel = name ~= '' and realpath(name) or '[No Name]'
+  if rel:sub(1, #root + 1) == root .. '/' then
+    rel = rel:sub(#root + 2)
+  end
+  local range = line1 == line2 and ('line %d'):format(line1) or ('lines %d-%d'):format(line1, line2)
+  local body = table.concat(lines, '\n')
+  local ticks = '```'
+  while body:find(ticks, 1, true) do
+    ticks = ticks .. '`'
+  end
+  local parts = {}
+  if text and text:match('%S') then
+    parts[#parts + 1] = text
+    parts[#parts + 1] = ''
+  end
+  parts[#parts + 1] = ('%s (%s):'):format(rel, range)
+  parts[#parts + 1] = ticks .. (vim.bo[buf].filetype or '')
+  parts[#parts + 1] = body
+  parts[#parts + 1] = ticks
+  return table.concat(parts, '\n')
+end
+
+--- :CawSend {text} / :'<,'>CawSend [text]: send to the workspace's chat, opening it.
+function M.send(text, line1, line2)
+  local buf = vim.api.nvim_get_current_buf()
+  if line1 and line2 then
+    text = M.selection_message(buf, line1, line2, text)
+  end
+  if not text or not text:match('%S') then
+    vim.notify('caw: nothing to send', vim.log.levels.WARN)
+    return
+  end
+  local chat = chat_for(buf)
+  chat:load()
+  if vim.fn.bufwinid(chat:buffer()) == -1 then
+    chat:show()
+  end
+  chat:submit(text)
+  return chat
+end
+
+--- :CawNew [provider]: a new chat in this workspace.
+function M.new(provider)
+  local chat = chat_for()
+  chat:new_chat(provider ~= '' and provider or nil)
+  chat:show()
+  return chat
+end
+
+local function label(item)
+  local when = item.lastUsed and os.date('%Y-%m-%d %H:%M', item.lastUsed) or item.updatedAt or ''
+  local parts = { item.title or item.sessionId, require('caw.render').provider_name(item.provider), when }
+  if item.numTurns then
+    parts[#parts + 1] = ('%d turns'):format(item.numTurns)
+  end
+  if item.live then
+    parts[#parts + 1] = 'live'
+  end
+  return table.concat(parts, ' · ')
+end
+
+--- :CawResume: pick one of this workspace's chats (state file + the daemon's session/list).
+function M.resume()
+  local chat = chat_for()
+  chat:choices(function(items)
+    if #items == 0 then
+      vim.notify('caw: no stored chats for ' .. chat.root, vim.log.levels.INFO)
+      return
+    end
+    vim.ui.select(items, { prompt = 'Resume caw chat', format_item = label }, function(item)
+      if item then
+        chat:resume_chat(item)
+        chat:show()
+      end
+    end)
+  end)
+end
+
+--- :CawCancel: stop the running turn.
+function M.cancel()
+  chat_for():cancel()
+end
+
+--- :CawEnd: end the chat's session; the next message starts a new chat.
+function M.end_chat()
+  chat_for():end_chat()
+end
+
+--- Providers for :CawNew completion: what the running daemon reported, else the known ones.
+function M.providers()
+  local daemon = require('caw.daemon')
+  local client = daemon.get(M.root())
+  local result = client and daemon.info(client.id)
+  local caw = result and vim.tbl_get(result, 'capabilities', 'experimental', 'caw', 'providers')
+  local names = {}
+  for _, p in ipairs(type(caw) == 'table' and caw or {}) do
+    names[#names + 1] = p.name
+  end
+  if #names == 0 then
+    names = { 'claude_code', 'codex', 'opencode' }
+  end
+  return names
+end
+
+--- Text for a statusline: the running turn's progress, else the chat's status.
+function M.statusline()
+  local buf = vim.api.nvim_get_current_buf()
+  return vim.b[buf].caw_status or ''
+end
+
+return M

