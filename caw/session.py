@@ -170,7 +170,7 @@ class AsyncSession:
         number = len(self.trajectory.turns) + 1
         turn = Turn(index=number - 1, input=message)
         assembler = TurnAssembler(turn)
-        self._persist(turn, lambda d: d.write_turn_input(number, message))
+        self._persist(turn, lambda d: d.begin_turn(number, message))
         self._persist(turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message}))
         self._cancel_requested = False
         if full_logging():

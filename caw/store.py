@@ -96,9 +96,11 @@ class SessionDir:
         with self._guard("append to traj.jsonl"):
             _append_line(self.path / "traj.jsonl", {"ts": utcnow().isoformat(), **record})
 
-    def write_turn_input(self, number: int, text: str) -> None:
+    def begin_turn(self, number: int, text: str) -> None:
+        """Write turn ``number``'s input and start its raw output afresh (a failed attempt leaves none)."""
         with self._guard("write the turn input"):
             atomic_write_text(self.turns_dir / f"{number:03d}_input.txt", text)
+            (self.turns_dir / f"{number:03d}_raw_output.jsonl").unlink(missing_ok=True)
 
     def append_raw(self, number: int, record: dict[str, Any]) -> None:
         with self._guard("append the raw output"):

@@ -15,23 +15,19 @@ import caw
 from caw import AsyncAgent
 from caw.providers import close_shared_providers, shared_provider
 from caw.providers.base import UUID_RE
-from tests.support.procs import descendants, kill, matching, wait_until
+from tests.support.procs import kill, processes, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def app_servers() -> list[int]:
-    found = matching("app-server", root=os.getpid())
-    if len(found) > 1:
-        import subprocess
-        print("DEBUG", descendants(os.getpid()), subprocess.run(["ps", "-ef", "--forest"], capture_output=True, text=True).stdout[-3000:])
-    return found
+    """Our app-server children (not their forks, which carry the same command line until they exec)."""
+    return [pid for pid, (parent, cmd) in processes().items() if parent == os.getpid() and "app-server" in cmd]
 
 
 @pytest.fixture
 async def env(cli_env):
-    environment = cli_env("codex")
-    environment.pop("CAW_CODEX_MODE", None)
+    environment = cli_env("codex", extra={"CAW_CODEX_MODE": "app-server"})  # no silent fallback to exec
     yield environment
     await close_shared_providers()  # a failing test must not leave its app-server behind
 
@@ -72,7 +68,7 @@ async def test_threads_share_one_app_server_and_run_concurrently(env, scripted):
     agent = AsyncAgent(provider="codex", env=env)
     first, second = await agent.start_session(), await agent.start_session()
     (server,) = app_servers()
-    argv0 = descendants(os.getpid())[server].split()[0]
+    argv0 = processes()[server][1].split()[0]
     assert os.path.basename(argv0) == "codex", "the native binary runs, not node with the npm wrapper"
     # one turn that never finishes by itself, while the other thread completes two turns
     hanging = asyncio.create_task(first.send("[[hang]] Wait forever."))
@@ -212,3 +208,16 @@ async def test_provider_aclose_stops_every_app_server(env, scripted):
     await first.end()
     await second.end()
     assert not app_servers()
+
+
+async def test_model_errors_fail_the_turn_and_the_thread_goes_on(env, scripted):
+    session = await AsyncAgent(provider="codex", env=env).start_session()
+    with pytest.raises(caw.UsageLimitReached, match="usage limit"):
+        await session.send("[[usage-limit]] Hello there.")
+    with pytest.raises(caw.ModelError, match="internalServerError"):
+        await session.send("[[fail:500]] Hello there.")
+    with pytest.raises(caw.ModelError, match="HTTP 429"):
+        await session.send("[[fail:429]] Hello there.")
+    assert (await session.send("Hello there.")).result
+    assert session.live
+    await session.end()

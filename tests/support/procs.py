@@ -48,10 +48,14 @@ def alive(pid: int) -> bool:
     return _stat(pid) is not None
 
 
+def children(root: int) -> dict[int, str]:
+    return {pid: cmd for pid, (ppid, cmd) in processes().items() if ppid == root}
+
+
 def matching(needle: str, root: int | None = None) -> list[int]:
-    """Live pids whose command line contains ``needle`` (below ``root`` if given)."""
+    """Live pids whose command line contains ``needle`` (direct children of ``root`` if given)."""
     if root is not None:
-        return [pid for pid, cmd in descendants(root).items() if needle in cmd]
+        return [pid for pid, cmd in children(root).items() if needle in cmd]
     return [pid for pid, (_, cmd) in processes().items() if needle in cmd]
 
 

@@ -22,6 +22,7 @@ from caw.providers.codex import (
     _thread_params,
     _toml_string,
     approval_answer,
+    exec_item,
     native_cli,
 )
 from caw.providers.jsonrpc_lines import RpcError
@@ -113,10 +114,13 @@ def test_errors_that_will_not_be_retried_are_kept_for_the_failed_turn():
         n("error", error={"message": "You've hit your quota", "codexErrorInfo": "usageLimitExceeded"}, willRetry=False),
     ])  # fmt: skip
     assert translator.error == "You've hit your quota (usage limit)"
+    _, translator = fold([n("error", error={"message": "retries exhausted", "codexErrorInfo": {"responseTooManyFailedAttempts": {"httpStatusCode": 429}}}, willRetry=False)])
+    assert translator.error == "retries exhausted (responseTooManyFailedAttempts, HTTP 429)"
+    _, translator = fold([n("error", error={"message": "bad request", "codexErrorInfo": "other", "additionalDetails": "param x"}, willRetry=False)])
+    assert translator.error == "bad request: param x"
 
 
 def test_exec_items_become_the_same_events():
-    seen: set[str] = set()
     lines = [
         ("item.completed", {"id": "item_1", "type": "reasoning", "text": "hmm"}),
         ("item.started", {"id": "item_2", "type": "command_execution", "command": "echo hi", "aggregated_output": "", "exit_code": None, "status": "in_progress"}),
@@ -124,7 +128,9 @@ def test_exec_items_become_the_same_events():
         ("item.completed", {"id": "item_0", "type": "error", "message": "Model metadata not found"}),
         ("item.completed", {"id": "item_3", "type": "agent_message", "text": "Tool said: hi"}),
     ]  # fmt: skip
-    events = [e for kind, item in lines for e in CodexExecConversation._item(kind, item, seen)]
+    translator = TurnTranslator()
+    methods = {"item.started": "item/started", "item.completed": "item/completed"}
+    events = [e for kind, item in lines for e in translator.events(methods[kind], {"item": exec_item(item)})]
     assert events == [
         ThinkingDelta(text="hmm"),
         ToolCall(id="item_2", name="commandExecution", input={"command": "echo hi"}),
@@ -150,8 +156,8 @@ def test_exec_usage_is_per_turn_and_unknown_for_the_first_resumed_turn():
     [
         ("item/commandExecution/requestApproval", {"decision": "accept"}, {"decision": "decline"}),
         ("item/fileChange/requestApproval", {"decision": "accept"}, {"decision": "decline"}),
-        ("execCommandApproval", {"decision": "approved"}, {"decision": "denied"}),
-        ("applyPatchApproval", {"decision": "approved"}, {"decision": "denied"}),
+        ("execCommandApproval", {"decision": "approved"}, {"decision": {"denied": {"rejection": "caw's permission mode is deny"}}}),
+        ("applyPatchApproval", {"decision": "approved"}, {"decision": {"denied": {"rejection": "caw's permission mode is deny"}}}),
         ("item/permissions/requestApproval", {"permissions": {"network": {"enabled": True}}, "scope": "turn"}, {"permissions": {}, "scope": "turn"}),
         ("mcpServer/elicitation/request", {"action": "decline"}, {"action": "decline"}),
     ],

@@ -20,7 +20,7 @@ def test_session_dir_layout_and_permissions(tmp_path):
     traj = Trajectory(agent="claude_code", session_id="s1", turns=[Turn(input="hi", output=[TextBlock(text="yo")])])
     sdir.save_trajectory(traj)
     sdir.save_handle(ResumeHandle(provider="claude_code", session_id="s1", resume_key="k"))
-    sdir.write_turn_input(1, "hi")
+    sdir.begin_turn(1, "hi")
     sdir.append_raw(1, {"type": "x"})
     sdir.log({"type": "turn_start"})
     assert mode(sdir.path) == 0o700
@@ -71,3 +71,13 @@ def test_trajectory_round_trips_through_json():
     assert again == traj
     data = json.loads(traj.model_dump_json(by_alias=True))
     assert data["numTurns"] == 1 and data["result"] == "b" and data["sessionId"] == "s"
+
+
+def test_a_retried_turn_starts_its_raw_output_afresh(tmp_path):
+    sdir = Store(tmp_path).create("s1")
+    sdir.begin_turn(1, "first try")
+    sdir.append_raw(1, {"attempt": 1})
+    sdir.begin_turn(1, "second try")
+    sdir.append_raw(1, {"attempt": 2})
+    assert (sdir.turns_dir / "001_raw_output.jsonl").read_text() == '{"attempt":2}\n'
+    assert (sdir.turns_dir / "001_input.txt").read_text() == "second try"
