@@ -14,14 +14,22 @@ from pydantic import Field
 from .models import CawModel, Usage
 
 
+_REPLACE = (
+    "True when the model's answer starts afresh (the CLI retried a response that broke off "
+    "mid-stream): the text and thinking streamed since the last tool call are void."
+)
+
+
 class TextDelta(CawModel):
     kind: Literal["text"] = "text"
     text: str
+    replace: bool = Field(False, description=_REPLACE)
 
 
 class ThinkingDelta(CawModel):
     kind: Literal["thinking"] = "thinking"
     text: str
+    replace: bool = Field(False, description=_REPLACE)
 
 
 class ToolCall(CawModel):

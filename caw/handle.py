@@ -28,7 +28,7 @@ def check_id(value: object, what: str) -> str:
     """Return ``value`` if it is a safe id, else raise InvalidHandle naming ``what``."""
     if not isinstance(value, str) or not value:
         raise InvalidHandle(f"{what} must be a non-empty string")
-    if not _SAFE_ID.match(value):
+    if not _SAFE_ID.fullmatch(value):
         raise InvalidHandle(
             f"{what} has an invalid shape (letters, digits, '-' and '_' only, at most 128 characters)"
         )

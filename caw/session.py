@@ -41,6 +41,12 @@ class TurnAssembler:
 
     def add(self, event: Event) -> None:
         output = self.turn.output
+        if isinstance(event, (TextDelta, ThinkingDelta)) and event.replace:
+            # The CLI retried a response that broke off: what that one streamed is void.
+            while output and not isinstance(output[-1], ToolUseBlock):
+                output.pop()
+            if not event.text:
+                return
         last = output[-1] if output else None
         if isinstance(event, TextDelta):
             if isinstance(last, TextBlock):

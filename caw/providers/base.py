@@ -114,7 +114,7 @@ class Provider(ABC):
 
     @classmethod
     def _check_uuid_key(cls, key: str) -> str:
-        if not UUID_RE.match(key):
+        if not UUID_RE.fullmatch(key):
             raise InvalidHandle(f"a {cls.name} resume key must be a UUID")
         return key
 

@@ -60,6 +60,9 @@ class ClaudeConversation(Conversation):
         streamed: set[str] = set()  # message ids whose text arrived as deltas
         current_message: str | None = None
         seen_tools: set[str] = set()
+        # A message that streamed text but has no full `assistant` line yet. If another message
+        # begins first, the stream broke off and claude retried: the partial text is void.
+        partial: str | None = None
         async for line in self.process.json_lines():
             raw(line)
             kind = line.get("type")
@@ -70,19 +73,27 @@ class ClaudeConversation(Conversation):
                 etype = event.get("type")
                 if etype == "message_start":
                     current_message = (event.get("message") or {}).get("id")
+                    if partial is not None and partial != current_message:
+                        partial = None
+                        yield TextDelta(text="", replace=True)
                 elif etype == "content_block_delta":
                     delta = event.get("delta") or {}
                     if delta.get("type") == "text_delta" and delta.get("text"):
                         if current_message:
                             streamed.add(current_message)
+                            partial = current_message
                         yield TextDelta(text=delta["text"])
                     elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
                         if current_message:
                             streamed.add(current_message)
+                            partial = current_message
                         yield ThinkingDelta(text=delta["thinking"])
             elif kind == "assistant":
                 message = line.get("message") or {}
                 was_streamed = message.get("id") in streamed
+                if partial is not None and partial != message.get("id"):
+                    yield TextDelta(text="", replace=True)  # claude retried without streaming
+                partial = None
                 for block in message.get("content") or []:
                     btype = block.get("type")
                     if btype == "tool_use" and block.get("id") not in seen_tools:

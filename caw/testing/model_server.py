@@ -24,6 +24,9 @@ on the CLIs' side requests such as title generation):
 * ``latency``: seconds to wait before the first token
 * ``delta_delay``: seconds between two deltas of a stream
 * ``fail_next(status, count=1)``, ``cut_next(count=1)``, ``hang_next(count=1)``
+* ``retry_after``: seconds sent as ``retry-after-ms`` / ``retry-after`` on error
+  answers (default None: no such header). The CLIs that retry honour it, so
+  ``retry_after = 0`` makes opencode's fixed 5 retries instant.
 * ``requests``: the :class:`RecordedRequest` log; ``main_requests()`` filters it
 * ``reset()``: clears the knobs and the log (``clear()`` only clears the log)
 
@@ -373,10 +376,14 @@ class _Handler(BaseHTTPRequestHandler):
             rec.status = reply.fail_status
             rec.reply_text = None
             if not self.server.owner._stopping.is_set():
+                extra = {"x-should-retry": "false"} if reply.fail_kind == "usage_limit" else {}
+                retry_after = owner.retry_after
+                if retry_after is not None:
+                    extra.update({"retry-after-ms": str(int(retry_after * 1000)), "retry-after": str(int(retry_after))})
                 self._send_json(
                     reply.fail_status,
                     _error_body(api, reply.fail_status, None, usage_limit=reply.fail_kind == "usage_limit"),
-                    extra={"x-should-retry": "false"} if reply.fail_kind == "usage_limit" else None,
+                    extra=extra or None,
                 )
             return
         rec.status = 200
@@ -819,6 +826,7 @@ class ScriptedModelServer:
         self._lock = threading.RLock()
         self._latency = float(latency)
         self._delta_delay = float(delta_delay)
+        self._retry_after: float | None = None
         self._responder = responder
         self.models = list(models or [DEFAULT_MODEL])
         self._fail: deque[int] = deque()
@@ -910,6 +918,16 @@ class ScriptedModelServer:
         with self._lock:
             self._delta_delay = float(value)
 
+    @property
+    def retry_after(self) -> float | None:
+        with self._lock:
+            return self._retry_after
+
+    @retry_after.setter
+    def retry_after(self, value: float | None) -> None:
+        with self._lock:
+            self._retry_after = None if value is None else max(0.0, float(value))
+
     def fail_next(self, status: int = 500, count: int = 1) -> None:
         """Answer the next ``count`` main requests with HTTP ``status`` and the API's error body."""
         with self._lock:
@@ -941,10 +959,11 @@ class ScriptedModelServer:
                 reply.cut = True
 
     def reset(self) -> "ScriptedModelServer":
-        """Clear the knobs (latency, delays, queued failures, responder) and the request log."""
+        """Clear the knobs (latency, delays, retry_after, queued failures, responder) and the request log."""
         with self._lock:
             self._latency = 0.0
             self._delta_delay = 0.0
+            self._retry_after = None
             self._fail.clear()
             self._cut = 0
             self._hang = 0

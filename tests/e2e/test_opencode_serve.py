@@ -140,6 +140,40 @@ async def test_parallel_turns_do_not_mix(agent):
         await session.end()
 
 
+async def test_one_opencode_session_resumed_twice_keeps_each_answer_apart(agent, scripted):
+    """opencode queues the second prompt, and then both blocking POSTs return the last answer."""
+    first = await agent.start_session()
+    await first.send("My pet is a heron. Remember that.")
+    second = await agent.resume_session(first.resume_handle)
+    slow = asyncio.create_task(first.send("[[slow:2]] Repeat after me: the first answer"))
+    await wait_for_request(scripted, "[[slow:2]]")
+    quick = await second.send("Repeat after me: the second answer")
+    assert quick.result == "the second answer"
+    assert (await asyncio.wait_for(slow, 30)).result == "the first answer"
+    await first.end()
+    await second.end()
+
+
+async def test_a_stream_broken_off_and_retried_is_not_doubled(agent, scripted):
+    broken = []
+
+    def cut_the_first_attempt(request, reply):
+        if request.kind == "main" and not broken and "alpha" in request.user_texts()[-1]:
+            broken.append(request)
+            reply.cut, reply.slow = True, 2.0  # two deltas a second apart, then the connection drops
+            return reply
+        return None
+
+    scripted.set_responder(cut_the_first_attempt)
+    session = await agent.start_session()
+    seen: list[caw.Event] = []
+    turn = await session.send("Repeat after me: alpha beta gamma", on_event=seen.append)
+    await session.end()
+    assert broken and turn.result == "alpha beta gamma"
+    replaced = [i for i, e in enumerate(seen) if getattr(e, "replace", False)]
+    assert len(replaced) == 1 and replaced[0] > 0, "the broken attempt streamed, then the retry replaced it"
+
+
 async def test_events_stream_as_deltas_with_thinking_tools_and_usage(agent, workdir):
     session = await agent.start_session()
     seen: list[caw.Event] = []
@@ -256,22 +290,29 @@ async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scr
 # --- tests with a serve of their own ---------------------------------------------------------
 
 
-async def test_resume_in_a_fresh_serve_answers_from_history(oc_env, tmp_path, scripted):
-    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).start_session()
-    await session.send("My color is teal. Remember that.")
-    (before,) = serve_pids(tmp_path)
-    handle = session.resume_handle
-    await session.end()
-    assert not serve_pids(tmp_path), "the last conversation closed, so its serve stopped"
-    scripted.clear()
+@pytest.mark.asyncio(loop_scope="function")  # its own loop, so its own provider: aclose() spares the shared serve
+async def test_resume_in_a_fresh_serve_answers_from_history_and_aclose_stops_it(oc_env, tmp_path, scripted):
+    try:
+        session = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).start_session()
+        await session.send("My color is teal. Remember that.")
+        (before,) = serve_pids(tmp_path)
+        handle = session.resume_handle
+        await session.end()
+        assert not serve_pids(tmp_path), "the last conversation closed, so its serve stopped"
+        scripted.clear()
 
-    resumed = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).resume_session(handle)
-    (after,) = serve_pids(tmp_path)
-    assert after != before
-    assert (await resumed.send("What is my color?")).result == "teal"
-    await resumed.end()
-    (request,) = scripted.main_requests()
-    assert request.user_texts() == ["My color is teal. Remember that.", "What is my color?"]
+        resumed = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).resume_session(handle)
+        (after,) = serve_pids(tmp_path)
+        assert after != before
+        assert (await resumed.send("What is my color?")).result == "teal"
+        (request,) = scripted.main_requests()
+        assert request.user_texts() == ["My color is teal. Remember that.", "What is my color?"]
+
+        await shared_provider("opencode").aclose()
+        assert not serve_pids(tmp_path) and not resumed.live
+        await resumed.end()
+    finally:
+        await shared_provider("opencode").aclose()  # a failing test must not leave its serve behind
 
 
 async def test_a_killed_serve_fails_every_running_turn_then_sessions_resume(oc_env, tmp_path, scripted):
@@ -295,22 +336,3 @@ async def test_a_killed_serve_fails_every_running_turn_then_sessions_resume(oc_e
     for session in sessions:
         await session.end()
     assert not serve_pids(tmp_path)
-
-
-async def test_provider_aclose_stops_every_serve(oc_env, tmp_path, scripted):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    first = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path / "a").start_session()
-    second = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path / "b").start_session()
-    assert len(serve_pids(tmp_path / "a") + serve_pids(tmp_path / "b")) == 2, "another directory gets its own serve"
-    await first.send("My color is teal. Remember that.")
-    await second.send("My color is plum. Remember that.")
-    provider = shared_provider("opencode")
-    await provider.aclose()
-    assert not serve_pids(tmp_path / "a") and not serve_pids(tmp_path / "b")
-    assert not first.live and not second.live
-    assert (await first.send("What is my color?")).result == "teal"
-    assert (await second.send("What is my color?")).result == "plum"
-    await first.end()
-    await second.end()
-    assert not serve_pids(tmp_path / "a") and not serve_pids(tmp_path / "b")

@@ -46,7 +46,7 @@ def test_invalid_handle_is_a_value_error():
         decode_handle("{}")
 
 
-@pytest.mark.parametrize("value", ["..", ".", "a/b", "a\\b", "", "x" * 129, "a b", "-x", "a\x00b"])
+@pytest.mark.parametrize("value", ["..", ".", "a/b", "a\\b", "", "x" * 129, "a b", "-x", "a\x00b", "abc\n"])
 def test_unsafe_ids(value):
     with pytest.raises(InvalidHandle):
         check_id(value, "id")

@@ -189,6 +189,20 @@ async def test_an_ordinary_retry_is_left_to_opencode():
     assert turn.failure is None and conv.serve.calls == []
 
 
+async def test_text_after_a_retry_replaces_what_the_broken_attempt_streamed():
+    out, _ = await fold(conversation(), [
+        assistant(),
+        part(id="prt_broken", type="text", text="", time={"start": 1}),
+        delta("al", part_id="prt_broken"),
+        ev("session.status", status={"type": "retry", "attempt": 1, "message": "Connection reset by server", "next": 1}),
+        ev("session.status", status={"type": "busy"}),
+        part(id="prt_retry", type="text", text="", time={"start": 2}),
+        delta("alpha ", part_id="prt_retry"),
+        delta("beta", part_id="prt_retry"),
+    ])  # fmt: skip
+    assert out == [TextDelta(text="al"), TextDelta(text="alpha ", replace=True), TextDelta(text="beta")]
+
+
 async def test_an_interrupt_before_opencode_took_the_prompt_is_repeated_when_it_does():
     conv = conversation()
     conv._interrupted = True
