@@ -44,7 +44,9 @@ class ClaudeConversation(Conversation):
     def __init__(self, process: ChildProcess, resume_key: str | None):
         self.process = process
         self.resume_key = resume_key
-        self._cumulative_cost = 0.0
+        # claude reports the conversation's running cost; a resumed process starts from the
+        # stored total, which we do not know, so its first turn's own cost is unknown.
+        self._cumulative_cost: float | None = None if resume_key else 0.0
         self._interrupted = False
 
     @property
@@ -116,7 +118,8 @@ class ClaudeConversation(Conversation):
                 total = line.get("total_cost_usd")
                 cost = None
                 if isinstance(total, (int, float)):
-                    cost = max(0.0, float(total) - self._cumulative_cost)
+                    if self._cumulative_cost is not None:
+                        cost = max(0.0, float(total) - self._cumulative_cost)
                     self._cumulative_cost = float(total)
                 yield UsageUpdate(usage=_usage(line, cost))
                 if line.get("is_error") and not self._interrupted:

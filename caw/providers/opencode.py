@@ -46,6 +46,18 @@ from .sse import iter_json
 log = logging.getLogger("caw.opencode")
 
 KEY_RE = re.compile(r"ses_[A-Za-z0-9]+")  # used with fullmatch: "$" would let a trailing newline through
+
+
+class _HideSessionIds(logging.Filter):
+    """httpx logs each request's URL at INFO, and ours carry the session id, a resume key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "ses_" in record.getMessage():
+            record.msg, record.args = KEY_RE.sub("ses_<hidden>", record.getMessage()), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_HideSessionIds())
 USERNAME = "opencode"
 START_TIMEOUT = 60.0  # serve usually listens after 1.3-2.9 s; a loaded machine can be much slower
 REQUEST_TIMEOUT = 30.0

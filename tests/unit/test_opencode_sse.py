@@ -49,3 +49,13 @@ async def test_iter_json_over_an_httpx_stream_with_crlf_and_split_chunks():
         async with client.stream("GET", "http://test/event") as response:
             objects = [obj async for obj in iter_json(response)]
     assert objects == [{"type": "server.connected"}, {"type": "a", "n": 1}]
+
+
+def test_httpx_request_lines_hide_session_ids(caplog):
+    import logging
+
+    import caw.providers.opencode  # noqa: F401 - installs the filter
+
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "POST", "http://127.0.0.1:1/session/ses_abc123XYZ/message", "HTTP/1.1 200 OK")
+    assert "ses_abc123XYZ" not in caplog.text and "ses_<hidden>" in caplog.text

@@ -1,0 +1,447 @@
+"""The daemon: a pygls server whose methods validate params and call caw's async core.
+
+Everything runs in one event loop: the frames read from stdin, every session's
+turns (sends to one session queue in order in the core, different sessions run
+concurrently), the data dir watcher and the idle reaper. No conversation logic
+lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+
+import caw
+from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
+from caw.errors import BackendFailed, CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
+from caw.events import Event
+from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
+from caw.store import Store
+
+from . import logs, wire
+from .logs import SECRETS
+from .options import Options
+from .protocol import CawProtocol, RpcError, rpc_error
+from .providers_info import ProviderProbe
+from .registry import Registry
+from .transport import FrameError, Writer, open_reader, read_frames
+from .watch import SessionWatcher
+
+log = logging.getLogger("caw_server")
+
+_LOG_TYPES = {logging.ERROR: types.MessageType.Error, logging.WARNING: types.MessageType.Warning, logging.INFO: types.MessageType.Info}
+
+
+# --- params and errors -------------------------------------------------------------------
+
+
+def parse_params(model: type[wire.Params], raw: Any, prefix: str = "") -> Any:
+    """Validate ``raw`` into ``model``; -32602 naming each bad field otherwise."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise rpc_error(
+            "invalidParams", "invalid params: params must be an object (named parameters)",
+            errors=[wire.FieldError(field=prefix or "params", message="must be an object")],
+        )  # fmt: skip
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            wire.FieldError(field=prefix + ".".join(str(p) for p in e["loc"]) if e["loc"] else prefix or "params", message=e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        text = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        raise rpc_error("invalidParams", f"invalid params: {text}", errors=errors) from None
+
+
+def invalid_field(field: str, message: str) -> RpcError:
+    return rpc_error("invalidParams", f"invalid params: {field}: {message}", errors=[wire.FieldError(field=field, message=message)])
+
+
+def to_rpc_error(exc: BaseException) -> JsonRpcException:
+    """caw's exceptions as documented error answers (``data.kind`` = the exception's kind)."""
+    if isinstance(exc, JsonRpcException):
+        return exc
+    message = SECRETS.redact(str(exc))
+    if isinstance(exc, TurnCancelled):
+        return rpc_error("cancelled", message, turn=exc.turn)
+    if isinstance(exc, UnknownProvider):
+        return invalid_field("provider", message)
+    if isinstance(exc, BackendFailed):
+        return rpc_error(
+            exc.kind if exc.kind in wire.ERRORS else "backendFailed", message,
+            exit_code=exc.exit_code, stderr_tail=SECRETS.redact(exc.stderr_tail) or None,
+        )  # fmt: skip
+    if isinstance(exc, CawError) and exc.kind in wire.ERRORS:
+        return rpc_error(exc.kind, message)
+    if isinstance(exc, ValueError):
+        return rpc_error("invalidParams", f"invalid params: {message}", errors=[wire.FieldError(field="params", message=message)])
+    log.error("internal error", exc_info=exc)
+    return rpc_error("internal", f"internal error: {type(exc).__name__} (see the daemon's log)")
+
+
+def _handle_of(session: AsyncSession) -> str | None:
+    try:
+        return session.resume_handle
+    except NoHandleYet:
+        return None
+
+
+def _realpath(path: str | None) -> str | None:
+    return os.path.realpath(os.path.expanduser(path)) if path else None
+
+
+def _check_cwd(cwd: str | None) -> str | None:
+    if cwd is None:
+        return None
+    path = os.path.expanduser(cwd)
+    if not os.path.isdir(path):
+        raise invalid_field("cwd", "not an existing directory")
+    return os.path.abspath(path)
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+class TurnProgress:
+    """$/progress for one turn: begin, a report when the turn's activity changes, end."""
+
+    def __init__(self, server: CawServer, token: wire.ProgressToken, session: AsyncSession):
+        self.server, self.token, self.session = server, token, session
+        self._last = ""
+
+    def begin(self) -> None:
+        progress = self.server.work_done_progress
+        progress.tokens.pop(self.token, None)  # a reused token starts afresh
+        progress.begin(self.token, types.WorkDoneProgressBegin(title=f"caw ({self.session.provider_name})", message="waiting for the model", cancellable=True))
+        cancel = progress.tokens.get(self.token)
+        if cancel is not None:  # window/workDoneProgress/cancel cancels this future
+            cancel.add_done_callback(lambda f: f.cancelled() and asyncio.ensure_future(self.session.cancel()))
+
+    def update(self, event: Event) -> None:
+        kind = event.kind
+        message = {"text": "writing", "thinking": "thinking", "toolResult": "tool finished"}.get(kind)
+        if kind == "toolCall":
+            message = f"running {event.name}"  # type: ignore[union-attr]
+        if message and message != self._last:
+            self._last = message
+            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
+
+    def end(self, outcome: str) -> None:
+        progress = self.server.work_done_progress
+        progress.end(self.token, types.WorkDoneProgressEnd(message=outcome))
+        progress.tokens.pop(self.token, None)
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+class CawServer(LanguageServer):
+    protocol: CawProtocol
+
+    def __init__(self, options: Options | None = None):
+        super().__init__("caw-server", caw.__version__, protocol_cls=CawProtocol, text_document_sync_kind=types.TextDocumentSyncKind.None_)
+        self.options = options or Options()
+        self.registry = Registry(self.options.idle_timeout)
+        self.exit_code = 0
+        self._exit: asyncio.Event | None = None
+        self._closing = False
+        self._probe: ProviderProbe | None = None
+        self._watcher: SessionWatcher | None = None
+        # LSP: no notifications before initialize has been answered (logs may come during it).
+        # A client that skips initialize (by hand) is ready at its first request.
+        self.client_ready = False
+        self._register()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _register(self) -> None:
+        handlers: dict[str, Callable[[Any], Awaitable[wire.CawModel]]] = {
+            "session/start": self.session_start,
+            "session/send": self.session_send,
+            "session/resume": self.session_resume,
+            "session/cancel": self.session_cancel,
+            "session/end": self.session_end,
+            "session/list": self.session_list,
+        }
+        assert handlers.keys() == wire.METHODS.keys()
+        for name, impl in handlers.items():
+            self.feature(name)(self._wrap(wire.METHODS[name][0], impl))
+
+        def on_initialize(params: types.InitializeParams) -> None:
+            self.on_initialize(params)
+
+        async def on_shutdown(*args: Any) -> None:
+            await self.registry.end_all()
+
+        self.feature(types.INITIALIZE)(on_initialize)
+        self.feature(types.SHUTDOWN)(on_shutdown)
+
+    @staticmethod
+    def _wrap(model: type[wire.Params], impl: Callable[[Any], Awaitable[wire.CawModel]]):
+        async def handler(raw):
+            params = parse_params(model, raw)
+            try:
+                result = await impl(params)
+            except (asyncio.CancelledError, JsonRpcException):
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an error answer
+                raise to_rpc_error(exc) from None
+            return result.to_wire()
+
+        return handler
+
+    def saw_message(self, method: str) -> None:
+        logs.CLIENT_HANDLER.sender = self._log_to_client
+        if method != types.INITIALIZE:
+            self.client_ready = True
+
+    def notify(self, method: str, params: wire.CawModel) -> None:
+        self.protocol._send_data({"jsonrpc": "2.0", "method": method, "params": params.to_wire()})
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        log.error("%s", error)
+
+    def _log_to_client(self, level: int, message: str) -> None:
+        kind = _LOG_TYPES.get(level, types.MessageType.Log)
+        self.protocol._send_data({"jsonrpc": "2.0", "method": types.WINDOW_LOG_MESSAGE, "params": {"type": kind.value, "message": message}})
+
+    def agent(self, provider: str | None = None, **kwargs: Any) -> AsyncAgent:
+        return AsyncAgent(provider=provider, data_dir=self.options.data_dir, turn_timeout=self.options.turn_timeout, **kwargs)
+
+    @property
+    def store(self) -> Store | None:
+        return Store(self.options.data_dir) if self.options.data_dir is not None else None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def on_initialize(self, params: types.InitializeParams) -> None:
+        raw = params.initialization_options
+        if raw is None:
+            return
+        given = parse_params(wire.InitializationOptions, raw, prefix="initializationOptions.")
+        fields = given.model_fields_set
+        if "provider" in fields:
+            try:
+                self.options.provider = canonical_name(given.provider) if given.provider else None
+            except UnknownProvider as exc:
+                raise invalid_field("initializationOptions.provider", str(exc)) from None
+        if "data_dir" in fields:
+            data_dir = Path(given.data_dir).expanduser().resolve() if given.data_dir else None
+            if data_dir != self.options.data_dir:
+                self.options.data_dir = data_dir
+                asyncio.ensure_future(self._restart_watcher())
+        if "idle_timeout" in fields:
+            self.options.idle_timeout = given.idle_timeout
+            self.registry.set_idle_timeout(given.idle_timeout)
+        if "turn_timeout" in fields:
+            self.options.turn_timeout = given.turn_timeout
+        if "log_level" in fields and given.log_level:
+            self.options.log_level = given.log_level
+            logs.set_level(given.log_level)
+
+    async def caw_capabilities(self) -> dict[str, Any]:
+        providers = await self._probe.get() if self._probe else []
+        if self._watcher is not None:  # after initialize, changes to the data dir are seen
+            try:
+                await asyncio.wait_for(self._watcher.ready.wait(), 5.0)
+            except asyncio.TimeoutError:
+                log.warning("the data dir watcher is slow to start")
+        return wire.CawCapabilities(providers=providers).to_wire()
+
+    def request_exit(self, code: int = 0) -> None:
+        self.exit_code = code
+        if self._exit is not None:
+            self._exit.set()
+
+    async def _restart_watcher(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        if self.options.data_dir is not None:
+            self._watcher = SessionWatcher(self.options.data_dir / "sessions", self._session_changed)
+            self._watcher.start()
+
+    def _session_changed(self, session_id: str) -> None:
+        if self.client_ready:  # before that, the client has not listed anything it could refresh
+                self.notify("session/didChange", wire.SessionDidChange(session_id=session_id))
+
+    async def serve(self, in_fd: int, out_fd: int) -> int:
+        """Serve stdio until exit, end of input or a signal; then end every backend."""
+        loop = asyncio.get_running_loop()
+        self._exit = asyncio.Event()
+        writer = await Writer.open(out_fd)
+        self.protocol.set_writer(writer)
+        reader = await open_reader(in_fd)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.request_exit, 0)
+        self._probe = ProviderProbe()
+        await self._restart_watcher()
+        log.info("caw-server %s ready (pid %d, data dir: %s)", caw.__version__, os.getpid(), self.options.data_dir or "off")
+        reading = asyncio.ensure_future(self._read(reader))
+        waits = [asyncio.ensure_future(self._exit.wait()), asyncio.ensure_future(writer.closed.wait()), reading]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        await self.close()
+        logs.CLIENT_HANDLER.sender = None
+        await writer.drain()
+        writer.close()
+        return self.exit_code
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        async for item in read_frames(reader, self.options.max_frame):
+            try:
+                if isinstance(item, FrameError):
+                    self.protocol.answer_error(None, rpc_error("parseError", f"parse error: {item.message}"))
+                else:
+                    self.protocol.receive_frame(item)
+            except Exception:  # noqa: BLE001 - no input may take the daemon down
+                log.exception("failed to handle a message")
+            if self._exit is not None and self._exit.is_set():
+                return
+        log.info("stdin closed")
+
+    async def close(self) -> None:
+        """End every session's backend and the shared backend servers. Idempotent."""
+        if self._closing:
+            return
+        self._closing = True
+        pending = [f for f in self.protocol._request_futures.values() if isinstance(f, asyncio.Future) and not f.done()]
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=15.0)
+        await self.registry.end_all()
+        try:
+            await close_shared_providers()
+        except Exception:  # noqa: BLE001
+            log.exception("closing the shared backend servers failed")
+        if self._watcher is not None:
+            await self._watcher.stop()
+        log.info("all backends ended")
+
+    # --- methods -----------------------------------------------------------------------
+
+    async def session_start(self, p: wire.StartParams) -> wire.StartResult:
+        provider = canonical_name(p.provider or self.options.provider)
+        agent = self.agent(provider, model=p.model, system_prompt=p.system_prompt, reasoning=p.reasoning, cwd=_check_cwd(p.cwd))
+        try:
+            session = await agent.start_session(metadata=p.metadata)
+        except ProviderNotInstalled as exc:
+            raise rpc_error(exc.kind, str(exc), provider=provider, install_hint=provider_class(provider).install_hint()) from None
+        self.registry.add(session)
+        log.info("session %s started (%s)", session.session_id, provider)
+        return wire.StartResult(session_id=session.session_id, provider=session.provider_name, model=session.trajectory.model)
+
+    async def session_send(self, p: wire.SendParams) -> wire.SendResult:
+        session = self.registry.get(p.session_id)
+        if p.exclusive and session.busy:
+            raise SessionBusy(f"session {p.session_id} is running a turn")
+        progress = TurnProgress(self, p.work_done_token, session) if p.work_done_token is not None else None
+
+        def on_event(event: Event) -> None:
+            self.notify("session/update", wire.SessionUpdate(session_id=p.session_id, update=event))
+            if progress is not None:
+                progress.update(event)
+
+        self.registry.touch(p.session_id)
+        outcome = "failed"
+        if progress is not None:
+            progress.begin()
+        try:
+            turn = await session.send(p.message, on_event)
+            outcome = "done"
+        except (TurnCancelled, asyncio.CancelledError):
+            outcome = "cancelled"
+            raise
+        finally:
+            if progress is not None:
+                progress.end(outcome)
+            SECRETS.add(session.resume_key, session.session_id)
+            self.registry.touch(p.session_id)
+        return wire.SendResult(turn=turn, resume_handle=_handle_of(session))
+
+    async def session_resume(self, p: wire.ResumeParams) -> wire.ResumeResult:
+        agent = self.agent(cwd=_check_cwd(p.cwd))
+        agent.pinned = False  # the daemon's default provider is a default, not a pin: the handle decides
+        if p.handle is not None:
+            handle = agent.read_handle(p.handle)
+            if p.session_id is not None and p.session_id != handle.session_id:
+                raise invalid_field("sessionId", "does not match the handle's session")
+        else:
+            live = self.registry.find(p.session_id)
+            if live is None and self.options.data_dir is None:
+                raise UnknownSession("this daemon has no data dir, so a bare session id cannot be resumed: pass the handle")
+            handle = agent.read_handle(p.session_id) if live is None else None
+        session_id = handle.session_id if handle is not None else p.session_id
+        if handle is not None:
+            SECRETS.add(handle.resume_key, handle.session_id)
+        async with self.registry.attach_lock(session_id):
+            session = self.registry.find(session_id)
+            if session is None:
+                session = await agent.resume_session(handle.encode())
+                self.registry.add(session)
+                log.info("session %s resumed (%s)", session_id, session.provider_name)
+        return wire.ResumeResult(
+            session_id=session.session_id, provider=session.provider_name,
+            resume_handle=_handle_of(session), turns=session.trajectory.turns,
+        )  # fmt: skip
+
+    async def session_cancel(self, p: wire.SessionRef) -> wire.CancelResult:
+        return wire.CancelResult(cancelled=await self.registry.get(p.session_id).cancel())
+
+    async def session_end(self, p: wire.SessionRef) -> wire.EndResult:
+        session = self.registry.pop(p.session_id)
+        trajectory = await session.end()
+        log.info("session %s ended", p.session_id)
+        return wire.EndResult(trajectory=trajectory)
+
+    async def session_list(self, p: wire.ListParams) -> wire.ListResult:
+        live = {s.session_id: s for s in self.registry}
+        store = self.store
+        sessions = await asyncio.to_thread(_stored_sessions, store, live) if store is not None else []
+        seen = {s.session_id for s in sessions}
+        now = datetime.now(timezone.utc)
+        for session in live.values():  # live sessions without a record (no data dir)
+            if session.session_id not in seen:
+                t = session.trajectory
+                sessions.append(
+                    wire.SessionInfo(
+                        session_id=t.session_id, provider=session.provider_name, model=t.model, cwd=t.cwd, title=t.title,
+                        created_at=t.created_at, updated_at=now, num_turns=t.num_turns, live=True,
+                    )  # fmt: skip
+                )
+        if p.cwd is not None:
+            wanted = _realpath(p.cwd)
+            sessions = [s for s in sessions if _realpath(s.cwd) == wanted]
+        sessions.sort(key=lambda s: s.updated_at, reverse=True)
+        return wire.ListResult(sessions=sessions)
+
+
+def _stored_sessions(store: Store, live: dict[str, AsyncSession]) -> list[wire.SessionInfo]:
+    found = []
+    for sdir, t in store.iter_trajectories():
+        try:
+            updated = datetime.fromtimestamp(sdir.trajectory_path.stat().st_mtime, timezone.utc)
+        except OSError:
+            continue
+        found.append(
+            wire.SessionInfo(
+                session_id=t.session_id, provider=t.agent, model=t.model, cwd=t.cwd, title=t.title,
+                created_at=t.created_at, updated_at=updated, num_turns=t.num_turns, live=t.session_id in live,
+            )  # fmt: skip
+        )
+    return found

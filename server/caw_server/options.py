@@ -1,0 +1,80 @@
+"""The daemon's settings: command-line flags, overridable by ``initializationOptions``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from caw import __version__
+from caw.providers import canonical_name
+
+from .logs import LEVELS
+from .transport import DEFAULT_MAX_FRAME
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("caw")
+
+
+@dataclass
+class Options:
+    provider: str | None = None
+    data_dir: Path | None = field(default_factory=default_data_dir)
+    idle_timeout: float | None = None
+    turn_timeout: float | None = None
+    log_level: str = "info"
+    max_frame: int = DEFAULT_MAX_FRAME
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _provider(text: str) -> str:
+    try:
+        return canonical_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="caw-server",
+        description="caw's stdio JSON-RPC daemon (LSP base protocol framing). See protocol/README.md.",
+    )
+    p.add_argument("--provider", type=_provider, help="default provider for session/start (claude_code, codex, opencode)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", type=Path, help=f"where sessions are recorded (default: {default_data_dir()})")
+    where.add_argument("--no-data-dir", action="store_true", help="record nothing on disk")
+    p.add_argument("--idle-timeout", type=_positive, metavar="SECONDS", help="stop an idle session's backend after this long")
+    p.add_argument("--turn-timeout", type=_positive, metavar="SECONDS", help="fail a turn that runs longer than this")
+    p.add_argument("--log-level", choices=list(LEVELS), default="info")
+    p.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES", help="largest accepted message")
+    p.add_argument("--stdio", action="store_true", help="accepted for LSP clients that pass it; stdio is the only transport")
+    p.add_argument("--version", action="version", version=f"caw-server {__version__}")
+    return p
+
+
+def from_args(argv: list[str] | None = None) -> Options:
+    args = parser().parse_args(argv)
+    data_dir: Path | None
+    if args.no_data_dir:
+        data_dir = None
+    elif args.data_dir is not None:
+        data_dir = args.data_dir.expanduser().resolve()
+    else:
+        data_dir = default_data_dir()
+    return Options(
+        provider=args.provider,
+        data_dir=data_dir,
+        idle_timeout=args.idle_timeout,
+        turn_timeout=args.turn_timeout,
+        log_level=args.log_level,
+        max_frame=max(1024, args.max_frame),
+    )

@@ -1,0 +1,202 @@
+"""stdio with LSP base-protocol framing (``Content-Length: N\\r\\n\\r\\n<N bytes>``), hardened.
+
+Memory stays bounded whatever arrives: header lines are capped, a body larger
+than ``max_frame`` is skipped without being kept, and every framing problem is
+reported (the caller answers -32700 with id null) instead of ending the daemon.
+A too-large frame is still consumed in full, so the stream stays in sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+log = logging.getLogger("caw_server.transport")
+
+DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+HEADER_LINE_LIMIT = 8 * 1024
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class FrameError:
+    """A framing problem; the frame (if any) was skipped."""
+
+    message: str
+
+
+async def _skip_line(reader: asyncio.StreamReader) -> bool:
+    """Drop input up to and including the next newline. False at end of input."""
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return True
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
+        except asyncio.IncompleteReadError:
+            return False
+
+
+async def _skip_bytes(reader: asyncio.StreamReader, count: int) -> bool:
+    while count > 0:
+        chunk = await reader.read(min(count, _CHUNK))
+        if not chunk:
+            return False
+        count -= len(chunk)
+    return True
+
+
+async def read_frames(reader: asyncio.StreamReader, max_frame: int = DEFAULT_MAX_FRAME) -> AsyncIterator[bytes | FrameError]:
+    """Yield each frame's body, or a FrameError for a frame that cannot be used. Ends at end of input."""
+    while True:
+        length: int | None = None
+        problem: str | None = None
+        seen_header = False
+        while True:  # one header block
+            try:
+                raw = await reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError:
+                return
+            except asyncio.LimitOverrunError:
+                if not await _skip_line(reader):
+                    return
+                problem, seen_header = problem or "a header line is too long", True
+                continue
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                if not seen_header:  # stray blank lines between messages are harmless
+                    continue
+                break
+            seen_header = True
+            if line.lstrip()[:1] in (b"{", b"["):
+                # A bare JSON message: say at once how to frame it rather than wait for a header end.
+                problem = "expected a 'Content-Length: N' header, got JSON: frame each message as 'Content-Length: N\\r\\n\\r\\n' + N bytes of JSON"
+                length = None
+                break
+            name, colon, value = line.partition(b":")
+            if not colon:
+                problem = problem or f"malformed header line {line[:80]!r}"
+                continue
+            if name.strip().lower() == b"content-length":
+                value = value.strip()
+                if not value.isdigit() or len(value) > 18:
+                    problem = problem or f"invalid Content-Length {value[:40]!r}"
+                elif length is not None and int(value) != length:
+                    problem = problem or "conflicting Content-Length headers"
+                else:
+                    length = int(value)
+        if length is not None and length > max_frame:
+            yield FrameError(f"frame of {length} bytes exceeds the limit of {max_frame} bytes; it was skipped")
+            if not await _skip_bytes(reader, length):
+                return
+            continue
+        if length is None:
+            yield FrameError(problem or "missing Content-Length header")
+            continue
+        try:
+            body = await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return
+        yield FrameError(problem) if problem else body
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+# --- stdio ---------------------------------------------------------------------------
+
+
+def claim_stdio() -> tuple[int, int]:
+    """Take fds 0 and 1 for the protocol; stray writes to stdout go to stderr instead.
+
+    Children we start (``--version`` probes) then inherit /dev/null as stdin and
+    stderr as stdout, so nothing can read our input or corrupt our output.
+    """
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return in_fd, out_fd
+
+
+async def open_reader(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=HEADER_LINE_LIMIT, loop=loop)
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
+    except ValueError:  # a regular file: read it in a thread
+        threading.Thread(target=_pump_file, args=(pipe, reader, loop), name="caw-stdin", daemon=True).start()
+    return reader
+
+
+def _pump_file(pipe, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        while chunk := pipe.read(_CHUNK):
+            loop.call_soon_threadsafe(reader.feed_data, chunk)
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(RuntimeError):  # the loop may be closed already
+        loop.call_soon_threadsafe(reader.feed_eof)
+
+
+class Writer:
+    """pygls' writer interface over stdout: non-blocking on a pipe, blocking on a file."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.WriteTransport | None = None
+        self._file = None
+        self.closed = asyncio.Event()
+
+    @classmethod
+    async def open(cls, fd: int) -> Writer:
+        writer = cls()
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(fd, "wb", buffering=0)
+        try:
+            writer._transport, _ = await loop.connect_write_pipe(lambda: _WatchClose(writer.closed), pipe)
+        except ValueError:
+            writer._file = pipe
+        return writer
+
+    def write(self, data: bytes) -> None:
+        if self.closed.is_set():
+            return
+        if self._transport is not None:
+            self._transport.write(data)
+        else:
+            try:
+                self._file.write(data)
+            except OSError:
+                self.closed.set()
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait (a little) until queued output has been written."""
+        if self._transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._transport.get_write_buffer_size() and not self.closed.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        self.closed.set()
+
+
+class _WatchClose(asyncio.Protocol):
+    def __init__(self, closed: asyncio.Event):
+        self._closed = closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed.set()

@@ -1,0 +1,85 @@
+"""Watches ``<data_dir>/sessions`` and reports which sessions appeared, changed or went away.
+
+Sessions written by any process count, this daemon's included: every write
+of a ``trajectory.json`` (atomic, by rename) is one change of that session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import watchfiles
+
+from caw.errors import InvalidHandle
+from caw.handle import check_id
+
+log = logging.getLogger("caw_server.watch")
+
+
+class SessionWatcher:
+    def __init__(self, sessions_dir: Path, on_change: Callable[[str], None]):
+        self.sessions_dir = sessions_dir
+        self.on_change = on_change
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    def _session_of(self, change: watchfiles.Change, path: str) -> str | None:
+        try:
+            parts = Path(path).relative_to(self.sessions_dir).parts
+        except ValueError:
+            return None
+        if len(parts) == 2 and parts[1] == "trajectory.json":
+            session_id = parts[0]
+        elif len(parts) == 1 and change == watchfiles.Change.deleted:
+            session_id = parts[0]
+        else:
+            return None
+        try:
+            return check_id(session_id, "session id")
+        except InvalidHandle:
+            return None
+
+    async def _run(self) -> None:
+        try:
+            self.sessions_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            log.warning("not watching %s: %s", self.sessions_dir, exc)
+            self.ready.set()
+            return
+        # The first yield of awatch comes after its watcher is set up; signal readiness right away
+        # from a separate step so tests and clients can rely on changes after `ready` being seen.
+        watcher = watchfiles.awatch(
+            self.sessions_dir,
+            watch_filter=lambda change, path: self._session_of(change, path) is not None,
+            stop_event=self._stop,
+            debounce=400,
+            step=30,
+            yield_on_timeout=True,
+            rust_timeout=200,
+        )
+        try:
+            async for changes in watcher:
+                self.ready.set()
+                ids = {sid for change, path in changes if (sid := self._session_of(change, path)) is not None}
+                for session_id in sorted(ids):
+                    self.on_change(session_id)
+        except Exception:  # noqa: BLE001 - losing the watch must not take the daemon down
+            log.exception("watching %s failed; session/didChange is off", self.sessions_dir)
+        finally:
+            self.ready.set()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 2.0)
+            if not self._task.done():
+                self._task.cancel()
