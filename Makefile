@@ -6,15 +6,19 @@ BACKENDS := tests/backends
 # The pinned backend CLIs come first on PATH for everything make runs.
 export PATH := $(CURDIR)/$(BACKENDS)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps demo test test-fast schema clean
+.PHONY: setup test-setup demo test test-fast schema clean
 
 # Debian packages some tests use: luacheck for the Neovim client's lint.
 APT_PACKAGES := lua-check
 
-setup: $(VENV)/.installed $(BACKENDS)/node_modules/.installed system-deps
+# What the library, the daemon and `caw demo` need.
+setup: $(VENV)/.installed $(BACKENDS)/node_modules/.installed
 
-system-deps:
+# Plus what the tests of the editor clients need: luacheck, and the VS Code
+# extension's packages with code-server, chromium and ripgrep for its e2e test.
+test-setup: setup
 	./scripts/system-deps.sh $(APT_PACKAGES)
+	bash clients/vscode/scripts/install-e2e.sh
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +33,7 @@ $(BACKENDS)/node_modules/.installed: $(BACKENDS)/package.json $(BACKENDS)/packag
 demo: setup
 	$(BIN)/caw demo
 
-test: setup
+test: test-setup
 	$(BIN)/pytest
 
 # Unit tests only: no backend CLI involved.

@@ -1,0 +1,427 @@
+// One chat per workspace folder: the session it talks to, what its view shows,
+// and the webview panel that shows it.
+import * as crypto from 'node:crypto';
+import * as vscode from 'vscode';
+import type { ChatMeta, ChatStore } from './chatStore';
+import {
+  applyUpdate,
+  type ChatStatus,
+  type ChatViewState,
+  type Entry,
+  type FromWebview,
+  type NoticeLevel,
+  runningTurn,
+  type ToWebview,
+  type ViewTurn,
+  viewTurn,
+} from './chatModel';
+import type { ResumeResult, Turn } from './protocol';
+import { errorData, errorMessage, isCancelled, isConnectionLost } from './rpc';
+import type { CawServer } from './server';
+
+const TITLE_LENGTH = 60;
+const RECONNECT_WAIT_MS = 60_000;
+
+function titleOf(message: string): string {
+  const flat = message.split(/\s+/).filter(Boolean).join(' ');
+  return flat.length > TITLE_LENGTH ? `${flat.slice(0, TITLE_LENGTH)}…` : flat;
+}
+
+export class Chat implements vscode.Disposable {
+  private state: ChatViewState;
+  private meta?: ChatMeta;
+  private panel?: ChatPanel;
+  private sending = 0;
+  private reconnecting?: Promise<void>;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Turns completed in this window (tests read it). */
+  completedTurns = 0;
+
+  constructor(
+    readonly folder: vscode.WorkspaceFolder,
+    private readonly server: CawServer,
+    private readonly store: ChatStore,
+    private readonly extensionUri: vscode.Uri,
+  ) {
+    this.state = { folderName: folder.name, status: 'empty', entries: [] };
+    this.disposables.push(
+      server.onStopped(({ restarting }) => this.daemonStopped(restarting)),
+      server.onReady(({ restarted }) => {
+        if (restarted) void this.reconnect();
+      }),
+    );
+  }
+
+  get key(): string {
+    return this.folder.uri.toString();
+  }
+
+  get sessionId(): string | undefined {
+    return this.state.sessionId;
+  }
+
+  get status(): ChatStatus {
+    return this.state.status;
+  }
+
+  get busy(): boolean {
+    return this.sending > 0;
+  }
+
+  snapshot(): ChatViewState {
+    return JSON.parse(JSON.stringify(this.state)) as ChatViewState;
+  }
+
+  show(preserveFocus = false): void {
+    if (!this.panel) {
+      this.panel = new ChatPanel(this, this.extensionUri, preserveFocus);
+      this.panel.onDidDispose(() => (this.panel = undefined));
+    } else {
+      this.panel.reveal(preserveFocus);
+    }
+    if (!preserveFocus) this.panel.post({ type: 'focus' });
+  }
+
+  /** Starts a new session in this folder, replacing the one shown. */
+  async start(provider: string | undefined, model: string | undefined): Promise<void> {
+    const rpc = await this.server.rpc();
+    this.setState({ status: 'starting', provider, model, sessionId: undefined, title: undefined, entries: [] });
+    try {
+      const started = await rpc.start({
+        provider: provider || null,
+        model: model || null,
+        cwd: this.folder.uri.fsPath,
+        metadata: { client: 'vscode' },
+      });
+      this.meta = await this.store.save(this.key, {
+        sessionId: started.sessionId,
+        provider: started.provider,
+        model: started.model ?? null,
+      });
+      this.setState({
+        status: 'idle',
+        provider: started.provider,
+        model: started.model ?? null,
+        sessionId: started.sessionId,
+        title: this.meta.title,
+      });
+    } catch (error) {
+      this.setState({ status: 'failed' });
+      this.notice('error', `Could not start a chat: ${describe(error)}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Attaches to a stored chat: with its handle when we have one (a bare
+   * session id works when the daemon's data dir has the session), and shows
+   * its history.
+   */
+  async resume(meta: ChatMeta): Promise<void> {
+    this.meta = meta;
+    this.setState({
+      status: 'starting',
+      provider: meta.provider,
+      model: meta.model,
+      sessionId: meta.sessionId,
+      title: meta.title,
+      entries: [],
+    });
+    try {
+      const result = await this.attach(meta);
+      this.setState({
+        status: 'idle',
+        provider: result.provider,
+        entries: result.turns?.length
+          ? (result.turns ?? []).map((t): Entry => ({ kind: 'turn', turn: viewTurn(t) }))
+          : [{ kind: 'notice', level: 'info', text: 'Chat resumed. No earlier turns to show (none yet, or the daemon keeps no history: see caw.dataDir).' }],
+      });
+    } catch (error) {
+      this.setState({ status: 'failed' });
+      this.notice('error', `Could not resume this chat: ${describe(error)}`);
+      throw error;
+    }
+  }
+
+  private async attach(meta: ChatMeta): Promise<ResumeResult> {
+    const rpc = await this.server.rpc();
+    const handle = await this.store.handle(this.key, meta.sessionId);
+    const result = await rpc.resume(
+      handle ? { handle, cwd: this.folder.uri.fsPath } : { sessionId: meta.sessionId, cwd: this.folder.uri.fsPath },
+    );
+    this.meta = await this.store.save(
+      this.key,
+      { sessionId: result.sessionId, provider: result.provider, model: meta.model ?? null },
+      result.resumeHandle,
+    );
+    return result;
+  }
+
+  /** Sends after the turns already queued here (one turn streams at a time). */
+  send(message: string): Promise<Turn | undefined> {
+    if (!message.trim()) return Promise.resolve(undefined);
+    const next = this.sendQueue.then(() => this.sendNow(message));
+    this.sendQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private sendQueue: Promise<unknown> = Promise.resolve();
+
+  private async sendNow(message: string): Promise<Turn | undefined> {
+    if (this.reconnecting) {
+      // Wait for the restarted daemon, but not forever if it never comes back.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.reconnecting, new Promise((r) => (timer = setTimeout(r, RECONNECT_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    if (!this.state.sessionId || this.state.status === 'ended' || this.state.status === 'failed') {
+      throw new Error('No chat in this folder: run "caw: New Chat" first.');
+    }
+    const sessionId = this.state.sessionId;
+    const turn: ViewTurn = { input: message, output: [], running: true };
+    this.state.entries.push({ kind: 'turn', turn });
+    this.sending++;
+    this.setState({ status: 'running' });
+    const rpc = await this.server.rpc();
+    const updates = rpc.onUpdate(({ update }) => {
+      if (!turn.running) return;
+      applyUpdate(turn, update);
+      this.panel?.post({ type: 'update', update });
+    }, sessionId);
+    const token = `caw-${crypto.randomUUID()}`;
+    try {
+      const result = await this.server.withTurnProgress(token, () =>
+        rpc.send({ sessionId, message, workDoneToken: token }),
+      );
+      Object.assign(turn, viewTurn(result.turn));
+      this.completedTurns++;
+      this.meta = await this.store.save(
+        this.key,
+        {
+          sessionId,
+          provider: this.state.provider ?? this.meta?.provider ?? '',
+          model: this.state.model ?? null,
+          title: this.meta && this.meta.title !== 'New chat' ? this.meta.title : titleOf(message),
+        },
+        result.resumeHandle,
+      );
+      this.state.title = this.meta.title;
+      return result.turn;
+    } catch (error) {
+      turn.running = false;
+      if (isCancelled(error)) {
+        const partial = errorData(error)?.turn;
+        if (partial) Object.assign(turn, viewTurn(partial));
+        turn.stopReason = 'cancelled';
+      } else if (isConnectionLost(error) || !this.server.running || this.reconnecting) {
+        turn.stopReason = 'interrupted';
+        turn.error = 'caw-server stopped while this turn ran.';
+      } else {
+        turn.stopReason = 'error';
+        turn.error = describe(error);
+      }
+      if (turn.stopReason === 'error') throw error;
+      return undefined;
+    } finally {
+      updates.dispose();
+      turn.running = false;
+      this.sending--;
+      if (this.state.status === 'running' && this.sending === 0) this.state.status = 'idle';
+      this.render();
+    }
+  }
+
+  async cancel(): Promise<boolean> {
+    if (!this.state.sessionId || !this.busy) return false;
+    const rpc = await this.server.rpc();
+    return (await rpc.cancel(this.state.sessionId)).cancelled;
+  }
+
+  async end(): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId) return;
+    try {
+      const rpc = await this.server.rpc();
+      await rpc.end(sessionId);
+    } finally {
+      await this.store.markEnded(this.key, sessionId);
+      this.setState({ status: 'ended' });
+      this.notice('info', 'Chat ended. Resume it with "caw: Resume Chat…" or start a new one.');
+    }
+  }
+
+  private daemonStopped(restarting: boolean): void {
+    if (!this.state.sessionId || this.state.status === 'ended') return;
+    const running = runningTurn(this.state.entries);
+    if (running) {
+      running.running = false;
+      running.stopReason = 'interrupted';
+      running.error = 'caw-server stopped while this turn ran.';
+    }
+    this.setState({ status: restarting ? 'reconnecting' : 'failed' });
+    this.notice(
+      restarting ? 'warning' : 'error',
+      restarting ? 'caw-server stopped. Restarting it and resuming this chat…' : 'caw-server stopped and will not be restarted.',
+    );
+    if (restarting) {
+      // Sends wait for this; it settles once the new daemon has the session.
+      let done!: () => void;
+      this.reconnecting = new Promise<void>((resolve) => (done = resolve));
+      this.reconnectDone = done;
+    }
+  }
+
+  private reconnectDone?: () => void;
+
+  /** After the daemon restarted: attach the session again, keeping what the view shows. */
+  private async reconnect(): Promise<void> {
+    if (!this.meta || this.state.status === 'ended') return;
+    try {
+      await this.attach(this.meta);
+      this.setState({ status: this.busy ? 'running' : 'idle' });
+      this.notice('info', 'caw-server restarted; chat resumed with its earlier context.');
+    } catch (error) {
+      this.setState({ status: 'failed' });
+      this.notice('error', `caw-server restarted but this chat could not be resumed: ${describe(error)}`);
+    } finally {
+      this.reconnecting = undefined;
+      this.reconnectDone?.();
+      this.reconnectDone = undefined;
+    }
+  }
+
+  notice(level: NoticeLevel, text: string): void {
+    this.state.entries.push({ kind: 'notice', level, text });
+    this.render();
+  }
+
+  private setState(patch: Partial<ChatViewState>): void {
+    Object.assign(this.state, patch);
+    this.render();
+  }
+
+  render(): void {
+    this.panel?.post({ type: 'state', state: this.state });
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+
+  /** From the webview. */
+  handleMessage(message: FromWebview): void {
+    switch (message.type) {
+      case 'ready':
+        this.render();
+        break;
+      case 'send':
+        this.send(message.text).catch((error: unknown) => {
+          if (!isConnectionLost(error) && this.server.running && !this.reconnecting) this.notice('error', describe(error));
+        });
+        break;
+      case 'cancel':
+        this.cancel().catch((error: unknown) => this.notice('error', `Cancel failed: ${describe(error)}`));
+        break;
+      case 'newChat':
+        void vscode.commands.executeCommand('caw.newChat', this.folder);
+        break;
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  const data = errorData(error);
+  let text = errorMessage(error);
+  if (data?.installHint) text += ` ${data.installHint}`;
+  if (data?.stderrTail) text += `\n${data.stderrTail}`;
+  return text;
+}
+
+class ChatPanel {
+  private readonly panel: vscode.WebviewPanel;
+  private ready = false;
+  private pending: ToWebview[] = [];
+
+  constructor(
+    private readonly chat: Chat,
+    extensionUri: vscode.Uri,
+    preserveFocus: boolean,
+  ) {
+    const media = vscode.Uri.joinPath(extensionUri, 'media');
+    const dist = vscode.Uri.joinPath(extensionUri, 'dist');
+    this.panel = vscode.window.createWebviewPanel(
+      'caw.chat',
+      `caw: ${chat.folder.name}`,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
+      { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media, dist] },
+    );
+    this.panel.iconPath = vscode.Uri.joinPath(media, 'caw.svg');
+    const webview = this.panel.webview;
+    webview.html = chatHtml(webview, webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')), webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css')));
+    webview.onDidReceiveMessage((m: FromWebview) => {
+      if (m.type === 'ready') {
+        this.ready = true;
+        for (const p of this.pending.splice(0)) void webview.postMessage(p);
+      }
+      chat.handleMessage(m);
+    });
+  }
+
+  onDidDispose(listener: () => void): void {
+    this.panel.onDidDispose(listener);
+  }
+
+  reveal(preserveFocus: boolean): void {
+    this.panel.reveal(undefined, preserveFocus);
+  }
+
+  post(message: ToWebview): void {
+    if (!this.ready) {
+      // Until the page listens, only the latest state matters.
+      if (message.type === 'state') this.pending = this.pending.filter((p) => p.type !== 'state' && p.type !== 'update');
+      this.pending.push(message.type === 'state' ? { type: 'state', state: this.chat.snapshot() } : message);
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  dispose(): void {
+    this.panel.dispose();
+  }
+}
+
+export function chatHtml(webview: vscode.Webview, script: vscode.Uri, style: vscode.Uri): string {
+  const nonce = crypto.randomBytes(16).toString('base64');
+  // Strict CSP: no inline script or style, only this extension's files.
+  const csp = [
+    "default-src 'none'",
+    `style-src ${webview.cspSource}`,
+    `font-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource} data:`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>caw</title>
+</head>
+<body>
+<header id="header"><span id="title">caw</span><span id="meta"></span><span id="status"></span></header>
+<main id="transcript" aria-live="polite"></main>
+<footer id="composer">
+  <textarea id="input" rows="3" placeholder="Ask the agent… (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
+  <div id="buttons">
+    <button id="send" type="button">Send</button>
+    <button id="cancel" type="button" class="secondary" hidden>Cancel</button>
+    <button id="new" type="button" class="secondary" hidden>New chat</button>
+  </div>
+</footer>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+}

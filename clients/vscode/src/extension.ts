@@ -1,0 +1,251 @@
+// caw for VS Code: a chat per workspace folder with caw-server's coding agents,
+// reopened with the workspace and resumed when the daemon restarts.
+import * as vscode from 'vscode';
+import { Chat } from './chat';
+import { type ChatMeta, ChatStore } from './chatStore';
+import type { ChatViewState } from './chatModel';
+import { CawServer, ServerNotFound } from './server';
+import { errorMessage } from './rpc';
+
+/** What activate() returns; the end-to-end tests read it. Not a stable API. */
+export interface CawExtensionApi {
+  chat(folder: vscode.Uri): { state: ChatViewState; completedTurns: number; busy: boolean } | undefined;
+  storedChats(folder: vscode.Uri): ChatMeta[];
+  storedHandle(folder: vscode.Uri, sessionId: string): Promise<string | undefined>;
+  serverStarts(): number;
+  /** Settles when the chats restored at startup are shown (or failed). */
+  restored: Promise<void>;
+}
+
+let activeServer: CawServer | undefined;
+
+export function activate(context: vscode.ExtensionContext): CawExtensionApi {
+  const output = vscode.window.createOutputChannel('caw');
+  const server = new CawServer(output);
+  activeServer = server;
+  const store = new ChatStore(context.secrets, context.workspaceState);
+  const chats = new Map<string, Chat>();
+  context.subscriptions.push(output);
+
+  // Shows that caw is there and how its daemon is; a click opens the chat.
+  const status = vscode.window.createStatusBarItem('caw.status', vscode.StatusBarAlignment.Right, 100);
+  status.name = 'caw';
+  status.command = 'caw.showChat';
+  const showStatus = (icon: string, tip: string): void => {
+    status.text = `${icon} caw`;
+    status.tooltip = tip;
+    status.show();
+  };
+  showStatus('$(comment-discussion)', 'caw: show the chat');
+  context.subscriptions.push(
+    status,
+    server.onStopped(({ restarting }) =>
+      restarting ? showStatus('$(sync~spin)', 'caw-server is restarting') : showStatus('$(error)', 'caw-server stopped; run "caw: Restart Server"'),
+    ),
+    server.onReady(() => showStatus('$(comment-discussion)', 'caw: show the chat (caw-server running)')),
+  );
+
+  const chatFor = (folder: vscode.WorkspaceFolder): Chat => {
+    let chat = chats.get(folder.uri.toString());
+    if (!chat) {
+      chat = new Chat(folder, server, store, context.extensionUri);
+      chats.set(folder.uri.toString(), chat);
+      context.subscriptions.push(chat);
+    }
+    return chat;
+  };
+
+  const report = (error: unknown): void => {
+    if (error instanceof ServerNotFound) {
+      void vscode.window.showErrorMessage(error.message, 'Open Settings').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', 'caw.serverPath');
+      });
+    } else {
+      void vscode.window.showErrorMessage(`caw: ${errorMessage(error)}`);
+    }
+  };
+
+  const command = (id: string, run: (...args: unknown[]) => Promise<unknown>): void => {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await run(...args);
+        } catch (error) {
+          report(error);
+          return undefined;
+        }
+      }),
+    );
+  };
+
+  command('caw.newChat', async (arg) => {
+    const folder = await pickFolder(arg);
+    if (!folder) return;
+    const config = vscode.workspace.getConfiguration('caw', folder.uri);
+    let provider = config.get<string>('provider', '');
+    if (!provider) {
+      await server.rpc(); // providers come from initialize
+      provider = (await pickProvider(server)) ?? '';
+      if (!provider) return;
+    }
+    const chat = chatFor(folder);
+    if (chat.busy) await chat.cancel().catch(() => undefined);
+    chat.show();
+    await chat.start(provider, config.get<string>('model', '') || undefined);
+  });
+
+  command('caw.sendSelection', async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.selection.isEmpty) {
+      void vscode.window.showInformationMessage('caw: select some text first.');
+      return;
+    }
+    const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri) ?? (await pickFolder());
+    if (!folder) return;
+    const chat = chatFor(folder);
+    if (!chat.sessionId || chat.status === 'ended' || chat.status === 'failed') {
+      await vscode.commands.executeCommand('caw.newChat', folder);
+      if (!chat.sessionId) return;
+    }
+    chat.show(true);
+    const sel = editor.selection;
+    const where = `${vscode.workspace.asRelativePath(editor.document.uri, false)}:${sel.start.line + 1}-${sel.end.line + 1}`;
+    const fence = '```';
+    const code = editor.document.getText(sel).replace(/\s+$/, '');
+    const text = `From ${where}:\n${fence}${editor.document.languageId}\n${code}\n${fence}`;
+    await chat.send(text);
+  });
+
+  command('caw.resumeChat', async (arg) => {
+    const folder = await pickFolder(arg);
+    if (!folder) return;
+    const rpc = await server.rpc();
+    const listed = (await rpc.list(folder.uri.fsPath)).sessions;
+    const known = new Map(store.chats(folder.uri.toString()).map((c) => [c.sessionId, c]));
+    type Item = vscode.QuickPickItem & { meta: ChatMeta };
+    const items: Item[] = listed.map((s) => ({
+      label: s.title || known.get(s.sessionId)?.title || s.sessionId,
+      description: `${s.provider}${s.model ? ` · ${s.model}` : ''} · ${s.numTurns ?? 0} turns`,
+      detail: `updated ${new Date(s.updatedAt).toLocaleString()}${s.live ? ' · live' : ''}`,
+      meta: { sessionId: s.sessionId, provider: s.provider, model: s.model ?? null, title: s.title ?? '', lastUsed: s.updatedAt },
+    }));
+    // Chats this workspace knows whose data dir entry is gone (no data dir): resumable by handle.
+    for (const meta of known.values()) {
+      if (!listed.some((s) => s.sessionId === meta.sessionId)) {
+        items.push({ label: meta.title, description: `${meta.provider} · by handle`, detail: `last used ${new Date(meta.lastUsed).toLocaleString()}`, meta });
+      }
+    }
+    if (!items.length) {
+      void vscode.window.showInformationMessage(`caw: no chats to resume in ${folder.name}.`);
+      return;
+    }
+    const picked = await vscode.window.showQuickPick(items, {
+      title: `Resume a chat in ${folder.name}`,
+      placeHolder: 'Chat to resume',
+      matchOnDescription: true,
+    });
+    if (!picked) return;
+    const chat = chatFor(folder);
+    chat.show();
+    await chat.resume(known.get(picked.meta.sessionId) ?? picked.meta);
+  });
+
+  command('caw.cancel', async () => {
+    const chat = activeChat(chats);
+    if (!chat || !(await chat.cancel())) void vscode.window.setStatusBarMessage('caw: no turn is running', 3000);
+  });
+
+  command('caw.endChat', async () => {
+    const chat = activeChat(chats);
+    if (chat?.sessionId) await chat.end();
+  });
+
+  command('caw.showChat', async (arg) => {
+    const folder = await pickFolder(arg);
+    if (folder) chatFor(folder).show();
+  });
+
+  command('caw.restartServer', async () => {
+    await server.restart();
+  });
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir')) {
+        void vscode.window
+          .showInformationMessage('caw: restart caw-server to use the new settings?', 'Restart')
+          .then((choice) => choice && vscode.commands.executeCommand('caw.restartServer'));
+      }
+    }),
+  );
+
+  // Reopen each folder's last chat, with its history.
+  const restored = (async () => {
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const meta = store.lastChat(folder.uri.toString());
+      if (!meta) continue;
+      const chat = chatFor(folder);
+      chat.show(true);
+      try {
+        await chat.resume(meta);
+      } catch (error) {
+        output.appendLine(`resuming the chat of ${folder.name}: ${errorMessage(error)}`);
+        if (error instanceof ServerNotFound) report(error);
+      }
+    }
+  })();
+
+  return {
+    chat: (folder) => {
+      const chat = chats.get(folder.toString());
+      return chat && { state: chat.snapshot(), completedTurns: chat.completedTurns, busy: chat.busy };
+    },
+    storedChats: (folder) => store.chats(folder.toString()),
+    storedHandle: (folder, sessionId) => store.handle(folder.toString(), sessionId),
+    serverStarts: () => server.starts,
+    restored,
+  };
+}
+
+/** Stops the daemon (shutdown, exit); its backend processes end with it. */
+export function deactivate(): Promise<void> | undefined {
+  const server = activeServer;
+  activeServer = undefined;
+  return server?.dispose();
+}
+
+function activeChat(chats: Map<string, Chat>): Chat | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  const folder = uri && vscode.workspace.getWorkspaceFolder(uri);
+  if (folder && chats.get(folder.uri.toString())?.sessionId) return chats.get(folder.uri.toString());
+  const busy = [...chats.values()].find((c) => c.busy);
+  return busy ?? [...chats.values()].find((c) => c.sessionId);
+}
+
+async function pickFolder(arg?: unknown): Promise<vscode.WorkspaceFolder | undefined> {
+  if (arg && typeof arg === 'object' && 'uri' in arg && 'index' in arg) return arg as vscode.WorkspaceFolder;
+  if (arg instanceof vscode.Uri) return vscode.workspace.getWorkspaceFolder(arg);
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length === 0) {
+    void vscode.window.showErrorMessage('caw: open a folder first; chats belong to a workspace folder.');
+    return undefined;
+  }
+  if (folders.length === 1) return folders[0];
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  const current = uri && vscode.workspace.getWorkspaceFolder(uri);
+  return current ?? vscode.window.showWorkspaceFolderPick({ placeHolder: 'Chat in which folder?' });
+}
+
+async function pickProvider(server: CawServer): Promise<string | undefined> {
+  const providers = server.providers;
+  const installed = providers.filter((p) => p.installed);
+  if (!installed.length) {
+    const names = providers.map((p) => p.name).join(', ') || 'none reported';
+    throw new Error(`no provider is installed (caw-server knows: ${names}). Install Claude Code, Codex or opencode.`);
+  }
+  const picked = await vscode.window.showQuickPick(
+    installed.map((p) => ({ label: p.name, description: p.version ?? '' })),
+    { title: 'caw: New Chat', placeHolder: 'Provider for the new chat' },
+  );
+  return picked?.label;
+}

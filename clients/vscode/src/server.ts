@@ -1,0 +1,207 @@
+// caw-server under a LanguageClient over stdio: started on demand, restarted
+// when it dies, with events the chats use to resume their sessions.
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  ErrorAction,
+  type ErrorHandlerResult,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  State,
+  TransportKind,
+  WorkDoneProgress,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
+} from 'vscode-languageclient/node';
+import type { CawCapabilities, InitializationOptions, ProviderInfo } from './protocol';
+import { CawRpc, cawCapabilities } from './rpc';
+import { findServer } from './serverPath';
+
+const RESTARTS_ALLOWED = 5;
+const RESTART_WINDOW_MS = 3 * 60_000;
+
+export class ServerNotFound extends Error {}
+
+export class CawServer implements vscode.Disposable {
+  private client?: LanguageClient;
+  private starting?: Promise<CawRpc>;
+  private rpcInstance?: CawRpc;
+  private stopping = false;
+  private restarts: number[] = [];
+  /** Times the daemon process was (re)started and initialized. */
+  starts = 0;
+  private readonly onReadyEmitter = new vscode.EventEmitter<{ restarted: boolean }>();
+  private readonly onStoppedEmitter = new vscode.EventEmitter<{ restarting: boolean }>();
+  /** The daemon is up (first start or after a restart); sessions must be resumed after a restart. */
+  readonly onReady = this.onReadyEmitter.event;
+  /** The daemon went away; `restarting` tells whether it is being started again. */
+  readonly onStopped = this.onStoppedEmitter.event;
+
+  constructor(private readonly output: vscode.OutputChannel) {}
+
+  get running(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  get capabilities(): CawCapabilities | undefined {
+    return cawCapabilities(this.client?.initializeResult);
+  }
+
+  get providers(): ProviderInfo[] {
+    return this.capabilities?.providers ?? [];
+  }
+
+  /** The protocol client, starting the daemon first if needed. */
+  rpc(): Promise<CawRpc> {
+    if (this.client && this.rpcInstance && this.client.state !== State.Stopped) {
+      // Running, or restarting (requests wait for the new connection).
+      return this.client.state === State.Running ? Promise.resolve(this.rpcInstance) : this.whenRunning();
+    }
+    this.starting ??= this.start().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private whenRunning(): Promise<CawRpc> {
+    return new Promise((resolve, reject) => {
+      const sub = this.onReady(() => {
+        sub.dispose();
+        stop.dispose();
+        if (this.rpcInstance) resolve(this.rpcInstance);
+        else reject(new Error('caw-server stopped'));
+      });
+      const stop = this.onStopped(({ restarting }) => {
+        if (restarting) return;
+        sub.dispose();
+        stop.dispose();
+        reject(new Error('caw-server stopped'));
+      });
+    });
+  }
+
+  private async start(): Promise<CawRpc> {
+    await this.disposeClient();
+    const config = vscode.workspace.getConfiguration('caw');
+    const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    const found = findServer(config.get<string>('serverPath', ''), folders);
+    if (!found.path) {
+      const message = found.badSetting
+        ? `caw-server not found at ${found.badSetting} (setting caw.serverPath).`
+        : `caw-server not found (looked in ${found.tried.join(', ')}). Install caw (pip install caw) in the workspace's .venv or on PATH, or set caw.serverPath.`;
+      throw new ServerNotFound(message);
+    }
+    const initializationOptions: InitializationOptions = {};
+    const provider = config.get<string>('provider', '');
+    if (provider) initializationOptions.provider = provider;
+    const dataDir = config.get<string>('dataDir', '');
+    if (dataDir) initializationOptions.dataDir = dataDir;
+
+    const serverOptions: ServerOptions = {
+      command: found.path,
+      transport: TransportKind.stdio,
+      options: { cwd: folders[0], env: { ...process.env } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [],
+      outputChannel: this.output,
+      initializationOptions,
+      errorHandler: {
+        error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+        closed: (): CloseHandlerResult => this.onClosed(),
+      },
+    };
+    this.output.appendLine(`starting ${found.path}`);
+    const client = new LanguageClient('caw', 'caw', serverOptions, clientOptions);
+    this.client = client;
+    this.rpcInstance = new CawRpc({
+      sendRequest: (method, params, token?: vscode.CancellationToken) =>
+        token ? client.sendRequest(method, params, token) : client.sendRequest(method, params),
+      onNotification: (method, handler) => client.onNotification(method, handler as (p: unknown) => void),
+    });
+    let first = true;
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running) {
+        this.starts++;
+        this.onReadyEmitter.fire({ restarted: !first });
+        first = false;
+      }
+    });
+    try {
+      await client.start();
+    } catch (error) {
+      await this.disposeClient();
+      throw error;
+    }
+    return this.rpcInstance;
+  }
+
+  private onClosed(): CloseHandlerResult {
+    if (this.stopping) return { action: CloseAction.DoNotRestart, handled: true };
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    this.restarts.push(now);
+    const restarting = this.restarts.length <= RESTARTS_ALLOWED;
+    this.onStoppedEmitter.fire({ restarting });
+    if (!restarting) {
+      return {
+        action: CloseAction.DoNotRestart,
+        message: `caw-server stopped ${this.restarts.length} times in 3 minutes; not restarting it. Run "caw: Restart Server" after fixing the cause (see the caw output).`,
+      };
+    }
+    this.output.appendLine('caw-server stopped; restarting it');
+    return { action: CloseAction.Restart, handled: true };
+  }
+
+  /** Stops the daemon (its backends end with it) and starts it again. */
+  async restart(): Promise<CawRpc> {
+    this.restarts = [];
+    await this.disposeClient();
+    this.onStoppedEmitter.fire({ restarting: true });
+    return this.rpc();
+  }
+
+  /**
+   * Shows the daemon's $/progress for `token` as window progress while `work` runs.
+   * The daemon sends begin/report/end for a session/send with a workDoneToken.
+   */
+  async withTurnProgress<T>(token: string, work: () => Promise<T>): Promise<T> {
+    const client = this.client;
+    if (!client) return work();
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'caw' }, async (progress) => {
+      const sub = client.onProgress(WorkDoneProgress.type, token, (value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => {
+        if (value.kind === 'begin') progress.report({ message: value.message ?? value.title });
+        else if (value.kind === 'report' && value.message) progress.report({ message: value.message });
+      });
+      try {
+        return await work();
+      } finally {
+        sub.dispose();
+      }
+    });
+  }
+
+  private async disposeClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.rpcInstance?.dispose();
+    this.rpcInstance = undefined;
+    if (!client) return;
+    this.stopping = true;
+    try {
+      if (client.state === State.Running) await client.stop(5000);
+      await client.dispose();
+    } catch (error) {
+      this.output.appendLine(`stopping caw-server: ${String(error)}`);
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.disposeClient();
+    this.onReadyEmitter.dispose();
+    this.onStoppedEmitter.dispose();
+  }
+}
