@@ -27,7 +27,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(BACKENDS)/node_modules/.installed: $(BACKENDS)/package.json $(BACKENDS)/package-lock.json
-	cd $(BACKENDS) && npm ci --no-audit --no-fund --loglevel=error
+	# Not `npm ci`: the lock cannot list the CLIs' binaries for other platforms (the
+	# registry here has none), and ci refuses such a lock. --no-save keeps it as it is.
+	cd $(BACKENDS) && npm install --no-save --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: setup
