@@ -1,0 +1,46 @@
+"""bench/run.py --quick: every measurement runs end to end (no timing assertions: only that the harness works)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from caw.testing import cli_path
+
+REPO = Path(__file__).resolve().parents[2]
+PROVIDERS = ("claude_code", "codex", "opencode")
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.timeout(900)
+def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
+    missing = [p for p in PROVIDERS if cli_path(p) is None]
+    if missing:
+        pytest.skip(f"CLIs not installed: {', '.join(missing)} (npm ci in tests/backends)")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=850, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["errors"] == []
+    assert results["meta"]["quick"] is True
+    for provider in PROVIDERS:
+        for column in ("floor", "library", "server"):
+            assert results["turns"]["0"][provider][column]["summary"]["n"] == 3, (provider, column)
+    deep = ("claude_code", "codex")  # quick mode keeps opencode to the per-turn measurement
+    for provider in deep:
+        assert results["streaming"][provider]["server"]["first_delta"]["n"] >= 1
+        assert results["resume"][provider]["server"]["resume_to_answer"]["n"] == 1
+        levels = results["concurrency"][provider]
+        assert {n: r["correct"] == r["turns"] for n, r in levels.items()} == {"2": True}
+        memory = results["memory"][provider]
+        assert memory["all_reaped"] and memory["answer_after_reaping_correct"]
+    report = (out / "results.md").read_text()
+    assert report.startswith("# caw benchmark results") and "### Targets (issue 6)" in report
