@@ -70,7 +70,7 @@ def decode_handle(text: object) -> ResumeHandle:
         raise InvalidHandle("the resume handle must be a JSON object")
     if "version" not in data:
         raise InvalidHandle("the resume handle has no 'version'")
-    if data["version"] != HANDLE_VERSION:
+    if type(data["version"]) is not int or data["version"] != HANDLE_VERSION:  # true == 1 in Python, not in a handle
         raise InvalidHandle(f"unsupported resume handle version {data['version']!r} (this caw reads version {HANDLE_VERSION})")
     for key in ("provider", "session_id", "resume_key"):
         if key not in data:

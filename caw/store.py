@@ -146,7 +146,9 @@ class Store:
 
     def create(self, session_id: str) -> SessionDir:
         with _Guard("create the data dir", self.root):
-            self.sessions_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            # The root too: under a lax umask a world-writable root would let anyone swap `sessions`.
+            self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            self.sessions_dir.mkdir(exist_ok=True, mode=DIR_MODE)
         sdir = self.session(session_id)
         sdir.ensure()
         return sdir

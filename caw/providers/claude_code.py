@@ -44,6 +44,7 @@ class ClaudeConversation(Conversation):
     def __init__(self, process: ChildProcess, resume_key: str | None):
         self.process = process
         self.resume_key = resume_key
+        self._resumed_from = resume_key  # kept out of error messages, as the other adapters do
         # claude reports the conversation's running cost; a resumed process starts from the
         # stored total, which we do not know, so its first turn's own cost is unknown.
         self._cumulative_cost: float | None = None if resume_key else 0.0
@@ -126,6 +127,8 @@ class ClaudeConversation(Conversation):
                     errors = line.get("errors") or []
                     message = line.get("result") or "; ".join(map(str, errors)) or line.get("subtype", "error")
                     if "No conversation found" in str(message) or "No conversation found" in " ".join(map(str, errors)):
+                        if self._resumed_from:
+                            message = str(message).replace(self._resumed_from, "<resume key>")
                         raise BackendFailed(f"claude has no conversation with this resume key: {message}")
                     raise model_error(f"claude reported an error: {message}")
                 return

@@ -80,6 +80,11 @@ def _valid_id(value: Any) -> bool:
     return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
+def _reject_non_json_number(name: str) -> None:
+    """Python's json accepts NaN and Infinity; JSON (RFC 8259) does not."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 class CawProtocol(LanguageServerProtocol):
     _server: CawServer
 
@@ -88,7 +93,7 @@ class CawProtocol(LanguageServerProtocol):
     def receive_frame(self, body: bytes) -> None:
         """Handle one frame's body: a message or a batch."""
         try:
-            data = json.loads(body.decode("utf-8"))
+            data = json.loads(body.decode("utf-8"), parse_constant=_reject_non_json_number)
         except UnicodeDecodeError:
             return self.answer_error(None, rpc_error("parseError", "parse error: the message is not valid UTF-8"))
         except (ValueError, RecursionError) as exc:

@@ -1,0 +1,264 @@
+"""The reliability and security suite: shared fixtures, the leak scan, and the figures it reports.
+
+Every test here belongs to a category (``pytestmark = pytest.mark.reliability("...")``).
+At the end of a run the counts per category go to ``test-output/reliability.json``;
+``python -m tests.reliability.report`` turns them into the tables of docs/reliability.md.
+
+Every test also runs under :class:`LeakScan` (autouse): caw's loggers at debug level,
+and at teardown every resume handle the test created (or met in a data dir or a
+daemon's answers) is searched for in all captured logs, error messages, daemon
+stderr and window/logMessage/$/logTrace notifications, and the data dir's
+``traj.jsonl`` and ``trajectory.json``.
+
+Sizes: ``CAW_RELIABILITY=full`` runs the documented full sizes (the load test's 50
+sessions, opencode's one-minute retry back-off on a cut stream); the default is
+the bounded CI size. The fuzzer's size is the hypothesis profile
+(``--hypothesis-profile=long``; default ``ci``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from caw.testing import cli_environment
+
+REPO = Path(__file__).resolve().parents[2]
+OUTPUT = REPO / "test-output" / "reliability.json"
+FULL = os.environ.get("CAW_RELIABILITY", "").strip().lower() == "full"
+PROVIDERS = ["claude_code", "codex", "opencode"]
+TURN = 120.0  # seconds: a generous bound for one turn on a busy 2-core machine
+
+# The protocol fuzzer's sizes; pick one with --hypothesis-profile.
+_FUZZ = {"deadline": None, "suppress_health_check": list(HealthCheck), "database": None, "print_blob": True}
+settings.register_profile("ci", max_examples=250, derandomize=True, **_FUZZ)  # the same cases every run
+settings.register_profile("long", max_examples=20000, **_FUZZ)
+
+CATEGORIES = {
+    "model-faults": "Model server faults",
+    "backend-killed": "Backend killed mid-turn",
+    "daemon-killed": "Daemon killed mid-turn",
+    "disk": "Disk full / not writable",
+    "load": "Load",
+    "protocol": "Protocol (fuzz and JSON-RPC examples)",
+    "handles": "Tampered handles and ids",
+    "secrets": "Secrets",
+}
+
+
+# --- environments -------------------------------------------------------------------------
+
+
+def all_providers_env(base_url: str, root: Path, **kwargs: Any) -> dict[str, str]:
+    """One environment in which claude, codex and opencode all talk to ``base_url`` (for one daemon)."""
+    env = cli_environment("opencode", base_url, root, **kwargs)  # HOME and XDG dirs: opencode's
+    for provider in ("claude_code", "codex"):
+        other = cli_environment(provider, base_url, root, **kwargs)
+        for key, value in other.items():
+            if key not in env or key.startswith(("ANTHROPIC_", "CLAUDE_", "CODEX_")):
+                env[key] = value
+    return env
+
+
+@pytest.fixture
+def all_env(model_server, tmp_path) -> dict[str, str]:
+    return all_providers_env(model_server.base_url, tmp_path / "homes")
+
+
+# --- the leak scan ------------------------------------------------------------------------
+
+
+class LeakScan:
+    """Collects the secrets a test created and every text they must not appear in."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}  # secret -> what it is
+        self.texts: list[tuple[str, str]] = []  # (where, text)
+        self.clients: list[Any] = []
+        self.data_dirs: list[Path] = []
+        self.handles_seen = 0
+
+    def handle(self, handle: str | None) -> None:
+        """A resume handle the test was given: the handle and (if it differs from the session id) its key."""
+        if not handle:
+            return
+        self.handles_seen += 1
+        self.secrets[handle] = "a resume handle"
+        try:
+            data = json.loads(handle)
+        except ValueError:
+            return
+        key = data.get("resume_key") if isinstance(data, dict) else None
+        if isinstance(key, str) and key != data.get("session_id") and len(key) >= 8:
+            self.secrets[key] = "a resume key"
+
+    def secret(self, value: str, what: str) -> None:
+        self.secrets[value] = what
+
+    def text(self, where: str, text: Any) -> None:
+        self.texts.append((where, text if isinstance(text, str) else json.dumps(text, default=str)))
+
+    def error(self, exc: BaseException) -> None:
+        """An exception the test caught: its message, and for caw errors the stderr tail / rpc data."""
+        self.text(f"error {type(exc).__name__}", str(exc))
+        for attr in ("stderr_tail", "data", "turn"):
+            value = getattr(exc, attr, None)
+            if value is not None:
+                self.text(f"error {type(exc).__name__}.{attr}", value if isinstance(value, str) else repr(value))
+
+    def client(self, client: Any) -> None:
+        """A CawClient (async) or StdioDaemon (sync): its answers give handles, its output is searched."""
+        self.clients.append(client)
+
+    def data_dir(self, path: Path | str) -> None:
+        self.data_dirs.append(Path(path))
+
+    def _collect(self) -> None:
+        for client in self.clients:
+            for answer in list(getattr(client, "answers", None) or []):
+                for item in answer if isinstance(answer, list) else [answer]:
+                    result = item.get("result") if isinstance(item, dict) else None
+                    if isinstance(result, dict):
+                        self.handle(result.get("resumeHandle"))
+                    if isinstance(item, dict) and "error" in item:
+                        self.text("daemon error answer", item["error"])
+            for line in list(getattr(client, "stderr_lines", None) or []):
+                self.text("daemon stderr", line)
+            for method, params in list(getattr(client, "notifications", None) or []):
+                if method in ("window/logMessage", "$/logTrace", "window/showMessage"):
+                    self.text(f"daemon {method}", params)
+        for root in self.data_dirs:
+            if not root.is_dir():
+                continue
+            for handle_file in root.glob("sessions/*/handle.json"):
+                try:
+                    self.handle(handle_file.read_text())
+                except OSError:
+                    pass
+            for name in ("traj.jsonl", "trajectory.json"):
+                for path in root.glob(f"sessions/*/{name}"):
+                    try:
+                        self.text(str(path.relative_to(root)), path.read_text(errors="replace"))
+                    except OSError:
+                        pass
+
+    def check(self, log_text: str) -> None:
+        self._collect()
+        self.text("caw's log records (debug)", log_text)
+        leaks = [
+            f"{what} found in {where}: ...{text[max(0, text.find(secret) - 80):text.find(secret) + len(secret) + 20]!r}..."
+            for secret, what in self.secrets.items()
+            for where, text in self.texts
+            if secret in text
+        ]
+        assert not leaks, "secrets leaked:\n" + "\n".join(leaks[:5])
+
+
+@pytest.fixture(autouse=True)
+def leaks(caplog, monkeypatch, record_property) -> Iterator[LeakScan]:
+    monkeypatch.setenv("CAW_LOG", "debug")  # for any library process a test starts
+    caplog.set_level(logging.DEBUG, logger="caw")
+    caplog.set_level(logging.DEBUG, logger="caw_server")
+    scan = LeakScan()
+    yield scan
+    scan.check(caplog.text)
+    record_property("secrets_checked", len(scan.secrets))
+
+
+# --- the figures --------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "reliability(category): a case of the reliability report (docs/reliability.md)")
+
+
+_results: dict[str, dict[str, Any]] = {}
+_started = time.time()
+
+
+def _category(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("reliability")
+    return marker.args[0] if marker else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    report = outcome.get_result()
+    category = _category(item)
+    if category is None:
+        return
+    entry = _results.setdefault(item.nodeid, {"category": category, "outcome": "passed", "duration": 0.0, "properties": {}})
+    entry["duration"] += report.duration
+    for name, value in report.user_properties:
+        entry["properties"][name] = value
+    if report.when == "call" or report.outcome != "passed":
+        if hasattr(report, "wasxfail"):
+            entry["outcome"] = "xfailed" if report.skipped else "xpassed"
+            entry["reason"] = report.wasxfail
+        elif report.failed:
+            entry["outcome"] = "failed" if report.when == "call" else "error"
+        elif report.skipped:
+            entry["outcome"] = "skipped"
+            entry["reason"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if entry["outcome"] in ("failed", "error") and entry.get("reason") is None:
+            entry["reason"] = (report.longreprtext or "").strip().splitlines()[-1:][0][:300] if report.longreprtext else ""
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    modules = REPO / "tests" / "backends" / "node_modules"
+    for name, package in (("claude", "@anthropic-ai/claude-code"), ("codex", "@openai/codex"), ("opencode", "opencode-ai")):
+        try:
+            out[name] = json.loads((modules / package / "package.json").read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            pass
+    return out
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _results:
+        return
+    categories: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(float))
+    for entry in _results.values():
+        c = categories[entry["category"]]
+        cases = int(entry["properties"].get("cases", 1))
+        c["tests"] += 1
+        c["cases"] += cases
+        c[entry["outcome"]] += 1
+        if entry["outcome"] == "passed":
+            c["cases_passed"] += cases
+        c["seconds"] += entry["duration"]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    report = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "pytest " + " ".join(session.config.invocation_params.args),
+        "size": "full" if FULL else "ci",
+        "hypothesis_profile": session.config.getoption("hypothesis_profile", None) or "ci",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform(terse=True)},
+        "commit": commit,
+        "clis": _versions(),
+        "wall_seconds": round(time.time() - _started, 1),
+        "categories": {
+            name: {k: (round(v, 1) if k == "seconds" else int(v)) for k, v in sorted(values.items())}
+            for name, values in sorted(categories.items())
+        },
+        "tests": _results,
+    }
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -1,0 +1,198 @@
+"""Model server faults, for each provider through its real CLI: each is reported as the right
+error kind, and the same session answers from its history afterwards.
+
+How each CLI's own retries are bounded so this stays fast (see caw/testing/README.md):
+claude ``CLAUDE_CODE_MAX_RETRIES=0``; codex ``request_max_retries`` / ``stream_max_retries``
+= 0 in its model provider block (both set by ``cli_environment(max_retries=0)``); opencode
+retries 429/5xx/dropped connections exactly 5 times and is not configurable, but honours
+the error answer's ``retry-after-ms`` header (``scripted.retry_after = 0``). A cut stream
+carries no such header, so opencode backs off about a minute before it gives up: the CI
+size cuts one request (opencode's retry then answers), ``CAW_RELIABILITY=full`` also cuts
+every retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+import caw
+from caw import AsyncAgent
+from caw.client import CawClient, RpcError
+from caw_server import wire
+
+from .conftest import FULL, PROVIDERS, TURN
+
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability("model-faults")]
+
+# directive -> (the caw error, its kind). Each answer is retried by no CLI here (or instantly).
+FAULTS = {
+    "http-429": ("[[fail:429]]", caw.ModelError, "modelError"),
+    "http-500": ("[[fail:500]]", caw.ModelError, "modelError"),
+    "http-529-overloaded": ("[[fail:529]]", caw.ModelError, "modelError"),
+    "usage-limit": ("[[usage-limit]]", caw.UsageLimitReached, "usageLimit"),
+    "stream-cut": ("[[cut]]", caw.ModelError, "modelError"),
+}
+HANG_TIMEOUT = 5.0  # seconds; a normal turn takes well under a second
+DAEMON_TURN_TIMEOUT = 90.0 if FULL else 15.0  # applies to every turn; full: past opencode's 1-min back-off
+FACT = "My deploy target is staging-eu. Remember that."
+RECALL = "Where am I deploying?"
+LONG = "Repeat after me: one two three four five six seven eight nine ten"  # long enough to be cut mid-stream
+
+
+def _faults(provider: str) -> dict[str, tuple[str, type, str]]:
+    if provider == "opencode" and not FULL:  # ~1 min of back-off before opencode gives up on a cut stream
+        return {name: spec for name, spec in FAULTS.items() if name != "stream-cut"}
+    return FAULTS
+
+
+async def test_each_fault_is_reported_and_the_session_goes_on(provider, cli_env, scripted, leaks, tmp_path, record_property):
+    """One session meets every fault in turn: the right exception and kind each time, then a
+    send that answers from the history; only completed turns reach the data dir."""
+    faults = _faults(provider)
+    scripted.retry_after = 0
+    agent = AsyncAgent(provider=provider, env=cli_env(provider), data_dir=tmp_path / "data")
+    leaks.data_dir(tmp_path / "data")
+    session = await agent.start_session()
+    try:
+        assert (await session.send(FACT)).result == "Noted: deploy target is staging-eu."
+        leaks.handle(session.resume_handle)
+        for name, (directive, error_type, kind) in [*faults.items(), ("hang", ("[[hang]]", caw.TurnTimeout, "timeout"))]:
+            if name == "hang":
+                # AsyncAgent(turn_timeout=...) sets this on every session; only this turn gets it here,
+                # so that a slow first turn on a busy machine cannot time out.
+                session.turn_timeout = HANG_TIMEOUT
+            with pytest.raises(error_type) as caught:
+                await asyncio.wait_for(session.send(f"{directive} {LONG}"), TURN)
+            session.turn_timeout = None
+            leaks.error(caught.value)
+            assert caught.value.kind == kind, (name, caught.value)
+            if name == "usage-limit":
+                assert "usage limit" in str(caught.value).lower()
+            if name == "hang":
+                assert f"{HANG_TIMEOUT:g} s" in str(caught.value)
+            # the same session, the same backend conversation: it answers from the history
+            assert (await asyncio.wait_for(session.send(RECALL), TURN)).result == "staging-eu", name
+        stored = caw.Trajectory.model_validate_json((session.session_dir / "trajectory.json").read_text())
+        assert [t.input for t in stored.turns] == [FACT] + [RECALL] * (len(faults) + 1), "failed turns are not recorded"
+    finally:
+        await session.end()
+    record_property("cases", len(faults) + 1)
+    record_property("lost", "each failed turn (its error says why)")
+
+
+async def test_a_dropped_stream_that_the_cli_retries_is_answered_once(provider, cli_env, scripted, leaks, request):
+    """One dropped stream that the CLI retries: the answer is the retry's, without the broken attempt's text.
+
+    claude retries a dropped stream once even with 0 retries; codex gets 1 stream retry here (its
+    default is 5); opencode always retries (after 2 s).
+    """
+    if provider == "codex":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="codex adapter: the broken attempt's deltas stay in the turn (doubled answer)"))
+    agent = AsyncAgent(provider=provider, env=cli_env(provider, max_retries=1 if provider == "codex" else 0))
+    session = await agent.start_session()
+    try:
+        await session.send(FACT)
+        leaks.handle(session.resume_handle)
+        seen: list[caw.Event] = []
+        scripted.cut_next(1)
+        turn = await asyncio.wait_for(session.send(LONG, on_event=seen.append), TURN)
+        assert turn.result == LONG.removeprefix("Repeat after me: ")
+        assert [b.type for b in turn.output] == ["text"]
+        assert (await asyncio.wait_for(session.send(RECALL), TURN)).result == "staging-eu"
+    finally:
+        await session.end()
+
+
+async def test_every_fault_through_the_daemon(all_env, scripted, leaks, tmp_path, record_property):
+    """The same faults through one caw-server serving all three providers at once: each
+    session/send answers the documented code and data.kind, and the session answers next."""
+    scripted.retry_after = 0
+    client = await CawClient.spawn(
+        "--data-dir", str(tmp_path / "data"), "--turn-timeout", str(DAEMON_TURN_TIMEOUT), "--log-level", "debug",
+        env=all_env, cwd=str(tmp_path),
+    )  # fmt: skip
+    client.answers = []
+    leaks.client(client)
+    leaks.data_dir(tmp_path / "data")
+
+    async def provider_run(provider: str) -> int:
+        sid = (await client.start_session(provider=provider))["sessionId"]
+        await client.send(sid, FACT)
+        cases = [(name, directive, kind) for name, (directive, _, kind) in _faults(provider).items()]
+        cases.append(("hang", "[[hang]]", "timeout"))
+        for name, directive, kind in cases:
+            with pytest.raises(RpcError) as caught:
+                await client.send(sid, f"{directive} {LONG}")
+            assert caught.value.kind == kind, (provider, name, caught.value)
+            assert caught.value.code == wire.ERRORS[kind][0], (provider, name, caught.value)
+            recalled = await client.send(sid, RECALL)
+            assert recalled["turn"]["result"] == "staging-eu", (provider, name)
+        stored = json.loads((tmp_path / "data" / "sessions" / sid / "trajectory.json").read_text())
+        assert [t["input"] for t in stored["turns"]] == [FACT] + [RECALL] * len(cases)
+        return len(cases)
+
+    try:
+        await client.initialize()
+        counts = await asyncio.wait_for(asyncio.gather(*(provider_run(p) for p in PROVIDERS)), 6 * TURN)
+    finally:
+        await client.aclose()
+    record_property("cases", sum(counts))
+    record_property("lost", "each failed turn (its error says why)")
+
+
+# claude's wire when a stream breaks after two deltas and claude retries without streaming
+# (observed with claude 2.1.332 and [[cut]]; whether the two deltas get out first is a race).
+_CLAUDE_RETRIED_STREAM = [
+    {"type": "system", "subtype": "init", "session_id": "b55c3f88-cebc-44f4-a214-c8389235c5ce"},
+    {"type": "stream_event", "event": {"type": "message_start", "message": {"id": "msg_broken"}}},
+    {"type": "stream_event", "event": {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}},
+    {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "one "}}},
+    {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "two "}}},
+    {"type": "stream_event", "event": {"type": "content_block_stop", "index": 0}},
+    {"type": "stream_event", "event": {"type": "message_stop"}},
+    {"type": "assistant", "message": {"id": "msg_retry", "content": [{"type": "text", "text": "one two three"}]}},
+    {"type": "result", "subtype": "success", "is_error": False, "result": "one two three", "session_id": "b55c3f88-cebc-44f4-a214-c8389235c5ce"},
+]
+
+
+class _Replay:
+    """Stands in for the claude process: replays recorded stdout lines."""
+
+    alive = True
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    async def write_json(self, obj):
+        pass
+
+    async def json_lines(self):
+        for line in self.lines:
+            yield line
+
+
+@pytest.mark.parametrize("streamed_retry", [False, True], ids=["retry-not-streamed", "retry-streamed"])
+async def test_claude_drops_the_text_of_a_broken_stream(streamed_retry):
+    """Deterministic replay of the race above: the turn holds the retry's answer once."""
+    from caw.providers.claude_code import ClaudeConversation
+    from caw.session import TurnAssembler
+
+    lines = list(_CLAUDE_RETRIED_STREAM)
+    if streamed_retry:  # the retry streams too, under a new message id
+        retry = [
+            {"type": "stream_event", "event": {"type": "message_start", "message": {"id": "msg_retry"}}},
+            {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "one two "}}},
+            {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "three"}}},
+        ]
+        lines[7:7] = retry
+    turn = caw.Turn(input="Repeat after me: one two three")
+    assembler = TurnAssembler(turn)
+    events = [event async for event in ClaudeConversation(_Replay(lines), None).send(turn.input, lambda record: None)]
+    for event in events:
+        assembler.add(event)
+    assert turn.result == "one two three"
+    assert [b.type for b in turn.output] == ["text"]
+    assert sum(1 for e in events if getattr(e, "replace", False)) == 1
