@@ -144,11 +144,15 @@ class Store:
     def session(self, session_id: str) -> SessionDir:
         return SessionDir(self.sessions_dir / check_id(session_id, "session id"))
 
-    def create(self, session_id: str) -> SessionDir:
+    def ensure(self) -> None:
+        """Create the data dir and its sessions folder, owner-only."""
         with _Guard("create the data dir", self.root):
             # The root too: under a lax umask a world-writable root would let anyone swap `sessions`.
             self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
             self.sessions_dir.mkdir(exist_ok=True, mode=DIR_MODE)
+
+    def create(self, session_id: str) -> SessionDir:
+        self.ensure()
         sdir = self.session(session_id)
         sdir.ensure()
         return sdir

@@ -16,6 +16,7 @@ import watchfiles
 
 from caw.errors import InvalidHandle
 from caw.handle import check_id
+from caw.store import Store
 
 log = logging.getLogger("caw_server.watch")
 
@@ -49,7 +50,7 @@ class SessionWatcher:
 
     async def _run(self) -> None:
         try:
-            self.sessions_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            Store(self.sessions_dir.parent).ensure()
         except OSError as exc:
             log.warning("not watching %s: %s", self.sessions_dir, exc)
             self.ready.set()

@@ -174,11 +174,6 @@ def test_the_leak_scan_finds_a_planted_key():
         scan.check("")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="caw_server/watch.py makes the data dir with mkdir(parents=True), so a data dir it creates first is 0777 "
-    "under umask 0 (caw.store.Store.create makes it 0700)",
-)
 async def test_the_daemon_makes_its_data_dir_private(all_env, leaks, tmp_path):
     data = tmp_path / "fresh" / "data"
     old_umask = os.umask(0)
