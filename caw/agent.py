@@ -127,7 +127,16 @@ class AsyncAgent:
         trajectory.completed_at = None
         session = self._session(handle.provider, options, trajectory, sdir, handle.resume_key)
         if sdir is not None:
-            sdir.save_handle(handle)
+            try:
+                stored = sdir.load_handle()
+            except InvalidHandle:  # an unreadable record: nothing worth keeping
+                stored = None
+            if stored is None or stored == handle:
+                sdir.save_handle(handle)
+            else:
+                # Another key is on record: keep it until this one has proved itself in a turn,
+                # so that a wrong or stale handle cannot destroy the session's stored key.
+                session._handle_unconfirmed = True
             sdir.save_trajectory(trajectory)
         await session._conversation_for_turn()
         return session

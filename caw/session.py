@@ -98,6 +98,7 @@ class AsyncSession:
         self._cancel_requested = False
         self._closed = False
         self._running = False
+        self._handle_unconfirmed = False  # resumed by a key that differs from the stored one
 
     # --- identity -----------------------------------------------------------------
 
@@ -256,6 +257,9 @@ class AsyncSession:
             self._persist(turn, lambda d: d.save_handle(self.handle()))
 
     def _record(self, turn: Turn, number: int) -> None:
+        if self._handle_unconfirmed:  # the backend took the key: now it may replace the stored one
+            self._handle_unconfirmed = False
+            self._persist(turn, lambda d: d.save_handle(self.handle()))
         self.trajectory.turns.append(turn)
         self._persist(turn, lambda d: d.save_trajectory(self.trajectory))
         self._persist(

@@ -205,3 +205,36 @@ def test_daemon_rejects_a_bare_session_id_of_the_wrong_shape(daemon, name, scrip
     else:  # not a string at all: the params are invalid before anything reads them
         assert caught.value.kind in ("invalidParams", "invalidHandle"), caught.value.error
     untouched.check()
+
+
+# A key of the right shape that the backend never issued.
+UNKNOWN_KEY = {"claude_code": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a", "codex": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a", "opencode": "ses_0123456789abcdefABCDEFghij"}
+
+
+@pytest.mark.e2e
+async def test_a_wrong_key_for_a_stored_session_leaves_its_handle_alone(provider, cli_env, scripted, leaks, tmp_path):
+    """A handle naming a stored session but carrying a key the backend does not know (stale, mistyped,
+    forged) fails, and the session's stored handle survives: the bare session id still resumes it."""
+    data = tmp_path / "data"
+    leaks.data_dir(data)
+    agent = AsyncAgent(provider=provider, env=cli_env(provider), data_dir=data)
+    session = await agent.start_session()
+    await session.send("My deploy target is staging-eu. Remember that.")
+    handle = session.resume_handle
+    await session.end()
+    wrong = json.loads(handle)
+    wrong["resume_key"] = UNKNOWN_KEY[provider]
+    leaks.handle(json.dumps(wrong))
+    resumed = None
+    with pytest.raises(caw.BackendFailed) as caught:  # claude fails at the first send, the others at once
+        resumed = await agent.resume_session(json.dumps(wrong))
+        await resumed.send("Where am I deploying?")
+    leaks.error(caught.value)
+    if resumed is not None:
+        await resumed.end()
+    assert (data / "sessions" / session.session_id / "handle.json").read_text() == handle
+    again = await agent.resume_session(session.session_id)
+    try:
+        assert (await again.send("Where am I deploying?")).result == "staging-eu"
+    finally:
+        await again.end()

@@ -325,8 +325,7 @@ def cases(draw) -> Case:
             bad = body[:at] + draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80"])) + body[at:]
             case.add(frame(bad), Err(PARSE, None), kind)
         elif kind == "not-json":
-            text = draw((st.binary(max_size=40) | st.text(max_size=40).map(str.encode) | st.just(body + b" x"))
-                        .filter(lambda t: b"NaN" not in t and b"Infinity" not in t))  # known: see test_non_json_numbers_...
+            text = draw(st.binary(max_size=40) | st.text(max_size=40).map(str.encode) | st.sampled_from([body + b" x", b"NaN", b"[-Infinity]"]))
             case.add(frame(text), expect_body(text, {}), kind)  # the oracle decides (a stray "1" is JSON)
         elif kind == "truncated":  # the header counts the truncated body
             cut = body[: draw(st.integers(0, max(0, len(body) - 1)))]
