@@ -53,8 +53,8 @@ def demo_step(ns: argparse.Namespace) -> int:
         turn = session.send(ns.message)
         report.update(handle=session.resume_handle, result=turn.result, seconds=time.perf_counter() - started)
     else:
+        started = time.perf_counter()  # resume_session starts the backend: count it in
         session = agent.resume_session(ns.handle)
-        started = time.perf_counter()
         turn = session.send(ns.message)
         report.update(result=turn.result, seconds=time.perf_counter() - started, turns=session.trajectory.num_turns)
         started = time.perf_counter()
