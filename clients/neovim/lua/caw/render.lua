@@ -82,21 +82,29 @@ local function set_window_options(win)
   wo.winfixwidth = true
 end
 
---- The chat buffer of a workspace (created on first use).
-function M.buffer(root)
-  local name = 'caw://' .. root
+--- The named scratch buffer of a workspace: the existing one (and true), or a new one.
+local function workspace_buffer(name, buftype, root)
   local buf = vim.fn.bufnr(name)
   if buf ~= -1 and api.nvim_buf_is_valid(buf) then
-    return buf
+    return buf, true
   end
   buf = api.nvim_create_buf(false, true)
   api.nvim_buf_set_name(buf, name)
-  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].buftype = buftype
   vim.bo[buf].bufhidden = 'hide'
   vim.bo[buf].swapfile = false
+  vim.b[buf].caw_root = root
+  return buf, false
+end
+
+--- The chat buffer of a workspace (created on first use).
+function M.buffer(root)
+  local buf, existing = workspace_buffer('caw://' .. root, 'nofile', root)
+  if existing then
+    return buf
+  end
   vim.bo[buf].filetype = 'markdown'
   vim.bo[buf].modifiable = false
-  vim.b[buf].caw_root = root
   folds[buf] = {}
   api.nvim_create_autocmd('BufWinEnter', {
     buffer = buf,
@@ -115,17 +123,10 @@ end
 
 --- The prompt buffer of a workspace: one line, <CR> in insert mode sends it.
 function M.prompt_buffer(root, on_submit)
-  local name = 'caw-prompt://' .. root
-  local buf = vim.fn.bufnr(name)
-  if buf ~= -1 and api.nvim_buf_is_valid(buf) then
+  local buf, existing = workspace_buffer('caw-prompt://' .. root, 'prompt', root)
+  if existing then
     return buf
   end
-  buf = api.nvim_create_buf(false, true)
-  api.nvim_buf_set_name(buf, name)
-  vim.bo[buf].buftype = 'prompt'
-  vim.bo[buf].bufhidden = 'hide'
-  vim.bo[buf].swapfile = false
-  vim.b[buf].caw_root = root
   vim.fn.prompt_setprompt(buf, 'caw> ')
   -- A prompt buffer counts as modified, which would make :qa refuse to quit.
   api.nvim_create_autocmd({ 'TextChanged', 'TextChangedI', 'TextChangedP', 'BufLeave' }, {
