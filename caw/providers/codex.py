@@ -150,6 +150,7 @@ class TurnTranslator:
 
     def __init__(self) -> None:
         self._streamed: set[str] = set()  # items whose text arrived as deltas
+        self._open: set[str] = set()  # streamed items not yet completed: void if codex retries the request
         self._tools: set[str] = set()
         self._reasoning_kind: dict[str, str] = {}  # item -> which delta kind it streams (summary or raw)
         self._summary_index: dict[str, int] = {}
@@ -160,11 +161,15 @@ class TurnTranslator:
         if method == "item/agentMessage/delta":
             if params.get("delta"):
                 self._streamed.add(str(params.get("itemId")))
+                self._open.add(str(params.get("itemId")))
                 yield TextDelta(text=params["delta"])
         elif method in ("item/reasoning/summaryTextDelta", "item/reasoning/textDelta"):
             yield from self._reasoning(method, params)
         elif method in ("item/started", "item/completed"):
-            yield from self._item(method, params.get("item") or {})
+            item = params.get("item") or {}
+            if method == "item/completed":
+                self._open.discard(str(item.get("id", "")))
+            yield from self._item(method, item)
         elif method == "thread/tokenUsage/updated":
             usage = params.get("tokenUsage") or {}
             total, last = usage.get("total") or {}, usage.get("last") or {}
@@ -175,6 +180,10 @@ class TurnTranslator:
             error = params.get("error") or {}
             if not params.get("willRetry"):
                 self.error = _error_text(error) or self.error
+            elif self._open:
+                # codex re-sends the request and streams the answer again under new item ids.
+                self._open.clear()
+                yield TextDelta(text="", replace=True)
 
     def _reasoning(self, method: str, params: Mapping[str, Any]) -> Iterator[Event]:
         item_id, delta = str(params.get("itemId")), params.get("delta")
@@ -187,6 +196,7 @@ class TurnTranslator:
                 delta = "\n\n" + delta
             self._summary_index[item_id] = index
         self._streamed.add(item_id)
+        self._open.add(item_id)
         yield ThinkingDelta(text=delta)
 
     def _item(self, method: str, item: Mapping[str, Any]) -> Iterator[Event]:

@@ -196,6 +196,26 @@ def test_streaming_renders_markdown_and_folds_tool_calls(editors, nvim_env, tmp_
     think = len(lines) - 4
     assert _folded_lines(ed, buf) == list(range(tool, tool + 7)) + [think, think + 1, think + 2]
 
+    # A retried answer (update.replace) voids what streamed since the tool block, and only that.
+    ed.lua(
+        """
+        local buf = ...
+        local render = require('caw.render')
+        local s = render.stream(buf, 'claude_code')
+        s:update({ kind = 'toolCall', id = 't2', name = 'Bash', input = { command = 'true' } })
+        s:update({ kind = 'thinking', text = 'broken thought' })
+        s:update({ kind = 'text', text = 'alpha beta' })
+        s:update({ kind = 'text', text = '', replace = true })
+        s:update({ kind = 'text', text = 'alpha beta gamma' })
+        """,
+        buf,
+    )
+    retried = ed.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", buf)
+    assert retried[-3:] == ["```", "", "alpha beta gamma"], retried
+    assert "> broken thought" not in retried and "alpha beta" not in retried
+    assert _folded_lines(ed, buf)[-1] == len(retried) - 2, "the tool block keeps its fold"
+    assert _folded_lines(ed, buf)[:10] == list(range(tool, tool + 7)) + [think, think + 1, think + 2]
+
 
 def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, tmp_path):
     ed = editors(make_workspace(tmp_path / "ws"), nvim_env)

@@ -83,14 +83,12 @@ async def test_each_fault_is_reported_and_the_session_goes_on(provider, cli_env,
     record_property("lost", "each failed turn (its error says why)")
 
 
-async def test_a_dropped_stream_that_the_cli_retries_is_answered_once(provider, cli_env, scripted, leaks, request):
+async def test_a_dropped_stream_that_the_cli_retries_is_answered_once(provider, cli_env, scripted, leaks):
     """One dropped stream that the CLI retries: the answer is the retry's, without the broken attempt's text.
 
     claude retries a dropped stream once even with 0 retries; codex gets 1 stream retry here (its
     default is 5); opencode always retries (after 2 s).
     """
-    if provider == "codex":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="codex adapter: the broken attempt's deltas stay in the turn (doubled answer)"))
     agent = AsyncAgent(provider=provider, env=cli_env(provider, max_retries=1 if provider == "codex" else 0))
     session = await agent.start_session()
     try:

@@ -120,6 +120,21 @@ def test_errors_that_will_not_be_retried_are_kept_for_the_failed_turn():
     assert translator.error == "bad request: param x"
 
 
+def test_a_retried_stream_voids_what_the_broken_attempt_streamed():
+    # What codex 0.169.0's app-server sent for a stream cut after two words (see tests/reliability).
+    retry = n("error", error={"message": "Reconnecting... 1/1", "codexErrorInfo": {"responseStreamDisconnected": {"httpStatusCode": None}}}, willRetry=True)
+    events, translator = fold([
+        n("item/reasoning/summaryTextDelta", itemId="rs_1", delta="hmm", summaryIndex=0),
+        n("item/agentMessage/delta", itemId="msg_1", delta="alpha "),
+        retry,
+        n("item/agentMessage/delta", itemId="msg_2", delta="alpha beta"),
+        n("item/completed", item={"type": "agentMessage", "id": "msg_2", "text": "alpha beta"}),
+        retry,  # nothing is open any more: a later retry voids nothing
+    ])  # fmt: skip
+    assert events == [ThinkingDelta(text="hmm"), TextDelta(text="alpha "), TextDelta(text="", replace=True), TextDelta(text="alpha beta")]
+    assert translator.error is None
+
+
 def test_exec_items_become_the_same_events():
     lines = [
         ("item.completed", {"id": "item_1", "type": "reasoning", "text": "hmm"}),

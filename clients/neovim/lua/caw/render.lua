@@ -404,7 +404,16 @@ Stream.__index = Stream
 function M.stream(buf, provider)
   separate(buf)
   local header = append(buf, { '## ' .. M.provider_name(provider) })
-  return setmetatable({ buf = buf, header = header, cur = nil, done = false }, Stream)
+  -- `kept`: the last line a retried answer (update.replace) must not void, i.e. the last tool block's.
+  return setmetatable({ buf = buf, header = header, kept = header, cur = nil, done = false }, Stream)
+end
+
+--- Remove the lines after `lnum` and their folds.
+local function truncate(buf, lnum)
+  drop_folds_from(buf, lnum + 1)
+  modify(buf, function()
+    api.nvim_buf_set_lines(buf, lnum, -1, false, {})
+  end)
 end
 
 function Stream:_start_line()
@@ -423,6 +432,11 @@ function Stream:update(u)
     return
   end
   local buf = self.buf
+  if (u.kind == 'text' or u.kind == 'thinking') and u.replace == true then
+    -- The CLI retried an answer that broke off: what it streamed since the last tool is void.
+    truncate(buf, self.kept)
+    self.cur = nil
+  end
   if u.kind == 'text' and type(u.text) == 'string' then
     if not self.cur or self.cur.kind ~= 'text' then
       self:_start_line()
@@ -440,6 +454,7 @@ function Stream:update(u)
     local lines = { tool_header(u.name, u.input) }
     vim.list_extend(lines, tool_input_lines(u.input))
     self.cur = { kind = 'tool', id = u.id, fold = self:_block(lines) }
+    self.kept = api.nvim_buf_line_count(buf)
   elseif u.kind == 'toolResult' then
     local lines = tool_output_lines(u.output, u.isError)
     if self.cur and self.cur.kind == 'tool' and self.cur.id == u.id and not self.cur.has_result then
@@ -450,6 +465,7 @@ function Stream:update(u)
       table.insert(lines, 1, ('> **tool result** `%s`'):format(tostring(u.id)))
       self.cur = { kind = 'tool', id = u.id, fold = self:_block(lines), has_result = true }
     end
+    self.kept = api.nvim_buf_line_count(buf)
   elseif u.kind == 'usage' then
     self.usage = u.usage
   end
@@ -465,10 +481,8 @@ function Stream:finish(turn, provider)
     return
   end
   local buf = self.buf
-  drop_folds_from(buf, self.header)
-  modify(buf, function()
-    api.nvim_buf_set_lines(buf, self.header - 1, -1, false, { '## ' .. M.provider_name(provider) })
-  end)
+  truncate(buf, self.header - 1)
+  append(buf, { '## ' .. M.provider_name(provider) })
   render_blocks(buf, turn.output)
   turn_footer(buf, turn)
 end
