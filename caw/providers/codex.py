@@ -289,6 +289,7 @@ class AppServer:
 
     def attach(self, conversation: CodexConversation) -> None:
         self.threads.setdefault(conversation.thread_id, set()).add(conversation)
+        self.process.hide(conversation.thread_id)
 
     def detach(self, conversation: CodexConversation) -> None:
         convs = self.threads.get(conversation.thread_id)
@@ -482,6 +483,7 @@ class CodexExecConversation(Conversation):
         self._interrupted = False
         process = await ChildProcess.spawn(self._argv(text), name="codex exec", env=self.env, cwd=self.options.cwd, stdin=False)
         self._process = process
+        process.hide(self.resume_key)
         error: str | None = None
         translator = TurnTranslator()
         try:
@@ -490,6 +492,7 @@ class CodexExecConversation(Conversation):
                 kind = line.get("type")
                 if kind == "thread.started":
                     self.resume_key = line.get("thread_id") or self.resume_key
+                    process.hide(self.resume_key)
                 elif kind in ("item.started", "item.completed"):
                     method = "item/started" if kind == "item.started" else "item/completed"
                     for event in translator.events(method, {"item": exec_item(line.get("item") or {})}):

@@ -194,6 +194,16 @@ class ServeProcess:
     def alive(self) -> bool:
         return not self.closed and self.process.alive
 
+    def attach(self, session: str, conversation: ServeConversation) -> None:
+        self.listeners.setdefault(session, set()).add(conversation)
+        self.process.hide(session)
+
+    def detach(self, session: str, conversation: ServeConversation) -> None:
+        attached = self.listeners.get(session, set())
+        attached.discard(conversation)
+        if not attached:
+            self.listeners.pop(session, None)
+
     @classmethod
     async def launch(cls, key: tuple[Any, ...], cli: str, cwd: str, env: Mapping[str, str], timeout: float) -> ServeProcess:
         password = secrets.token_urlsafe(32)
@@ -415,7 +425,7 @@ class ServeConversation(Conversation):
         self._turn: _Turn | None = None
         self._interrupted = False
         self._closed = False
-        serve.listeners.setdefault(session, set()).add(self)
+        serve.attach(session, self)
 
     @property
     def alive(self) -> bool:
@@ -637,10 +647,7 @@ class ServeConversation(Conversation):
         self._closed = True
         if self._turn is not None and self.serve.alive:
             await self._abort()
-        attached = self.serve.listeners.get(self.resume_key, set())
-        attached.discard(self)
-        if not attached:
-            self.serve.listeners.pop(self.resume_key, None)
+        self.serve.detach(self.resume_key, self)
         await self._provider._release(self.serve)
 
 
@@ -709,6 +716,7 @@ class RunConversation(Conversation):
             # The message goes in on stdin: run quotes positional words that contain spaces.
             process = await ChildProcess.spawn(self._argv(), name="opencode run", env=self._env(instructions), cwd=self._options.cwd)
             self._process = process
+            process.hide(self.resume_key)
             try:
                 assert process.proc.stdin is not None
                 try:
@@ -724,6 +732,7 @@ class RunConversation(Conversation):
                     session = line.get("sessionID")
                     if isinstance(session, str) and KEY_RE.fullmatch(session):
                         self.resume_key = session
+                        process.hide(session)
                     kind = line.get("type")
                     part = line.get("part") or {}
                     if kind == "text" and part.get("text") and not part.get("synthetic"):

@@ -51,6 +51,7 @@ class ChildProcess:
         self.proc = proc
         self.name = name
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._hidden: set[str] = set()  # resume keys this process knows; errors quote its stderr
         self._stderr_task = asyncio.ensure_future(self._drain_stderr()) if proc.stderr else None
         _live.add(self)
 
@@ -99,8 +100,17 @@ class ChildProcess:
                 return
             self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
+    def hide(self, secret: str | None) -> None:
+        """Keep ``secret`` (a resume key) out of :meth:`stderr_tail`: a CLI may name its
+        conversations' ids in its log lines (codex: its shell snapshot files)."""
+        if secret:
+            self._hidden.add(secret)
+
     def stderr_tail(self) -> str:
-        return "\n".join(self._stderr)
+        tail = "\n".join(self._stderr)
+        for secret in self._hidden:
+            tail = tail.replace(secret, "<resume key>")
+        return tail
 
     async def wait_stderr(self, timeout: float = 1.0) -> None:
         """Let the stderr reader catch up (after an exit) so the tail is complete."""

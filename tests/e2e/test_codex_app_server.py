@@ -15,7 +15,8 @@ import caw
 from caw import AsyncAgent
 from caw.providers import close_shared_providers, shared_provider
 from caw.providers.base import UUID_RE
-from tests.support.procs import kill, processes, wait_until
+from tests.support.procs import kill, processes
+from tests.support.turns import one_hangs_while_another_answers, wait_for_request
 
 pytestmark = pytest.mark.e2e
 
@@ -34,15 +35,6 @@ async def env(cli_env):
 
 def rollouts(env: dict[str, str]) -> list[Path]:
     return sorted(Path(env["CODEX_HOME"]).glob("sessions/**/rollout-*.jsonl"))
-
-
-async def wait_for_request(scripted, marker: str, count: int = 1) -> None:
-    """Until ``count`` main requests whose last user text contains ``marker`` reached the model."""
-
-    def arrived() -> bool:
-        return sum(1 for r in scripted.main_requests() if r.user_texts() and marker in r.user_texts()[-1]) >= count
-
-    await asyncio.to_thread(wait_until, arrived, 30, what=f"{count} request(s) with {marker}")
 
 
 async def test_start_send_and_resume_in_process(env, scripted):
@@ -70,17 +62,8 @@ async def test_threads_share_one_app_server_and_run_concurrently(env, scripted):
     (server,) = app_servers()
     argv0 = processes()[server][1].split()[0]
     assert os.path.basename(argv0) == "codex", "the native binary runs, not node with the npm wrapper"
-    # one turn that never finishes by itself, while the other thread completes two turns
-    hanging = asyncio.create_task(first.send("[[hang]] Wait forever."))
-    await wait_for_request(scripted, "[[hang]]")
-    await second.send("My secret word is value-2. Remember that.")
-    assert (await second.send("What is my secret word?")).result == "value-2"
-    assert not hanging.done()
-    assert await first.cancel()
-    with pytest.raises(caw.TurnCancelled):
-        await hanging
+    await one_hangs_while_another_answers(first, second, scripted)
     assert app_servers() == [server]
-    assert first.resume_key != second.resume_key
     await first.end()
     assert app_servers() == [server], "the second thread still holds the server"
     await second.end()

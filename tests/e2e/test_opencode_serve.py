@@ -24,7 +24,8 @@ from caw import AsyncAgent
 from caw.providers import close_shared_providers, shared_provider
 from caw.providers.opencode import ServeConversation
 from caw.testing import cli_environment
-from tests.support.procs import descendants, kill, wait_until
+from tests.support.procs import descendants, kill
+from tests.support.turns import one_hangs_while_another_answers, wait_for_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -44,13 +45,6 @@ def _cwd(pid: int) -> str | None:
         return os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return None
-
-
-async def wait_for_request(scripted, marker: str, count: int = 1) -> None:
-    def arrived() -> bool:
-        return sum(1 for r in scripted.main_requests() if r.user_texts() and marker in r.user_texts()[-1]) >= count
-
-    await asyncio.to_thread(wait_until, arrived, 30, what=f"{count} request(s) with {marker}")
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +106,7 @@ async def test_start_send_and_resume_in_process(agent, anchor, scripted):
 async def test_sessions_share_one_serve_and_run_concurrently(agent, anchor, scripted, workdir):
     first, second = await agent.start_session(), await agent.start_session()
     assert serve_pids(workdir) == [shared_serve(anchor).pid]
-    # one turn that never finishes by itself, while the other session completes two turns
-    hanging = asyncio.create_task(first.send("[[hang]] Wait forever."))
-    await wait_for_request(scripted, "[[hang]]")
-    await second.send("My secret word is value-2. Remember that.")
-    assert (await second.send("What is my secret word?")).result == "value-2"
-    assert not hanging.done()
-    assert await first.cancel()
-    with pytest.raises(caw.TurnCancelled):
-        await asyncio.wait_for(hanging, 30)
-    assert first.resume_key != second.resume_key
+    await one_hangs_while_another_answers(first, second, scripted)
     await first.end()
     await second.end()
     assert serve_pids(workdir) == [shared_serve(anchor).pid], "the anchor still holds the serve"

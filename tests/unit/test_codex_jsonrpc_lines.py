@@ -127,6 +127,18 @@ async def test_exit_fails_pending_requests_with_the_exit_and_stderr(child):
         await peer.request("echo")
 
 
+async def test_hidden_resume_keys_never_leave_in_the_stderr_tail(child):
+    # codex names its threads in its log lines (shell snapshot files); errors quote that stderr.
+    peer = JsonRpcPeer(child)
+    child.hide("0199aa00-key")
+    child.hide(None)  # a conversation that has no key yet
+    await peer.request("echo", {"thread": "0199aa00-key"})
+    with pytest.raises(PeerClosed) as caught:
+        await peer.request("exit")
+    assert '"thread":"<resume key>"' in caught.value.stderr_tail
+    assert "0199aa00-key" not in caught.value.stderr_tail and "0199aa00-key" not in str(caught.value)
+
+
 async def test_non_json_lines_are_skipped():
     script = 'import sys\nprint("warming up...")\nprint(\'{"method": "ready"}\')\nsys.stdout.flush()\nsys.stdin.readline()'
     process = await ChildProcess.spawn([sys.executable, "-c", script], name="chatty")

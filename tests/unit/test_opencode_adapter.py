@@ -39,6 +39,9 @@ class StubServe:
         self.calls = []
         self.alive = True
 
+    def attach(self, session, conversation):
+        self.listeners.setdefault(session, set()).add(conversation)
+
     async def request(self, method, path, what, **kwargs):
         self.calls.append((method, path, kwargs.get("json")))
         return httpx.Response(200, json=True)
