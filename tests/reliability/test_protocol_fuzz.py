@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import time
 import typing
 from collections import Counter
 from collections.abc import Iterator
@@ -157,7 +158,12 @@ class Fresh:
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "null", "array", "object")
 scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+# Empty containers are leaves, so that hypothesis sees the extension use its argument.
+json_values = st.recursive(
+    scalars | st.just([]) | st.just({}),
+    lambda inner: st.lists(inner, min_size=1, max_size=3) | st.dictionaries(st.text(max_size=8), inner, min_size=1, max_size=3),
+    max_leaves=8,
+)
 OF_TYPE = {
     "string": st.text(max_size=12),
     "integer": st.integers(-(2**53), 2**53),
@@ -451,13 +457,14 @@ class LiveDaemon:
             have_ids = {a.get("id") for a in got if isinstance(a, dict)}
             return bool(expected_ids - have_ids) or sum(isinstance(a, list) for a in got) < batches
 
-        while outstanding():  # answers of async handlers may come after the probe's
+        # Handlers run concurrently, so an answer may come after one probe's, or after the next
+        # one's too: keep probing until it came, or until the time is up (then it is missing).
+        deadline = time.monotonic() + timeout
+        while outstanding() and time.monotonic() < deadline:
             marker = f"late-{next(self.probes)}"
             self.d.send({"jsonrpc": "2.0", "id": marker, "method": "session/list"})
             more = [a for a in self.d.collect(marker, timeout) if not self._background(a)]
             more.pop()
-            if not more and outstanding():
-                break
             got += more
         for answer in got:
             for item in answer if isinstance(answer, list) else [answer]:

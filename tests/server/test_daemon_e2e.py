@@ -74,12 +74,17 @@ async def test_send_streams_updates_and_progress_before_the_answer(provider, env
     assert progress[0]["kind"] == "begin" and progress[-1] == {"kind": "end", "message": "done"}
     assert any(v["kind"] == "report" for v in progress)
 
-    second = await client.send(sid, "Where am I deploying?")
-    assert second["turn"]["result"] == "staging-eu"
+    # Sent as a notification (no id): it runs and streams, and nothing answers it (JSON-RPC).
+    mark = len(client.notifications)
+    client.notify("session/send", {"sessionId": sid, "message": "Where am I deploying?"})
+    second = await client.send(sid, "Where am I deploying?")  # queued behind it
+    assert second["turn"]["result"] == "staging-eu" and second["turn"]["index"] == 2
+    assert streamed_text(updates_of(client, sid, mark)) == "staging-eu" * 2
+    assert client.unmatched.empty()
     listed = await client.list_sessions(cwd=str(tmp_path))
-    assert [(s["sessionId"], s["title"], s["numTurns"], s["live"]) for s in listed] == [(sid, "deploys", 2, True)]
+    assert [(s["sessionId"], s["title"], s["numTurns"], s["live"]) for s in listed] == [(sid, "deploys", 3, True)]
     trajectory = await client.end(sid)
-    assert [t["input"] for t in trajectory["turns"]] == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert [t["input"] for t in trajectory["turns"]] == ["My deploy target is staging-eu. Remember that."] + ["Where am I deploying?"] * 2
     with pytest.raises(RpcError) as gone:
         await client.send(sid, "Still there?")
     assert gone.value.kind == "unknownSession"
