@@ -160,8 +160,7 @@ class TurnTranslator:
     def events(self, method: str, params: Mapping[str, Any]) -> Iterator[Event]:
         if method == "item/agentMessage/delta":
             if params.get("delta"):
-                self._streamed.add(str(params.get("itemId")))
-                self._open.add(str(params.get("itemId")))
+                self._streaming(str(params.get("itemId")))
                 yield TextDelta(text=params["delta"])
         elif method in ("item/reasoning/summaryTextDelta", "item/reasoning/textDelta"):
             yield from self._reasoning(method, params)
@@ -185,6 +184,10 @@ class TurnTranslator:
                 self._open.clear()
                 yield TextDelta(text="", replace=True)
 
+    def _streaming(self, item_id: str) -> None:
+        self._streamed.add(item_id)
+        self._open.add(item_id)
+
     def _reasoning(self, method: str, params: Mapping[str, Any]) -> Iterator[Event]:
         item_id, delta = str(params.get("itemId")), params.get("delta")
         # An item may stream both its summary and its raw text; show one of them.
@@ -195,8 +198,7 @@ class TurnTranslator:
             if item_id in self._summary_index and self._summary_index[item_id] != index:
                 delta = "\n\n" + delta
             self._summary_index[item_id] = index
-        self._streamed.add(item_id)
-        self._open.add(item_id)
+        self._streaming(item_id)
         yield ThinkingDelta(text=delta)
 
     def _item(self, method: str, item: Mapping[str, Any]) -> Iterator[Event]:
