@@ -282,7 +282,7 @@ class CawServer(LanguageServer):
         """Serve stdio until exit, end of input or a signal; then end every backend."""
         loop = asyncio.get_running_loop()
         self._exit = asyncio.Event()
-        writer = await Writer.open(out_fd)
+        writer = await Writer.open(out_fd, self.options.max_backlog)
         self.protocol.set_writer(writer)
         reader = await open_reader(in_fd)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -290,7 +290,7 @@ class CawServer(LanguageServer):
         self._probe = ProviderProbe()
         await self._restart_watcher()
         log.info("caw-server %s ready (pid %d, data dir: %s)", caw.__version__, os.getpid(), self.options.data_dir or "off")
-        reading = asyncio.ensure_future(self._read(reader))
+        reading = asyncio.ensure_future(self._read(reader, writer))
         waits = [asyncio.ensure_future(self._exit.wait()), asyncio.ensure_future(writer.closed.wait()), reading]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
@@ -301,8 +301,9 @@ class CawServer(LanguageServer):
         writer.close()
         return self.exit_code
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    async def _read(self, reader: asyncio.StreamReader, writer: Writer) -> None:
         async for item in read_frames(reader, self.options.max_frame):
+            await writer.wait_writable()  # a client that does not read gets no more answers queued
             try:
                 if isinstance(item, FrameError):
                     self.protocol.answer_error(None, rpc_error("parseError", f"parse error: {item.message}"))

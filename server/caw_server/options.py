@@ -12,7 +12,7 @@ from caw import __version__
 from caw.providers import canonical_name
 
 from .logs import LEVELS
-from .transport import DEFAULT_MAX_FRAME
+from .transport import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_FRAME
 
 
 def default_data_dir() -> Path:
@@ -27,6 +27,7 @@ class Options:
     turn_timeout: float | None = None
     log_level: str = "info"
     max_frame: int = DEFAULT_MAX_FRAME
+    max_backlog: int = DEFAULT_MAX_BACKLOG
 
 
 def _positive(text: str) -> float:
@@ -56,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--turn-timeout", type=_positive, metavar="SECONDS", help="fail a turn that runs longer than this")
     p.add_argument("--log-level", choices=list(LEVELS), default="info")
     p.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES", help="largest accepted message")
+    p.add_argument(
+        "--max-backlog", type=int, default=DEFAULT_MAX_BACKLOG, metavar="BYTES",
+        help="output waiting for a client that does not read, beyond which updates are dropped and no request is read",
+    )  # fmt: skip
     p.add_argument("--stdio", action="store_true", help="accepted for LSP clients that pass it; stdio is the only transport")
     p.add_argument("--version", action="version", version=f"caw-server {__version__}")
     return p
@@ -77,4 +82,5 @@ def from_args(argv: list[str] | None = None) -> Options:
         turn_timeout=args.turn_timeout,
         log_level=args.log_level,
         max_frame=max(1024, args.max_frame),
+        max_backlog=max(1024, args.max_backlog),
     )

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("caw_server.protocol")
 
 _MISSING = object()
+# What a client that does not read may miss: session/send's answer carries the whole turn.
+DROPPABLE = frozenset({"session/update", types.WINDOW_LOG_MESSAGE})
 
 
 class RpcError(JsonRpcException):
@@ -245,7 +247,8 @@ class CawProtocol(LanguageServerProtocol):
         except Exception:  # noqa: BLE001
             log.exception("could not serialize an outgoing message")
             return
-        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        droppable = isinstance(data, dict) and data.get("method") in DROPPABLE
+        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body, droppable=droppable)
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -4,6 +4,11 @@ Memory stays bounded whatever arrives: header lines are capped, a body larger
 than ``max_frame`` is skipped without being kept, and every framing problem is
 reported (the caller answers -32700 with id null) instead of ending the daemon.
 A too-large frame is still consumed in full, so the stream stays in sync.
+
+Output is bounded too: when more than ``max_backlog`` bytes wait for a client that does
+not read, the writer drops what may be dropped (streamed updates, log lines: a turn's
+answer still carries the whole turn) and the daemon reads no new requests until the
+client has caught up to half of that.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 log = logging.getLogger("caw_server.transport")
 
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+DEFAULT_MAX_BACKLOG = 16 * 1024 * 1024
 HEADER_LINE_LIMIT = 8 * 1024
 _CHUNK = 64 * 1024
 
@@ -152,24 +158,34 @@ def _pump_file(pipe, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLo
 class Writer:
     """pygls' writer interface over stdout: non-blocking on a pipe, blocking on a file."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_backlog: int = DEFAULT_MAX_BACKLOG) -> None:
         self._transport: asyncio.WriteTransport | None = None
         self._file = None
+        self.max_backlog = max_backlog
         self.closed = asyncio.Event()
+        self.writable = asyncio.Event()  # clear while the backlog is over max_backlog
+        self.writable.set()
+        self.dropped = 0  # droppable messages dropped during the current backlog
 
     @classmethod
-    async def open(cls, fd: int) -> Writer:
-        writer = cls()
+    async def open(cls, fd: int, max_backlog: int = DEFAULT_MAX_BACKLOG) -> Writer:
+        writer = cls(max_backlog)
         loop = asyncio.get_running_loop()
         pipe = os.fdopen(fd, "wb", buffering=0)
         try:
-            writer._transport, _ = await loop.connect_write_pipe(lambda: _WatchClose(writer.closed), pipe)
+            transport, _ = await loop.connect_write_pipe(lambda: _FlowControl(writer), pipe)
         except ValueError:
             writer._file = pipe
+        else:
+            transport.set_write_buffer_limits(high=max_backlog, low=max_backlog // 2)
+            writer._transport = transport
         return writer
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, *, droppable: bool = False) -> None:
         if self.closed.is_set():
+            return
+        if droppable and not self.writable.is_set():
+            self.dropped += 1
             return
         if self._transport is not None:
             self._transport.write(data)
@@ -178,6 +194,17 @@ class Writer:
                 self._file.write(data)
             except OSError:
                 self.closed.set()
+
+    async def wait_writable(self) -> None:
+        """Until the client has read enough of the backlog (or is gone)."""
+        if self.writable.is_set():
+            return
+        waits = [asyncio.ensure_future(self.writable.wait()), asyncio.ensure_future(self.closed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait (a little) until queued output has been written."""
@@ -194,9 +221,23 @@ class Writer:
         self.closed.set()
 
 
-class _WatchClose(asyncio.Protocol):
-    def __init__(self, closed: asyncio.Event):
-        self._closed = closed
+class _FlowControl(asyncio.Protocol):
+    """asyncio calls these when the transport's buffer crosses its high and low marks."""
+
+    def __init__(self, writer: Writer):
+        self._writer = writer
+
+    def pause_writing(self) -> None:
+        self._writer.writable.clear()
+        log.warning("the client is not reading: over %d bytes wait for it; reading no requests and dropping updates until it does", self._writer.max_backlog)
+
+    def resume_writing(self) -> None:
+        writer, dropped = self._writer, self._writer.dropped
+        writer.dropped = 0
+        writer.writable.set()
+        # Logged once the transport is out of its callback: the log line goes to the client too.
+        asyncio.get_running_loop().call_soon(log.warning, "the client reads again; %d updates and log lines were dropped meanwhile", dropped)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed.set()
+        self._writer.closed.set()
+        self._writer.writable.set()
