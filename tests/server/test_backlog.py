@@ -1,4 +1,4 @@
-"""A client that does not read its input must not grow the daemon's memory without bound."""
+"""A client that does not read the daemon's output must not grow the daemon's memory without bound."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import re
+import sys
 import threading
 
 import pytest
 
-from caw_server.transport import Writer
+from caw_server.transport import Writer, frame
 
 
 def _read_until(fd: int, marker: bytes) -> bytes:
@@ -46,18 +46,20 @@ async def test_the_writer_drops_only_droppable_output_while_the_client_lags():
 
 
 def _frame(message: dict) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+    return frame(json.dumps(message).encode())
 
 
 def _read_message(stream) -> dict:
     length = None
-    while (line := stream.readline().strip()) or length is None:
-        if not line and stream.closed:
-            raise EOFError
+    while True:
+        raw = stream.readline()
+        if not raw:
+            raise EOFError("the daemon closed its output")
+        line = raw.strip()
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
-    return json.loads(stream.read(length))
+        elif not line and length is not None:
+            return json.loads(stream.read(length))
 
 
 def _answer(stream, request_id: str, seen: list[dict]) -> dict:
