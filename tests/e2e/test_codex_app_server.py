@@ -141,14 +141,19 @@ async def test_a_killed_app_server_fails_every_running_turn_then_sessions_resume
         await session.end()
 
 
-async def test_model_system_prompt_and_reasoning_reach_the_model(env, scripted):
-    agent = AsyncAgent(provider="codex", env=env, model="caw-scripted-2", system_prompt="You are caw-test-persona.", reasoning="high")
+@pytest.mark.parametrize("mode", ["app-server", "exec"])
+async def test_model_system_prompt_and_reasoning_reach_the_model(cli_env, scripted, mode):
+    # The quotes check the quoting of each way in: JSON for app-server, TOML in -c for exec.
+    agent = AsyncAgent(
+        provider="codex", env=cli_env("codex", extra={"CAW_CODEX_MODE": mode}),
+        model="caw-scripted-2", system_prompt='You are "caw-test-persona".', reasoning="high",
+    )  # fmt: skip
     session = await agent.start_session()
     await session.send("Hello there.")
     await session.end()
     request = scripted.main_requests()[-1]
     assert request.model == "caw-scripted-2"
-    assert "You are caw-test-persona." in request.system
+    assert 'You are "caw-test-persona".' in request.system
     assert request.body["reasoning"]["effort"] == "high"
 
 

@@ -76,17 +76,6 @@ async def test_cancel_ends_the_turn_and_the_thread_goes_on(env, scripted):
     assert not codex_children()
 
 
-async def test_model_system_prompt_and_reasoning_reach_the_model(env, scripted):
-    agent = AsyncAgent(provider="codex", env=env, model="caw-scripted-2", system_prompt='You are "caw-test-persona".', reasoning="high")
-    session = await agent.start_session()
-    await session.send("Hello there.")
-    await session.end()
-    request = scripted.main_requests()[-1]
-    assert request.model == "caw-scripted-2"
-    assert 'You are "caw-test-persona".' in request.system
-    assert request.body["reasoning"]["effort"] == "high"
-
-
 async def test_a_cli_without_app_server_falls_back_by_itself(cli_env, require_cli, scripted, tmp_path, caplog):
     """A codex whose `app-server` fails is driven through `codex exec`, with no setting."""
     real, extra = native_cli(require_cli("codex"))

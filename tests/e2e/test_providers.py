@@ -169,7 +169,7 @@ def test_tool_call_and_result(provider, env, scripted):
     assert turn.result == "Tool said: hello-from-tool"
 
 
-def test_model_system_prompt_and_reasoning_reach_the_model(provider, env, scripted):
+def test_system_prompt_reaches_the_model_and_reasoning_is_taken(provider, env, scripted):
     agent = Agent(provider=provider, env=env, system_prompt="You are caw-test-persona.", reasoning="high")
     with agent.start_session() as session:
         session.send("Hello there.")
