@@ -150,7 +150,9 @@ class TurnTranslator:
 
     def __init__(self) -> None:
         self._streamed: set[str] = set()  # items whose text arrived as deltas
-        self._open: set[str] = set()  # streamed items not yet completed: void if codex retries the request
+        # Whether text or thinking came since the last tool event. codex retries a broken model
+        # request whole (the same input, a fresh answer), so that part of the turn is then void.
+        self._prose_since_tool = False
         self._tools: set[str] = set()
         self._reasoning_kind: dict[str, str] = {}  # item -> which delta kind it streams (summary or raw)
         self._summary_index: dict[str, int] = {}
@@ -165,10 +167,7 @@ class TurnTranslator:
         elif method in ("item/reasoning/summaryTextDelta", "item/reasoning/textDelta"):
             yield from self._reasoning(method, params)
         elif method in ("item/started", "item/completed"):
-            item = params.get("item") or {}
-            if method == "item/completed":
-                self._open.discard(str(item.get("id", "")))
-            yield from self._item(method, item)
+            yield from self._item(method, params.get("item") or {})
         elif method == "thread/tokenUsage/updated":
             usage = params.get("tokenUsage") or {}
             total, last = usage.get("total") or {}, usage.get("last") or {}
@@ -179,14 +178,13 @@ class TurnTranslator:
             error = params.get("error") or {}
             if not params.get("willRetry"):
                 self.error = _error_text(error) or self.error
-            elif self._open:
-                # codex re-sends the request and streams the answer again under new item ids.
-                self._open.clear()
+            elif self._prose_since_tool:
+                self._prose_since_tool = False
                 yield TextDelta(text="", replace=True)
 
     def _streaming(self, item_id: str) -> None:
         self._streamed.add(item_id)
-        self._open.add(item_id)
+        self._prose_since_tool = True
 
     def _reasoning(self, method: str, params: Mapping[str, Any]) -> Iterator[Event]:
         item_id, delta = str(params.get("itemId")), params.get("delta")
@@ -205,6 +203,7 @@ class TurnTranslator:
         item_id, kind = str(item.get("id", "")), item.get("type")
         call = _tool_call(item)
         if call is not None:
+            self._prose_since_tool = False
             if item_id not in self._tools:
                 self._tools.add(item_id)
                 yield call
@@ -212,10 +211,12 @@ class TurnTranslator:
                 yield _tool_result(item)
         elif method == "item/completed" and item_id not in self._streamed:
             if kind == "agentMessage" and item.get("text"):
+                self._prose_since_tool = True
                 yield TextDelta(text=item["text"])
             elif kind == "reasoning":
                 text = "\n\n".join(item.get("summary") or []) or "\n\n".join(item.get("content") or [])
                 if text:
+                    self._prose_since_tool = True
                     yield ThinkingDelta(text=text)
 
 

@@ -129,10 +129,21 @@ def test_a_retried_stream_voids_what_the_broken_attempt_streamed():
         retry,
         n("item/agentMessage/delta", itemId="msg_2", delta="alpha beta"),
         n("item/completed", item={"type": "agentMessage", "id": "msg_2", "text": "alpha beta"}),
-        retry,  # nothing is open any more: a later retry voids nothing
     ])  # fmt: skip
     assert events == [ThinkingDelta(text="hmm"), TextDelta(text="alpha "), TextDelta(text="", replace=True), TextDelta(text="alpha beta")]
     assert translator.error is None
+
+    # codex re-sends the whole request, so a message completed before the cut is void too ...
+    events, _ = fold([
+        n("item/completed", item={"type": "agentMessage", "id": "msg_1", "text": "Let me look."}),
+        n("item/agentMessage/delta", itemId="msg_2", delta="It "),
+        retry,
+    ])  # fmt: skip
+    assert events[-1] == TextDelta(text="", replace=True)
+    # ... but what came before a tool call stays, and a retry with nothing new since voids nothing.
+    command = {"type": "commandExecution", "id": "call_1", "command": "ls", "cwd": "/w", "status": "completed", "aggregatedOutput": "", "exitCode": 0}
+    events, _ = fold([n("item/agentMessage/delta", itemId="msg_1", delta="Looking."), n("item/completed", item=command), retry])
+    assert not any(getattr(e, "replace", False) for e in events)
 
 
 def test_exec_items_become_the_same_events():
