@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from caw.client import CawClient
 from caw.testing import cli_environment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,6 +125,15 @@ class LeakScan:
 
     def data_dir(self, path: Path | str) -> None:
         self.data_dirs.append(Path(path))
+
+    async def daemon(self, data: Path, env: dict[str, str], cwd: Path, *flags: str) -> CawClient:
+        """A caw-server logging at debug level to ``data``; its answers, output and data dir are scanned."""
+        client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", *flags, env=env, cwd=str(cwd))
+        client.answers = []
+        self.client(client)
+        if Path(data) not in self.data_dirs:
+            self.data_dir(data)
+        return client
 
     def _collect(self) -> None:
         for client in self.clients:

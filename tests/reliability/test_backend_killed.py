@@ -34,10 +34,7 @@ def backend_pids(client: CawClient, provider: str, session_id: str) -> list[int]
 
 async def test_backend_killed_mid_turn(provider, cli_env, scripted, leaks, tmp_path, record_property):
     data = tmp_path / "data"
-    client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=cli_env(provider), cwd=str(tmp_path))
-    client.answers = []
-    leaks.client(client)
-    leaks.data_dir(data)
+    client = await leaks.daemon(data, cli_env(provider), tmp_path)
     try:
         await client.initialize()
         a = (await client.start_session(provider=provider))["sessionId"]

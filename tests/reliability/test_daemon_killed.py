@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from caw.client import CawClient
 from tests.support.procs import alive, descendants, wait_until
 
 from .conftest import PROVIDERS, TURN
@@ -43,10 +42,7 @@ def processes_with_env(needle: str) -> dict[int, str]:
 
 async def test_daemon_killed_mid_turn_then_a_new_daemon_resumes_everything(all_env, scripted, leaks, tmp_path, record_property):
     data = tmp_path / "data"
-    leaks.data_dir(data)
-    first = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=all_env, cwd=str(tmp_path))
-    first.answers = []
-    leaks.client(first)
+    first = await leaks.daemon(data, all_env, tmp_path)
     completed: dict[str, list[str]] = {}  # session id -> inputs of its completed turns
     handles: dict[str, str] = {}
     facts: dict[str, str] = {}
@@ -81,9 +77,7 @@ async def test_daemon_killed_mid_turn_then_a_new_daemon_resumes_everything(all_e
     finally:
         await first.aclose()
 
-    second = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=all_env, cwd=str(tmp_path))
-    second.answers = []
-    leaks.client(second)
+    second = await leaks.daemon(data, all_env, tmp_path)
     try:
         await second.initialize()
 

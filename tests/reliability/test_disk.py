@@ -23,7 +23,7 @@ import pytest
 
 import caw
 from caw import AsyncAgent
-from caw.client import CawClient, RpcError
+from caw.client import RpcError
 from caw_server import wire
 
 from .conftest import TURN
@@ -135,10 +135,7 @@ async def test_the_daemon_reports_persistence_failures(small_disk, all_env, scri
     """Through caw-server: the answer carries the warning; a session/start on a full disk fails
     with persistenceFailed (1011); the daemon keeps serving; the record catches up."""
     data = small_disk.path / "data"
-    leaks.data_dir(data)
-    client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=all_env, cwd=str(tmp_path))
-    client.answers = []
-    leaks.client(client)
+    client = await leaks.daemon(data, all_env, tmp_path)
     try:
         await client.initialize()
         sid = (await client.start_session(provider="claude_code"))["sessionId"]

@@ -15,8 +15,6 @@ import time
 
 import pytest
 
-from caw.client import CawClient
-
 from .conftest import FULL, PROVIDERS, TURN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability("load")]
@@ -38,10 +36,7 @@ def script(i: int) -> list[tuple[str, str]]:
 
 async def test_many_sessions_at_once(all_env, scripted, leaks, tmp_path, record_property):
     data = tmp_path / "data"
-    leaks.data_dir(data)
-    client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=all_env, cwd=str(tmp_path))
-    client.answers = []
-    leaks.client(client)
+    client = await leaks.daemon(data, all_env, tmp_path)
     began = time.monotonic()
     try:
         await client.initialize()

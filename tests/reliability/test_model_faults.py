@@ -20,7 +20,7 @@ import pytest
 
 import caw
 from caw import AsyncAgent
-from caw.client import CawClient, RpcError
+from caw.client import RpcError
 from caw_server import wire
 
 from .conftest import FULL, PROVIDERS, TURN
@@ -108,13 +108,7 @@ async def test_every_fault_through_the_daemon(all_env, scripted, leaks, tmp_path
     """The same faults through one caw-server serving all three providers at once: each
     session/send answers the documented code and data.kind, and the session answers next."""
     scripted.retry_after = 0
-    client = await CawClient.spawn(
-        "--data-dir", str(tmp_path / "data"), "--turn-timeout", str(DAEMON_TURN_TIMEOUT), "--log-level", "debug",
-        env=all_env, cwd=str(tmp_path),
-    )  # fmt: skip
-    client.answers = []
-    leaks.client(client)
-    leaks.data_dir(tmp_path / "data")
+    client = await leaks.daemon(tmp_path / "data", all_env, tmp_path, "--turn-timeout", str(DAEMON_TURN_TIMEOUT))
 
     async def provider_run(provider: str) -> int:
         sid = (await client.start_session(provider=provider))["sessionId"]

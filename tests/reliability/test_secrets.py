@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from caw import AsyncAgent
-from caw.client import CawClient, RpcError
+from caw.client import RpcError
 from tests.support.procs import descendants
 
 from .conftest import PROVIDERS, TURN, LeakScan
@@ -132,10 +132,7 @@ async def test_no_handle_reaches_daemon_logs_traces_or_errors(all_env, scripted,
     searches its stderr, window/logMessage, $/logTrace, every error answer and the data dir."""
     scripted.retry_after = 0  # opencode's 5 retries of the failing turn below, without back-off
     data = tmp_path / "data"
-    leaks.data_dir(data)
-    client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=all_env, cwd=str(tmp_path))
-    client.answers = []
-    leaks.client(client)
+    client = await leaks.daemon(data, all_env, tmp_path)
     try:
         await client.initialize({"logLevel": "debug"})
         client.notify("$/setTrace", {"value": "verbose"})
@@ -178,11 +175,9 @@ async def test_the_daemon_makes_its_data_dir_private(all_env, leaks, tmp_path):
     data = tmp_path / "fresh" / "data"
     old_umask = os.umask(0)
     try:
-        client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", env=all_env, cwd=str(tmp_path))
+        client = await leaks.daemon(data, all_env, tmp_path)
     finally:
         os.umask(old_umask)
-    client.answers = []
-    leaks.client(client)
     try:
         await client.initialize()
         await client.list_sessions()
