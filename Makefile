@@ -6,7 +6,7 @@ BACKENDS := tests/backends
 # The pinned backend CLIs come first on PATH for everything make runs.
 export PATH := $(CURDIR)/$(BACKENDS)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test-setup demo test test-fast schema clean
+.PHONY: setup test-setup demo lint test test-fast schema clean
 
 # Debian packages some tests use: luacheck for the Neovim client's lint.
 APT_PACKAGES := lua-check
@@ -35,7 +35,13 @@ $(BACKENDS)/node_modules/.installed: $(BACKENDS)/package.json $(BACKENDS)/packag
 demo: setup
 	$(BIN)/caw demo
 
-test: test-setup
+# Python held to the clients' bar: lint, format and types, zero findings.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: test-setup lint
 	$(BIN)/pytest
 
 # Unit tests only: no backend CLI involved.

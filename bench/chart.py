@@ -18,10 +18,16 @@ def draw(results: dict[str, Any], path: Path) -> None:
     turns = results.get("turns") or {}
     if not turns:
         return
-    fig, axes = plt.subplots(1, len(turns), figsize=(6.5 * len(turns), 4.8), squeeze=False, sharey=True)
-    for ax, (latency, r) in zip(axes[0], turns.items()):
+    fig, axes = plt.subplots(
+        1, len(turns), figsize=(6.5 * len(turns), 4.8), squeeze=False, sharey=True
+    )
+    for ax, (latency, r) in zip(axes[0], turns.items(), strict=False):
         providers = list(r)
-        keys = [k for k in (FLOOR, LIBRARY, SERVER, OLD) if any(k in r[p] and r[p][k]["summary"]["n"] for p in providers)]
+        keys = [
+            k
+            for k in (FLOOR, LIBRARY, SERVER, OLD)
+            if any(k in r[p] and r[p][k]["summary"]["n"] for p in providers)
+        ]
         width = 0.8 / max(len(keys), 1)
         for i, key in enumerate(keys):
             xs, med, err = [], [], []
@@ -31,8 +37,16 @@ def draw(results: dict[str, Any], path: Path) -> None:
                     xs.append(j + (i - (len(keys) - 1) / 2) * width)
                     med.append(s["median"])
                     err.append(max(0.0, s["p95"] - s["median"]))
-            bars = ax.bar(xs, med, width, yerr=[[0] * len(err), err], capsize=3, color=COLORS[key], label=VARIANT_LABELS[key])
-            for bar, value, extra in zip(bars, med, err):
+            bars = ax.bar(
+                xs,
+                med,
+                width,
+                yerr=[[0] * len(err), err],
+                capsize=3,
+                color=COLORS[key],
+                label=VARIANT_LABELS[key],
+            )
+            for bar, value, extra in zip(bars, med, err, strict=False):
                 label = f"{value * 1000:.0f}" if value < 1 else f"{value:.1f}s"
                 ax.annotate(label, (bar.get_x() + bar.get_width() / 2, value + extra), ha="center", va="bottom", fontsize=7,
                             xytext=(0, 2), textcoords="offset points")  # fmt: skip
@@ -42,7 +56,9 @@ def draw(results: dict[str, Any], path: Path) -> None:
         ax.grid(axis="y", which="both", alpha=0.3)
     axes[0][0].set_ylabel("seconds per turn (median; whisker: p95; log scale)\nbar labels in ms")
     axes[0][-1].legend(loc="upper left", fontsize=8)
-    fig.suptitle("Per-turn latency, turns 2..N of one conversation (real CLIs, scripted local model)")
+    fig.suptitle(
+        "Per-turn latency, turns 2..N of one conversation (real CLIs, scripted local model)"
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

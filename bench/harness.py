@@ -101,12 +101,16 @@ class Driver:
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise DriverError(f"{self.name}: no answer within {timeout:g} s (log: {self.log_path})")
+                raise DriverError(
+                    f"{self.name}: no answer within {timeout:g} s (log: {self.log_path})"
+                )
             ready, _, _ = select.select([fd], [], [], remaining)
             if ready:
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
-                    raise DriverError(f"{self.name}: the driver exited (rc {self.proc.wait()}); log: {self.log_path}\n{self.log_tail()}")
+                    raise DriverError(
+                        f"{self.name}: the driver exited (rc {self.proc.wait()}); log: {self.log_path}\n{self.log_tail()}"
+                    )
                 self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return line
@@ -150,7 +154,9 @@ def kill_group(pgid: int) -> None:
 class ModelServer:
     """bench/model_server.py in a process of its own, so it never competes with a measured client for the GIL."""
 
-    def __init__(self, work: Path, latency: float = 0.0, delta_delay: float = 0.0, name: str = "model"):
+    def __init__(
+        self, work: Path, latency: float = 0.0, delta_delay: float = 0.0, name: str = "model"
+    ):
         work.mkdir(parents=True, exist_ok=True)
         self.timing_log = work / f"{name}-timing.jsonl"
         self.timing_log.touch()
@@ -159,7 +165,11 @@ class ModelServer:
                 "--latency", str(latency), "--delta-delay", str(delta_delay)]  # fmt: skip
         parent = os.getpid()
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._stderr, start_new_session=True, preexec_fn=lambda: _die_with_us(parent)
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            start_new_session=True,
+            preexec_fn=lambda: _die_with_us(parent),
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode().strip()
@@ -199,7 +209,9 @@ class ModelServer:
 # --- environments -------------------------------------------------------------------
 
 
-def environment(provider: str, base_url: str, root: Path, *, caw019: bool = False) -> dict[str, str]:
+def environment(
+    provider: str, base_url: str, root: Path, *, caw019: bool = False
+) -> dict[str, str]:
     """The CLI's hermetic environment (caw.testing) for one variant, without caw settings from outside."""
     env = cli_environment(provider, base_url, root)
     for key in list(env):
@@ -225,7 +237,11 @@ class Variant:
 def variant(key: str, provider: str, data_dir: Path | None) -> Variant:
     py = sys.executable
     if key == FLOOR:
-        script = {"claude_code": "floor_claude.py", "codex": "floor_codex.py", "opencode": "floor_opencode.py"}[provider]
+        script = {
+            "claude_code": "floor_claude.py",
+            "codex": "floor_codex.py",
+            "opencode": "floor_opencode.py",
+        }[provider]
         return Variant(key, provider, [py, str(DRIVERS / script)])
     if key == LIBRARY:
         extra = ["--data-dir", str(data_dir / "library")] if data_dir else []
@@ -236,7 +252,12 @@ def variant(key: str, provider: str, data_dir: Path | None) -> Variant:
     if key == SERVER_NODATA:
         return Variant(key, provider, [py, str(DRIVERS / "caw_server.py"), provider])
     if key == OLD:
-        return Variant(key, provider, [str(VENV019 / "bin" / "python"), str(DRIVERS / "caw019.py"), provider], caw019=True)
+        return Variant(
+            key,
+            provider,
+            [str(VENV019 / "bin" / "python"), str(DRIVERS / "caw019.py"), provider],
+            caw019=True,
+        )
     raise ValueError(key)
 
 
@@ -251,7 +272,10 @@ def start_driver(run: Run, v: Variant, base_url: str, area: str, name: str) -> D
 
 # --- caw 0.1.9 ----------------------------------------------------------------------
 
-CAW019_REQUIREMENTS = ["coding-agent-wrapper==0.1.9", "mcp<2"]  # 0.1.9 imports mcp.server.fastmcp, gone in mcp 2
+CAW019_REQUIREMENTS = [
+    "coding-agent-wrapper==0.1.9",
+    "mcp<2",
+]  # 0.1.9 imports mcp.server.fastmcp, gone in mcp 2
 
 
 def caw019_ready() -> bool:
@@ -264,7 +288,18 @@ def ensure_caw019() -> str:
     if not caw019_ready():
         log("installing coding-agent-wrapper==0.1.9 into", VENV019)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV019)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *CAW019_REQUIREMENTS], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *CAW019_REQUIREMENTS,
+            ],
+            check=True,
+        )
         (VENV019 / ".installed").write_text(" ".join(CAW019_REQUIREMENTS) + "\n")
     out = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('coding-agent-wrapper'), m.version('mcp'))"],
@@ -290,7 +325,13 @@ class ProcInfo:
 def proc_info(pid: int, pss: bool = False) -> ProcInfo | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        cmd = (
+            Path(f"/proc/{pid}/cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode(errors="replace")
+            .strip()
+        )
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
@@ -368,9 +409,13 @@ def cpu_between(a: TreeSample, b: TreeSample) -> dict[str, float]:
     """Seconds of CPU used between two samples by the daemon and by its backends."""
     wall = b.when - a.when
     # Backends alive at both samples: their difference; new ones: all of theirs; ended ones: via reaped time.
-    backends = sum(cpu - a.backend_cpu_by_pid.get(pid, 0.0) for pid, cpu in b.backend_cpu_by_pid.items())
+    backends = sum(
+        cpu - a.backend_cpu_by_pid.get(pid, 0.0) for pid, cpu in b.backend_cpu_by_pid.items()
+    )
     backends += max(0.0, b.reaped_cpu - a.reaped_cpu)
-    backends -= sum(cpu for pid, cpu in a.backend_cpu_by_pid.items() if pid not in b.backend_cpu_by_pid)  # now in reaped
+    backends -= sum(
+        cpu for pid, cpu in a.backend_cpu_by_pid.items() if pid not in b.backend_cpu_by_pid
+    )  # now in reaped
     return {"wall": wall, "daemon_cpu": b.daemon_cpu - a.daemon_cpu, "backends_cpu": backends}
 
 
@@ -387,7 +432,9 @@ class Run:
     latencies: list[float]
     turns: int
     quick: bool
-    old_turns: int  # caw 0.1.9 takes part in the first rounds only (a new CLI process per turn is slow)
+    old_turns: (
+        int  # caw 0.1.9 takes part in the first rounds only (a new CLI process per turn is slow)
+    )
     variants: list[str]
     data_dir: bool = True
     settle: float = 0.05
@@ -405,7 +452,12 @@ class Run:
     def model_server(self, latency: float = 0.0, delta_delay: float = 0.0) -> ModelServer:
         key = (latency, delta_delay)
         if key not in self._servers:
-            self._servers[key] = ModelServer(self.root / "model", latency, delta_delay, name=f"model-l{latency:g}-d{delta_delay:g}")
+            self._servers[key] = ModelServer(
+                self.root / "model",
+                latency,
+                delta_delay,
+                name=f"model-l{latency:g}-d{delta_delay:g}",
+            )
         return self._servers[key]
 
     def data_root(self, *parts: str) -> Path | None:
@@ -424,7 +476,24 @@ class Run:
 
 # --- messages -----------------------------------------------------------------------
 
-_WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"]
+_WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+]
 
 
 def echo_message(words: int = 3) -> tuple[str, str, str]:

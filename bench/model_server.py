@@ -50,7 +50,13 @@ def instrument(log_path: Path) -> None:
                 record["deltas"].append([time.monotonic(), record["chars"]])
 
     def _model_request(self, api, method, path, headers, body):  # type: ignore[no-untyped-def]
-        _current.record = {"t_request": time.monotonic(), "user": None, "kind": None, "deltas": [], "chars": 0}
+        _current.record = {
+            "t_request": time.monotonic(),
+            "user": None,
+            "kind": None,
+            "deltas": [],
+            "chars": 0,
+        }
         try:
             return original_request(self, api, method, path, headers, body)
         finally:
@@ -80,7 +86,9 @@ def main() -> int:
     parser.add_argument("--timing-log", type=Path, required=True)
     args = parser.parse_args()
     instrument(args.timing_log)
-    server = ms.ScriptedModelServer(port=args.port, latency=args.latency, delta_delay=args.delta_delay, responder=_note_request)
+    server = ms.ScriptedModelServer(
+        port=args.port, latency=args.latency, delta_delay=args.delta_delay, responder=_note_request
+    )
     server.start()
     print(server.base_url, flush=True)
     done = threading.Event()

@@ -49,30 +49,55 @@ def turns_tables(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for latency, r in (results.get("turns") or {}).items():
         keys = [k for k in ORDER if any(k in (r.get(p) or {}) for p in r)]
-        lines += [f"### Per-turn latency, turns 2..N, model time-to-first-token {float(latency) * 1000:.0f} ms", ""]
-        head = ["provider", *(VARIANT_LABELS[k] for k in keys), "library / floor", "caw-server / floor", "caw-server − floor"]
+        lines += [
+            f"### Per-turn latency, turns 2..N, model time-to-first-token {float(latency) * 1000:.0f} ms",
+            "",
+        ]
+        head = [
+            "provider",
+            *(VARIANT_LABELS[k] for k in keys),
+            "library / floor",
+            "caw-server / floor",
+            "caw-server − floor",
+        ]
         if SERVER_NODATA in keys:
             head += ["no data dir − floor"]
         if OLD in keys:
             head += ["0.1.9 / library", "0.1.9 / caw-server"]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for provider, cols in r.items():
-            row = [PROVIDER_LABELS.get(provider, provider)] + [_cell((cols.get(k) or {}).get("summary")) for k in keys]
-            floor, lib, srv, nodata, old = (_median(r, provider, k) for k in (FLOOR, LIBRARY, SERVER, SERVER_NODATA, OLD))
+            row = [PROVIDER_LABELS.get(provider, provider)] + [
+                _cell((cols.get(k) or {}).get("summary")) for k in keys
+            ]
+            floor, lib, srv, nodata, old = (
+                _median(r, provider, k) for k in (FLOOR, LIBRARY, SERVER, SERVER_NODATA, OLD)
+            )
             row += [_ratio(lib, floor), _ratio(srv, floor), _diff(srv, floor)]
             if SERVER_NODATA in keys:
                 row += [_diff(nodata, floor)]
             if OLD in keys:
                 row += [_ratio(old, lib), _ratio(old, srv)]
             lines.append("| " + " | ".join(row) + " |")
-        lines += ["", "Turn 1 (the backend's start and its first answer), and in turns 2..N the time from the model's first delta to the client's first text event:", ""]
-        head = ["provider", *(f"{VARIANT_LABELS[k]}: start + turn 1" for k in keys), *(f"{VARIANT_LABELS[k]}: first delta, turns 2..N" for k in keys if k != OLD)]
+        lines += [
+            "",
+            "Turn 1 (the backend's start and its first answer), and in turns 2..N the time from the model's first delta to the client's first text event:",
+            "",
+        ]
+        head = [
+            "provider",
+            *(f"{VARIANT_LABELS[k]}: start + turn 1" for k in keys),
+            *(f"{VARIANT_LABELS[k]}: first delta, turns 2..N" for k in keys if k != OLD),
+        ]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for provider, cols in r.items():
             row = [provider]
             for k in keys:
                 c = cols.get(k) or {}
-                row.append(_s((c.get("open_seconds") or 0) + c["first_turn_seconds"]) if "first_turn_seconds" in c else "–")
+                row.append(
+                    _s((c.get("open_seconds") or 0) + c["first_turn_seconds"])
+                    if "first_turn_seconds" in c
+                    else "–"
+                )
             for k in keys:
                 if k != OLD:
                     fd = (cols.get(k) or {}).get("first_delta") or {}
@@ -122,7 +147,7 @@ def streaming_table(results: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for provider, cols in st.items():
-        if not isinstance(cols, dict) or FLOOR not in cols and LIBRARY not in cols:
+        if not isinstance(cols, dict) or (FLOOR not in cols and LIBRARY not in cols):
             continue
         f_first = (cols.get(FLOOR) or {}).get("first_delta", {}).get("median")
         f_delta = (cols.get(FLOOR) or {}).get("delta_lag", {}).get("median")
@@ -131,8 +156,16 @@ def streaming_table(results: dict[str, Any]) -> list[str]:
             if not c or not c["first_delta"]["n"]:
                 continue
             first, lag = c["first_delta"], c["delta_lag"]
-            add_first = "" if key == FLOOR or f_first is None else f"{(first['median'] - f_first) * 1000:+.2f} ms"
-            add_delta = "" if key == FLOOR or f_delta is None or lag["median"] is None else f"{(lag['median'] - f_delta) * 1000:+.2f} ms"
+            add_first = (
+                ""
+                if key == FLOOR or f_first is None
+                else f"{(first['median'] - f_first) * 1000:+.2f} ms"
+            )
+            add_delta = (
+                ""
+                if key == FLOOR or f_delta is None or lag["median"] is None
+                else f"{(lag['median'] - f_delta) * 1000:+.2f} ms"
+            )
             lines.append(
                 f"| {provider} | {VARIANT_LABELS[key]} | {_ms(first['median'], 2)} ({_ms(first['p95'], 2)}) | {add_first} "
                 f"| {_ms(lag['median'], 2)} ({_ms(lag['p95'], 2)}) | {add_delta} |"
@@ -224,7 +257,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             met = srv <= floor * 1.1 or srv - floor <= 0.002
             nodata = _median(r, provider, SERVER_NODATA)
-            also = f"; --no-data-dir {nodata / floor:.2f}x, {(nodata - floor) * 1000:+.1f} ms" if nodata is not None else ""
+            also = (
+                f"; --no-data-dir {nodata / floor:.2f}x, {(nodata - floor) * 1000:+.1f} ms"
+                if nodata is not None
+                else ""
+            )
             out.append({
                 "target": f"caw-server turn within 1.1x (or +2 ms) of the floor — {provider}, TTFT {float(latency) * 1000:.0f} ms",
                 "measured": f"{srv / floor:.2f}x, {(srv - floor) * 1000:+.1f} ms ({_s(srv)} vs {_s(floor)}){also}",
@@ -274,7 +311,8 @@ def render(results: dict[str, Any], out: Path, chart: Path | None = None) -> Non
     lines = ["# caw benchmark results", ""]
     m, v = meta.get("machine", {}), meta.get("versions", {})
     lines += [
-        f"- command: `{meta.get('command')}`" + (" (quick mode: a smoke run, not a measurement)" if meta.get("quick") else ""),
+        f"- command: `{meta.get('command')}`"
+        + (" (quick mode: a smoke run, not a measurement)" if meta.get("quick") else ""),
         f"- started {meta.get('started')}, took {meta.get('seconds', 0):.0f} s; load average at start {', '.join(f'{x:.2f}' for x in meta.get('load_at_start', []))}",
         f"- machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, Linux {m.get('kernel')}, Python {m.get('python')}, Node {m.get('node')}",
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
@@ -286,10 +324,14 @@ def render(results: dict[str, Any], out: Path, chart: Path | None = None) -> Non
     tgs = targets(results)
     if tgs:
         lines += ["### Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|"]
-        lines += [f"| {t['target']} | {t['measured']} | {'met' if t['met'] else 'missed'} |" for t in tgs]
+        lines += [
+            f"| {t['target']} | {t['measured']} | {'met' if t['met'] else 'missed'} |" for t in tgs
+        ]
         lines.append("")
     if results.get("errors"):
-        lines += ["### Errors", ""] + [f"- {e.splitlines()[0][:300]}" for e in results["errors"]] + [""]
+        lines += (
+            ["### Errors", ""] + [f"- {e.splitlines()[0][:300]}" for e in results["errors"]] + [""]
+        )
     (out / "results.md").write_text("\n".join(lines))
     try:
         from chart import draw

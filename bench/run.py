@@ -47,20 +47,76 @@ PHASES = ("turns", "streaming", "resume", "concurrency", "memory")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a handful of turns of every measurement, no caw 0.1.9 (for CI; no timing claims)")
-    p.add_argument("--providers", default=",".join(PROVIDERS), help="comma-separated (default: all three)")
-    p.add_argument("--latency", default=None, help="model time-to-first-token in seconds, comma-separated (default 0,0.2; quick: 0)")
-    p.add_argument("--turns", type=int, default=None, help="measured turns per column, after turn 1 (default 20; quick: 3)")
-    p.add_argument("--old-turns", type=int, default=10, help="measured turns of caw 0.1.9 (default 10: its turns take seconds)")
-    p.add_argument("--only", default=",".join(PHASES), help=f"measurements to run, comma-separated: {', '.join(PHASES)}")
-    p.add_argument("--sessions", default=None, help="concurrency levels (default 1,10,50; quick: 2)")
-    p.add_argument("--caw019", dest="caw019", action="store_true", default=None, help="include caw 0.1.9 (default: yes, except with --quick)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a handful of turns of every measurement, no caw 0.1.9 (for CI; no timing claims)",
+    )
+    p.add_argument(
+        "--providers", default=",".join(PROVIDERS), help="comma-separated (default: all three)"
+    )
+    p.add_argument(
+        "--latency",
+        default=None,
+        help="model time-to-first-token in seconds, comma-separated (default 0,0.2; quick: 0)",
+    )
+    p.add_argument(
+        "--turns",
+        type=int,
+        default=None,
+        help="measured turns per column, after turn 1 (default 20; quick: 3)",
+    )
+    p.add_argument(
+        "--old-turns",
+        type=int,
+        default=10,
+        help="measured turns of caw 0.1.9 (default 10: its turns take seconds)",
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(PHASES),
+        help=f"measurements to run, comma-separated: {', '.join(PHASES)}",
+    )
+    p.add_argument(
+        "--sessions", default=None, help="concurrency levels (default 1,10,50; quick: 2)"
+    )
+    p.add_argument(
+        "--caw019",
+        dest="caw019",
+        action="store_true",
+        default=None,
+        help="include caw 0.1.9 (default: yes, except with --quick)",
+    )
     p.add_argument("--no-caw019", dest="caw019", action="store_false", help="leave caw 0.1.9 out")
-    p.add_argument("--no-data-dir", action="store_true", help="caw library and caw-server without a data dir (default: both record to one)")
-    p.add_argument("--out", type=Path, default=None, help="output directory (default bench/results/<timestamp>)")
-    p.add_argument("--chart", type=Path, default=None, help="also write the chart here (e.g. docs/benchmarks-latency.png)")
-    p.add_argument("--keep", action="store_true", help="keep the scratch directory (homes, data dirs, driver logs)")
-    p.add_argument("--render", type=Path, default=None, metavar="DIR", help="only re-make DIR/results.md and the chart from DIR/results.json")
+    p.add_argument(
+        "--no-data-dir",
+        action="store_true",
+        help="caw library and caw-server without a data dir (default: both record to one)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default bench/results/<timestamp>)",
+    )
+    p.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        help="also write the chart here (e.g. docs/benchmarks-latency.png)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch directory (homes, data dirs, driver logs)",
+    )
+    p.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only re-make DIR/results.md and the chart from DIR/results.json",
+    )
     return p.parse_args(argv)
 
 
@@ -202,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     from report import render
 
     render(results, out, ns.chart)
-    log(f"done in {results['meta']['seconds']:.0f} s: {out / 'results.md'}" + (f" ({len(run.errors)} errors)" if run.errors else ""))
+    log(
+        f"done in {results['meta']['seconds']:.0f} s: {out / 'results.md'}"
+        + (f" ({len(run.errors)} errors)" if run.errors else "")
+    )
     return 1 if run.errors else 0
 
 

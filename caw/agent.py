@@ -45,7 +45,9 @@ class AsyncAgent:
         self.permission_mode = permission_mode
         self.turn_timeout = turn_timeout
 
-    def _options(self, session_id: str, trajectory: Trajectory | None = None) -> ConversationOptions:
+    def _options(
+        self, session_id: str, trajectory: Trajectory | None = None
+    ) -> ConversationOptions:
         past = trajectory
         return ConversationOptions(
             session_id=session_id,
@@ -57,7 +59,14 @@ class AsyncAgent:
             env=self.env,
         )
 
-    def _session(self, provider: str, options: ConversationOptions, trajectory: Trajectory, sdir: SessionDir | None, resume_key: str | None) -> AsyncSession:
+    def _session(
+        self,
+        provider: str,
+        options: ConversationOptions,
+        trajectory: Trajectory,
+        sdir: SessionDir | None,
+        resume_key: str | None,
+    ) -> AsyncSession:
         return AsyncSession(
             provider=shared_provider(provider),
             options=options,
@@ -86,7 +95,9 @@ class AsyncAgent:
     def read_handle(self, handle_or_id: str) -> ResumeHandle:
         """Turn a handle (or, with a data_dir, a bare session id) into a checked ResumeHandle."""
         if not isinstance(handle_or_id, str) or not handle_or_id.strip():
-            raise InvalidHandle("resume_session needs a resume handle (a JSON string) or a session id")
+            raise InvalidHandle(
+                "resume_session needs a resume handle (a JSON string) or a session id"
+            )
         if looks_like_handle(handle_or_id):
             handle = decode_handle(handle_or_id)
         else:
@@ -96,16 +107,24 @@ class AsyncAgent:
                     f"cannot resume bare session id {session_id!r}: no data_dir is set, so there is no stored resume key "
                     "(pass the full resume handle, or create the Agent with the data_dir the session was recorded in)"
                 )
-            stored = self.store.session(session_id).load_handle() if self.store.has(session_id) else None
+            stored = (
+                self.store.session(session_id).load_handle() if self.store.has(session_id) else None
+            )
             if stored is None:
-                raise UnknownSession(f"no session {session_id!r} with a resume key in data_dir {self.store.root}")
+                raise UnknownSession(
+                    f"no session {session_id!r} with a resume key in data_dir {self.store.root}"
+                )
             handle = stored
         try:
             provider = canonical_name(handle.provider)
         except UnknownProvider:
-            raise InvalidHandle(f"the resume handle names an unknown provider {handle.provider!r}") from None
+            raise InvalidHandle(
+                f"the resume handle names an unknown provider {handle.provider!r}"
+            ) from None
         if self.pinned and provider != self.provider:
-            raise InvalidHandle(f"this handle belongs to provider {provider!r}, but this Agent is pinned to provider {self.provider!r}")
+            raise InvalidHandle(
+                f"this handle belongs to provider {provider!r}, but this Agent is pinned to provider {self.provider!r}"
+            )
         provider_class(provider).check_resume_key(handle.resume_key)
         return handle.model_copy(update={"provider": provider})
 

@@ -51,12 +51,18 @@ def demo_step(ns: argparse.Namespace) -> int:
         session = agent.start_session()
         started = time.perf_counter()
         turn = session.send(ns.message)
-        report.update(handle=session.resume_handle, result=turn.result, seconds=time.perf_counter() - started)
+        report.update(
+            handle=session.resume_handle, result=turn.result, seconds=time.perf_counter() - started
+        )
     else:
         started = time.perf_counter()  # resume_session starts the backend: count it in
         session = agent.resume_session(ns.handle)
         turn = session.send(ns.message)
-        report.update(result=turn.result, seconds=time.perf_counter() - started, turns=session.trajectory.num_turns)
+        report.update(
+            result=turn.result,
+            seconds=time.perf_counter() - started,
+            turns=session.trajectory.num_turns,
+        )
         started = time.perf_counter()
         again = session.send("And where am I deploying again?")
         report.update(warm_result=again.result, warm_seconds=time.perf_counter() - started)
@@ -75,7 +81,10 @@ def demo(ns: argparse.Namespace) -> int:
         env = cli_environment(provider, server.base_url, Path(tmp))
         found = provider_class(provider).find_cli(env)
         if found is None:
-            print(f"caw demo: the `{cli}` CLI was not found. {provider_class(provider).install_hint()}", file=sys.stderr)
+            print(
+                f"caw demo: the `{cli}` CLI was not found. {provider_class(provider).install_hint()}",
+                file=sys.stderr,
+            )
             return 1
         print(f"caw demo: provider {provider}, {cli_version(found, env) or cli} ({found})")
         print(f"  a scripted model server answers on {server.base_url} (offline, deterministic)\n")
@@ -102,19 +111,35 @@ def demo(ns: argparse.Namespace) -> int:
         second = step("resume", "--handle", first["handle"], "--message", question)
         print(f"  process 2 (pid {second['pid']}) resumes from the handle:")
         _say("you  >", question)
-        _say("agent<", second["result"], f"{second['seconds']:.2f} s, including the backend's start")
-        _say("agent<", second["warm_result"], f"{second['warm_seconds']:.3f} s for the next turn, backend warm")
+        _say(
+            "agent<", second["result"], f"{second['seconds']:.2f} s, including the backend's start"
+        )
+        _say(
+            "agent<",
+            second["warm_result"],
+            f"{second['warm_seconds']:.3f} s for the next turn, backend warm",
+        )
         print(f"    trajectory in the data dir: {second['turns'] + 1} turns\n")
         ok = second["result"] == "staging-eu"
-        print("  the resumed conversation remembered the fact." if ok else "  the resumed conversation did NOT remember the fact!")
+        print(
+            "  the resumed conversation remembered the fact."
+            if ok
+            else "  the resumed conversation did NOT remember the fact!"
+        )
         return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="caw", description="caw, the coding-agent wrapper")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="run the resume flow through a real CLI against a local scripted model")
-    p.add_argument("--provider", default=None, help=f"one of {', '.join(PROVIDER_NAMES)} (default: $CAW_PROVIDER or claude_code)")
+    p = sub.add_parser(
+        "demo", help="run the resume flow through a real CLI against a local scripted model"
+    )
+    p.add_argument(
+        "--provider",
+        default=None,
+        help=f"one of {', '.join(PROVIDER_NAMES)} (default: $CAW_PROVIDER or claude_code)",
+    )
     p.set_defaults(func=demo)
     p = sub.add_parser("doctor", help="which backend CLIs are installed")
     p.set_defaults(func=doctor)

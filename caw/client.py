@@ -38,7 +38,7 @@ def _call(callback: Callable[..., Any], *args: Any) -> None:
     """Run a user callback; its failure must not stop the client from reading."""
     try:
         callback(*args)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("a caw client callback failed")
 
 
@@ -85,7 +85,12 @@ class PendingRequest:
 
 
 class CawClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter | Any, process: _DaemonProcess | None = None):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter | Any,
+        process: _DaemonProcess | None = None,
+    ):
         self._reader, self._writer, self.process = reader, writer, process
         self._ids = itertools.count(1)
         self._pending: dict[Any, asyncio.Future[Any]] = {}
@@ -187,7 +192,13 @@ class CawClient:
         if "method" in message:
             method, params = message["method"], message.get("params")
             if "id" in message:  # a request from the server: caw-server sends none, answer politely
-                self.write_message({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "not supported"}})
+                self.write_message(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "error": {"code": -32601, "message": "not supported"},
+                    }
+                )
                 return
             self.notifications.append((method, params))
             if method == "session/update" and isinstance(params, dict):
@@ -206,7 +217,9 @@ class CawClient:
         elif not future.done():
             if "error" in message:
                 error = message["error"] or {}
-                future.set_exception(RpcError(error.get("code", 0), error.get("message", ""), error.get("data")))
+                future.set_exception(
+                    RpcError(error.get("code", 0), error.get("message", ""), error.get("data"))
+                )
             else:
                 future.set_result(message.get("result"))
 
@@ -249,7 +262,11 @@ class CawClient:
         self._listeners.append(listener)
 
     async def wait_for_notification(
-        self, method: str, predicate: Callable[[Any], bool] | None = None, timeout: float = 60.0, start: int = 0
+        self,
+        method: str,
+        predicate: Callable[[Any], bool] | None = None,
+        timeout: float = 60.0,
+        start: int = 0,
     ) -> Any:
         """The params of the first notification ``method`` (from index ``start``) that matches ``predicate``."""
 
@@ -272,9 +289,18 @@ class CawClient:
 
     # --- the caw protocol --------------------------------------------------------------
 
-    async def initialize(self, initialization_options: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+    async def initialize(
+        self, initialization_options: dict[str, Any] | None = None, **params: Any
+    ) -> dict[str, Any]:
         result = await self.request(
-            "initialize", {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": initialization_options, **params}
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": None,
+                "capabilities": {},
+                "initializationOptions": initialization_options,
+                **params,
+            },
         )
         self.notify("initialized", {})
         return result
@@ -283,10 +309,16 @@ class CawClient:
         return await self.request("session/start", params)
 
     def start_send(
-        self, session_id: str, message: str, on_update: Callable[[dict[str, Any]], None] | None = None, **params: Any
+        self,
+        session_id: str,
+        message: str,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+        **params: Any,
     ) -> PendingRequest:
         """session/send without waiting; ``on_update`` sees this session's updates until it answers."""
-        pending = self.start_request("session/send", {"sessionId": session_id, "message": message, **params})
+        pending = self.start_request(
+            "session/send", {"sessionId": session_id, "message": message, **params}
+        )
         if on_update is not None:
             listeners = self._update_listeners.setdefault(session_id, [])
             listeners.append(on_update)
@@ -294,12 +326,22 @@ class CawClient:
         return pending
 
     async def send(
-        self, session_id: str, message: str, on_update: Callable[[dict[str, Any]], None] | None = None, **params: Any
+        self,
+        session_id: str,
+        message: str,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+        **params: Any,
     ) -> dict[str, Any]:
         return await self.start_send(session_id, message, on_update, **params)
 
-    async def resume(self, handle: str | None = None, session_id: str | None = None, cwd: str | None = None) -> dict[str, Any]:
-        params = {k: v for k, v in {"handle": handle, "sessionId": session_id, "cwd": cwd}.items() if v is not None}
+    async def resume(
+        self, handle: str | None = None, session_id: str | None = None, cwd: str | None = None
+    ) -> dict[str, Any]:
+        params = {
+            k: v
+            for k, v in {"handle": handle, "sessionId": session_id, "cwd": cwd}.items()
+            if v is not None
+        }
         return await self.request("session/resume", params)
 
     async def cancel(self, session_id: str) -> bool:

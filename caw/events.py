@@ -7,12 +7,11 @@ notifications unchanged (``kind`` is the discriminator on the wire too).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from .models import CawModel, Usage
-
 
 _REPLACE = (
     "True when the model's answer starts afresh (the CLI retried a response that broke off "
@@ -53,5 +52,7 @@ class UsageUpdate(CawModel):
     usage: Usage
 
 
-Event = Annotated[Union[TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate], Field(discriminator="kind")]
+Event = Annotated[
+    TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate, Field(discriminator="kind")
+]
 EVENT_TYPES = (TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate)

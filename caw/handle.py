@@ -45,7 +45,12 @@ class ResumeHandle(BaseModel):
 
     def encode(self) -> str:
         return json.dumps(
-            {"version": self.version, "provider": self.provider, "session_id": self.session_id, "resume_key": self.resume_key}
+            {
+                "version": self.version,
+                "provider": self.provider,
+                "session_id": self.session_id,
+                "resume_key": self.resume_key,
+            }
         )
 
     def __repr__(self) -> str:  # never show the key in logs or tracebacks
@@ -70,8 +75,12 @@ def decode_handle(text: object) -> ResumeHandle:
         raise InvalidHandle("the resume handle must be a JSON object")
     if "version" not in data:
         raise InvalidHandle("the resume handle has no 'version'")
-    if type(data["version"]) is not int or data["version"] != HANDLE_VERSION:  # true == 1 in Python, not in a handle
-        raise InvalidHandle(f"unsupported resume handle version {data['version']!r} (this caw reads version {HANDLE_VERSION})")
+    if (
+        type(data["version"]) is not int or data["version"] != HANDLE_VERSION
+    ):  # true == 1 in Python, not in a handle
+        raise InvalidHandle(
+            f"unsupported resume handle version {data['version']!r} (this caw reads version {HANDLE_VERSION})"
+        )
     for key in ("provider", "session_id", "resume_key"):
         if key not in data:
             raise InvalidHandle(f"the resume handle has no {key!r}")

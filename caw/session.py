@@ -7,6 +7,7 @@ everything below (the adapters) only produces events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -14,7 +15,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import BackendFailed, CawError, NoHandleYet, PersistenceFailed, SessionClosed, TurnCancelled, TurnTimeout
+from .errors import (
+    BackendFailed,
+    CawError,
+    NoHandleYet,
+    PersistenceFailed,
+    SessionClosed,
+    TurnCancelled,
+    TurnTimeout,
+)
 from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from .handle import ResumeHandle
 from .logs import full_logging
@@ -122,13 +131,17 @@ class AsyncSession:
     def resume_handle(self) -> str:
         """The self-contained handle (a credential). Exists after the first exchange."""
         if self._resume_key is None:
-            raise NoHandleYet("this session has no resume handle yet: send a message first (the backend assigns its key on the first exchange)")
+            raise NoHandleYet(
+                "this session has no resume handle yet: send a message first (the backend assigns its key on the first exchange)"
+            )
         return self.handle().encode()
 
     def handle(self) -> ResumeHandle:
         if self._resume_key is None:
             raise NoHandleYet("this session has no resume handle yet: send a message first")
-        return ResumeHandle(provider=self.provider.name, session_id=self.session_id, resume_key=self._resume_key)
+        return ResumeHandle(
+            provider=self.provider.name, session_id=self.session_id, resume_key=self._resume_key
+        )
 
     @property
     def busy(self) -> bool:
@@ -178,7 +191,9 @@ class AsyncSession:
         turn = Turn(index=number - 1, input=message)
         assembler = TurnAssembler(turn)
         self._persist(turn, lambda d: d.begin_turn(number, message))
-        self._persist(turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message}))
+        self._persist(
+            turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message})
+        )
         self._cancel_requested = False
         if full_logging():
             log.info("session %s turn %d > %s", self.session_id, number, message)
@@ -205,7 +220,9 @@ class AsyncSession:
                     item = await asyncio.wait_for(queue.get(), timeout)
                 except asyncio.TimeoutError:
                     await self._wind_down(conv, pumping)
-                    raise TurnTimeout(f"the turn produced no complete answer within {self.turn_timeout:g} s; it was stopped") from None
+                    raise TurnTimeout(
+                        f"the turn produced no complete answer within {self.turn_timeout:g} s; it was stopped"
+                    ) from None
                 if item is _DONE:
                     break
                 assembler.add(item)
@@ -221,7 +238,12 @@ class AsyncSession:
             if not pumping.done():
                 await asyncio.shield(self._wind_down(conv, pumping))
             turn.stop_reason, turn.error = "error", str(exc)
-            record = {"type": "turn_error", "turn": number, "kind": getattr(exc, "kind", "internal"), "error": str(exc)}
+            record = {
+                "type": "turn_error",
+                "turn": number,
+                "kind": getattr(exc, "kind", "internal"),
+                "error": str(exc),
+            }
             self._persist(turn, lambda d: d.log(record))
             if isinstance(exc, BackendFailed) and not conv.alive:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
@@ -232,7 +254,13 @@ class AsyncSession:
         if self._cancel_requested:
             turn.stop_reason = "cancelled"
         self._record(turn, number)
-        log.info("session %s turn %d ended (%s, %d ms)", self.session_id, number, turn.stop_reason, turn.duration_ms)
+        log.info(
+            "session %s turn %d ended (%s, %d ms)",
+            self.session_id,
+            number,
+            turn.stop_reason,
+            turn.duration_ms,
+        )
         if full_logging():
             log.info("session %s turn %d < %s", self.session_id, number, turn.result)
         if self._cancel_requested:
@@ -242,10 +270,8 @@ class AsyncSession:
     async def _wind_down(self, conv: Conversation, pumping: asyncio.Future[None]) -> None:
         """Interrupt the backend and let the adapter drain the turn; stop it if it won't."""
         await conv.interrupt()
-        try:
+        with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.shield(pumping), INTERRUPT_GRACE)
-        except BaseException:  # noqa: BLE001 - any outcome of the drained turn is fine here
-            pass
         if not pumping.done():
             log.warning("session %s: the backend did not stop its turn; ending it", self.session_id)
             pumping.cancel()
@@ -264,7 +290,15 @@ class AsyncSession:
         self._persist(turn, lambda d: d.save_trajectory(self.trajectory))
         self._persist(
             turn,
-            lambda d: d.log({"type": "turn_end", "turn": number, "stopReason": turn.stop_reason, "result": turn.result, "usage": turn.usage.to_wire()}),
+            lambda d: d.log(
+                {
+                    "type": "turn_end",
+                    "turn": number,
+                    "stopReason": turn.stop_reason,
+                    "result": turn.result,
+                    "usage": turn.usage.to_wire(),
+                }
+            ),
         )
 
     def _persist(self, turn: Turn, write: Callable[[SessionDir], None]) -> None:

@@ -13,6 +13,7 @@ become paths. Write failures surface as :class:`~caw.errors.PersistenceFailed`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -39,10 +40,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -56,7 +55,7 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except OSError:
             os.ftruncate(fd, size)
             raise
@@ -85,7 +84,9 @@ class SessionDir:
 
     def save_trajectory(self, trajectory: Trajectory) -> None:
         with self._guard("write trajectory.json"):
-            atomic_write_text(self.trajectory_path, trajectory.model_dump_json(by_alias=True, indent=2))
+            atomic_write_text(
+                self.trajectory_path, trajectory.model_dump_json(by_alias=True, indent=2)
+            )
 
     def load_trajectory(self) -> Trajectory | None:
         try:
@@ -130,7 +131,9 @@ class _Guard:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is not None and isinstance(exc, OSError) and not isinstance(exc, PersistenceFailed):
-            raise PersistenceFailed(f"could not {self.what} in {self.where}: {exc.strerror or exc}") from exc
+            raise PersistenceFailed(
+                f"could not {self.what} in {self.where}: {exc.strerror or exc}"
+            ) from exc
         return False
 
 

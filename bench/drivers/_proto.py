@@ -63,7 +63,7 @@ def serve(driver: Any) -> None:
         op = msg.pop("op")
         try:
             _answer(out, op, getattr(driver, "op_" + op)(**msg))
-        except Exception as exc:  # noqa: BLE001 - reported to run.py
+        except Exception as exc:
             _answer(out, op, exc=exc)
         if op == "close":
             return
@@ -87,7 +87,7 @@ def serve_async(driver: Any) -> None:
             op = msg.pop("op")
             try:
                 _answer(out, op, await getattr(driver, "op_" + op)(**msg))
-            except Exception as exc:  # noqa: BLE001 - reported to run.py
+            except Exception as exc:
                 _answer(out, op, exc=exc)
             if op == "close":
                 return

@@ -1,6 +1,6 @@
 """caw's library: ``Agent(provider).start_session()`` then ``Session.send`` per turn (the sync API).
 
-    python bench/drivers/caw_library.py PROVIDER [--data-dir DIR]
+python bench/drivers/caw_library.py PROVIDER [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ class CawLibrary:
         started = time.monotonic()
         turn = self.session.send(text, on_event=on_event)
         seconds = time.monotonic() - started
-        return {"seconds": seconds, "t_send": started, "text": turn.result or "", "deltas": deltas.points, "key": self.session.resume_handle}
+        return {
+            "seconds": seconds,
+            "t_send": started,
+            "text": turn.result or "",
+            "deltas": deltas.points,
+            "key": self.session.resume_handle,
+        }
 
     def op_close(self) -> dict:
         if self.session is not None:

@@ -8,6 +8,7 @@ The daemon is ``python -m caw_server`` of this interpreter, started on ``open``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -36,7 +37,12 @@ class CawServerDriver:
             result = await self.client.start_session(provider=self.provider, cwd=os.getcwd())
         self.session_id = result["sessionId"]
         now = time.monotonic()
-        return {"seconds": now - started, "daemon_seconds": daemon - started, "session_seconds": now - daemon, "pid": self.client.pid}
+        return {
+            "seconds": now - started,
+            "daemon_seconds": daemon - started,
+            "session_seconds": now - daemon,
+            "pid": self.client.pid,
+        }
 
     async def op_turn(self, text: str) -> dict:
         deltas = Deltas()
@@ -49,15 +55,19 @@ class CawServerDriver:
         result = await self.client.send(self.session_id, text, on_update=on_update)
         seconds = time.monotonic() - started
         turn = result["turn"]
-        return {"seconds": seconds, "t_send": started, "text": turn.get("result") or "", "deltas": deltas.points, "key": result.get("resumeHandle")}
+        return {
+            "seconds": seconds,
+            "t_send": started,
+            "text": turn.get("result") or "",
+            "deltas": deltas.points,
+            "key": result.get("resumeHandle"),
+        }
 
     async def op_close(self) -> dict:
         if self.client is not None:
             if self.session_id:
-                try:
+                with contextlib.suppress(Exception):
                     await self.client.end(self.session_id)
-                except Exception:  # noqa: BLE001 - the daemon stops anyway
-                    pass
             await self.client.aclose()
             self.client = None
         return {}

@@ -41,11 +41,19 @@ class ClaudeFloor:
         else:
             self.key = str(uuid.uuid4())
             argv = ["claude", *FLAGS, "--session-id", self.key]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=sys.stderr,
+            preexec_fn=die_with_parent,
+        )
         return {"seconds": time.monotonic() - started, "pid": self.proc.pid, "key": self.key}
 
     def op_turn(self, text: str) -> dict:
-        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        assert (
+            self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        )
         line = json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n"
         deltas = Deltas()
         started = time.monotonic()
@@ -68,8 +76,15 @@ class ClaudeFloor:
                     deltas.add(delta.get("text") or "", now)
             elif kind == "result":
                 if msg.get("is_error"):
-                    raise RuntimeError(f"claude reported an error: {msg.get('result') or msg.get('errors')}")
-                return {"seconds": now - started, "t_send": started, "text": msg.get("result") or "", "deltas": deltas.points}
+                    raise RuntimeError(
+                        f"claude reported an error: {msg.get('result') or msg.get('errors')}"
+                    )
+                return {
+                    "seconds": now - started,
+                    "t_send": started,
+                    "text": msg.get("result") or "",
+                    "deltas": deltas.points,
+                }
 
     def op_close(self) -> dict:
         if self.proc is not None and self.proc.poll() is None:

@@ -40,7 +40,9 @@ class CodexFloor:
                 msg = json.loads(raw)
             except ValueError:
                 continue
-            if "method" in msg and "id" in msg:  # a server request (approvals): none expected without approvals
+            if (
+                "method" in msg and "id" in msg
+            ):  # a server request (approvals): none expected without approvals
                 self._write({"id": msg["id"], "result": {"decision": "accept"}})
                 continue
             return msg, now
@@ -57,8 +59,17 @@ class CodexFloor:
 
     def op_open(self, resume: str | None = None) -> dict:
         started = time.monotonic()
-        self.proc = subprocess.Popen(["codex", "app-server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, preexec_fn=die_with_parent)
-        self._request("initialize", {"clientInfo": {"name": "caw-bench-floor", "title": "caw bench floor", "version": "0"}})
+        self.proc = subprocess.Popen(
+            ["codex", "app-server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=sys.stderr,
+            preexec_fn=die_with_parent,
+        )
+        self._request(
+            "initialize",
+            {"clientInfo": {"name": "caw-bench-floor", "title": "caw bench floor", "version": "0"}},
+        )
         self._write({"method": "initialized"})
         params = {"cwd": os.getcwd(), "approvalPolicy": "never", "sandbox": "danger-full-access"}
         if resume:
@@ -72,7 +83,13 @@ class CodexFloor:
         deltas = Deltas()
         started = time.monotonic()
         request_id = next(self.ids)
-        self._write({"id": request_id, "method": "turn/start", "params": {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}})
+        self._write(
+            {
+                "id": request_id,
+                "method": "turn/start",
+                "params": {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]},
+            }
+        )
         turn_id = None
         answer = ""
         early: list[tuple[dict, float]] = []  # notifications read before turn/start answered
@@ -86,16 +103,28 @@ class CodexFloor:
                 for m, t in pending:
                     answer, done = self._notification(m, t, turn_id, deltas, answer)
                     if done:
-                        return {"seconds": t - started, "t_send": started, "text": answer, "deltas": deltas.points}
+                        return {
+                            "seconds": t - started,
+                            "t_send": started,
+                            "text": answer,
+                            "deltas": deltas.points,
+                        }
                 continue
             if turn_id is None:
                 early.append((msg, now))
                 continue
             answer, done = self._notification(msg, now, turn_id, deltas, answer)
             if done:
-                return {"seconds": now - started, "t_send": started, "text": answer, "deltas": deltas.points}
+                return {
+                    "seconds": now - started,
+                    "t_send": started,
+                    "text": answer,
+                    "deltas": deltas.points,
+                }
 
-    def _notification(self, msg: dict, now: float, turn_id: str | None, deltas: Deltas, answer: str) -> tuple[str, bool]:
+    def _notification(
+        self, msg: dict, now: float, turn_id: str | None, deltas: Deltas, answer: str
+    ) -> tuple[str, bool]:
         method, params = msg.get("method"), msg.get("params") or {}
         if params.get("threadId") not in (None, self.thread_id):
             return answer, False

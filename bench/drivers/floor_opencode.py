@@ -52,7 +52,9 @@ class OpencodeFloor:
 
     def _read_events(self) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port)
-        conn.request("GET", "/event", headers={"Authorization": self.auth, "Accept": "text/event-stream"})
+        conn.request(
+            "GET", "/event", headers={"Authorization": self.auth, "Accept": "text/event-stream"}
+        )
         response = conn.getresponse()
         while True:
             line = response.readline()
@@ -74,14 +76,29 @@ class OpencodeFloor:
         password = secrets.token_urlsafe(24)
         self.auth = "Basic " + base64.b64encode(f"opencode:{password}".encode()).decode()
         self.port = free_port()
-        env = {**os.environ, "OPENCODE_SERVER_PASSWORD": password, "OPENCODE_SERVER_USERNAME": "opencode"}
+        env = {
+            **os.environ,
+            "OPENCODE_SERVER_PASSWORD": password,
+            "OPENCODE_SERVER_USERNAME": "opencode",
+        }
         argv = ["opencode", "serve", "--hostname", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=sys.stderr, env=env, preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=sys.stderr,
+            env=env,
+            preexec_fn=die_with_parent,
+        )
         assert self.proc.stdout is not None
         while b"listening" not in (line := self.proc.stdout.readline()):
             if not line:
-                raise RuntimeError(f"opencode serve exited before listening (rc {self.proc.wait()})")
-        threading.Thread(target=lambda: [None for _ in iter(self.proc.stdout.readline, b"")], daemon=True).start()
+                raise RuntimeError(
+                    f"opencode serve exited before listening (rc {self.proc.wait()})"
+                )
+        threading.Thread(
+            target=lambda: [None for _ in iter(self.proc.stdout.readline, b"")], daemon=True
+        ).start()
         threading.Thread(target=self._read_events, daemon=True).start()
         if not self.connected.wait(30):
             raise RuntimeError("the event stream did not connect")
@@ -93,12 +110,16 @@ class OpencodeFloor:
         while not self.events.empty():  # late events of an earlier turn
             self.events.get_nowait()
         started = time.monotonic()
-        answer = self._post(f"/session/{self.session_id}/message", {"parts": [{"type": "text", "text": text}]})
+        answer = self._post(
+            f"/session/{self.session_id}/message", {"parts": [{"type": "text", "text": text}]}
+        )
         seconds = time.monotonic() - started
         info = answer.get("info") or {}
         if info.get("error"):
             raise RuntimeError(f"opencode reported {info['error']}")
-        result = "".join(p.get("text", "") for p in answer.get("parts") or [] if p.get("type") == "text")
+        result = "".join(
+            p.get("text", "") for p in answer.get("parts") or [] if p.get("type") == "text"
+        )
         # Untimed: collect this answer's deltas as the event stream delivered them, and note when the
         # stream said the answer was complete (a client that waits for the stream, as caw does, waits that long).
         deltas = Deltas()
@@ -110,9 +131,15 @@ class OpencodeFloor:
             except queue.Empty:
                 break
             props = event.get("properties") or {}
-            if event.get("type") == "message.part.delta" and props.get("messageID") == info.get("id") and props.get("field") == "text":
+            if (
+                event.get("type") == "message.part.delta"
+                and props.get("messageID") == info.get("id")
+                and props.get("field") == "text"
+            ):
                 deltas.add(props.get("delta") or "", when)
-            elif event.get("type") == "message.updated" and (props.get("info") or {}).get("id") == info.get("id"):
+            elif event.get("type") == "message.updated" and (props.get("info") or {}).get(
+                "id"
+            ) == info.get("id"):
                 if ((props.get("info") or {}).get("time") or {}).get("completed"):
                     completed_at = when
             elif event.get("type") == "session.idle" and props.get("sessionID") == self.session_id:

@@ -43,14 +43,19 @@ def run(run: Run) -> dict[str, Any]:
             env = environment(provider, server.base_url, home)
             data = str(home / "data") if run.data_dir else None
             try:
-                out[provider][str(sessions)] = r = asyncio.run(level(run, provider, sessions, env, str(work), data))
-            except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+                out[provider][str(sessions)] = r = asyncio.run(
+                    level(run, provider, sessions, env, str(work), data)
+                )
+            except Exception as exc:
                 run.error(f"concurrency {provider} {sessions} sessions", exc)
                 continue
             log(f"concurrency {provider} x{sessions}: {r['throughput']:.1f} turns/s, p95 {r['latency']['p95']:.3f} s, "
                 f"daemon CPU {r['daemon_cpu_percent']:.0f}%, {r['correct']}/{r['turns']} correct")  # fmt: skip
             if r["correct"] != r["turns"]:
-                run.error(f"concurrency {provider} {sessions} sessions", f"{r['turns'] - r['correct']} wrong answers: {r['wrong'][:3]}")
+                run.error(
+                    f"concurrency {provider} {sessions} sessions",
+                    f"{r['turns'] - r['correct']} wrong answers: {r['wrong'][:3]}",
+                )
     return out
 
 
@@ -61,20 +66,26 @@ def memory(sample: TreeSample) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def level(run: Run, provider: str, count: int, env: dict[str, str], work: str, data: str | None) -> dict[str, Any]:
+async def level(
+    run: Run, provider: str, count: int, env: dict[str, str], work: str, data: str | None
+) -> dict[str, Any]:
     from caw.client import CawClient
 
-    client = await CawClient.spawn(*(["--data-dir", data] if data else ["--no-data-dir"]), env=env, cwd=work)
+    client = await CawClient.spawn(
+        *(["--data-dir", data] if data else ["--no-data-dir"]), env=env, cwd=work
+    )
     try:
         await client.initialize()
         base = await quiet_sample(client.pid)
         t0 = time.monotonic()
-        started = await asyncio.gather(*(client.start_session(provider=provider, cwd=work) for _ in range(count)))
+        started = await asyncio.gather(
+            *(client.start_session(provider=provider, cwd=work) for _ in range(count))
+        )
         ids = [s["sessionId"] for s in started]
         words = ["w" + uuid.uuid4().hex[:8] for _ in ids]
         t1 = time.monotonic()
         await asyncio.gather(*(
-            asyncio.wait_for(client.send(sid, f"My code word is {word}. Remember that."), SEND_TIMEOUT) for sid, word in zip(ids, words)
+            asyncio.wait_for(client.send(sid, f"My code word is {word}. Remember that."), SEND_TIMEOUT) for sid, word in zip(ids, words, strict=False)
         ))  # fmt: skip
         t2 = time.monotonic()
         latencies: list[float] = []
@@ -83,7 +94,9 @@ async def level(run: Run, provider: str, count: int, env: dict[str, str], work: 
         async def converse(session_id: str, word: str) -> None:
             for k in range(run.concurrency_turns):
                 last = k == run.concurrency_turns - 1
-                message, expected, _ = ("What is my code word?", word, None) if last else echo_message()
+                message, expected, _ = (
+                    ("What is my code word?", word, None) if last else echo_message()
+                )
                 sent = time.monotonic()
                 answer = await asyncio.wait_for(client.send(session_id, message), SEND_TIMEOUT)
                 latencies.append(time.monotonic() - sent)
@@ -92,7 +105,7 @@ async def level(run: Run, provider: str, count: int, env: dict[str, str], work: 
                     wrong.append(f"{text!r} instead of {expected!r}")
 
         before = sample_tree(client.pid)
-        await asyncio.gather(*(converse(sid, word) for sid, word in zip(ids, words)))
+        await asyncio.gather(*(converse(sid, word) for sid, word in zip(ids, words, strict=False)))
         after = sample_tree(client.pid)
         cpu = cpu_between(before, after)
         turns = count * run.concurrency_turns

@@ -31,7 +31,7 @@ def run(run: Run) -> dict[str, Any]:
         data = str(home / "data") if run.data_dir else None
         try:
             out[provider] = r = asyncio.run(measure(run, provider, env, str(work), data))
-        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+        except Exception as exc:
             run.error(f"memory {provider}", exc)
             continue
         mib = 1 / (1 << 20)
@@ -39,15 +39,21 @@ def run(run: Run) -> dict[str, Any]:
             f"{r['per_session_rss'] * mib:.0f} MiB RSS per live session, after reaping {r['reaped']['backends']} backends "
             f"and daemon {r['reaped']['daemon_rss'] * mib:.0f} MiB; send after reaping {r['send_after_reaping']:.2f} s")  # fmt: skip
         if not r["answer_after_reaping_correct"]:
-            run.error(f"memory {provider}", "the send after idle reaping did not answer from history")
+            run.error(
+                f"memory {provider}", "the send after idle reaping did not answer from history"
+            )
     return out
 
 
-async def measure(run: Run, provider: str, env: dict[str, str], work: str, data: str | None) -> dict[str, Any]:
+async def measure(
+    run: Run, provider: str, env: dict[str, str], work: str, data: str | None
+) -> dict[str, Any]:
     from caw.client import CawClient
 
     args = ["--data-dir", data] if data else ["--no-data-dir"]
-    client = await CawClient.spawn(*args, "--idle-timeout", str(run.idle_timeout), env=env, cwd=work)
+    client = await CawClient.spawn(
+        *args, "--idle-timeout", str(run.idle_timeout), env=env, cwd=work
+    )
     try:
         await client.initialize()
         base = await quiet_sample(client.pid)
@@ -56,7 +62,9 @@ async def measure(run: Run, provider: str, env: dict[str, str], work: str, data:
         async def open_one() -> tuple[str, str]:
             session_id = (await client.start_session(provider=provider, cwd=work))["sessionId"]
             word = "w" + uuid.uuid4().hex[:8]
-            await asyncio.wait_for(client.send(session_id, f"My code word is {word}. Remember that."), SEND_TIMEOUT)
+            await asyncio.wait_for(
+                client.send(session_id, f"My code word is {word}. Remember that."), SEND_TIMEOUT
+            )
             return session_id, word
 
         sessions = await asyncio.gather(*(open_one() for _ in range(count)))
@@ -68,13 +76,17 @@ async def measure(run: Run, provider: str, env: dict[str, str], work: str, data:
         reaped_after = time.monotonic() - idle_since
         session_id, word = sessions[0]
         sent = time.monotonic()
-        answer = await asyncio.wait_for(client.send(session_id, "What is my code word?"), SEND_TIMEOUT)
+        answer = await asyncio.wait_for(
+            client.send(session_id, "What is my code word?"), SEND_TIMEOUT
+        )
         send_after = time.monotonic() - sent
         after = sample_tree(client.pid)
         grown = (live.daemon_rss + live.backends_rss) - (base.daemon_rss + base.backends_rss)
         grown_pss = None
         if None not in (live.daemon_pss, live.backends_pss, base.daemon_pss, base.backends_pss):
-            grown_pss = (live.daemon_pss + live.backends_pss) - (base.daemon_pss + base.backends_pss)  # type: ignore[operator]
+            grown_pss = (live.daemon_pss + live.backends_pss) - (
+                base.daemon_pss + base.backends_pss
+            )  # type: ignore[operator]
         return {
             "base": memory(base),
             "live": memory(live),

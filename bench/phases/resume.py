@@ -50,14 +50,16 @@ def run_provider(run: Run, provider: str, server) -> dict[str, Any]:
     for rep in range(run.resume_reps):
         try:
             reps.append(asyncio.run(_server_rep(provider, env, str(work), str(home / "data"))))
-        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+        except Exception as exc:
             run.error(f"resume {provider} caw-server rep {rep}", exc)
         if FLOOR in run.variants:
             try:
                 floor.append(_floor_rep(run, provider, server))
             except DriverError as exc:
                 run.error(f"resume {provider} floor rep {rep}", exc)
-    result: dict[str, Any] = {"server": {k: summary([r[k] for r in reps]) for k in (reps[0] if reps else {})}}
+    result: dict[str, Any] = {
+        "server": {k: summary([r[k] for r in reps]) for k in (reps[0] if reps else {})}
+    }
     if floor:
         result["floor"] = {k: summary([r[k] for r in floor]) for k in floor[0]}
     if reps:
@@ -104,7 +106,9 @@ async def _server_rep(provider: str, env: dict[str, str], work: str, data: str) 
         answer, first_send = await _send(fresh, resumed["sessionId"], "What is my code word?")
         answered = time.monotonic()
         if word not in answer["turn"]["result"]:
-            raise RuntimeError(f"the resumed session answered {answer['turn']['result']!r}, not the code word")
+            raise RuntimeError(
+                f"the resumed session answered {answer['turn']['result']!r}, not the code word"
+            )
         message, expected, _ = echo_message()
         answer, again = await _send(fresh, resumed["sessionId"], message)
     finally:
@@ -127,7 +131,10 @@ def _floor_rep(run: Run, provider: str, server) -> dict[str, float]:
     try:
         key = first.call("open")["key"]
         first.call("turn", text=f"My code word is {word}. Remember that.", timeout=SEND_TIMEOUT)
-        warm = [first.call("turn", text=echo_message()[0], timeout=SEND_TIMEOUT)["seconds"] for _ in range(WARM_TURNS)]
+        warm = [
+            first.call("turn", text=echo_message()[0], timeout=SEND_TIMEOUT)["seconds"]
+            for _ in range(WARM_TURNS)
+        ]
     finally:
         first.close()
     fresh = start_driver(run, v, server.base_url, "resume-floor", f"resume-floor-{provider}-b")

@@ -46,7 +46,13 @@ def run_provider(run: Run, provider: str, server) -> dict[str, Any]:
     try:
         for key in keys:
             try:
-                driver = start_driver(run, variant(key, provider, data), server.base_url, "streaming", f"streaming-{provider}-{key}")
+                driver = start_driver(
+                    run,
+                    variant(key, provider, data),
+                    server.base_url,
+                    "streaming",
+                    f"streaming-{provider}-{key}",
+                )
                 drivers[key] = driver
                 driver.call("open", timeout=120)
                 _turn(run, driver, server)  # warm-up
@@ -56,7 +62,7 @@ def run_provider(run: Run, provider: str, server) -> dict[str, Any]:
                 drivers.pop(key, None)
         live = list(drivers)
         for r in range(run.streaming_turns):
-            for key in live[r % len(live):] + live[: r % len(live)] if live else []:
+            for key in live[r % len(live) :] + live[: r % len(live)] if live else []:
                 if key not in drivers:
                     continue
                 try:

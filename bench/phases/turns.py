@@ -39,12 +39,20 @@ def run_provider(run: Run, provider: str, latency: float, server) -> dict[str, A
     for key in run.variants:
         result[key] = {"samples": [], "first_delta_lags": [], "errors": []}
         try:
-            driver = start_driver(run, variant(key, provider, data), server.base_url, f"turns-{latency:g}", f"turns-{latency:g}-{provider}-{key}")
+            driver = start_driver(
+                run,
+                variant(key, provider, data),
+                server.base_url,
+                f"turns-{latency:g}",
+                f"turns-{latency:g}-{provider}-{key}",
+            )
             drivers[key] = driver
             opened = driver.call("open", timeout=120)
             first = _turn(run, driver, server)
             result[key].update(open_seconds=opened["seconds"], first_turn_seconds=first["seconds"])
-            log(f"turns latency={latency:g} {provider} {key}: open {opened['seconds']:.2f} s, turn 1 {first['seconds']:.3f} s")
+            log(
+                f"turns latency={latency:g} {provider} {key}: open {opened['seconds']:.2f} s, turn 1 {first['seconds']:.3f} s"
+            )
         except DriverError as exc:
             run.error(f"turns {latency:g} {provider} {key}", exc)
             result[key]["errors"].append(str(exc)[:500])
@@ -52,7 +60,7 @@ def run_provider(run: Run, provider: str, latency: float, server) -> dict[str, A
     try:
         keys = list(drivers)
         for r in range(run.turns):
-            order = keys[r % len(keys):] + keys[: r % len(keys)] if keys else []
+            order = keys[r % len(keys) :] + keys[: r % len(keys)] if keys else []
             for key in order:
                 if key not in drivers or (key == OLD and r >= run.old_turns):
                     continue
@@ -68,8 +76,12 @@ def run_provider(run: Run, provider: str, latency: float, server) -> dict[str, A
                     result[key]["first_delta_lags"].append(t["first_delta_lag"])
                 for name, value in (t.get("phases") or {}).items():
                     result[key].setdefault("phases", {}).setdefault(name, []).append(value)
-                if t.get("stream_done_after_answer") is not None:  # opencode floor: SSE completion vs the POST's answer
-                    result[key].setdefault("stream_done_after_answer", []).append(t["stream_done_after_answer"])
+                if (
+                    t.get("stream_done_after_answer") is not None
+                ):  # opencode floor: SSE completion vs the POST's answer
+                    result[key].setdefault("stream_done_after_answer", []).append(
+                        t["stream_done_after_answer"]
+                    )
                 time.sleep(run.settle)  # let the previous column's process go quiet
     finally:
         for driver in drivers.values():
@@ -82,7 +94,9 @@ def run_provider(run: Run, provider: str, latency: float, server) -> dict[str, A
             r["stream_done_after_answer"] = summary(r["stream_done_after_answer"])
         s = r["summary"]
         if s["n"]:
-            log(f"turns latency={latency:g} {provider} {key}: median {s['median']:.3f} s, p95 {s['p95']:.3f} s (n={s['n']})")
+            log(
+                f"turns latency={latency:g} {provider} {key}: median {s['median']:.3f} s, p95 {s['p95']:.3f} s (n={s['n']})"
+            )
     return result
 
 

@@ -33,7 +33,9 @@ def canonical_name(name: str | None) -> str:
     chosen = name or os.environ.get("CAW_PROVIDER") or DEFAULT_PROVIDER
     chosen = ALIASES.get(chosen, chosen)
     if chosen not in _MODULES:
-        raise UnknownProvider(f"unknown provider {chosen!r}; choose one of {', '.join(PROVIDER_NAMES)}")
+        raise UnknownProvider(
+            f"unknown provider {chosen!r}; choose one of {', '.join(PROVIDER_NAMES)}"
+        )
     return chosen
 
 
@@ -42,7 +44,9 @@ def provider_class(name: str) -> type[Provider]:
     return getattr(importlib.import_module(module), attr)
 
 
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Provider]] = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Provider]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def shared_provider(name: str) -> Provider:

@@ -19,7 +19,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from ..errors import BackendFailed, InvalidHandle, ModelError, ProviderNotInstalled, UsageLimitReached
+from ..errors import (
+    BackendFailed,
+    InvalidHandle,
+    ModelError,
+    ProviderNotInstalled,
+    UsageLimitReached,
+)
 from ..events import Event
 
 RawSink = Callable[[dict[str, Any]], None]
@@ -27,7 +33,9 @@ RawSink = Callable[[dict[str, Any]], None]
 
 PermissionMode = Literal["bypass", "deny"]
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 
 @dataclass
@@ -104,7 +112,9 @@ class Provider(ABC):
     def require_cli(cls, env: Mapping[str, str] | None = None) -> str:
         path = cls.find_cli(env)
         if path is None:
-            raise ProviderNotInstalled(f"the {cls.name} provider needs the `{cls.cli}` CLI, which was not found: {cls.install_hint()}")
+            raise ProviderNotInstalled(
+                f"the {cls.name} provider needs the `{cls.cli}` CLI, which was not found: {cls.install_hint()}"
+            )
         return path
 
     @classmethod
@@ -130,19 +140,29 @@ class Provider(ABC):
         """End any backend server this provider shares between conversations."""
 
 
-def cli_version(path: str, env: Mapping[str, str] | None = None, timeout: float = 15.0) -> str | None:
+def cli_version(
+    path: str, env: Mapping[str, str] | None = None, timeout: float = 15.0
+) -> str | None:
     """``<cli> --version``'s first line, or None if it cannot be run."""
     import subprocess
 
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=timeout, env=dict(env) if env else None)
+        out = subprocess.run(
+            [path, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(env) if env else None,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     text = (out.stdout or out.stderr).strip()
     return text.splitlines()[0] if text else None
 
 
-_USAGE_LIMIT = re.compile(r"usage[ _]limit|insufficient_quota|quota exceeded|credit balance is too low", re.I)
+_USAGE_LIMIT = re.compile(
+    r"usage[ _]limit|insufficient_quota|quota exceeded|credit balance is too low", re.I
+)
 
 
 def model_error(message: str) -> BackendFailed:

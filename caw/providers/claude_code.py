@@ -8,6 +8,7 @@ that ends the turn). Interrupts are ``control_request``s on stdin.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -57,7 +58,9 @@ class ClaudeConversation(Conversation):
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
         self._interrupted = False
         try:
-            await self.process.write_json({"type": "user", "message": {"role": "user", "content": text}})
+            await self.process.write_json(
+                {"type": "user", "message": {"role": "user", "content": text}}
+            )
         except (BrokenPipeError, ConnectionResetError):
             raise await self._died() from None
         streamed: set[str] = set()  # message ids whose text arrived as deltas
@@ -101,7 +104,11 @@ class ClaudeConversation(Conversation):
                     btype = block.get("type")
                     if btype == "tool_use" and block.get("id") not in seen_tools:
                         seen_tools.add(block.get("id"))
-                        yield ToolCall(id=block.get("id", ""), name=block.get("name", ""), input=block.get("input") or {})
+                        yield ToolCall(
+                            id=block.get("id", ""),
+                            name=block.get("name", ""),
+                            input=block.get("input") or {},
+                        )
                     elif btype == "text" and not was_streamed and block.get("text"):
                         yield TextDelta(text=block["text"])
                     elif btype == "thinking" and not was_streamed and block.get("thinking"):
@@ -125,20 +132,26 @@ class ClaudeConversation(Conversation):
                 yield UsageUpdate(usage=_usage(line, cost))
                 if line.get("is_error") and not self._interrupted:
                     errors = line.get("errors") or []
-                    message = line.get("result") or "; ".join(map(str, errors)) or line.get("subtype", "error")
-                    if "No conversation found" in str(message) or "No conversation found" in " ".join(map(str, errors)):
+                    message = (
+                        line.get("result")
+                        or "; ".join(map(str, errors))
+                        or line.get("subtype", "error")
+                    )
+                    if "No conversation found" in str(
+                        message
+                    ) or "No conversation found" in " ".join(map(str, errors)):
                         if self._resumed_from:
                             message = str(message).replace(self._resumed_from, "<resume key>")
-                        raise BackendFailed(f"claude has no conversation with this resume key: {message}")
+                        raise BackendFailed(
+                            f"claude has no conversation with this resume key: {message}"
+                        )
                     raise model_error(f"claude reported an error: {message}")
                 return
         raise await self._died()
 
     async def _died(self) -> BackendFailed:
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.process.proc.wait(), 2.0)
-        except asyncio.TimeoutError:
-            pass
         await self.process.wait_stderr()
         return BackendFailed(
             f"the claude process ended during the turn: {self.process.describe_exit()}",
@@ -150,19 +163,19 @@ class ClaudeConversation(Conversation):
         if not self.process.alive:
             return
         self._interrupted = True
-        request = {"type": "control_request", "request_id": f"caw-{next(_request_ids)}", "request": {"subtype": "interrupt"}}
-        try:
+        request = {
+            "type": "control_request",
+            "request_id": f"caw-{next(_request_ids)}",
+            "request": {"subtype": "interrupt"},
+        }
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             await self.process.write_json(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     async def close(self) -> None:
         # Closing stdin lets claude finish writing its session file before we signal it.
         self.process.close_stdin()
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.process.proc.wait(), 2.0)
-        except asyncio.TimeoutError:
-            pass
         await self.process.stop()
 
 
@@ -207,4 +220,3 @@ class ClaudeCodeProvider(Provider):
         self.check_resume_key(resume_key)
         argv = self._argv(self.cli, options) + ["--resume", resume_key]
         return ClaudeConversation(await self._spawn(argv, options), resume_key=resume_key)
-

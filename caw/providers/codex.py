@@ -84,10 +84,17 @@ _APP_SERVER_TOKENS = ("inputTokens", "cachedInputTokens", "cacheWriteInputTokens
 _EXEC_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens")
 
 
-def _usage(tokens: Mapping[str, Any], names: tuple[str, str, str, str] = _APP_SERVER_TOKENS) -> Usage:
+def _usage(
+    tokens: Mapping[str, Any], names: tuple[str, str, str, str] = _APP_SERVER_TOKENS
+) -> Usage:
     """Codex token counts (OpenAI style: input includes cached) as caw's disjoint counts."""
     total, cached, written, output = (int(tokens.get(name) or 0) for name in names)
-    return Usage(input_tokens=max(0, total - cached - written), output_tokens=output, cache_read_tokens=cached, cache_write_tokens=written)
+    return Usage(
+        input_tokens=max(0, total - cached - written),
+        output_tokens=output,
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+    )
 
 
 def _minus(total: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, int]:
@@ -99,15 +106,25 @@ def _tool_call(item: Mapping[str, Any]) -> ToolCall | None:
     kind, item_id = item.get("type"), str(item.get("id", ""))
     if kind == "commandExecution":
         where = {"cwd": item["cwd"]} if item.get("cwd") else {}  # exec items carry no cwd
-        return ToolCall(id=item_id, name="commandExecution", input={"command": item.get("command"), **where})
+        return ToolCall(
+            id=item_id, name="commandExecution", input={"command": item.get("command"), **where}
+        )
     if kind == "fileChange":
         return ToolCall(id=item_id, name="fileChange", input={"changes": item.get("changes") or []})
     if kind == "mcpToolCall":
         args = item.get("arguments")
-        return ToolCall(id=item_id, name=f"mcp__{item.get('server')}__{item.get('tool')}", input=args if isinstance(args, dict) else {"arguments": args})
+        return ToolCall(
+            id=item_id,
+            name=f"mcp__{item.get('server')}__{item.get('tool')}",
+            input=args if isinstance(args, dict) else {"arguments": args},
+        )
     if kind == "dynamicToolCall":
         args = item.get("arguments")
-        return ToolCall(id=item_id, name=str(item.get("tool")), input=args if isinstance(args, dict) else {"arguments": args})
+        return ToolCall(
+            id=item_id,
+            name=str(item.get("tool")),
+            input=args if isinstance(args, dict) else {"arguments": args},
+        )
     if kind == "webSearch":
         return ToolCall(id=item_id, name="webSearch", input={"query": item.get("query")})
     return None
@@ -115,7 +132,11 @@ def _tool_call(item: Mapping[str, Any]) -> ToolCall | None:
 
 def _tool_result(item: Mapping[str, Any]) -> ToolResult:
     status = item.get("status")
-    failed = status in ("failed", "declined") or item.get("exitCode") not in (None, 0) or bool(item.get("error"))
+    failed = (
+        status in ("failed", "declined")
+        or item.get("exitCode") not in (None, 0)
+        or bool(item.get("error"))
+    )
     kind = item.get("type")
     if kind == "commandExecution":
         output = item.get("aggregatedOutput") or ("declined" if status == "declined" else "")
@@ -124,7 +145,9 @@ def _tool_result(item: Mapping[str, Any]) -> ToolResult:
         texts = [str(c.get("text", "")) for c in result.get("content") or [] if isinstance(c, dict)]
         output = str(error.get("message", "")) if error else "\n".join(texts)
     elif kind == "dynamicToolCall":
-        output = "\n".join(str(c.get("text", "")) for c in item.get("contentItems") or [] if isinstance(c, dict))
+        output = "\n".join(
+            str(c.get("text", "")) for c in item.get("contentItems") or [] if isinstance(c, dict)
+        )
         failed = failed or item.get("success") is False
     else:
         output = str(status or "")
@@ -154,7 +177,9 @@ class TurnTranslator:
         # request whole (the same input, a fresh answer), so that part of the turn is then void.
         self._prose_since_tool = False
         self._tools: set[str] = set()
-        self._reasoning_kind: dict[str, str] = {}  # item -> which delta kind it streams (summary or raw)
+        self._reasoning_kind: dict[
+            str, str
+        ] = {}  # item -> which delta kind it streams (summary or raw)
         self._summary_index: dict[str, int] = {}
         self._usage_base: Mapping[str, Any] | None = None
         self.error: str | None = None
@@ -214,7 +239,9 @@ class TurnTranslator:
                 self._prose_since_tool = True
                 yield TextDelta(text=item["text"])
             elif kind == "reasoning":
-                text = "\n\n".join(item.get("summary") or []) or "\n\n".join(item.get("content") or [])
+                text = "\n\n".join(item.get("summary") or []) or "\n\n".join(
+                    item.get("content") or []
+                )
                 if text:
                     self._prose_since_tool = True
                     yield ThinkingDelta(text=text)
@@ -226,11 +253,16 @@ def _error_text(error: Mapping[str, Any]) -> str:
     if error.get("additionalDetails"):
         message += f": {error['additionalDetails']}"
     info, status = error.get("codexErrorInfo"), None
-    if isinstance(info, dict) and info:  # e.g. {"responseTooManyFailedAttempts": {"httpStatusCode": 429}}
+    if (
+        isinstance(info, dict) and info
+    ):  # e.g. {"responseTooManyFailedAttempts": {"httpStatusCode": 429}}
         info, data = next(iter(info.items()))
         status = data.get("httpStatusCode") if isinstance(data, dict) else None
     # "usage limit" is what base.model_error recognises
-    tags = ["usage limit" if info == "usageLimitExceeded" else info if info != "other" else None, f"HTTP {status}" if status else None]
+    tags = [
+        "usage limit" if info == "usageLimitExceeded" else info if info != "other" else None,
+        f"HTTP {status}" if status else None,
+    ]
     tags = [str(tag) for tag in tags if tag]
     return f"{message} ({', '.join(tags)})" if tags else message
 
@@ -244,7 +276,11 @@ def approval_answer(method: str, params: Mapping[str, Any], permission_mode: str
     if method in ("item/commandExecution/requestApproval", "item/fileChange/requestApproval"):
         return {"decision": "accept" if allow else "decline"}
     if method in ("execCommandApproval", "applyPatchApproval"):  # the v1 forms
-        return {"decision": "approved" if allow else {"denied": {"rejection": "caw's permission mode is deny"}}}
+        return {
+            "decision": "approved"
+            if allow
+            else {"denied": {"rejection": "caw's permission mode is deny"}}
+        }
     if method == "item/permissions/requestApproval":
         return {"permissions": (params.get("permissions") or {}) if allow else {}, "scope": "turn"}
     if method == "item/tool/requestUserInput":
@@ -258,7 +294,11 @@ def approval_answer(method: str, params: Mapping[str, Any], permission_mode: str
 
 
 def _thread_of(params: Mapping[str, Any]) -> str | None:
-    thread = params.get("threadId") or params.get("conversationId") or (params.get("thread") or {}).get("id")
+    thread = (
+        params.get("threadId")
+        or params.get("conversationId")
+        or (params.get("thread") or {}).get("id")
+    )
     return thread if isinstance(thread, str) else None
 
 
@@ -271,7 +311,13 @@ class AppServer:
         self.users = 0  # conversations holding this server (including ones still starting)
         self.threads: dict[str, set[CodexConversation]] = {}
         self._stopped = False
-        self.peer = JsonRpcPeer(process, on_notification=self._notify, on_request=self._request, on_close=self._closed, version=None)
+        self.peer = JsonRpcPeer(
+            process,
+            on_notification=self._notify,
+            on_request=self._request,
+            on_close=self._closed,
+            version=None,
+        )
 
     @classmethod
     async def launch(cls, key: tuple[Any, ...], cli: str, env: Mapping[str, str]) -> AppServer:
@@ -279,7 +325,9 @@ class AppServer:
         server = cls(key, process)
         try:
             client = {"name": "caw", "title": "caw", "version": __version__}
-            await asyncio.wait_for(server.peer.request("initialize", {"clientInfo": client}), INITIALIZE_TIMEOUT)
+            await asyncio.wait_for(
+                server.peer.request("initialize", {"clientInfo": client}), INITIALIZE_TIMEOUT
+            )
             await server.peer.notify("initialized")
         except BaseException:
             await server.stop()
@@ -326,10 +374,8 @@ class AppServer:
         self._stopped = True
         # stdin EOF lets the server flush its rollout files before we signal it.
         self.process.close_stdin()
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.process.proc.wait()), 2.0)
-        except asyncio.TimeoutError:
-            pass
         await self.process.stop()
         await self.peer.aclose()
 
@@ -356,7 +402,13 @@ def _thread_params(options: ConversationOptions) -> dict[str, Any]:
 class CodexConversation(Conversation):
     """One thread in a shared app-server."""
 
-    def __init__(self, provider: CodexProvider, server: AppServer, thread_id: str, options: ConversationOptions):
+    def __init__(
+        self,
+        provider: CodexProvider,
+        server: AppServer,
+        thread_id: str,
+        options: ConversationOptions,
+    ):
         self.provider = provider
         self.server = server
         self.thread_id = self.resume_key = thread_id
@@ -385,7 +437,10 @@ class CodexConversation(Conversation):
         translator = TurnTranslator()
         try:
             try:
-                started = await self.server.peer.request("turn/start", {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]})
+                started = await self.server.peer.request(
+                    "turn/start",
+                    {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]},
+                )
             except PeerClosed:
                 raise await self._died() from None
             except RpcError as exc:
@@ -410,7 +465,11 @@ class CodexConversation(Conversation):
                     turn = params.get("turn") or {}
                     status = turn.get("status")
                     if status == "failed":
-                        error = _error_text(turn.get("error") or {}) or translator.error or "the turn failed"
+                        error = (
+                            _error_text(turn.get("error") or {})
+                            or translator.error
+                            or "the turn failed"
+                        )
                         raise model_error(f"codex reported an error: {error}")
                     if status == "interrupted" and not self._interrupt_requested:
                         raise BackendFailed("codex interrupted the turn")
@@ -436,7 +495,9 @@ class CodexConversation(Conversation):
 
     async def _send_interrupt(self) -> None:
         try:
-            await self.server.peer.request("turn/interrupt", {"threadId": self.thread_id, "turnId": self._turn_id})
+            await self.server.peer.request(
+                "turn/interrupt", {"threadId": self.thread_id, "turnId": self._turn_id}
+            )
         except BackendFailed as exc:  # "no active turn": it ended meanwhile (or the server did)
             log.debug("turn/interrupt: %s", exc)
 
@@ -444,7 +505,9 @@ class CodexConversation(Conversation):
         if self._closed:
             return
         self._closed = True
-        if self._queue is not None:  # a turn still running: end its iterator (the core gave up on it)
+        if (
+            self._queue is not None
+        ):  # a turn still running: end its iterator (the core gave up on it)
             await self.interrupt()
             self._queue.put_nowait(_END)
         self.server.detach(self)
@@ -457,7 +520,9 @@ class CodexConversation(Conversation):
 class CodexExecConversation(Conversation):
     """A thread driven by one ``codex exec --json`` process per turn (no app-server)."""
 
-    def __init__(self, cli: str, env: Mapping[str, str], options: ConversationOptions, resume_key: str | None):
+    def __init__(
+        self, cli: str, env: Mapping[str, str], options: ConversationOptions, resume_key: str | None
+    ):
         self.cli, self.env, self.options = cli, env, options
         self.resume_key = resume_key
         self._process: ChildProcess | None = None
@@ -484,7 +549,9 @@ class CodexExecConversation(Conversation):
 
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
         self._interrupted = False
-        process = await ChildProcess.spawn(self._argv(text), name="codex exec", env=self.env, cwd=self.options.cwd, stdin=False)
+        process = await ChildProcess.spawn(
+            self._argv(text), name="codex exec", env=self.env, cwd=self.options.cwd, stdin=False
+        )
         self._process = process
         process.hide(self.resume_key)
         error: str | None = None
@@ -498,14 +565,18 @@ class CodexExecConversation(Conversation):
                     process.hide(self.resume_key)
                 elif kind in ("item.started", "item.completed"):
                     method = "item/started" if kind == "item.started" else "item/completed"
-                    for event in translator.events(method, {"item": exec_item(line.get("item") or {})}):
+                    for event in translator.events(
+                        method, {"item": exec_item(line.get("item") or {})}
+                    ):
                         yield event
                 elif kind == "turn.completed":
                     usage = self._turn_usage(line.get("usage") or {})
                     if usage is not None:
                         yield UsageUpdate(usage=usage)
                 elif kind == "turn.failed":
-                    error = str((line.get("error") or {}).get("message") or error or "the turn failed")
+                    error = str(
+                        (line.get("error") or {}).get("message") or error or "the turn failed"
+                    )
                 elif kind == "error":
                     error = str(line.get("message") or "")
             await process.proc.wait()
@@ -514,11 +585,19 @@ class CodexExecConversation(Conversation):
             await process.wait_stderr()
             stderr = process.stderr_tail()
             if "no rollout found" in stderr:
-                raise BackendFailed("codex has no conversation with this resume key (no rollout found)", exit_code=process.returncode, stderr_tail=stderr)
+                raise BackendFailed(
+                    "codex has no conversation with this resume key (no rollout found)",
+                    exit_code=process.returncode,
+                    stderr_tail=stderr,
+                )
             if error is not None:
                 raise model_error(f"codex reported an error: {error}")
             if process.returncode != 0:
-                raise BackendFailed(f"codex exec failed: {process.describe_exit()}", exit_code=process.returncode, stderr_tail=stderr)
+                raise BackendFailed(
+                    f"codex exec failed: {process.describe_exit()}",
+                    exit_code=process.returncode,
+                    stderr_tail=stderr,
+                )
         finally:
             self._process = None
             await process.stop()
@@ -583,7 +662,10 @@ class CodexProvider(Provider):
                         raise BackendFailed(f"`codex app-server` did not start: {exc}") from None
                     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     tail = (getattr(exc, "stderr_tail", "") or "").strip().splitlines()[-1:]
-                    log.warning("`codex app-server` did not start (%s); using `codex exec` per turn", " ".join([detail, *tail]))
+                    log.warning(
+                        "`codex app-server` did not start (%s); using `codex exec` per turn",
+                        " ".join([detail, *tail]),
+                    )
                     self._no_app_server.add(key)
                     return None
                 self._servers[key] = server
@@ -604,7 +686,13 @@ class CodexProvider(Provider):
             except BackendFailed as exc:
                 log.debug("thread/unsubscribe: %s", exc)
 
-    async def _open(self, method: str, params: dict[str, Any], options: ConversationOptions, resume_key: str | None) -> Conversation:
+    async def _open(
+        self,
+        method: str,
+        params: dict[str, Any],
+        options: ConversationOptions,
+        resume_key: str | None,
+    ) -> Conversation:
         cli, env, mode = self._backend(options)
         server = await self._acquire(cli, env, mode)
         if server is None:
@@ -622,7 +710,9 @@ class CodexProvider(Provider):
                 raise BackendFailed(f"codex could not start a thread: {exc.rpc_message}") from None
             message = exc.rpc_message.replace(resume_key, "<resume key>")
             if "no rollout found" in message:
-                raise BackendFailed(f"codex has no conversation with this resume key ({message})") from None
+                raise BackendFailed(
+                    f"codex has no conversation with this resume key ({message})"
+                ) from None
             raise BackendFailed(f"codex could not resume the thread: {message}") from None
         return CodexConversation(self, server, thread_id, options)
 
@@ -631,7 +721,12 @@ class CodexProvider(Provider):
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         self.check_resume_key(resume_key)
-        return await self._open("thread/resume", {"threadId": resume_key, **_thread_params(options)}, options, resume_key)
+        return await self._open(
+            "thread/resume",
+            {"threadId": resume_key, **_thread_params(options)},
+            options,
+            resume_key,
+        )
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -10,6 +10,7 @@ notifications go to a synchronous callback in arrival order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -87,7 +88,13 @@ class JsonRpcPeer:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (method, future)
         try:
-            await self._write({"id": request_id, "method": method, **({"params": params} if params is not None else {})})
+            await self._write(
+                {
+                    "id": request_id,
+                    "method": method,
+                    **({"params": params} if params is not None else {}),
+                }
+            )
             return await future
         except (BrokenPipeError, ConnectionResetError):
             raise await self._closed_error(method) from None
@@ -96,7 +103,9 @@ class JsonRpcPeer:
 
     async def notify(self, method: str, params: Any = None) -> None:
         try:
-            await self._write({"method": method, **({"params": params} if params is not None else {})})
+            await self._write(
+                {"method": method, **({"params": params} if params is not None else {})}
+            )
         except (BrokenPipeError, ConnectionResetError):
             raise await self._closed_error(method) from None
 
@@ -118,15 +127,13 @@ class JsonRpcPeer:
         try:
             async for message in self.process.json_lines():
                 self._dispatch(message)
-        except Exception:  # noqa: BLE001 - a broken pipe ends the peer like an EOF does
+        except Exception:
             log.debug("%s: reading failed", self.process.name, exc_info=True)
         finally:
             self._eof = True  # from here on requests fail at once instead of joining _pending
             # The process may still be writing its exit status; give it a moment for describe_exit().
-            try:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self.process.proc.wait()), 2.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                pass
             for method, future in list(self._pending.values()):
                 if not future.done():
                     future.set_exception(await self._closed_error(method))
@@ -145,36 +152,52 @@ class JsonRpcPeer:
             elif self._on_notification is not None:
                 try:
                     self._on_notification(method, params, message)
-                except Exception:  # noqa: BLE001 - one bad handler must not stop the reader
+                except Exception:
                     log.exception("%s: handling %s failed", self.process.name, method)
             return
         pending = self._pending.get(message.get("id"))  # type: ignore[arg-type]
         if pending is None or pending[1].done():
-            log.debug("%s: a response to no pending request (id %r)", self.process.name, message.get("id"))
+            log.debug(
+                "%s: a response to no pending request (id %r)", self.process.name, message.get("id")
+            )
             return
         method, future = pending
         error = message.get("error")
         if isinstance(error, dict):
             code = error.get("code")
-            future.set_exception(RpcError(code if isinstance(code, int) else 0, str(error.get("message") or error), error.get("data"), method=method))
+            future.set_exception(
+                RpcError(
+                    code if isinstance(code, int) else 0,
+                    str(error.get("message") or error),
+                    error.get("data"),
+                    method=method,
+                )
+            )
         else:
             future.set_result(message.get("result"))
 
-    async def _answer(self, request_id: Any, method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
+    async def _answer(
+        self, request_id: Any, method: str, params: dict[str, Any], message: dict[str, Any]
+    ) -> None:
         reply: dict[str, Any]
         try:
             if self._on_request is None:
                 raise RpcError(METHOD_NOT_FOUND, f"unsupported request {method}")
             reply = {"id": request_id, "result": await self._on_request(method, params, message)}
         except RpcError as exc:
-            reply = {"id": request_id, "error": {"code": exc.code, "message": exc.rpc_message, **({"data": exc.data} if exc.data is not None else {})}}
-        except Exception as exc:  # noqa: BLE001 - the child must get an answer either way
+            reply = {
+                "id": request_id,
+                "error": {
+                    "code": exc.code,
+                    "message": exc.rpc_message,
+                    **({"data": exc.data} if exc.data is not None else {}),
+                },
+            }
+        except Exception as exc:
             log.exception("%s: answering %s failed", self.process.name, method)
             reply = {"id": request_id, "error": {"code": INTERNAL_ERROR, "message": str(exc)}}
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             await self._write(reply)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     async def aclose(self) -> None:
         """Wait for the reader to finish (the caller stops the process) and drop unanswered requests of the child."""

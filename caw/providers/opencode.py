@@ -45,7 +45,9 @@ from .sse import iter_json
 
 log = logging.getLogger("caw.opencode")
 
-KEY_RE = re.compile(r"ses_[A-Za-z0-9]+")  # used with fullmatch: "$" would let a trailing newline through
+KEY_RE = re.compile(
+    r"ses_[A-Za-z0-9]+"
+)  # used with fullmatch: "$" would let a trailing newline through
 
 
 class _HideSessionIds(logging.Filter):
@@ -115,7 +117,9 @@ def closest_variant(requested: str, variants: list[str]) -> str | None:
     if not ranked:
         return None
     want = REASONING_LEVELS.index(requested)
-    return min(ranked, key=lambda v: (abs(REASONING_LEVELS.index(v) - want), REASONING_LEVELS.index(v)))
+    return min(
+        ranked, key=lambda v: (abs(REASONING_LEVELS.index(v) - want), REASONING_LEVELS.index(v))
+    )
 
 
 def usage_of(tokens: Mapping[str, Any] | None, cost: Any = None) -> Usage:
@@ -138,7 +142,9 @@ def error_of(error: Mapping[str, Any]) -> BackendFailed:
     message = str(data.get("message") or name)
     status = data.get("statusCode")
     if name == "APIError":
-        return model_error(f"opencode reported a model API error{f' (HTTP {status})' if status else ''}: {message}")
+        return model_error(
+            f"opencode reported a model API error{f' (HTTP {status})' if status else ''}: {message}"
+        )
     if name in ("ProviderAuthError", "MessageOutputLengthError", "ContextOverflowError"):
         return model_error(f"opencode reported {name}: {message}")
     return BackendFailed(f"opencode reported {name}: {message}")
@@ -205,12 +211,20 @@ class ServeProcess:
             self.listeners.pop(session, None)
 
     @classmethod
-    async def launch(cls, key: tuple[Any, ...], cli: str, cwd: str, env: Mapping[str, str], timeout: float) -> ServeProcess:
+    async def launch(
+        cls, key: tuple[Any, ...], cli: str, cwd: str, env: Mapping[str, str], timeout: float
+    ) -> ServeProcess:
         password = secrets.token_urlsafe(32)
         port = _free_port()
-        child_env = {**env, "OPENCODE_SERVER_PASSWORD": password, "OPENCODE_SERVER_USERNAME": USERNAME}
+        child_env = {
+            **env,
+            "OPENCODE_SERVER_PASSWORD": password,
+            "OPENCODE_SERVER_USERNAME": USERNAME,
+        }
         argv = [cli, "serve", "--hostname", "127.0.0.1", "--port", str(port)]
-        process = await ChildProcess.spawn(argv, name="opencode serve", env=child_env, cwd=cwd, stdin=False)
+        process = await ChildProcess.spawn(
+            argv, name="opencode serve", env=child_env, cwd=cwd, stdin=False
+        )
         serve: ServeProcess | None = None
         try:
             deadline = time.monotonic() + timeout
@@ -229,7 +243,9 @@ class ServeProcess:
         return serve
 
     @staticmethod
-    async def _wait_listening(process: ChildProcess, port: int, deadline: float, timeout: float) -> str:
+    async def _wait_listening(
+        process: ChildProcess, port: int, deadline: float, timeout: float
+    ) -> str:
         """Readiness: serve prints ``... listening on http://127.0.0.1:PORT`` once it accepts requests."""
         while True:
             remaining = deadline - time.monotonic()
@@ -257,7 +273,11 @@ class ServeProcess:
         waiter = asyncio.ensure_future(self._connected.wait())
         assert self._events_task is not None
         try:
-            await asyncio.wait({waiter, self._events_task}, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiter, self._events_task},
+                timeout=max(0.0, deadline - time.monotonic()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             waiter.cancel()
         if self._connected.is_set():
@@ -283,7 +303,9 @@ class ServeProcess:
         try:
             while self.alive:
                 try:
-                    async with self.client.stream("GET", "/event", timeout=httpx.Timeout(None, connect=5.0)) as response:
+                    async with self.client.stream(
+                        "GET", "/event", timeout=httpx.Timeout(None, connect=5.0)
+                    ) as response:
                         if response.status_code != 200:
                             self._events_error = f"opencode serve refused its event stream: HTTP {response.status_code}"
                             return
@@ -315,7 +337,9 @@ class ServeProcess:
         session = props.get("sessionID")
         if not session:
             return
-        for conversation in self.listeners.get(session) or self.listeners.get(self._children.get(session, "")) or ():
+        for conversation in (
+            self.listeners.get(session) or self.listeners.get(self._children.get(session, "")) or ()
+        ):
             conversation._feed(event)
 
     async def gone_error(self, when: str = "during the turn") -> BackendFailed:
@@ -352,10 +376,14 @@ class ServeProcess:
     def http_error(response: httpx.Response, what: str) -> BackendFailed:
         try:
             body = response.json()
-            detail = f"{body.get('name', 'error')}: {(body.get('data') or {}).get('message', '')}".rstrip(": ")
+            detail = f"{body.get('name', 'error')}: {(body.get('data') or {}).get('message', '')}".rstrip(
+                ": "
+            )
         except ValueError:
             detail = response.text[:300]
-        return BackendFailed(f"opencode serve answered HTTP {response.status_code} to {what}: {detail}")
+        return BackendFailed(
+            f"opencode serve answered HTTP {response.status_code} to {what}: {detail}"
+        )
 
     async def providers(self) -> dict[str, Any]:
         if self._providers is None:
@@ -389,7 +417,9 @@ class _Turn:
     """What one turn has seen so far, to filter events and never emit anything twice."""
 
     user_message: str
-    assistant: set[str] = field(default_factory=set)  # our assistant messages (parentID == user_message)
+    assistant: set[str] = field(
+        default_factory=set
+    )  # our assistant messages (parentID == user_message)
     completed: set[str] = field(default_factory=set)
     part_kinds: dict[str, str] = field(default_factory=dict)  # partID -> "text" | "reasoning"
     emitted: dict[str, int] = field(default_factory=dict)  # partID -> characters emitted
@@ -398,7 +428,9 @@ class _Turn:
     tool_results: set[str] = field(default_factory=set)
     steps: set[str] = field(default_factory=set)
     usage: Usage = field(default_factory=Usage)
-    infos: dict[str, dict[str, Any]] = field(default_factory=dict)  # our assistant messages' latest info
+    infos: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # our assistant messages' latest info
     last: str | None = None  # our newest assistant message
     seen_user: bool = False
     retried: bool = False  # the model request was retried since the last text we emitted
@@ -407,7 +439,11 @@ class _Turn:
     def text_event(self, kind: str, text: str) -> Event:
         """A text or thinking delta; the first after a retry voids what the broken attempt streamed."""
         replace, self.retried = self.retried, False
-        return ThinkingDelta(text=text, replace=replace) if kind == "reasoning" else TextDelta(text=text, replace=replace)
+        return (
+            ThinkingDelta(text=text, replace=replace)
+            if kind == "reasoning"
+            else TextDelta(text=text, replace=replace)
+        )
 
 
 class ServeConversation(Conversation):
@@ -475,7 +511,9 @@ class ServeConversation(Conversation):
             response = post.result()
             if response.status_code >= 400:
                 if response.status_code == 404:
-                    raise BackendFailed("opencode has no session with this resume key (it was not found; deleted?)")
+                    raise BackendFailed(
+                        "opencode has no session with this resume key (it was not found; deleted?)"
+                    )
                 raise self.serve.http_error(response, "the turn's POST /session/{id}/message")
             answer = response.json() if response.content else {}
             raw(answer)
@@ -485,7 +523,9 @@ class ServeConversation(Conversation):
             ours = info.get("parentID") == turn.user_message
             final = info.get("id") if ours else None
             if not ours:
-                log.debug("the POST returned another prompt's answer (prompts queued on one session)")
+                log.debug(
+                    "the POST returned another prompt's answer (prompts queued on one session)"
+                )
 
             def settled() -> bool:
                 if final:
@@ -496,7 +536,9 @@ class ServeConversation(Conversation):
             deadline = time.monotonic() + CATCH_UP
             while not settled() and self.serve.alive:
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - time.monotonic()))
+                    item = await asyncio.wait_for(
+                        self._queue.get(), max(0.0, deadline - time.monotonic())
+                    )
                 except asyncio.TimeoutError:
                     log.debug("the opencode event stream lags behind the turn's answer")
                     break
@@ -532,7 +574,11 @@ class ServeConversation(Conversation):
             await self._on_message(turn, props.get("info") or {})
         elif kind == "message.part.delta":
             part_id = props.get("partID")
-            if props.get("messageID") in turn.assistant and props.get("field") == "text" and part_id not in turn.final_parts:
+            if (
+                props.get("messageID") in turn.assistant
+                and props.get("field") == "text"
+                and part_id not in turn.final_parts
+            ):
                 delta = str(props.get("delta") or "")
                 if delta:
                     turn.emitted[part_id] = turn.emitted.get(part_id, 0) + len(delta)
@@ -545,14 +591,20 @@ class ServeConversation(Conversation):
         elif kind == "question.asked" and props.get("id"):
             # Nobody is there to answer opencode's question tool.
             with contextlib.suppress(BackendFailed):
-                await self.serve.request("POST", f"/question/{props['id']}/reject", "POST /question/{id}/reject", json={})
+                await self.serve.request(
+                    "POST", f"/question/{props['id']}/reject", "POST /question/{id}/reject", json={}
+                )
         elif kind == "session.status" and props.get("sessionID") == self.resume_key:
             status = props.get("status") or {}
             if status.get("type") == "retry":
                 # opencode keeps a broken attempt's parts (emptied) and streams the retry into new ones.
                 turn.retried = True
                 message = str(status.get("message") or "")
-                log.info("opencode retries the model request (attempt %s): %s", status.get("attempt"), message)
+                log.info(
+                    "opencode retries the model request (attempt %s): %s",
+                    status.get("attempt"),
+                    message,
+                )
                 failure = model_error(message)
                 if isinstance(failure, UsageLimitReached) and turn.failure is None:
                     # Retrying a usage limit only delays the same answer by minutes.
@@ -606,13 +658,21 @@ class ServeConversation(Conversation):
             status = state.get("status")
             if status in ("running", "completed", "error") and call not in turn.tool_calls:
                 turn.tool_calls.add(call)
-                out.append(ToolCall(id=call, name=str(part.get("tool") or ""), input=state.get("input") or {}))
+                out.append(
+                    ToolCall(
+                        id=call, name=str(part.get("tool") or ""), input=state.get("input") or {}
+                    )
+                )
             if status in ("completed", "error") and call not in turn.tool_results:
                 turn.tool_results.add(call)
                 if status == "completed":
                     out.append(ToolResult(id=call, output=str(state.get("output") or "")))
                 else:
-                    out.append(ToolResult(id=call, output=str(state.get("error") or "error"), is_error=True))
+                    out.append(
+                        ToolResult(
+                            id=call, output=str(state.get("error") or "error"), is_error=True
+                        )
+                    )
         elif kind == "step-finish" and part_id not in turn.steps:
             turn.steps.add(part_id)
             turn.usage = turn.usage + usage_of(part.get("tokens"), part.get("cost"))
@@ -627,13 +687,21 @@ class ServeConversation(Conversation):
             reply: dict[str, str] = {"reply": "once"}
         else:
             reply = {"reply": "reject", "message": DENY_MESSAGE}
-        log.debug("answering opencode's %s permission request: %s", props.get("permission"), reply["reply"])
+        log.debug(
+            "answering opencode's %s permission request: %s",
+            props.get("permission"),
+            reply["reply"],
+        )
         with contextlib.suppress(BackendFailed):
-            await self.serve.request("POST", f"/permission/{request_id}/reply", "POST /permission/{id}/reply", json=reply)
+            await self.serve.request(
+                "POST", f"/permission/{request_id}/reply", "POST /permission/{id}/reply", json=reply
+            )
 
     async def _abort(self) -> None:
         with contextlib.suppress(BackendFailed):
-            await self.serve.request("POST", f"/session/{self.resume_key}/abort", "POST /session/{id}/abort")
+            await self.serve.request(
+                "POST", f"/session/{self.resume_key}/abort", "POST /session/{id}/abort"
+            )
 
     async def interrupt(self) -> None:
         if self._turn is None or not self.serve.alive:
@@ -688,7 +756,7 @@ class RunConversation(Conversation):
         if instructions:
             extra["instructions"] = [instructions]
         if self._options.permission_mode == "deny":
-            extra["permission"] = {"*": "ask", **{tool: "allow" for tool in READ_ONLY_TOOLS}}
+            extra["permission"] = {"*": "ask", **dict.fromkeys(READ_ONLY_TOOLS, "allow")}
         if extra:
             try:
                 config = json.loads(env.get("OPENCODE_CONFIG_CONTENT") or "{}")
@@ -697,7 +765,10 @@ class RunConversation(Conversation):
             if not isinstance(config, dict):
                 config = {}
             if "instructions" in extra:
-                config["instructions"] = [*(config.get("instructions") or []), *extra.pop("instructions")]
+                config["instructions"] = [
+                    *(config.get("instructions") or []),
+                    *extra.pop("instructions"),
+                ]
             config.update(extra)
             env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
         return env
@@ -714,7 +785,12 @@ class RunConversation(Conversation):
                 with open(instructions, "w", encoding="utf-8") as f:
                     f.write(self._options.system_prompt)
             # The message goes in on stdin: run quotes positional words that contain spaces.
-            process = await ChildProcess.spawn(self._argv(), name="opencode run", env=self._env(instructions), cwd=self._options.cwd)
+            process = await ChildProcess.spawn(
+                self._argv(),
+                name="opencode run",
+                env=self._env(instructions),
+                cwd=self._options.cwd,
+            )
             self._process = process
             process.hide(self.resume_key)
             try:
@@ -742,9 +818,15 @@ class RunConversation(Conversation):
                     elif kind == "tool_use":
                         call = str(part.get("callID") or part.get("id") or "")
                         state = part.get("state") or {}
-                        yield ToolCall(id=call, name=str(part.get("tool") or ""), input=state.get("input") or {})
+                        yield ToolCall(
+                            id=call,
+                            name=str(part.get("tool") or ""),
+                            input=state.get("input") or {},
+                        )
                         if state.get("status") == "error":
-                            yield ToolResult(id=call, output=str(state.get("error") or "error"), is_error=True)
+                            yield ToolResult(
+                                id=call, output=str(state.get("error") or "error"), is_error=True
+                            )
                         else:
                             yield ToolResult(id=call, output=str(state.get("output") or ""))
                     elif kind == "step_finish":
@@ -760,9 +842,14 @@ class RunConversation(Conversation):
                     raise failure
                 if process.returncode != 0:
                     if "Session not found" in process.stderr_tail():
-                        raise BackendFailed("opencode has no session with this resume key (Session not found)", exit_code=process.returncode)
+                        raise BackendFailed(
+                            "opencode has no session with this resume key (Session not found)",
+                            exit_code=process.returncode,
+                        )
                     raise BackendFailed(
-                        f"opencode run failed: {process.describe_exit()}", exit_code=process.returncode, stderr_tail=process.stderr_tail()
+                        f"opencode run failed: {process.describe_exit()}",
+                        exit_code=process.returncode,
+                        stderr_tail=process.stderr_tail(),
                     )
             finally:
                 self._process = None
@@ -790,12 +877,16 @@ class OpenCodeProvider(Provider):
     def __init__(self) -> None:
         self._serves: dict[tuple[Any, ...], ServeProcess] = {}
         self._starting: dict[tuple[Any, ...], asyncio.Lock] = {}
-        self._serve_failed: dict[tuple[Any, ...], float] = {}  # key -> when serve last failed to start
+        self._serve_failed: dict[
+            tuple[Any, ...], float
+        ] = {}  # key -> when serve last failed to start
 
     @classmethod
     def check_resume_key(cls, key: str) -> str:
         if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-            raise InvalidHandle("an opencode resume key is an opencode session id: 'ses_' followed by letters and digits")
+            raise InvalidHandle(
+                "an opencode resume key is an opencode session id: 'ses_' followed by letters and digits"
+            )
         return key
 
     @staticmethod
@@ -811,7 +902,9 @@ class OpenCodeProvider(Provider):
         # (tests run private HOMEs side by side in one process).
         return (cli, os.path.realpath(options.cwd), tuple(sorted(env.items())))
 
-    async def _acquire(self, cli: str, options: ConversationOptions, env: Mapping[str, str], mode: str) -> ServeProcess | None:
+    async def _acquire(
+        self, cli: str, options: ConversationOptions, env: Mapping[str, str], mode: str
+    ) -> ServeProcess | None:
         """A running serve for these options (refcount taken), or None to fall back to run."""
         key = self._key(cli, options, env)
         failed_at = self._serve_failed.get(key)
@@ -826,11 +919,20 @@ class OpenCodeProvider(Provider):
                 serve = None
             if serve is None:
                 try:
-                    serve = await ServeProcess.launch(key, cli, options.cwd, env, _float_env(env, START_TIMEOUT_ENV, START_TIMEOUT))
+                    serve = await ServeProcess.launch(
+                        key,
+                        cli,
+                        options.cwd,
+                        env,
+                        _float_env(env, START_TIMEOUT_ENV, START_TIMEOUT),
+                    )
                 except BackendFailed as exc:
                     if mode == "serve":
                         raise
-                    log.warning("opencode serve could not start, using `opencode run` per turn instead: %s", exc)
+                    log.warning(
+                        "opencode serve could not start, using `opencode run` per turn instead: %s",
+                        exc,
+                    )
                     self._serve_failed[key] = time.monotonic()
                     return None
                 self._serves[key] = serve
@@ -844,12 +946,17 @@ class OpenCodeProvider(Provider):
                 del self._serves[serve.key]
             await serve.stop()
 
-    async def _resolve_model(self, serve: ServeProcess, options: ConversationOptions) -> tuple[dict[str, str] | None, str | None]:
+    async def _resolve_model(
+        self, serve: ServeProcess, options: ConversationOptions
+    ) -> tuple[dict[str, str] | None, str | None]:
         """``providerID/modelID`` (or a bare model id) checked against serve's list; reasoning as a variant."""
         wanted = options.model
         if not wanted and not options.reasoning:
             return None, None
-        catalog = {p.get("id"): p.get("models") or {} for p in (await serve.providers()).get("providers") or []}
+        catalog = {
+            p.get("id"): p.get("models") or {}
+            for p in (await serve.providers()).get("providers") or []
+        }
         if not wanted:
             wanted = (await serve.config()).get("model")
         model: dict[str, str] | None = None
@@ -861,7 +968,9 @@ class OpenCodeProvider(Provider):
                 provider_id, model_id = (owners[0], wanted) if len(owners) == 1 else ("", wanted)
             if model_id not in catalog.get(provider_id, {}):
                 if options.model:
-                    known = ", ".join(f"{p}/{m}" for p, models in catalog.items() for m in list(models)[:3])
+                    known = ", ".join(
+                        f"{p}/{m}" for p, models in catalog.items() for m in list(models)[:3]
+                    )
                     raise BackendFailed(
                         f"opencode has no model {options.model!r} (models are named 'providerID/modelID', e.g. {known or 'none configured'})"
                     )
@@ -873,12 +982,23 @@ class OpenCodeProvider(Provider):
         if options.reasoning:
             variant = closest_variant(options.reasoning, variants) if variants else None
             if variant is None:
-                log.warning("opencode's model %s has no reasoning variants; reasoning=%r is not applied", wanted, options.reasoning)
+                log.warning(
+                    "opencode's model %s has no reasoning variants; reasoning=%r is not applied",
+                    wanted,
+                    options.reasoning,
+                )
             elif variant != options.reasoning:
-                log.info("reasoning=%r maps to opencode's variant %r of %s", options.reasoning, variant, wanted)
+                log.info(
+                    "reasoning=%r maps to opencode's variant %r of %s",
+                    options.reasoning,
+                    variant,
+                    wanted,
+                )
         return model, variant
 
-    async def _serve_conversation(self, options: ConversationOptions, resume_key: str | None) -> Conversation | None:
+    async def _serve_conversation(
+        self, options: ConversationOptions, resume_key: str | None
+    ) -> Conversation | None:
         env = options.process_env()
         cli = self.require_cli(env)
         mode = self._mode(env)
@@ -891,16 +1011,25 @@ class OpenCodeProvider(Provider):
             model, variant = await self._resolve_model(serve, options)
             rules = permission_rules(options.permission_mode)
             if resume_key is None:
-                created = await serve.json("POST", "/session", "POST /session", json={"permission": rules})
+                created = await serve.json(
+                    "POST", "/session", "POST /session", json={"permission": rules}
+                )
                 session = str(created["id"])
             else:
                 response = await serve.request("GET", f"/session/{resume_key}", "GET /session/{id}")
                 if response.status_code == 404:
-                    raise BackendFailed("opencode has no session with this resume key: it was not found (deleted, or made under another HOME?)")
+                    raise BackendFailed(
+                        "opencode has no session with this resume key: it was not found (deleted, or made under another HOME?)"
+                    )
                 if response.status_code >= 400:
                     raise serve.http_error(response, "GET /session/{id}")
                 # The session keeps the rules it was made with; this session's policy replaces them.
-                await serve.json("PATCH", f"/session/{resume_key}", "PATCH /session/{id}", json={"permission": rules})
+                await serve.json(
+                    "PATCH",
+                    f"/session/{resume_key}",
+                    "PATCH /session/{id}",
+                    json={"permission": rules},
+                )
                 session = resume_key
         except BaseException:
             await self._release(serve)
@@ -917,7 +1046,9 @@ class OpenCodeProvider(Provider):
         self.check_resume_key(resume_key)
         conversation = await self._serve_conversation(options, resume_key)
         if conversation is None:
-            conversation = RunConversation(self.require_cli(options.process_env()), options, resume_key)
+            conversation = RunConversation(
+                self.require_cli(options.process_env()), options, resume_key
+            )
         return conversation
 
     async def aclose(self) -> None:

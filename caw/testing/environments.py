@@ -49,12 +49,12 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "PROVIDER_CLI",
-    "DEFAULT_MODEL",
     "API_KEY",
+    "DEFAULT_MODEL",
+    "PROVIDER_CLI",
     "backends_bin_dir",
-    "cli_path",
     "cli_environment",
+    "cli_path",
     "scrub_environment",
 ]
 
@@ -204,7 +204,9 @@ def _toml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def _write_codex_config(codex_home: Path, base_url: str, model: str, max_retries: int | None) -> None:
+def _write_codex_config(
+    codex_home: Path, base_url: str, model: str, max_retries: int | None
+) -> None:
     catalog = codex_home / "caw-model-catalog.json"
     catalog.write_text(
         json.dumps(
@@ -235,7 +237,9 @@ def _write_codex_config(codex_home: Path, base_url: str, model: str, max_retries
     )
     retries = ""
     if max_retries is not None:
-        retries = f"request_max_retries = {int(max_retries)}\nstream_max_retries = {int(max_retries)}\n"
+        retries = (
+            f"request_max_retries = {int(max_retries)}\nstream_max_retries = {int(max_retries)}\n"
+        )
     config = (
         f"model = {_toml_str(model)}\n"
         f"model_provider = {_toml_str(PROVIDER_ID)}\n"

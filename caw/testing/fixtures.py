@@ -14,8 +14,9 @@ Load them from a conftest.py with ``pytest_plugins = ["caw.testing.fixtures"]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

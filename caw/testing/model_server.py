@@ -40,6 +40,7 @@ prints ``http://127.0.0.1:PORT`` on one line and serves until killed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import select
@@ -50,14 +51,15 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import script
 from .script import Message, Reply, dumps
 
-__all__ = ["ScriptedModelServer", "RecordedRequest", "main"]
+__all__ = ["RecordedRequest", "ScriptedModelServer", "main"]
 
 DEFAULT_MODEL = "caw-scripted-1"
 
@@ -140,7 +142,13 @@ class RecordedRequest:
         ``thread-id`` / ``session-id`` (the thread id); opencode:
         ``x-session-id`` (its ``ses_...`` id).
         """
-        for key in ("x-claude-code-session-id", "thread-id", "session-id", "x-session-id", "session_id"):
+        for key in (
+            "x-claude-code-session-id",
+            "thread-id",
+            "session-id",
+            "x-session-id",
+            "session_id",
+        ):
             if self.headers.get(key):
                 return self.headers[key]
         return None
@@ -151,7 +159,9 @@ class RecordedRequest:
         if isinstance(self.body, dict):
             for t in self.body.get("tools") or []:
                 if isinstance(t, dict):
-                    out.append(t.get("name") or (t.get("function") or {}).get("name") or t.get("type"))
+                    out.append(
+                        t.get("name") or (t.get("function") or {}).get("name") or t.get("type")
+                    )
         return out
 
     def __repr__(self) -> str:  # short, for assertion messages
@@ -168,9 +178,9 @@ class _Stop(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_HTTPServer"
+    server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # ------------------------------------------------------------------ plumbing
@@ -270,10 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cut(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         raise _Stop()
 
     # ------------------------------------------------------------------ routing
@@ -313,7 +321,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._model_request("anthropic", method, path, headers, body)
             elif method == "POST" and route == "/messages/count_tokens":
                 rec = owner._record(method, path, "anthropic", "count_tokens", headers, body)
-                n = _count_tokens({"s": (body or {}).get("system"), "m": (body or {}).get("messages")}) if isinstance(body, dict) else 1
+                n = (
+                    _count_tokens(
+                        {"s": (body or {}).get("system"), "m": (body or {}).get("messages")}
+                    )
+                    if isinstance(body, dict)
+                    else 1
+                )
                 rec.status = 200
                 self._send_json(200, {"input_tokens": n})
             elif method == "POST" and route == "/responses":
@@ -334,7 +348,10 @@ class _Handler(BaseHTTPRequestHandler):
                         404,
                         {
                             "type": "error",
-                            "error": {"type": "not_found_error", "message": f"no route {method} {path}"},
+                            "error": {
+                                "type": "not_found_error",
+                                "message": f"no route {method} {path}",
+                            },
                         },
                     )
         except _Stop:
@@ -379,10 +396,17 @@ class _Handler(BaseHTTPRequestHandler):
                 extra = {"x-should-retry": "false"} if reply.fail_kind == "usage_limit" else {}
                 retry_after = owner.retry_after
                 if retry_after is not None:
-                    extra.update({"retry-after-ms": str(int(retry_after * 1000)), "retry-after": str(int(retry_after))})
+                    extra.update(
+                        {
+                            "retry-after-ms": str(int(retry_after * 1000)),
+                            "retry-after": str(int(retry_after)),
+                        }
+                    )
                 self._send_json(
                     reply.fail_status,
-                    _error_body(api, reply.fail_status, None, usage_limit=reply.fail_kind == "usage_limit"),
+                    _error_body(
+                        api, reply.fail_status, None, usage_limit=reply.fail_kind == "usage_limit"
+                    ),
                     extra=extra or None,
                 )
             return
@@ -447,7 +471,9 @@ def _split(text: str, fine: bool) -> list[str]:
     return parts
 
 
-def _error_body(api: str, status: int, message: str | None, usage_limit: bool = False) -> dict[str, Any]:
+def _error_body(
+    api: str, status: int, message: str | None, usage_limit: bool = False
+) -> dict[str, Any]:
     if api == "anthropic":
         if usage_limit:
             return {
@@ -467,7 +493,10 @@ def _error_body(api: str, status: int, message: str | None, usage_limit: bool = 
             500: "api_error",
             529: "overloaded_error",
         }.get(status, "api_error")
-        return {"type": "error", "error": {"type": etype, "message": message or f"scripted {etype} ({status})"}}
+        return {
+            "type": "error",
+            "error": {"type": etype, "message": message or f"scripted {etype} ({status})"},
+        }
     if usage_limit:
         return {
             "error": {
@@ -541,19 +570,31 @@ def _anthropic_events(reply: Reply, model: str, input_tokens: int) -> Iterator[E
     if reply.thinking:
         yield (
             "content_block_start",
-            {"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+            },
             False,
         )
         for piece in _split(reply.thinking, fine):
             yield (
                 "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "thinking_delta", "thinking": piece},
+                },
                 True,
             )
         signature = "c2NyaXB0ZWQ=" + uuid.uuid4().hex
         yield (
             "content_block_delta",
-            {"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": signature}},
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "signature_delta", "signature": signature},
+            },
             False,
         )
         yield ("content_block_stop", {"type": "content_block_stop", "index": index}, False)
@@ -563,14 +604,22 @@ def _anthropic_events(reply: Reply, model: str, input_tokens: int) -> Iterator[E
     if reply.text or reply.tool_call is None:
         yield (
             "content_block_start",
-            {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "text", "text": ""},
+            },
             False,
         )
         yield ("ping", {"type": "ping"}, False)
         for piece in _split(reply.text, fine):
             yield (
                 "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": piece},
+                },
                 True,
             )
         yield ("content_block_stop", {"type": "content_block_stop", "index": index}, False)
@@ -586,7 +635,12 @@ def _anthropic_events(reply: Reply, model: str, input_tokens: int) -> Iterator[E
             {
                 "type": "content_block_start",
                 "index": index,
-                "content_block": {"type": "tool_use", "id": tool_id, "name": call.name, "input": {}},
+                "content_block": {
+                    "type": "tool_use",
+                    "id": tool_id,
+                    "name": call.name,
+                    "input": {},
+                },
             },
             False,
         )
@@ -595,11 +649,17 @@ def _anthropic_events(reply: Reply, model: str, input_tokens: int) -> Iterator[E
         for piece in (args[:half], args[half:]):
             yield (
                 "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                },
                 True,
             )
         yield ("content_block_stop", {"type": "content_block_stop", "index": index}, False)
-        content.append({"type": "tool_use", "id": tool_id, "name": call.name, "input": call.arguments})
+        content.append(
+            {"type": "tool_use", "id": tool_id, "name": call.name, "input": call.arguments}
+        )
         output_tokens += _count_tokens(call.arguments)
         stop_reason = "tool_use"
     yield (
@@ -607,8 +667,12 @@ def _anthropic_events(reply: Reply, model: str, input_tokens: int) -> Iterator[E
         {
             "type": "message_delta",
             "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-            "usage": {"output_tokens": output_tokens, "input_tokens": input_tokens,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+            "usage": {
+                "output_tokens": output_tokens,
+                "input_tokens": input_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
         },
         False,
     )
@@ -632,7 +696,9 @@ def _anthropic_events(reply: Reply, model: str, input_tokens: int) -> Iterator[E
     )
 
 
-def _openai_events(reply: Reply, model: str, input_tokens: int, body: dict[str, Any]) -> Iterator[Event]:
+def _openai_events(
+    reply: Reply, model: str, input_tokens: int, body: dict[str, Any]
+) -> Iterator[Event]:
     resp_id = _new_id("resp")
     fine = reply.slow is not None
     seq = itertools.count(0)
@@ -667,9 +733,11 @@ def _openai_events(reply: Reply, model: str, input_tokens: int, body: dict[str, 
         }
         if with_usage:
             out_tokens = _count_tokens(output)
-            reasoning_tokens = _count_tokens([o for o in output if o.get("type") == "reasoning"]) if any(
-                o.get("type") == "reasoning" for o in output
-            ) else 0
+            reasoning_tokens = (
+                _count_tokens([o for o in output if o.get("type") == "reasoning"])
+                if any(o.get("type") == "reasoning" for o in output)
+                else 0
+            )
             r["usage"] = {
                 "input_tokens": input_tokens,
                 "input_tokens_details": {"cached_tokens": 0},
@@ -692,7 +760,12 @@ def _openai_events(reply: Reply, model: str, input_tokens: int, body: dict[str, 
         yield ev("response.output_item.added", {"output_index": index, "item": item})
         yield ev(
             "response.reasoning_summary_part.added",
-            {"item_id": rs_id, "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}},
+            {
+                "item_id": rs_id,
+                "output_index": index,
+                "summary_index": 0,
+                "part": {"type": "summary_text", "text": ""},
+            },
         )
         for piece in _split(reply.thinking, fine):
             yield ev(
@@ -715,7 +788,13 @@ def _openai_events(reply: Reply, model: str, input_tokens: int, body: dict[str, 
         index += 1
     if reply.text or reply.tool_call is None:
         msg_id = _new_id("msg")
-        item = {"id": msg_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+        item = {
+            "id": msg_id,
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
         yield ev("response.output_item.added", {"output_index": index, "item": item})
         yield ev(
             "response.content_part.added",
@@ -729,19 +808,37 @@ def _openai_events(reply: Reply, model: str, input_tokens: int, body: dict[str, 
         for piece in _split(reply.text, fine):
             yield ev(
                 "response.output_text.delta",
-                {"item_id": msg_id, "output_index": index, "content_index": 0, "delta": piece, "logprobs": []},
+                {
+                    "item_id": msg_id,
+                    "output_index": index,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                },
                 True,
             )
         yield ev(
             "response.output_text.done",
-            {"item_id": msg_id, "output_index": index, "content_index": 0, "text": reply.text, "logprobs": []},
+            {
+                "item_id": msg_id,
+                "output_index": index,
+                "content_index": 0,
+                "text": reply.text,
+                "logprobs": [],
+            },
         )
         part = {"type": "output_text", "text": reply.text, "annotations": []}
         yield ev(
             "response.content_part.done",
             {"item_id": msg_id, "output_index": index, "content_index": 0, "part": part},
         )
-        done = {"id": msg_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
+        done = {
+            "id": msg_id,
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [part],
+        }
         output.append(done)
         yield ev("response.output_item.done", {"output_index": index, "item": done})
         index += 1
@@ -757,7 +854,10 @@ def _openai_events(reply: Reply, model: str, input_tokens: int, body: dict[str, 
                 "status": "completed",
                 "action": call.arguments,
             }
-            yield ev("response.output_item.added", {"output_index": index, "item": {**done, "status": "in_progress"}})
+            yield ev(
+                "response.output_item.added",
+                {"output_index": index, "item": {**done, "status": "in_progress"}},
+            )
             output.append(done)
             yield ev("response.output_item.done", {"output_index": index, "item": done}, True)
         else:
@@ -795,7 +895,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
-    owner: "ScriptedModelServer"
+    owner: ScriptedModelServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # quiet on resets
         exc = sys.exc_info()[1]
@@ -840,7 +940,7 @@ class ScriptedModelServer:
         self._request_event = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "ScriptedModelServer":
+    def start(self) -> ScriptedModelServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
@@ -848,7 +948,10 @@ class ScriptedModelServer:
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="caw-scripted-model", daemon=True
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="caw-scripted-model",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -862,10 +965,8 @@ class ScriptedModelServer:
         with self._lock:
             conns = list(self._connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -874,7 +975,7 @@ class ScriptedModelServer:
 
     close = stop
 
-    def __enter__(self) -> "ScriptedModelServer":
+    def __enter__(self) -> ScriptedModelServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -943,7 +1044,9 @@ class ScriptedModelServer:
         with self._lock:
             self._hang += count
 
-    def set_responder(self, responder: Callable[[RecordedRequest, Reply], Reply | None] | None) -> None:
+    def set_responder(
+        self, responder: Callable[[RecordedRequest, Reply], Reply | None] | None
+    ) -> None:
         with self._lock:
             self._responder = responder
 
@@ -958,7 +1061,7 @@ class ScriptedModelServer:
                 self._cut -= 1
                 reply.cut = True
 
-    def reset(self) -> "ScriptedModelServer":
+    def reset(self) -> ScriptedModelServer:
         """Clear the knobs (latency, delays, retry_after, queued failures, responder) and the request log."""
         with self._lock:
             self._latency = 0.0
@@ -985,8 +1088,15 @@ class ScriptedModelServer:
         model = body.get("model") if isinstance(body, dict) else None
         stream = bool(body.get("stream")) if isinstance(body, dict) else False
         rec = RecordedRequest(
-            method=method, path=path, api=api, kind=kind, headers=headers, body=body,
-            model=model, system=system, stream=stream,
+            method=method,
+            path=path,
+            api=api,
+            kind=kind,
+            headers=headers,
+            body=body,
+            model=model,
+            system=system,
+            stream=stream,
         )
         with self._request_event:
             self._requests.append(rec)
@@ -1029,8 +1139,15 @@ class ScriptedModelServer:
         return {
             "object": "list",
             "data": [
-                {"id": m, "object": "model", "created": now, "owned_by": "caw", "type": "model",
-                 "display_name": m, "created_at": "2026-01-01T00:00:00Z"}
+                {
+                    "id": m,
+                    "object": "model",
+                    "created": now,
+                    "owned_by": "caw",
+                    "type": "model",
+                    "display_name": m,
+                    "created_at": "2026-01-01T00:00:00Z",
+                }
                 for m in self.models
             ],
             "models": [{"slug": m, "display_name": m} for m in self.models],
@@ -1041,19 +1158,29 @@ class ScriptedModelServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m caw.testing.model_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m caw.testing.model_server", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="first-token delay in seconds")
     parser.add_argument("--delta-delay", type=float, default=0.0, help="seconds between deltas")
     parser.add_argument("--log", action="store_true", help="print one line per request on stderr")
     args = parser.parse_args(argv)
-    server = ScriptedModelServer(args.host, args.port, latency=args.latency, delta_delay=args.delta_delay)
+    server = ScriptedModelServer(
+        args.host, args.port, latency=args.latency, delta_delay=args.delta_delay
+    )
     if args.log:
+
         def log(rec: RecordedRequest, reply: Reply) -> None:
             texts = rec.user_texts()
-            print(f"{rec.method} {rec.path} {rec.kind} {texts[-1:]!r} -> {reply.text!r}", file=sys.stderr, flush=True)
-            return None
+            print(
+                f"{rec.method} {rec.path} {rec.kind} {texts[-1:]!r} -> {reply.text!r}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+
         server.set_responder(log)
     server.start()
     print(server.base_url, flush=True)

@@ -63,19 +63,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
-    "Message",
-    "ToolCall",
-    "Reply",
+    "SHELL_TOOL_NAMES",
     "Directives",
-    "parse_directives",
+    "Message",
+    "Reply",
+    "ToolCall",
+    "answer_for",
+    "classify",
     "clean_user_text",
+    "extract_facts",
     "normalize_anthropic",
     "normalize_openai",
-    "classify",
+    "parse_directives",
     "plan_reply",
-    "answer_for",
-    "extract_facts",
-    "SHELL_TOOL_NAMES",
 ]
 
 # --------------------------------------------------------------------------- messages
@@ -315,13 +315,62 @@ def classify(api: str, body: dict[str, Any], system: str) -> str:
 # --------------------------------------------------------------------------- facts & answers
 
 _STOP = {
-    "a", "an", "the", "my", "me", "i", "am", "is", "are", "was", "what", "where", "which",
-    "who", "whom", "when", "how", "why", "do", "does", "did", "you", "your", "and", "or",
-    "again", "of", "to", "in", "on", "at", "for", "it", "that", "this", "tell", "please",
-    "remember", "know", "so", "now", "then", "be", "we", "our", "us", "can", "could",
-    "would", "will", "with", "about",
+    "a",
+    "an",
+    "the",
+    "my",
+    "me",
+    "i",
+    "am",
+    "is",
+    "are",
+    "was",
+    "what",
+    "where",
+    "which",
+    "who",
+    "whom",
+    "when",
+    "how",
+    "why",
+    "do",
+    "does",
+    "did",
+    "you",
+    "your",
+    "and",
+    "or",
+    "again",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "for",
+    "it",
+    "that",
+    "this",
+    "tell",
+    "please",
+    "remember",
+    "know",
+    "so",
+    "now",
+    "then",
+    "be",
+    "we",
+    "our",
+    "us",
+    "can",
+    "could",
+    "would",
+    "will",
+    "with",
+    "about",
 }
-_FACT = re.compile(r"\bmy\s+([a-z][\w \-']*?)\s+(?:is|are)\s+(.+?)(?:\.(?=\s|$)|!|$)", re.IGNORECASE)
+_FACT = re.compile(
+    r"\bmy\s+([a-z][\w \-']*?)\s+(?:is|are)\s+(.+?)(?:\.(?=\s|$)|!|$)", re.IGNORECASE
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -466,7 +515,7 @@ def tool_output_text(output: str) -> str:
             return obj["output"]
     m = re.search(r"^Output:[ \t]*\n", text, re.MULTILINE)
     if m:
-        return text[m.end():]
+        return text[m.end() :]
     return text
 
 
@@ -475,7 +524,9 @@ def _side_answer(user_text: str) -> str:
     return " ".join(words[:5]) if words else "Conversation"
 
 
-def plan_reply(api: str, body: dict[str, Any], messages: list[Message], kind: str = "main") -> Reply:
+def plan_reply(
+    api: str, body: dict[str, Any], messages: list[Message], kind: str = "main"
+) -> Reply:
     """Decide the reply to one request (see the module docstring)."""
     users = [m for m in messages if m.role == "user"]
     texts = [m.user_text for m in users]
@@ -490,7 +541,10 @@ def plan_reply(api: str, body: dict[str, Any], messages: list[Message], kind: st
     # The conversation ends with a tool result: the tool step of this turn is done.
     last_user = users[-1] if users else None
     ends_with_tool_result = bool(
-        messages and messages[-1].role == "user" and last_user is not None and last_user.tool_results
+        messages
+        and messages[-1].role == "user"
+        and last_user is not None
+        and last_user.tool_results
         and not last_user.user_text
     )
     reply = Reply()

@@ -40,7 +40,11 @@ from .watch import SessionWatcher
 
 log = logging.getLogger("caw_server")
 
-_LOG_TYPES = {logging.ERROR: types.MessageType.Error, logging.WARNING: types.MessageType.Warning, logging.INFO: types.MessageType.Info}
+_LOG_TYPES = {
+    logging.ERROR: types.MessageType.Error,
+    logging.WARNING: types.MessageType.Warning,
+    logging.INFO: types.MessageType.Info,
+}
 
 
 # --- params and errors -------------------------------------------------------------------
@@ -59,7 +63,12 @@ def parse_params(model: type[wire.Params], raw: Any, prefix: str = "") -> Any:
         return model.model_validate(raw)
     except ValidationError as exc:
         errors = [
-            wire.FieldError(field=prefix + ".".join(str(p) for p in e["loc"]) if e["loc"] else prefix or "params", message=e["msg"])
+            wire.FieldError(
+                field=prefix + ".".join(str(p) for p in e["loc"])
+                if e["loc"]
+                else prefix or "params",
+                message=e["msg"],
+            )
             for e in exc.errors(include_url=False, include_input=False)
         ]
         text = "; ".join(f"{e.field}: {e.message}" for e in errors)
@@ -67,7 +76,11 @@ def parse_params(model: type[wire.Params], raw: Any, prefix: str = "") -> Any:
 
 
 def invalid_field(field: str, message: str) -> RpcError:
-    return rpc_error("invalidParams", f"invalid params: {field}: {message}", errors=[wire.FieldError(field=field, message=message)])
+    return rpc_error(
+        "invalidParams",
+        f"invalid params: {field}: {message}",
+        errors=[wire.FieldError(field=field, message=message)],
+    )
 
 
 def to_rpc_error(exc: BaseException) -> JsonRpcException:
@@ -87,7 +100,11 @@ def to_rpc_error(exc: BaseException) -> JsonRpcException:
     if isinstance(exc, CawError) and exc.kind in wire.ERRORS:
         return rpc_error(exc.kind, message)
     if isinstance(exc, ValueError):
-        return rpc_error("invalidParams", f"invalid params: {message}", errors=[wire.FieldError(field="params", message=message)])
+        return rpc_error(
+            "invalidParams",
+            f"invalid params: {message}",
+            errors=[wire.FieldError(field="params", message=message)],
+        )
     log.error("internal error", exc_info=exc)
     return rpc_error("internal", f"internal error: {type(exc).__name__} (see the daemon's log)")
 
@@ -125,19 +142,32 @@ class TurnProgress:
     def begin(self) -> None:
         progress = self.server.work_done_progress
         progress.tokens.pop(self.token, None)  # a reused token starts afresh
-        progress.begin(self.token, types.WorkDoneProgressBegin(title=f"caw ({self.session.provider_name})", message="waiting for the model", cancellable=True))
+        progress.begin(
+            self.token,
+            types.WorkDoneProgressBegin(
+                title=f"caw ({self.session.provider_name})",
+                message="waiting for the model",
+                cancellable=True,
+            ),
+        )
         cancel = progress.tokens.get(self.token)
         if cancel is not None:  # window/workDoneProgress/cancel cancels this future
-            cancel.add_done_callback(lambda f: f.cancelled() and asyncio.ensure_future(self.session.cancel()))
+            cancel.add_done_callback(
+                lambda f: f.cancelled() and asyncio.ensure_future(self.session.cancel())
+            )
 
     def update(self, event: Event) -> None:
         kind = event.kind
-        message = {"text": "writing", "thinking": "thinking", "toolResult": "tool finished"}.get(kind)
+        message = {"text": "writing", "thinking": "thinking", "toolResult": "tool finished"}.get(
+            kind
+        )
         if kind == "toolCall":
             message = f"running {event.name}"  # type: ignore[union-attr]
         if message and message != self._last:
             self._last = message
-            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message)
+            )
 
     def end(self, outcome: str) -> None:
         progress = self.server.work_done_progress
@@ -152,7 +182,12 @@ class CawServer(LanguageServer):
     protocol: CawProtocol
 
     def __init__(self, options: Options | None = None):
-        super().__init__("caw-server", caw.__version__, protocol_cls=CawProtocol, text_document_sync_kind=types.TextDocumentSyncKind.None_)
+        super().__init__(
+            "caw-server",
+            caw.__version__,
+            protocol_cls=CawProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+        )
         self.options = options or Options()
         self.registry = Registry(self.options.idle_timeout)
         self.exit_code = 0
@@ -197,7 +232,7 @@ class CawServer(LanguageServer):
                 result = await impl(params)
             except (asyncio.CancelledError, JsonRpcException):
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure becomes an error answer
+            except Exception as exc:
                 raise to_rpc_error(exc) from None
             return result.to_wire()
 
@@ -216,10 +251,21 @@ class CawServer(LanguageServer):
 
     def _log_to_client(self, level: int, message: str) -> None:
         kind = _LOG_TYPES.get(level, types.MessageType.Log)
-        self.protocol._send_data({"jsonrpc": "2.0", "method": types.WINDOW_LOG_MESSAGE, "params": {"type": kind.value, "message": message}})
+        self.protocol._send_data(
+            {
+                "jsonrpc": "2.0",
+                "method": types.WINDOW_LOG_MESSAGE,
+                "params": {"type": kind.value, "message": message},
+            }
+        )
 
     def agent(self, provider: str | None = None, **kwargs: Any) -> AsyncAgent:
-        return AsyncAgent(provider=provider, data_dir=self.options.data_dir, turn_timeout=self.options.turn_timeout, **kwargs)
+        return AsyncAgent(
+            provider=provider,
+            data_dir=self.options.data_dir,
+            turn_timeout=self.options.turn_timeout,
+            **kwargs,
+        )
 
     @property
     def store(self) -> Store | None:
@@ -271,12 +317,14 @@ class CawServer(LanguageServer):
             await self._watcher.stop()
             self._watcher = None
         if self.options.data_dir is not None:
-            self._watcher = SessionWatcher(self.options.data_dir / "sessions", self._session_changed)
+            self._watcher = SessionWatcher(
+                self.options.data_dir / "sessions", self._session_changed
+            )
             self._watcher.start()
 
     def _session_changed(self, session_id: str) -> None:
         if self.client_ready:  # before that, the client has not listed anything it could refresh
-                self.notify("session/didChange", wire.SessionDidChange(session_id=session_id))
+            self.notify("session/didChange", wire.SessionDidChange(session_id=session_id))
 
     async def serve(self, in_fd: int, out_fd: int) -> int:
         """Serve stdio until exit, end of input or a signal; then end every backend."""
@@ -289,9 +337,18 @@ class CawServer(LanguageServer):
             loop.add_signal_handler(sig, self.request_exit, 0)
         self._probe = ProviderProbe()
         await self._restart_watcher()
-        log.info("caw-server %s ready (pid %d, data dir: %s)", caw.__version__, os.getpid(), self.options.data_dir or "off")
+        log.info(
+            "caw-server %s ready (pid %d, data dir: %s)",
+            caw.__version__,
+            os.getpid(),
+            self.options.data_dir or "off",
+        )
         reading = asyncio.ensure_future(self._read(reader, writer))
-        waits = [asyncio.ensure_future(self._exit.wait()), asyncio.ensure_future(writer.closed.wait()), reading]
+        waits = [
+            asyncio.ensure_future(self._exit.wait()),
+            asyncio.ensure_future(writer.closed.wait()),
+            reading,
+        ]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
             task.cancel()
@@ -306,10 +363,12 @@ class CawServer(LanguageServer):
             await writer.wait_writable()  # a client that does not read gets no more answers queued
             try:
                 if isinstance(item, FrameError):
-                    self.protocol.answer_error(None, rpc_error("parseError", f"parse error: {item.message}"))
+                    self.protocol.answer_error(
+                        None, rpc_error("parseError", f"parse error: {item.message}")
+                    )
                 else:
                     self.protocol.receive_frame(item)
-            except Exception:  # noqa: BLE001 - no input may take the daemon down
+            except Exception:
                 log.exception("failed to handle a message")
             if self._exit is not None and self._exit.is_set():
                 return
@@ -320,7 +379,11 @@ class CawServer(LanguageServer):
         if self._closing:
             return
         self._closing = True
-        pending = [f for f in self.protocol._request_futures.values() if isinstance(f, asyncio.Future) and not f.done()]
+        pending = [
+            f
+            for f in self.protocol._request_futures.values()
+            if isinstance(f, asyncio.Future) and not f.done()
+        ]
         for future in pending:
             future.cancel()
         if pending:
@@ -328,7 +391,7 @@ class CawServer(LanguageServer):
         await self.registry.end_all()
         try:
             await close_shared_providers()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("closing the shared backend servers failed")
         if self._watcher is not None:
             await self._watcher.stop()
@@ -338,20 +401,39 @@ class CawServer(LanguageServer):
 
     async def session_start(self, p: wire.StartParams) -> wire.StartResult:
         provider = canonical_name(p.provider or self.options.provider)
-        agent = self.agent(provider, model=p.model, system_prompt=p.system_prompt, reasoning=p.reasoning, cwd=_check_cwd(p.cwd))
+        agent = self.agent(
+            provider,
+            model=p.model,
+            system_prompt=p.system_prompt,
+            reasoning=p.reasoning,
+            cwd=_check_cwd(p.cwd),
+        )
         try:
             session = await agent.start_session(metadata=p.metadata)
         except ProviderNotInstalled as exc:
-            raise rpc_error(exc.kind, str(exc), provider=provider, install_hint=provider_class(provider).install_hint()) from None
+            raise rpc_error(
+                exc.kind,
+                str(exc),
+                provider=provider,
+                install_hint=provider_class(provider).install_hint(),
+            ) from None
         self.registry.add(session)
         log.info("session %s started (%s)", session.session_id, provider)
-        return wire.StartResult(session_id=session.session_id, provider=session.provider_name, model=session.trajectory.model)
+        return wire.StartResult(
+            session_id=session.session_id,
+            provider=session.provider_name,
+            model=session.trajectory.model,
+        )
 
     async def session_send(self, p: wire.SendParams) -> wire.SendResult:
         session = self.registry.get(p.session_id)
         if p.exclusive and session.busy:
             raise SessionBusy(f"session {p.session_id} is running a turn")
-        progress = TurnProgress(self, p.work_done_token, session) if p.work_done_token is not None else None
+        progress = (
+            TurnProgress(self, p.work_done_token, session)
+            if p.work_done_token is not None
+            else None
+        )
 
         def on_event(event: Event) -> None:
             self.notify("session/update", wire.SessionUpdate(session_id=p.session_id, update=event))
@@ -377,7 +459,9 @@ class CawServer(LanguageServer):
 
     async def session_resume(self, p: wire.ResumeParams) -> wire.ResumeResult:
         agent = self.agent(cwd=_check_cwd(p.cwd))
-        agent.pinned = False  # the daemon's default provider is a default, not a pin: the handle decides
+        agent.pinned = (
+            False  # the daemon's default provider is a default, not a pin: the handle decides
+        )
         if p.handle is not None:
             handle = agent.read_handle(p.handle)
             if p.session_id is not None and p.session_id != handle.session_id:
@@ -385,7 +469,9 @@ class CawServer(LanguageServer):
         else:
             live = self.registry.find(p.session_id)
             if live is None and self.options.data_dir is None:
-                raise UnknownSession("this daemon has no data dir, so a bare session id cannot be resumed: pass the handle")
+                raise UnknownSession(
+                    "this daemon has no data dir, so a bare session id cannot be resumed: pass the handle"
+                )
             handle = agent.read_handle(p.session_id) if live is None else None
         session_id = handle.session_id if handle is not None else p.session_id
         if handle is not None:
@@ -413,7 +499,9 @@ class CawServer(LanguageServer):
     async def session_list(self, p: wire.ListParams) -> wire.ListResult:
         live = {s.session_id: s for s in self.registry}
         store = self.store
-        sessions = await asyncio.to_thread(_stored_sessions, store, live) if store is not None else []
+        sessions = (
+            await asyncio.to_thread(_stored_sessions, store, live) if store is not None else []
+        )
         seen = {s.session_id for s in sessions}
         now = datetime.now(timezone.utc)
         for session in live.values():  # live sessions without a record (no data dir)
@@ -421,8 +509,15 @@ class CawServer(LanguageServer):
                 t = session.trajectory
                 sessions.append(
                     wire.SessionInfo(
-                        session_id=t.session_id, provider=session.provider_name, model=t.model, cwd=t.cwd, title=t.title,
-                        created_at=t.created_at, updated_at=now, num_turns=t.num_turns, live=True,
+                        session_id=t.session_id,
+                        provider=session.provider_name,
+                        model=t.model,
+                        cwd=t.cwd,
+                        title=t.title,
+                        created_at=t.created_at,
+                        updated_at=now,
+                        num_turns=t.num_turns,
+                        live=True,
                     )  # fmt: skip
                 )
         if p.cwd is not None:
@@ -441,8 +536,15 @@ def _stored_sessions(store: Store, live: dict[str, AsyncSession]) -> list[wire.S
             continue
         found.append(
             wire.SessionInfo(
-                session_id=t.session_id, provider=t.agent, model=t.model, cwd=t.cwd, title=t.title,
-                created_at=t.created_at, updated_at=updated, num_turns=t.num_turns, live=t.session_id in live,
+                session_id=t.session_id,
+                provider=t.agent,
+                model=t.model,
+                cwd=t.cwd,
+                title=t.title,
+                created_at=t.created_at,
+                updated_at=updated,
+                num_turns=t.num_turns,
+                live=t.session_id in live,
             )  # fmt: skip
         )
     return found

@@ -11,7 +11,12 @@ import re
 import sys
 from collections.abc import Callable
 
-LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG}
+LEVELS = {
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
 
 HIDDEN = "<hidden>"
 
@@ -69,7 +74,7 @@ class ClientLogHandler(logging.Handler):
         self._sending = True
         try:
             self.sender(record.levelno, self.format(record))
-        except Exception:  # noqa: BLE001 - a lost log line must not break the daemon
+        except Exception:
             pass
         finally:
             self._sending = False

@@ -49,19 +49,45 @@ def parser() -> argparse.ArgumentParser:
         prog="caw-server",
         description="caw's stdio JSON-RPC daemon (LSP base protocol framing). See protocol/README.md.",
     )
-    p.add_argument("--provider", type=_provider, help="default provider for session/start (claude_code, codex, opencode)")
+    p.add_argument(
+        "--provider",
+        type=_provider,
+        help="default provider for session/start (claude_code, codex, opencode)",
+    )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", type=Path, help=f"where sessions are recorded (default: {default_data_dir()})")
+    where.add_argument(
+        "--data-dir", type=Path, help=f"where sessions are recorded (default: {default_data_dir()})"
+    )
     where.add_argument("--no-data-dir", action="store_true", help="record nothing on disk")
-    p.add_argument("--idle-timeout", type=_positive, metavar="SECONDS", help="stop an idle session's backend after this long")
-    p.add_argument("--turn-timeout", type=_positive, metavar="SECONDS", help="fail a turn that runs longer than this")
+    p.add_argument(
+        "--idle-timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="stop an idle session's backend after this long",
+    )
+    p.add_argument(
+        "--turn-timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="fail a turn that runs longer than this",
+    )
     p.add_argument("--log-level", choices=list(LEVELS), default="info")
-    p.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES", help="largest accepted message")
+    p.add_argument(
+        "--max-frame",
+        type=int,
+        default=DEFAULT_MAX_FRAME,
+        metavar="BYTES",
+        help="largest accepted message",
+    )
     p.add_argument(
         "--max-backlog", type=int, default=DEFAULT_MAX_BACKLOG, metavar="BYTES",
         help="output waiting for a client that does not read, beyond which updates are dropped and no request is read",
     )  # fmt: skip
-    p.add_argument("--stdio", action="store_true", help="accepted for LSP clients that pass it; stdio is the only transport")
+    p.add_argument(
+        "--stdio",
+        action="store_true",
+        help="accepted for LSP clients that pass it; stdio is the only transport",
+    )
     p.add_argument("--version", action="version", version=f"caw-server {__version__}")
     return p
 

@@ -26,7 +26,12 @@ import attrs
 import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, lsp_method
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    LanguageServerProtocol,
+    lsp_method,
+)
 
 from . import wire
 
@@ -49,7 +54,11 @@ class RpcError(JsonRpcException):
 
 def rpc_error(kind: str, message: str, **data: Any) -> RpcError:
     code = wire.ERRORS[kind][0]
-    return RpcError(code, message, wire.ErrorData(kind=kind, **data).model_dump(mode="json", by_alias=True, exclude_none=True))
+    return RpcError(
+        code,
+        message,
+        wire.ErrorData(kind=kind, **data).model_dump(mode="json", by_alias=True, exclude_none=True),
+    )
 
 
 class _Batch:
@@ -75,11 +84,17 @@ class _Batch:
             self.expected = 0
 
 
-_current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("caw_batch", default=None)
+_current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "caw_batch", default=None
+)
 
 
 def _valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool))
+    )
 
 
 def _reject_non_json_number(name: str) -> None:
@@ -97,12 +112,21 @@ class CawProtocol(LanguageServerProtocol):
         try:
             data = json.loads(body.decode("utf-8"), parse_constant=_reject_non_json_number)
         except UnicodeDecodeError:
-            return self.answer_error(None, rpc_error("parseError", "parse error: the message is not valid UTF-8"))
+            return self.answer_error(
+                None, rpc_error("parseError", "parse error: the message is not valid UTF-8")
+            )
         except (ValueError, RecursionError) as exc:
-            return self.answer_error(None, rpc_error("parseError", f"parse error: the message is not valid JSON ({_short(exc)})"))
+            return self.answer_error(
+                None,
+                rpc_error(
+                    "parseError", f"parse error: the message is not valid JSON ({_short(exc)})"
+                ),
+            )
         if isinstance(data, list):
             if not data:
-                return self.answer_error(None, rpc_error("invalidRequest", "invalid request: an empty batch"))
+                return self.answer_error(
+                    None, rpc_error("invalidRequest", "invalid request: an empty batch")
+                )
             batch = _Batch(self._send_data)
             token = _current_batch.set(batch)
             try:
@@ -113,6 +137,7 @@ class CawProtocol(LanguageServerProtocol):
             batch.seal()
         else:
             self._receive_message(data, None)
+        return None
 
     def _receive_message(self, msg: Any, batch: _Batch | None) -> None:
         def invalid(why: str, msg_id: Any = None) -> None:
@@ -144,41 +169,70 @@ class CawProtocol(LanguageServerProtocol):
             batch.expected += 1
         if self._shutdown and method != types.EXIT:
             if is_request:
-                self.answer_error(msg_id, rpc_error("invalidRequest", "invalid request: the server is shutting down"))
-            return
-        log.debug("%s %.100s%s", "request" if is_request else "notification", method, f" id={msg_id!r:.100}" if is_request else "")
+                self.answer_error(
+                    msg_id,
+                    rpc_error("invalidRequest", "invalid request: the server is shutting down"),
+                )
+            return None
+        log.debug(
+            "%s %.100s%s",
+            "request" if is_request else "notification",
+            method,
+            f" id={msg_id!r:.100}" if is_request else "",
+        )
         self._server.saw_message(method)
-        known = method in self.fm.builtin_features or method in self.fm.features or method == types.CANCEL_REQUEST
+        known = (
+            method in self.fm.builtin_features
+            or method in self.fm.features
+            or method == types.CANCEL_REQUEST
+        )
         if not known:
             if is_request:
-                self.answer_error(msg_id, rpc_error("methodNotFound", f"method not found: {method[:200]}"))
+                self.answer_error(
+                    msg_id, rpc_error("methodNotFound", f"method not found: {method[:200]}")
+                )
             else:
                 log.debug("ignored notification for unknown method %.200r", method)
-            return
+            return None
         lsp_type = self.get_message_type(method)
         if is_request and lsp_type is not None and "id" not in attrs.fields_dict(lsp_type):
-            return self.answer_error(msg_id, rpc_error("invalidRequest", f"invalid request: {method} is a notification: send it without an id"))
+            return self.answer_error(
+                msg_id,
+                rpc_error(
+                    "invalidRequest",
+                    f"invalid request: {method} is a notification: send it without an id",
+                ),
+            )
         if lsp_type is not None:
             try:
-                message = self._converter.structure(msg if params is not None or "params" not in msg else _without_params(msg), lsp_type)
-            except Exception as exc:  # noqa: BLE001 - cattrs raises a variety
+                message = self._converter.structure(
+                    msg if params is not None or "params" not in msg else _without_params(msg),
+                    lsp_type,
+                )
+            except Exception as exc:
                 if is_request:
-                    self.answer_error(msg_id, rpc_error("invalidParams", f"invalid params: {_cattrs_message(exc)}"))
+                    self.answer_error(
+                        msg_id,
+                        rpc_error("invalidParams", f"invalid params: {_cattrs_message(exc)}"),
+                    )
                 else:
-                    log.warning("dropped notification %s: invalid params: %s", method, _cattrs_message(exc))
-                return
+                    log.warning(
+                        "dropped notification %s: invalid params: %s", method, _cattrs_message(exc)
+                    )
+                return None
         elif is_request:
             message = JsonRPCRequestMessage(id=msg_id, method=method, jsonrpc="2.0", params=params)
         else:
             message = JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
         self.handle_message(message)
+        return None
 
     def _receive_response(self, msg: dict[str, Any]) -> None:
         error = msg.get("error")
         if error is not None:
             try:
                 error = self._converter.structure(error, types.ResponseError)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 error = types.ResponseError(code=wire.INTERNAL_ERROR, message="malformed error")
         self._handle_response(msg["id"], msg.get("result"), error)
 
@@ -190,10 +244,15 @@ class CawProtocol(LanguageServerProtocol):
             handler = self._get_handler(method_name)
         except JsonRpcException:
             log.debug("ignored notification for unknown method %r", method_name)
-            return
+            return None
         try:
-            self._execute_handler(msg_id=f"notification:{method_name}", handler=handler, args=(params,), callback=self._check_handler_result)
-        except Exception:  # noqa: BLE001
+            self._execute_handler(
+                msg_id=f"notification:{method_name}",
+                handler=handler,
+                args=(params,),
+                callback=self._check_handler_result,
+            )
+        except Exception:
             log.exception("notification %s failed", method_name)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
@@ -219,12 +278,18 @@ class CawProtocol(LanguageServerProtocol):
         if isinstance(exc, JsonRpcException):
             return self.answer_error(msg_id, exc)
         log.error("internal error answering request %r", msg_id, exc_info=exc)
-        self.answer_error(msg_id, rpc_error("internal", f"internal error: {type(exc).__name__} (see the daemon's log)"))
+        self.answer_error(
+            msg_id,
+            rpc_error("internal", f"internal error: {type(exc).__name__} (see the daemon's log)"),
+        )
+        return None
 
     def answer_error(self, msg_id: Any, exc: JsonRpcException) -> None:
         self._send_response(msg_id, error=exc.to_response_error())
 
-    def _send_response(self, msg_id: Any, result: Any = None, error: types.ResponseError | None = None) -> None:
+    def _send_response(
+        self, msg_id: Any, result: Any = None, error: types.ResponseError | None = None
+    ) -> None:
         answer: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id}
         if error is not None:
             payload = {"code": error.code, "message": error.message}
@@ -232,7 +297,11 @@ class CawProtocol(LanguageServerProtocol):
                 payload["data"] = error.data
             answer["error"] = payload
         else:
-            answer["result"] = self._converter.unstructure(result) if hasattr(result, "__attrs_attrs__") else result
+            answer["result"] = (
+                self._converter.unstructure(result)
+                if hasattr(result, "__attrs_attrs__")
+                else result
+            )
         batch = _current_batch.get()
         if batch is not None:
             batch.add(answer)
@@ -243,8 +312,10 @@ class CawProtocol(LanguageServerProtocol):
         if self.writer is None:
             return
         try:
-            body = json.dumps(data, default=self._serialize_message, separators=(",", ":")).encode("utf-8")
-        except Exception:  # noqa: BLE001
+            body = json.dumps(data, default=self._serialize_message, separators=(",", ":")).encode(
+                "utf-8"
+            )
+        except Exception:
             log.exception("could not serialize an outgoing message")
             return
         droppable = isinstance(data, dict) and data.get("method") in DROPPABLE
@@ -258,7 +329,9 @@ class CawProtocol(LanguageServerProtocol):
         caw = yield self._server.caw_capabilities, (), None
         result.capabilities.text_document_sync = None  # caw has no use for documents
         result.capabilities.experimental = {"caw": caw}
-        self._server.client_ready = True  # the answer goes out right after this, before anything else
+        self._server.client_ready = (
+            True  # the answer goes out right after this, before anything else
+        )
         return result
 
     @lsp_method(types.EXIT)
@@ -278,7 +351,7 @@ def _cattrs_message(exc: BaseException) -> str:
     """cattrs' messages with the field path in wire spelling: '... @ params.processId'."""
     try:
         lines = cattrs.transform_error(exc, path="$")  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return _short(exc)
     out = []
     for line in lines:
@@ -288,4 +361,7 @@ def _cattrs_message(exc: BaseException) -> str:
 
 
 def to_camel_path(path: str) -> str:
-    return ".".join(part.split("_")[0] + "".join(w.title() for w in part.split("_")[1:]) for part in path.split("."))
+    return ".".join(
+        part.split("_")[0] + "".join(w.title() for w in part.split("_")[1:])
+        for part in path.split(".")
+    )

@@ -102,6 +102,12 @@ class ProviderProbe:
         infos = []
         for name in PROVIDER_NAMES:
             future = self._versions.get(name)
-            version = future.result() if future is not None and future.done() and not future.exception() else None
-            infos.append(ProviderInfo(name=name, installed=self._paths[name] is not None, version=version))
+            version = (
+                future.result()
+                if future is not None and future.done() and not future.exception()
+                else None
+            )
+            infos.append(
+                ProviderInfo(name=name, installed=self._paths[name] is not None, version=version)
+            )
         return infos

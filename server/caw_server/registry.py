@@ -38,7 +38,9 @@ class Registry:
     def get(self, session_id: str) -> AsyncSession:
         session = self._sessions.get(session_id)
         if session is None:
-            raise UnknownSession(f"no live session {session_id[:128]!r} in this daemon (session/resume it first)")
+            raise UnknownSession(
+                f"no live session {session_id[:128]!r} in this daemon (session/resume it first)"
+            )
         return session
 
     def find(self, session_id: str) -> AsyncSession | None:
@@ -73,23 +75,28 @@ class Registry:
         self._timers.pop(session_id, None)
         session = self._sessions.get(session_id)
         if session is None:
-            return
+            return None
         if session.busy:
             return self.touch(session_id)
         if not session.live:
-            return
+            return None
         task = asyncio.ensure_future(self._release(session))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
+        return None
 
     async def _release(self, session: AsyncSession) -> None:
         try:
             await session.release_backend()
-        except Exception:  # noqa: BLE001 - the next send recovers by resuming
+        except Exception:
             log.exception("session %s: releasing the idle backend failed", session.session_id)
             return
         if not session.live:
-            log.info("session %s: idle for %g s, backend stopped (the next send resumes it)", session.session_id, self.idle_timeout)
+            log.info(
+                "session %s: idle for %g s, backend stopped (the next send resumes it)",
+                session.session_id,
+                self.idle_timeout,
+            )
 
     # --- shutdown ----------------------------------------------------------------------
 
@@ -108,9 +115,11 @@ class Registry:
         try:
             results = await asyncio.wait_for(ending, timeout)
         except asyncio.TimeoutError:
-            log.warning("some sessions did not end within %g s; their processes are killed on exit", timeout)
+            log.warning(
+                "some sessions did not end within %g s; their processes are killed on exit", timeout
+            )
             return
-        for session, result in zip(sessions, results):
+        for session, result in zip(sessions, results, strict=False):
             if isinstance(result, BaseException):
                 log.warning("session %s: ending failed: %s", session.session_id, result)
 

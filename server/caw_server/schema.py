@@ -29,7 +29,9 @@ def build() -> dict[str, Any]:
     inputs = [m[0] for m in wire.METHODS.values()] + [wire.InitializationOptions]
     outputs = [m[1] for m in wire.METHODS.values() if m[1] is not None]
     outputs += list(wire.NOTIFICATIONS.values()) + [wire.CawCapabilities, wire.ErrorData]
-    keyed = [(m, "validation") for m in dict.fromkeys(inputs)] + [(m, "serialization") for m in dict.fromkeys(outputs)]
+    keyed = [(m, "validation") for m in dict.fromkeys(inputs)] + [
+        (m, "serialization") for m in dict.fromkeys(outputs)
+    ]
     refs, schema = models_json_schema(keyed, by_alias=True, ref_template="#/$defs/{model}")
 
     def ref(model: type, mode: str) -> str:
@@ -38,7 +40,9 @@ def build() -> dict[str, Any]:
     methods = {}
     for name, (params, result, doc) in wire.METHODS.items():
         methods[name] = {"description": doc, "params": {"$ref": ref(params, "validation")}}
-        methods[name]["result"] = {"$ref": ref(result, "serialization")} if result else {"type": "null"}
+        methods[name]["result"] = (
+            {"$ref": ref(result, "serialization")} if result else {"type": "null"}
+        )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:caw:protocol",
@@ -49,13 +53,17 @@ def build() -> dict[str, Any]:
         ),
         "x-protocolVersion": wire.PROTOCOL_VERSION,
         "x-methods": methods,
-        "x-notifications": {name: {"params": {"$ref": ref(model, "serialization")}} for name, model in wire.NOTIFICATIONS.items()},
+        "x-notifications": {
+            name: {"params": {"$ref": ref(model, "serialization")}}
+            for name, model in wire.NOTIFICATIONS.items()
+        },
         "x-initialize": {
             "initializationOptions": {"$ref": ref(wire.InitializationOptions, "validation")},
             "capabilities.experimental.caw": {"$ref": ref(wire.CawCapabilities, "serialization")},
         },
         "x-errors": [
-            {"code": code, "kind": kind, "description": text} for kind, (code, text) in wire.ERRORS.items()
+            {"code": code, "kind": kind, "description": text}
+            for kind, (code, text) in wire.ERRORS.items()
         ],
         "x-errorData": {"$ref": ref(wire.ErrorData, "serialization")},
         "$defs": schema["$defs"],
@@ -67,10 +75,14 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m caw_server.schema", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m caw_server.schema", description=__doc__.splitlines()[0]
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help=f"write {SCHEMA_PATH}")
-    group.add_argument("--check", action="store_true", help="exit 1 if the checked-in schema is stale")
+    group.add_argument(
+        "--check", action="store_true", help="exit 1 if the checked-in schema is stale"
+    )
     args = parser.parse_args(argv)
     text = render()
     if args.write:
@@ -80,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.check:
         current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
         if current != text:
-            print(f"{SCHEMA_PATH} is stale: run `python -m caw_server.schema --write` (or `make schema`)", file=sys.stderr)
+            print(
+                f"{SCHEMA_PATH} is stale: run `python -m caw_server.schema --write` (or `make schema`)",
+                file=sys.stderr,
+            )
             return 1
     else:
         sys.stdout.write(text)

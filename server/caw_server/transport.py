@@ -58,7 +58,9 @@ async def _skip_bytes(reader: asyncio.StreamReader, count: int) -> bool:
     return True
 
 
-async def read_frames(reader: asyncio.StreamReader, max_frame: int = DEFAULT_MAX_FRAME) -> AsyncIterator[bytes | FrameError]:
+async def read_frames(
+    reader: asyncio.StreamReader, max_frame: int = DEFAULT_MAX_FRAME
+) -> AsyncIterator[bytes | FrameError]:
     """Yield each frame's body, or a FrameError for a frame that cannot be used. Ends at end of input."""
     while True:
         length: int | None = None
@@ -98,7 +100,9 @@ async def read_frames(reader: asyncio.StreamReader, max_frame: int = DEFAULT_MAX
                 else:
                     length = int(value)
         if length is not None and length > max_frame:
-            yield FrameError(f"frame of {length} bytes exceeds the limit of {max_frame} bytes; it was skipped")
+            yield FrameError(
+                f"frame of {length} bytes exceeds the limit of {max_frame} bytes; it was skipped"
+            )
             if not await _skip_bytes(reader, length):
                 return
             continue
@@ -141,7 +145,9 @@ async def open_reader(fd: int) -> asyncio.StreamReader:
     try:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
     except ValueError:  # a regular file: read it in a thread
-        threading.Thread(target=_pump_file, args=(pipe, reader, loop), name="caw-stdin", daemon=True).start()
+        threading.Thread(
+            target=_pump_file, args=(pipe, reader, loop), name="caw-stdin", daemon=True
+        ).start()
     return reader
 
 
@@ -199,7 +205,10 @@ class Writer:
         """Until the client has read enough of the backlog (or is gone)."""
         if self.writable.is_set():
             return
-        waits = [asyncio.ensure_future(self.writable.wait()), asyncio.ensure_future(self.closed.wait())]
+        waits = [
+            asyncio.ensure_future(self.writable.wait()),
+            asyncio.ensure_future(self.closed.wait()),
+        ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -212,7 +221,11 @@ class Writer:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._transport.get_write_buffer_size() and not self.closed.is_set() and loop.time() < deadline:
+        while (
+            self._transport.get_write_buffer_size()
+            and not self.closed.is_set()
+            and loop.time() < deadline
+        ):
             await asyncio.sleep(0.01)
 
     def close(self) -> None:
@@ -229,14 +242,21 @@ class _FlowControl(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._writer.writable.clear()
-        log.warning("the client is not reading: over %d bytes wait for it; reading no requests and dropping updates until it does", self._writer.max_backlog)
+        log.warning(
+            "the client is not reading: over %d bytes wait for it; reading no requests and dropping updates until it does",
+            self._writer.max_backlog,
+        )
 
     def resume_writing(self) -> None:
         writer, dropped = self._writer, self._writer.dropped
         writer.dropped = 0
         writer.writable.set()
         # Logged once the transport is out of its callback: the log line goes to the client too.
-        asyncio.get_running_loop().call_soon(log.warning, "the client reads again; %d updates and log lines were dropped meanwhile", dropped)
+        asyncio.get_running_loop().call_soon(
+            log.warning,
+            "the client reads again; %d updates and log lines were dropped meanwhile",
+            dropped,
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._writer.closed.set()

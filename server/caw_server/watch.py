@@ -37,9 +37,9 @@ class SessionWatcher:
             parts = Path(path).relative_to(self.sessions_dir).parts
         except ValueError:
             return None
-        if len(parts) == 2 and parts[1] == "trajectory.json":
-            session_id = parts[0]
-        elif len(parts) == 1 and change == watchfiles.Change.deleted:
+        if (len(parts) == 2 and parts[1] == "trajectory.json") or (
+            len(parts) == 1 and change == watchfiles.Change.deleted
+        ):
             session_id = parts[0]
         else:
             return None
@@ -69,10 +69,14 @@ class SessionWatcher:
         try:
             async for changes in watcher:
                 self.ready.set()
-                ids = {sid for change, path in changes if (sid := self._session_of(change, path)) is not None}
+                ids = {
+                    sid
+                    for change, path in changes
+                    if (sid := self._session_of(change, path)) is not None
+                }
                 for session_id in sorted(ids):
                     self.on_change(session_id)
-        except Exception:  # noqa: BLE001 - losing the watch must not take the daemon down
+        except Exception:
             log.exception("watching %s failed; session/didChange is off", self.sessions_dir)
         finally:
             self.ready.set()

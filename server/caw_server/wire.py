@@ -36,14 +36,21 @@ class Params(CawModel):
 class InitializationOptions(Params):
     """``initialize``'s ``initializationOptions``; each key overrides the matching command-line flag."""
 
-    provider: str | None = Field(None, description="Default provider for session/start (claude_code, codex, opencode).")
+    provider: str | None = Field(
+        None, description="Default provider for session/start (claude_code, codex, opencode)."
+    )
     data_dir: str | None = Field(
-        None, description="Where sessions are recorded. null turns persistence off; absent keeps the daemon's setting."
+        None,
+        description="Where sessions are recorded. null turns persistence off; absent keeps the daemon's setting.",
     )
     idle_timeout: float | None = Field(
-        None, gt=0, description="Seconds after which an idle session's backend process is stopped (resumed on the next send)."
+        None,
+        gt=0,
+        description="Seconds after which an idle session's backend process is stopped (resumed on the next send).",
     )
-    turn_timeout: float | None = Field(None, gt=0, description="Seconds a turn may run before it fails with kind 'timeout'.")
+    turn_timeout: float | None = Field(
+        None, gt=0, description="Seconds a turn may run before it fails with kind 'timeout'."
+    )
     log_level: LogLevel | None = None
 
 
@@ -64,12 +71,21 @@ class CawCapabilities(CawModel):
 
 
 class StartParams(Params):
-    provider: str | None = Field(None, description="claude_code, codex or opencode (aliases: claude). Default: the daemon's.")
+    provider: str | None = Field(
+        None, description="claude_code, codex or opencode (aliases: claude). Default: the daemon's."
+    )
     model: str | None = None
     system_prompt: str | None = None
-    reasoning: str | None = Field(None, description="Reasoning effort, passed to the backend as it is (e.g. low, medium, high).")
-    cwd: str | None = Field(None, description="The agent's working directory. Default: the daemon's.")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Stored with the trajectory; 'title' names the session.")
+    reasoning: str | None = Field(
+        None,
+        description="Reasoning effort, passed to the backend as it is (e.g. low, medium, high).",
+    )
+    cwd: str | None = Field(
+        None, description="The agent's working directory. Default: the daemon's."
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Stored with the trajectory; 'title' names the session."
+    )
 
 
 class StartResult(CawModel):
@@ -81,20 +97,27 @@ class StartResult(CawModel):
 class SendParams(Params):
     session_id: str
     message: str = Field(min_length=1, pattern=r"\S")
-    work_done_token: ProgressToken | None = Field(None, description="If set, $/progress begin/report/end are sent for this turn.")
-    exclusive: bool = Field(False, description="Fail with kind 'sessionBusy' instead of queueing behind a running turn.")
+    work_done_token: ProgressToken | None = Field(
+        None, description="If set, $/progress begin/report/end are sent for this turn."
+    )
+    exclusive: bool = Field(
+        False, description="Fail with kind 'sessionBusy' instead of queueing behind a running turn."
+    )
 
 
 class SendResult(CawModel):
     turn: Turn
     resume_handle: str | None = Field(
-        None, description="The session's resume handle (a credential: store it like one). Present from the first answer on."
+        None,
+        description="The session's resume handle (a credential: store it like one). Present from the first answer on.",
     )
 
 
 class ResumeParams(Params):
     handle: str | None = Field(None, description="A resume handle, as returned by session/send.")
-    session_id: str | None = Field(None, description="A bare session id; works when the daemon's data dir has the session.")
+    session_id: str | None = Field(
+        None, description="A bare session id; works when the daemon's data dir has the session."
+    )
     cwd: str | None = None
 
     @model_validator(mode="after")
@@ -108,7 +131,9 @@ class ResumeResult(CawModel):
     session_id: str
     provider: str
     resume_handle: str | None = None
-    turns: list[Turn] = Field(default_factory=list, description="The stored history (empty without a data dir).")
+    turns: list[Turn] = Field(
+        default_factory=list, description="The stored history (empty without a data dir)."
+    )
 
 
 class SessionRef(Params):
@@ -175,8 +200,12 @@ class ErrorData(CawModel):
     stderr_tail: str | None = None
     install_hint: str | None = None
     provider: str | None = None
-    errors: list[FieldError] | None = Field(None, description="invalidParams: each problem, naming its field.")
-    turn: Turn | None = Field(None, description="cancelled: what the turn had produced when it stopped.")
+    errors: list[FieldError] | None = Field(
+        None, description="invalidParams: each problem, naming its field."
+    )
+    turn: Turn | None = Field(
+        None, description="cancelled: what the turn had produced when it stopped."
+    )
 
 
 PARSE_ERROR = -32700
@@ -188,19 +217,46 @@ REQUEST_CANCELLED = -32800
 
 #: data.kind -> (code, meaning). The JSON-RPC and LSP codes first, then caw's own.
 ERRORS: dict[str, tuple[int, str]] = {
-    "parseError": (PARSE_ERROR, "The frame is not valid JSON or UTF-8, or its header is unusable (also: frame too large). id is null."),
-    "invalidRequest": (INVALID_REQUEST, "Not a JSON-RPC 2.0 request object, a notification sent with an id, or a request after shutdown."),
+    "parseError": (
+        PARSE_ERROR,
+        "The frame is not valid JSON or UTF-8, or its header is unusable (also: frame too large). id is null.",
+    ),
+    "invalidRequest": (
+        INVALID_REQUEST,
+        "Not a JSON-RPC 2.0 request object, a notification sent with an id, or a request after shutdown.",
+    ),
     "methodNotFound": (METHOD_NOT_FOUND, "No such method."),
     "invalidParams": (INVALID_PARAMS, "The params do not validate; data.errors names each field."),
     "internal": (INTERNAL_ERROR, "A bug in caw; the daemon's log has the details."),
-    "cancelled": (REQUEST_CANCELLED, "The turn was cancelled (session/cancel, $/cancelRequest, session/end or shutdown)."),
-    "unknownSession": (1001, "No live session with this id (session/resume it first), or none stored under it."),
-    "providerNotInstalled": (1002, "The provider's CLI is not installed; the message and data.installHint say how to install it."),
-    "backendFailed": (1003, "The backend CLI died or failed; data.exitCode and data.stderrTail say how. The session stays usable."),
-    "modelError": (1004, "The model API answered with an error (rate limit, overload, server error)."),
+    "cancelled": (
+        REQUEST_CANCELLED,
+        "The turn was cancelled (session/cancel, $/cancelRequest, session/end or shutdown).",
+    ),
+    "unknownSession": (
+        1001,
+        "No live session with this id (session/resume it first), or none stored under it.",
+    ),
+    "providerNotInstalled": (
+        1002,
+        "The provider's CLI is not installed; the message and data.installHint say how to install it.",
+    ),
+    "backendFailed": (
+        1003,
+        "The backend CLI died or failed; data.exitCode and data.stderrTail say how. The session stays usable.",
+    ),
+    "modelError": (
+        1004,
+        "The model API answered with an error (rate limit, overload, server error).",
+    ),
     "usageLimit": (1005, "The account's usage limit is reached."),
-    "timeout": (1006, "The turn ran longer than the turn timeout and was stopped. The session stays usable."),
-    "invalidHandle": (1007, "The resume handle or id is malformed, of an unknown provider, or unsafe."),
+    "timeout": (
+        1006,
+        "The turn ran longer than the turn timeout and was stopped. The session stays usable.",
+    ),
+    "invalidHandle": (
+        1007,
+        "The resume handle or id is malformed, of an unknown provider, or unsafe.",
+    ),
     "noHandleYet": (1008, "The backend has not assigned a resume key yet; send a message first."),
     "sessionBusy": (1009, "A turn is running and the send asked for exclusivity."),
     "sessionClosed": (1010, "The session has ended."),
@@ -210,12 +266,32 @@ ERRORS: dict[str, tuple[int, str]] = {
 
 #: method -> (params model, result model or None, one line of documentation)
 METHODS: dict[str, tuple[type[CawModel], type[CawModel] | None, str]] = {
-    "session/start": (StartParams, StartResult, "Start a conversation; its backend process starts now."),
-    "session/send": (SendParams, SendResult, "Run one turn; session/update notifications stream before the answer."),
-    "session/resume": (ResumeParams, ResumeResult, "Attach to a stored conversation by handle (or bare id with a data dir)."),
-    "session/cancel": (SessionRef, CancelResult, "Stop the running turn; its session/send answers -32800."),
+    "session/start": (
+        StartParams,
+        StartResult,
+        "Start a conversation; its backend process starts now.",
+    ),
+    "session/send": (
+        SendParams,
+        SendResult,
+        "Run one turn; session/update notifications stream before the answer.",
+    ),
+    "session/resume": (
+        ResumeParams,
+        ResumeResult,
+        "Attach to a stored conversation by handle (or bare id with a data dir).",
+    ),
+    "session/cancel": (
+        SessionRef,
+        CancelResult,
+        "Stop the running turn; its session/send answers -32800.",
+    ),
     "session/end": (SessionRef, EndResult, "End the session and its backend process."),
-    "session/list": (ListParams, ListResult, "Sessions in the data dir (and live ones); never handles."),
+    "session/list": (
+        ListParams,
+        ListResult,
+        "Sessions in the data dir (and live ones); never handles.",
+    ),
 }
 
 #: notification (server -> client) -> params model

@@ -1,7 +1,7 @@
 """One 'process' of the seed's flow, run in a fresh interpreter by the e2e tests.
 
-    seed_steps.py start  PROVIDER MESSAGE [--data-dir DIR]   -> {"handle", "session_id", "result"}
-    seed_steps.py resume PROVIDER HANDLE MESSAGE [--data-dir DIR] -> {"result", "num_turns"}
+seed_steps.py start  PROVIDER MESSAGE [--data-dir DIR]   -> {"handle", "session_id", "result"}
+seed_steps.py resume PROVIDER HANDLE MESSAGE [--data-dir DIR] -> {"result", "num_turns"}
 """
 
 import argparse

@@ -23,12 +23,18 @@ pytestmark = pytest.mark.e2e
 
 def app_servers() -> list[int]:
     """Our app-server children (not their forks, which carry the same command line until they exec)."""
-    return [pid for pid, (parent, cmd) in processes().items() if parent == os.getpid() and "app-server" in cmd]
+    return [
+        pid
+        for pid, (parent, cmd) in processes().items()
+        if parent == os.getpid() and "app-server" in cmd
+    ]
 
 
 @pytest.fixture
 async def env(cli_env):
-    environment = cli_env("codex", extra={"CAW_CODEX_MODE": "app-server"})  # no silent fallback to exec
+    environment = cli_env(
+        "codex", extra={"CAW_CODEX_MODE": "app-server"}
+    )  # no silent fallback to exec
     yield environment
     await close_shared_providers()  # a failing test must not leave its app-server behind
 
@@ -53,7 +59,10 @@ async def test_start_send_and_resume_in_process(env, scripted):
     assert resumed.resume_key == handle.resume_key
     await resumed.end()
     # the model saw the first turn: the thread's history came from codex, not from caw
-    assert "My deploy target is staging-eu. Remember that." in scripted.main_requests()[-1].user_texts()
+    assert (
+        "My deploy target is staging-eu. Remember that."
+        in scripted.main_requests()[-1].user_texts()
+    )
 
 
 async def test_threads_share_one_app_server_and_run_concurrently(env, scripted):
@@ -61,7 +70,9 @@ async def test_threads_share_one_app_server_and_run_concurrently(env, scripted):
     first, second = await agent.start_session(), await agent.start_session()
     (server,) = app_servers()
     argv0 = processes()[server][1].split()[0]
-    assert os.path.basename(argv0) == "codex", "the native binary runs, not node with the npm wrapper"
+    assert os.path.basename(argv0) == "codex", (
+        "the native binary runs, not node with the npm wrapper"
+    )
     await one_hangs_while_another_answers(first, second, scripted)
     assert app_servers() == [server]
     await first.end()
@@ -89,7 +100,9 @@ async def test_resume_in_a_new_app_server_answers_from_history(env, scripted):
 
 async def test_unknown_thread_fails_at_resume_without_starting_one(env, scripted):
     key = str(uuid.uuid4())
-    handle = caw.ResumeHandle(provider="codex", session_id=str(uuid.uuid4()), resume_key=key).encode()
+    handle = caw.ResumeHandle(
+        provider="codex", session_id=str(uuid.uuid4()), resume_key=key
+    ).encode()
     with pytest.raises(caw.BackendFailed, match="no conversation with this resume key") as caught:
         await AsyncAgent(provider="codex", env=env).resume_session(handle)
     assert key not in str(caught.value)  # resume keys stay out of messages (and so out of logs)
@@ -98,7 +111,9 @@ async def test_unknown_thread_fails_at_resume_without_starting_one(env, scripted
 
 
 async def test_a_non_uuid_key_is_an_invalid_handle(env):
-    handle = caw.ResumeHandle(provider="codex", session_id=str(uuid.uuid4()), resume_key="my-thread-name").encode()
+    handle = caw.ResumeHandle(
+        provider="codex", session_id=str(uuid.uuid4()), resume_key="my-thread-name"
+    ).encode()
     with pytest.raises(caw.InvalidHandle):
         await AsyncAgent(provider="codex", env=env).resume_session(handle)
     assert not app_servers()
@@ -108,7 +123,9 @@ async def test_cancel_interrupts_the_turn_and_the_thread_goes_on(env, scripted):
     session = await AsyncAgent(provider="codex", env=env).start_session()
     await session.send("My pet is a heron. Remember that.")
     streaming = asyncio.Event()
-    sending = asyncio.create_task(session.send("[[slow:5]] Tell me a long story.", on_event=lambda e: streaming.set()))
+    sending = asyncio.create_task(
+        session.send("[[slow:5]] Tell me a long story.", on_event=lambda e: streaming.set())
+    )
     await asyncio.wait_for(streaming.wait(), 30)
     (server,) = app_servers()
     assert await session.cancel()
@@ -126,7 +143,10 @@ async def test_a_killed_app_server_fails_every_running_turn_then_sessions_resume
     for i, session in enumerate(sessions):
         await session.send(f"My secret word is word-{i}. Remember that.")
     (server,) = app_servers()
-    turns = [asyncio.create_task(s.send(f"[[slow:20]] Story number {i}.")) for i, s in enumerate(sessions)]
+    turns = [
+        asyncio.create_task(s.send(f"[[slow:20]] Story number {i}."))
+        for i, s in enumerate(sessions)
+    ]
     await wait_for_request(scripted, "[[slow:20]]", count=2)
     kill([server], signal.SIGKILL)
     for task in turns:
@@ -171,7 +191,9 @@ async def test_tool_calls_stream_as_events(env, scripted, tmp_path):
 
 async def test_deny_mode_declines_commands(env, scripted, tmp_path):
     target = tmp_path / "created-by-the-agent"
-    session = await AsyncAgent(provider="codex", env=env, cwd=tmp_path, permission_mode="deny").start_session()
+    session = await AsyncAgent(
+        provider="codex", env=env, cwd=tmp_path, permission_mode="deny"
+    ).start_session()
     turn = await session.send(f"[[tool:bash:touch {target}]] Run it.")
     await session.end()
     (tool,) = [b for b in turn.output if isinstance(b, caw.ToolUseBlock)]

@@ -53,7 +53,9 @@ async def test_start_send_and_resume_from_another_agent(env, scripted):
 
 async def test_unknown_thread_fails_clearly_without_starting_one(env, scripted):
     key = str(uuid.uuid4())
-    handle = caw.ResumeHandle(provider="codex", session_id=str(uuid.uuid4()), resume_key=key).encode()
+    handle = caw.ResumeHandle(
+        provider="codex", session_id=str(uuid.uuid4()), resume_key=key
+    ).encode()
     session = await AsyncAgent(provider="codex", env=env).resume_session(handle)
     with pytest.raises(caw.BackendFailed, match="no conversation with this resume key") as caught:
         await session.send("Where am I deploying?")
@@ -67,7 +69,11 @@ async def test_cancel_ends_the_turn_and_the_thread_goes_on(env, scripted):
     session = await AsyncAgent(provider="codex", env=env).start_session()
     await session.send("My pet is a heron. Remember that.")
     sending = asyncio.create_task(session.send("[[slow:20]] Tell me a long story."))
-    await asyncio.to_thread(scripted.wait_for_request, lambda r: r.kind == "main" and "[[slow:20]]" in r.user_texts()[-1], 30)
+    await asyncio.to_thread(
+        scripted.wait_for_request,
+        lambda r: r.kind == "main" and "[[slow:20]]" in r.user_texts()[-1],
+        30,
+    )
     assert await session.cancel()
     with pytest.raises(caw.TurnCancelled):
         await sending
@@ -76,7 +82,9 @@ async def test_cancel_ends_the_turn_and_the_thread_goes_on(env, scripted):
     assert not codex_children()
 
 
-async def test_a_cli_without_app_server_falls_back_by_itself(cli_env, require_cli, scripted, tmp_path, caplog):
+async def test_a_cli_without_app_server_falls_back_by_itself(
+    cli_env, require_cli, scripted, tmp_path, caplog
+):
     """A codex whose `app-server` fails is driven through `codex exec`, with no setting."""
     real, extra = native_cli(require_cli("codex"))
     old_codex = tmp_path / "old-codex"

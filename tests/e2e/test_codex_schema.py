@@ -31,7 +31,12 @@ def schema_dir(tmp_path_factory) -> Path:
     if cli is None:
         pytest.skip("the codex CLI is not installed (npm ci in tests/backends)")
     out = tmp_path_factory.mktemp("codex-schema")
-    subprocess.run([native_cli(cli)[0], "app-server", "generate-json-schema", "--out", str(out)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [native_cli(cli)[0], "app-server", "generate-json-schema", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return out
 
 
@@ -60,12 +65,24 @@ def errors(value: Any, schema: Any, root: dict[str, Any], where: str = "$") -> l
         return [f"{where}: {value!r} not in {schema['enum']}"]
     types = schema.get("type")
     if types is not None:
-        names = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float), "null": type(None)}
-        if not any(isinstance(value, names[t]) for t in ([types] if isinstance(types, str) else types)):
+        names = {
+            "object": dict,
+            "array": list,
+            "string": str,
+            "boolean": bool,
+            "integer": int,
+            "number": (int, float),
+            "null": type(None),
+        }
+        if not any(
+            isinstance(value, names[t]) for t in ([types] if isinstance(types, str) else types)
+        ):
             return [f"{where}: {value!r} is not {types}"]
     if isinstance(value, dict):
         props = schema.get("properties", {})
-        found += [f"{where}: missing {key}" for key in schema.get("required", []) if key not in value]
+        found += [
+            f"{where}: missing {key}" for key in schema.get("required", []) if key not in value
+        ]
         for key, item in value.items():
             if key in props:
                 found += errors(item, props[key], root, f"{where}.{key}")
@@ -77,7 +94,9 @@ def errors(value: Any, schema: Any, root: dict[str, Any], where: str = "$") -> l
     return found
 
 
-async def test_every_message_caw_sends_matches_the_schema(schema_dir, cli_env, scripted, tmp_path, monkeypatch):
+async def test_every_message_caw_sends_matches_the_schema(
+    schema_dir, cli_env, scripted, tmp_path, monkeypatch
+):
     sent: list[dict[str, Any]] = []
     write = JsonRpcPeer._write
 
@@ -88,11 +107,21 @@ async def test_every_message_caw_sends_matches_the_schema(schema_dir, cli_env, s
     monkeypatch.setattr(JsonRpcPeer, "_write", recording)
     env = cli_env("codex")
     try:
-        agent = AsyncAgent(provider="codex", env=env, model="caw-scripted-1", system_prompt="Be brief.", reasoning="low")
+        agent = AsyncAgent(
+            provider="codex",
+            env=env,
+            model="caw-scripted-1",
+            system_prompt="Be brief.",
+            reasoning="low",
+        )
         first, second = await agent.start_session(), await agent.start_session()
         await first.send("My pet is a heron. Remember that.")
         slow = asyncio.create_task(first.send("[[slow:5]] Tell me a story."))
-        await asyncio.to_thread(scripted.wait_for_request, lambda r: r.kind == "main" and "[[slow:5]]" in r.user_texts()[-1], 30)
+        await asyncio.to_thread(
+            scripted.wait_for_request,
+            lambda r: r.kind == "main" and "[[slow:5]]" in r.user_texts()[-1],
+            30,
+        )
         await first.cancel()
         await asyncio.gather(slow, return_exceptions=True)
         await first.end()  # the server stays for `second`: the thread is unsubscribed
@@ -100,7 +129,9 @@ async def test_every_message_caw_sends_matches_the_schema(schema_dir, cli_env, s
         resumed = await agent.resume_session(first.resume_handle)
         await resumed.send("What is my pet?")
         await resumed.end()
-        denied = await AsyncAgent(provider="codex", env=env, cwd=tmp_path, permission_mode="deny").start_session()
+        denied = await AsyncAgent(
+            provider="codex", env=env, cwd=tmp_path, permission_mode="deny"
+        ).start_session()
         await denied.send(f"[[tool:bash:touch {tmp_path / 'x'}]] Run it.")
         await denied.end()
     finally:
@@ -109,28 +140,50 @@ async def test_every_message_caw_sends_matches_the_schema(schema_dir, cli_env, s
     requests = load(schema_dir, "ClientRequest")
     notifications = load(schema_dir, "ClientNotification")
     server_requests = {
-        entry["properties"]["method"]["enum"][0]: entry["properties"]["params"]["$ref"].rsplit("/", 1)[1]
+        entry["properties"]["method"]["enum"][0]: entry["properties"]["params"]["$ref"].rsplit(
+            "/", 1
+        )[1]
         for entry in load(schema_dir, "ServerRequest")["oneOf"]
     }
     # the check itself catches what the CLI would refuse
-    assert errors({"id": 1, "method": "thread/start", "params": {"approvalPolicy": "sometimes"}}, requests, requests)
-    assert errors({"id": 1, "method": "turn/start", "params": {"threadId": "t"}}, requests, requests)
+    assert errors(
+        {"id": 1, "method": "thread/start", "params": {"approvalPolicy": "sometimes"}},
+        requests,
+        requests,
+    )
+    assert errors(
+        {"id": 1, "method": "turn/start", "params": {"threadId": "t"}}, requests, requests
+    )
     methods = []
     answered = []
     for message in sent:
         if "method" in message and "id" in message:
             methods.append(message["method"])
-            assert not errors(message, requests, requests), (message, errors(message, requests, requests))
+            assert not errors(message, requests, requests), (
+                message,
+                errors(message, requests, requests),
+            )
         elif "method" in message:
             methods.append(message["method"])
             assert not errors(message, notifications, notifications), message
         else:  # our answer to a server request; its method is known from the request we answered
             answered.append(message)
-    expected = {"initialize", "initialized", "thread/start", "turn/start", "turn/interrupt", "thread/unsubscribe", "thread/resume"}
+    expected = {
+        "initialize",
+        "initialized",
+        "thread/start",
+        "turn/start",
+        "turn/interrupt",
+        "thread/unsubscribe",
+        "thread/resume",
+    }
     assert expected <= set(methods), set(methods)
     assert answered, "the deny-mode turn asked for an approval"
     # caw's answers: the approval request is the only kind the scripted turns cause
-    answer_schema = load(schema_dir, server_requests["item/commandExecution/requestApproval"].replace("Params", "Response"))
+    answer_schema = load(
+        schema_dir,
+        server_requests["item/commandExecution/requestApproval"].replace("Params", "Response"),
+    )
     for message in answered:
         assert not errors(message["result"], answer_schema, answer_schema), message
 
@@ -140,7 +193,9 @@ def test_the_answers_caw_can_give_match_the_schema(schema_dir):
 
     params = {"permissions": {"network": {"enabled": True}}}
     server_requests = {
-        entry["properties"]["method"]["enum"][0]: entry["properties"]["params"]["$ref"].rsplit("/", 1)[1]
+        entry["properties"]["method"]["enum"][0]: entry["properties"]["params"]["$ref"].rsplit(
+            "/", 1
+        )[1]
         for entry in load(schema_dir, "ServerRequest")["oneOf"]
     }
     handled = [
@@ -156,12 +211,28 @@ def test_the_answers_caw_can_give_match_the_schema(schema_dir):
 
 # (notification method, its params definition, the fields caw reads)
 READ = [
-    ("item/agentMessage/delta", "AgentMessageDeltaNotification", ["threadId", "turnId", "itemId", "delta"]),
-    ("item/reasoning/summaryTextDelta", "ReasoningSummaryTextDeltaNotification", ["threadId", "turnId", "itemId", "delta", "summaryIndex"]),
-    ("item/reasoning/textDelta", "ReasoningTextDeltaNotification", ["threadId", "turnId", "itemId", "delta"]),
+    (
+        "item/agentMessage/delta",
+        "AgentMessageDeltaNotification",
+        ["threadId", "turnId", "itemId", "delta"],
+    ),
+    (
+        "item/reasoning/summaryTextDelta",
+        "ReasoningSummaryTextDeltaNotification",
+        ["threadId", "turnId", "itemId", "delta", "summaryIndex"],
+    ),
+    (
+        "item/reasoning/textDelta",
+        "ReasoningTextDeltaNotification",
+        ["threadId", "turnId", "itemId", "delta"],
+    ),
     ("item/started", "ItemStartedNotification", ["threadId", "turnId", "item"]),
     ("item/completed", "ItemCompletedNotification", ["threadId", "turnId", "item"]),
-    ("thread/tokenUsage/updated", "ThreadTokenUsageUpdatedNotification", ["threadId", "turnId", "tokenUsage"]),
+    (
+        "thread/tokenUsage/updated",
+        "ThreadTokenUsageUpdatedNotification",
+        ["threadId", "turnId", "tokenUsage"],
+    ),
     ("turn/completed", "TurnCompletedNotification", ["threadId", "turn"]),
     ("error", "ErrorNotification", ["threadId", "turnId", "error", "willRetry"]),
 ]
@@ -170,25 +241,42 @@ READ = [
 def test_the_notification_fields_caw_reads_exist(schema_dir):
     schema = load(schema_dir, "ServerNotification")
     defs = schema["definitions"]
-    by_method = {e["properties"]["method"]["enum"][0]: e["properties"]["params"]["$ref"].rsplit("/", 1)[1] for e in schema["oneOf"]}
+    by_method = {
+        e["properties"]["method"]["enum"][0]: e["properties"]["params"]["$ref"].rsplit("/", 1)[1]
+        for e in schema["oneOf"]
+    }
     for method, definition, fields in READ:
         assert by_method.get(method) == definition, method
         assert set(fields) <= set(defs[definition]["properties"]), (method, fields)
     assert {"id", "status", "error"} <= set(defs["Turn"]["properties"])
     assert {"completed", "interrupted", "failed"} <= set(defs["TurnStatus"]["enum"])
-    assert {"message", "codexErrorInfo", "additionalDetails"} <= set(defs["TurnError"]["properties"])
+    assert {"message", "codexErrorInfo", "additionalDetails"} <= set(
+        defs["TurnError"]["properties"]
+    )
     assert "usageLimitExceeded" in json.dumps(defs["CodexErrorInfo"])
     assert {"total", "last"} <= set(defs["ThreadTokenUsage"]["properties"])
-    assert {"inputTokens", "cachedInputTokens", "cacheWriteInputTokens", "outputTokens"} <= set(defs["TokenUsageBreakdown"]["properties"])
-    items = {e["properties"]["type"]["enum"][0]: set(e["properties"]) for e in defs["ThreadItem"]["oneOf"]}
+    assert {"inputTokens", "cachedInputTokens", "cacheWriteInputTokens", "outputTokens"} <= set(
+        defs["TokenUsageBreakdown"]["properties"]
+    )
+    items = {
+        e["properties"]["type"]["enum"][0]: set(e["properties"])
+        for e in defs["ThreadItem"]["oneOf"]
+    }
     assert {"id", "text"} <= items["agentMessage"]
     assert {"id", "summary", "content"} <= items["reasoning"]
-    assert {"id", "command", "cwd", "status", "aggregatedOutput", "exitCode"} <= items["commandExecution"]
+    assert {"id", "command", "cwd", "status", "aggregatedOutput", "exitCode"} <= items[
+        "commandExecution"
+    ]
     assert {"id", "changes", "status"} <= items["fileChange"]
-    assert {"id", "server", "tool", "arguments", "result", "error", "status"} <= items["mcpToolCall"]
+    assert {"id", "server", "tool", "arguments", "result", "error", "status"} <= items[
+        "mcpToolCall"
+    ]
     assert {"id", "tool", "arguments", "contentItems", "success"} <= items["dynamicToolCall"]
     assert {"id", "query"} <= items["webSearch"]
     # thread/start and thread/resume answer with the thread (its id is the resume key)
     for name in ("ThreadStartResponse", "ThreadResumeResponse"):
         response = load(schema_dir, name)
-        assert "thread" in response["required"] and "id" in response["definitions"]["Thread"]["required"]
+        assert (
+            "thread" in response["required"]
+            and "id" in response["definitions"]["Thread"]["required"]
+        )

@@ -34,7 +34,11 @@ MODEL = "caw-scripted/caw-scripted-1"
 
 def serve_pids(cwd: Path | None = None) -> list[int]:
     """The `opencode serve` processes this test process started (in ``cwd``, if given)."""
-    pids = [pid for pid, cmd in descendants(os.getpid()).items() if "opencode" in cmd and " serve " in cmd]
+    pids = [
+        pid
+        for pid, cmd in descendants(os.getpid()).items()
+        if "opencode" in cmd and " serve " in cmd
+    ]
     if cwd is not None:
         pids = [pid for pid in pids if _cwd(pid) == str(cwd)]
     return sorted(pids)
@@ -94,12 +98,17 @@ async def test_start_send_and_resume_in_process(agent, anchor, scripted):
     assert handle.resume_key.startswith("ses_") and handle.resume_key != session.session_id
     await session.end()
 
-    resumed = await AsyncAgent(provider="opencode", env=agent.env, cwd=agent.cwd).resume_session(session.resume_handle)
+    resumed = await AsyncAgent(provider="opencode", env=agent.env, cwd=agent.cwd).resume_session(
+        session.resume_handle
+    )
     assert (await resumed.send("Where am I deploying?")).result == "staging-eu"
     assert resumed.resume_key == handle.resume_key
     await resumed.end()
     # the history came from opencode: caw kept none (no data_dir)
-    assert scripted.main_requests()[-1].user_texts() == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert scripted.main_requests()[-1].user_texts() == [
+        "My deploy target is staging-eu. Remember that.",
+        "Where am I deploying?",
+    ]
     assert serve_pids() == [shared_serve(anchor).pid]
 
 
@@ -145,7 +154,10 @@ async def test_a_stream_broken_off_and_retried_is_not_doubled(agent, scripted):
     def cut_the_first_attempt(request, reply):
         if request.kind == "main" and not broken and "alpha" in request.user_texts()[-1]:
             broken.append(request)
-            reply.cut, reply.slow = True, 2.0  # two deltas a second apart, then the connection drops
+            reply.cut, reply.slow = (
+                True,
+                2.0,
+            )  # two deltas a second apart, then the connection drops
             return reply
         return None
 
@@ -156,13 +168,17 @@ async def test_a_stream_broken_off_and_retried_is_not_doubled(agent, scripted):
     await session.end()
     assert broken and turn.result == "alpha beta gamma"
     replaced = [i for i, e in enumerate(seen) if getattr(e, "replace", False)]
-    assert len(replaced) == 1 and replaced[0] > 0, "the broken attempt streamed, then the retry replaced it"
+    assert len(replaced) == 1 and replaced[0] > 0, (
+        "the broken attempt streamed, then the retry replaced it"
+    )
 
 
 async def test_events_stream_as_deltas_with_thinking_tools_and_usage(agent, workdir):
     session = await agent.start_session()
     seen: list[caw.Event] = []
-    turn = await session.send("[[think]] Repeat after me: the quick brown fox jumps", on_event=seen.append)
+    turn = await session.send(
+        "[[think]] Repeat after me: the quick brown fox jumps", on_event=seen.append
+    )
     assert turn.result == "the quick brown fox jumps"
     kinds = [type(e).__name__ for e in seen]
     assert kinds.count("TextDelta") > 1 and "ThinkingDelta" in kinds
@@ -181,7 +197,9 @@ async def test_events_stream_as_deltas_with_thinking_tools_and_usage(agent, work
 
 async def test_deny_mode_refuses_tools_and_the_turn_goes_on(oc_env, workdir, anchor, scripted):
     target = workdir / "created-by-the-agent"
-    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=workdir, permission_mode="deny").start_session()
+    session = await AsyncAgent(
+        provider="opencode", env=oc_env, cwd=workdir, permission_mode="deny"
+    ).start_session()
     turn = await session.send(f"[[tool:bash:touch {target}]] Run it.")
     await session.end()
     (tool,) = [b for b in turn.output if isinstance(b, caw.ToolUseBlock)]
@@ -190,7 +208,14 @@ async def test_deny_mode_refuses_tools_and_the_turn_goes_on(oc_env, workdir, anc
 
 
 async def test_model_system_prompt_and_reasoning_reach_the_model(oc_env, workdir, anchor, scripted):
-    agent = AsyncAgent(provider="opencode", env=oc_env, cwd=workdir, model=MODEL, system_prompt="You are caw-test-persona.", reasoning="high")
+    agent = AsyncAgent(
+        provider="opencode",
+        env=oc_env,
+        cwd=workdir,
+        model=MODEL,
+        system_prompt="You are caw-test-persona.",
+        reasoning="high",
+    )
     session = await agent.start_session()
     await session.send("Hello there.")
     await session.end()
@@ -200,14 +225,18 @@ async def test_model_system_prompt_and_reasoning_reach_the_model(oc_env, workdir
     assert request.body["thinking"]["type"] == "enabled"
     # "low" is not a variant of this model: the nearest one ("high") is used
     scripted.clear()
-    session = await AsyncAgent(provider="opencode", env=oc_env, cwd=workdir, model="caw-scripted-1", reasoning="low").start_session()
+    session = await AsyncAgent(
+        provider="opencode", env=oc_env, cwd=workdir, model="caw-scripted-1", reasoning="low"
+    ).start_session()
     await session.send("Hello again.")
     await session.end()
     assert scripted.main_requests()[-1].body["thinking"]["type"] == "enabled"
 
 
 async def test_an_unknown_model_fails_at_start(agent, scripted):
-    failing = AsyncAgent(provider="opencode", env=agent.env, cwd=agent.cwd, model="caw-scripted/no-such-model")
+    failing = AsyncAgent(
+        provider="opencode", env=agent.env, cwd=agent.cwd, model="caw-scripted/no-such-model"
+    )
     with pytest.raises(caw.BackendFailed, match="no model 'caw-scripted/no-such-model'"):
         await failing.start_session()
     assert not scripted.main_requests()
@@ -215,17 +244,23 @@ async def test_an_unknown_model_fails_at_start(agent, scripted):
 
 async def test_unknown_session_fails_at_resume_without_starting_one(agent, scripted):
     key = "ses_0123456789abcdefABCDEFghij"
-    handle = caw.ResumeHandle(provider="opencode", session_id="0b6e4b5e-8c4f-4b7a-9a59-000000000000", resume_key=key).encode()
+    handle = caw.ResumeHandle(
+        provider="opencode", session_id="0b6e4b5e-8c4f-4b7a-9a59-000000000000", resume_key=key
+    ).encode()
     with pytest.raises(caw.BackendFailed, match="no session with this resume key") as caught:
         await agent.resume_session(handle)
     assert key not in str(caught.value)  # resume keys stay out of messages (and so out of logs)
     assert not scripted.main_requests()
 
 
-@pytest.mark.parametrize("bad_key", ["not-a-valid-key", "ses_../../x", "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"])
+@pytest.mark.parametrize(
+    "bad_key", ["not-a-valid-key", "ses_../../x", "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"]
+)
 async def test_a_malformed_key_is_an_invalid_handle(agent, bad_key):
     before = serve_pids()
-    handle = json.dumps({"version": 1, "provider": "opencode", "session_id": "abc", "resume_key": bad_key})
+    handle = json.dumps(
+        {"version": 1, "provider": "opencode", "session_id": "abc", "resume_key": bad_key}
+    )
     with pytest.raises(caw.InvalidHandle):
         await agent.resume_session(handle)
     assert serve_pids() == before
@@ -235,7 +270,12 @@ async def test_cancel_stops_the_turn_and_the_session_goes_on(agent, anchor, scri
     session = await agent.start_session()
     await session.send("My pet is a heron. Remember that.")
     streaming = asyncio.Event()
-    sending = asyncio.create_task(session.send("[[slow:5]] Repeat after me: one two three four five six seven eight", on_event=lambda e: streaming.set()))
+    sending = asyncio.create_task(
+        session.send(
+            "[[slow:5]] Repeat after me: one two three four five six seven eight",
+            on_event=lambda e: streaming.set(),
+        )
+    )
     await asyncio.wait_for(streaming.wait(), 30)
     assert await session.cancel()
     with pytest.raises(caw.TurnCancelled) as caught:
@@ -252,11 +292,17 @@ async def test_the_serve_requires_its_password(anchor):
     assert serve.base_url.startswith("http://127.0.0.1:")
     async with httpx.AsyncClient(trust_env=False) as client:
         assert (await client.get(f"{serve.base_url}/doc")).status_code == 401
-        assert (await client.get(f"{serve.base_url}/session", auth=("opencode", "wrong"))).status_code == 401
+        assert (
+            await client.get(f"{serve.base_url}/session", auth=("opencode", "wrong"))
+        ).status_code == 401
     assert (await serve.client.get("/session")).status_code == 200
     with open(f"/proc/{serve.pid}/environ", "rb") as f:
-        password = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)[b"OPENCODE_SERVER_PASSWORD"]
-    assert len(password) >= 32 and b"OPENCODE_SERVER_PASSWORD" not in b"".join(k.encode() for k in os.environ)
+        password = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)[
+            b"OPENCODE_SERVER_PASSWORD"
+        ]
+    assert len(password) >= 32 and b"OPENCODE_SERVER_PASSWORD" not in b"".join(
+        k.encode() for k in os.environ
+    )
 
 
 async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scripted):
@@ -266,7 +312,9 @@ async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scr
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     key = json.loads(out.stdout.splitlines()[0])["sessionID"]
-    handle = caw.ResumeHandle(provider="opencode", session_id="5d0c7a36-56d2-4c8e-8a36-6a1d2f1d7c11", resume_key=key).encode()
+    handle = caw.ResumeHandle(
+        provider="opencode", session_id="5d0c7a36-56d2-4c8e-8a36-6a1d2f1d7c11", resume_key=key
+    ).encode()
     session = await agent.resume_session(handle)
     assert (await session.send("What is my boat?")).result == "the Heron-7"
     await session.end()
@@ -275,8 +323,12 @@ async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scr
 # --- tests with a serve of their own ---------------------------------------------------------
 
 
-@pytest.mark.asyncio(loop_scope="function")  # its own loop, so its own provider: aclose() spares the shared serve
-async def test_resume_in_a_fresh_serve_answers_from_history_and_aclose_stops_it(oc_env, tmp_path, scripted):
+@pytest.mark.asyncio(
+    loop_scope="function"
+)  # its own loop, so its own provider: aclose() spares the shared serve
+async def test_resume_in_a_fresh_serve_answers_from_history_and_aclose_stops_it(
+    oc_env, tmp_path, scripted
+):
     try:
         session = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).start_session()
         await session.send("My color is teal. Remember that.")
@@ -286,7 +338,9 @@ async def test_resume_in_a_fresh_serve_answers_from_history_and_aclose_stops_it(
         assert not serve_pids(tmp_path), "the last conversation closed, so its serve stopped"
         scripted.clear()
 
-        resumed = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).resume_session(handle)
+        resumed = await AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path).resume_session(
+            handle
+        )
         (after,) = serve_pids(tmp_path)
         assert after != before
         assert (await resumed.send("What is my color?")).result == "teal"
@@ -300,13 +354,18 @@ async def test_resume_in_a_fresh_serve_answers_from_history_and_aclose_stops_it(
         await shared_provider("opencode").aclose()  # a failing test must not leave its serve behind
 
 
-async def test_a_killed_serve_fails_every_running_turn_then_sessions_resume(oc_env, tmp_path, scripted):
+async def test_a_killed_serve_fails_every_running_turn_then_sessions_resume(
+    oc_env, tmp_path, scripted
+):
     agent = AsyncAgent(provider="opencode", env=oc_env, cwd=tmp_path)
     sessions = [await agent.start_session() for _ in range(2)]
     for i, session in enumerate(sessions):
         await session.send(f"My secret word is word-{i}. Remember that.")
     (server,) = serve_pids(tmp_path)
-    turns = [asyncio.create_task(s.send(f"[[slow:20]] Story number {i}.")) for i, s in enumerate(sessions)]
+    turns = [
+        asyncio.create_task(s.send(f"[[slow:20]] Story number {i}."))
+        for i, s in enumerate(sessions)
+    ]
     await wait_for_request(scripted, "[[slow:20]]", count=2)
     kill([server], signal.SIGKILL)
     for task in turns:

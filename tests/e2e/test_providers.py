@@ -36,7 +36,12 @@ def backend_pids(provider: str) -> list[int]:
 def run_step(env: dict[str, str], *args: str, cwd: Path) -> dict:
     """Run one 'process' of the seed flow in a fresh interpreter; it prints a JSON line."""
     out = subprocess.run(
-        [sys.executable, str(STEPS), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180
+        [sys.executable, str(STEPS), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert out.returncode == 0, f"step {args[0]} failed:\n{out.stderr[-3000:]}"
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -64,21 +69,35 @@ def test_seed_example_runs_as_written(provider, env, tmp_path, scripted):
     # the handle went to stdout because the example prints it; it must not reach the logs
     assert handle["resume_key"] not in out.stderr or handle["resume_key"] == handle["session_id"]
     assert json.dumps(handle) not in out.stderr
-    trajectory = json.loads((tmp_path / "caw_data" / "sessions" / handle["session_id"] / "trajectory.json").read_text())
-    assert [t["input"] for t in trajectory["turns"]] == ["My favorite number is 42. Acknowledge it.", "What is my favorite number?"]
+    trajectory = json.loads(
+        (tmp_path / "caw_data" / "sessions" / handle["session_id"] / "trajectory.json").read_text()
+    )
+    assert [t["input"] for t in trajectory["turns"]] == [
+        "My favorite number is 42. Acknowledge it.",
+        "What is my favorite number?",
+    ]
 
 
 @pytest.mark.parametrize("with_data_dir", [False, True], ids=["no-data-dir", "data-dir"])
 def test_resume_in_a_new_process(provider, env, tmp_path, scripted, with_data_dir):
     data = ["--data-dir", str(tmp_path / "data")] if with_data_dir else []
-    first = run_step(env, "start", provider, "My deploy target is staging-eu. Remember that.", *data, cwd=tmp_path)
+    first = run_step(
+        env,
+        "start",
+        provider,
+        "My deploy target is staging-eu. Remember that.",
+        *data,
+        cwd=tmp_path,
+    )
     handle = json.loads(first["handle"])
     assert handle["provider"] == provider and handle["session_id"] == first["session_id"]
     if provider == "claude_code":
         assert handle["resume_key"] == handle["session_id"]
     else:
         assert handle["resume_key"] != handle["session_id"]
-    second = run_step(env, "resume", provider, first["handle"], "Where am I deploying?", *data, cwd=tmp_path)
+    second = run_step(
+        env, "resume", provider, first["handle"], "Where am I deploying?", *data, cwd=tmp_path
+    )
     assert second["result"] == "staging-eu"
     assert second["num_turns"] == (2 if with_data_dir else 1)
     # the model really saw the earlier turn: the resumed request carried the history
@@ -88,7 +107,10 @@ def test_resume_in_a_new_process(provider, env, tmp_path, scripted, with_data_di
         trajectory = caw.Trajectory.model_validate_json(
             (tmp_path / "data" / "sessions" / first["session_id"] / "trajectory.json").read_text()
         )
-        assert [t.result for t in trajectory.turns] == ["Noted: deploy target is staging-eu.", "staging-eu"]
+        assert [t.result for t in trajectory.turns] == [
+            "Noted: deploy target is staging-eu.",
+            "staging-eu",
+        ]
         assert sorted(p.name for p in (tmp_path / "data" / "sessions" / first["session_id"] / "turns").iterdir()) == [
             "001_input.txt", "001_raw_output.jsonl", "002_input.txt", "002_raw_output.jsonl",
         ]  # fmt: skip
@@ -96,9 +118,26 @@ def test_resume_in_a_new_process(provider, env, tmp_path, scripted, with_data_di
 
 def test_bare_session_id(provider, env, tmp_path, scripted):
     data_dir = tmp_path / "data"
-    first = run_step(env, "start", provider, "My color is teal. Remember that.", "--data-dir", str(data_dir), cwd=tmp_path)
+    first = run_step(
+        env,
+        "start",
+        provider,
+        "My color is teal. Remember that.",
+        "--data-dir",
+        str(data_dir),
+        cwd=tmp_path,
+    )
     # with the data_dir the key is read from disk
-    second = run_step(env, "resume", provider, first["session_id"], "What is my color?", "--data-dir", str(data_dir), cwd=tmp_path)
+    second = run_step(
+        env,
+        "resume",
+        provider,
+        first["session_id"],
+        "What is my color?",
+        "--data-dir",
+        str(data_dir),
+        cwd=tmp_path,
+    )
     assert second["result"] == "teal"
     # without one it cannot be resumed, and the error says why
     agent = Agent(provider=provider, env=env)
@@ -127,8 +166,12 @@ def test_provider_mismatch_names_both(provider, env, scripted):
 def test_unknown_resume_key_fails_clearly(provider, env, scripted):
     agent = Agent(provider=provider, env=env)
     # a key of the right shape that the backend never issued
-    key = {"opencode": "ses_0123456789abcdefABCDEFghij"}.get(provider, "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a")
-    handle = caw.ResumeHandle(provider=provider, session_id="0b6e4b5e-8c4f-4b7a-9a59-000000000000", resume_key=key).encode()
+    key = {"opencode": "ses_0123456789abcdefABCDEFghij"}.get(
+        provider, "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"
+    )
+    handle = caw.ResumeHandle(
+        provider=provider, session_id="0b6e4b5e-8c4f-4b7a-9a59-000000000000", resume_key=key
+    ).encode()
     requests_before = len(scripted.main_requests())
     session = None
     with pytest.raises(caw.CawError) as caught:
@@ -136,27 +179,41 @@ def test_unknown_resume_key_fails_clearly(provider, env, scripted):
         session.send("Where am I deploying?")
     if session is not None:
         session.end()
-    assert key in str(caught.value) or "conversation" in str(caught.value).lower() or "not found" in str(caught.value).lower()
+    assert (
+        key in str(caught.value)
+        or "conversation" in str(caught.value).lower()
+        or "not found" in str(caught.value).lower()
+    )
     # no fresh conversation was started silently
     assert len(scripted.main_requests()) == requests_before
 
 
 @pytest.mark.parametrize("bad_key", ["../../etc/passwd", "not-a-valid-key", "-rf"])
 def test_malformed_resume_key_is_rejected_before_any_process(provider, env, bad_key):
-    handle = json.dumps({"version": 1, "provider": provider, "session_id": "abc", "resume_key": bad_key})
+    handle = json.dumps(
+        {"version": 1, "provider": provider, "session_id": "abc", "resume_key": bad_key}
+    )
     before = backend_pids(provider)
     with pytest.raises(caw.InvalidHandle):
         Agent(provider=provider, env=env).resume_session(handle)
-    assert set(backend_pids(provider)) <= set(before), "no backend process may start for a malformed key"
+    assert set(backend_pids(provider)) <= set(before), (
+        "no backend process may start for a malformed key"
+    )
 
 
 def test_events_stream_before_the_turn_returns(provider, env, scripted):
     seen: list[caw.Event] = []
     with Agent(provider=provider, env=env).start_session() as session:
-        turn = session.send("Repeat after me: the quick brown fox jumps over the lazy dog", on_event=seen.append)
+        turn = session.send(
+            "Repeat after me: the quick brown fox jumps over the lazy dog", on_event=seen.append
+        )
     texts = [e for e in seen if isinstance(e, caw.TextDelta)]
     assert len(texts) > 1, "the answer should arrive as several deltas"
-    assert "".join(e.text for e in texts).strip() == turn.result == "the quick brown fox jumps over the lazy dog"
+    assert (
+        "".join(e.text for e in texts).strip()
+        == turn.result
+        == "the quick brown fox jumps over the lazy dog"
+    )
     assert turn.usage.output_tokens > 0 and turn.duration_ms > 0
 
 
@@ -170,7 +227,9 @@ def test_tool_call_and_result(provider, env, scripted):
 
 
 def test_system_prompt_reaches_the_model_and_reasoning_is_taken(provider, env, scripted):
-    agent = Agent(provider=provider, env=env, system_prompt="You are caw-test-persona.", reasoning="high")
+    agent = Agent(
+        provider=provider, env=env, system_prompt="You are caw-test-persona.", reasoning="high"
+    )
     with agent.start_session() as session:
         session.send("Hello there.")
     request = scripted.main_requests()[-1]
@@ -195,7 +254,9 @@ def test_parallel_sessions_do_not_mix(provider, env, scripted):
     assert answers == facts
 
 
-def test_killed_backend_gives_a_clear_error_and_the_next_send_recovers(provider, env, scripted, tmp_path):
+def test_killed_backend_gives_a_clear_error_and_the_next_send_recovers(
+    provider, env, scripted, tmp_path
+):
     agent = Agent(provider=provider, env=env, data_dir=tmp_path / "data")
     session = agent.start_session()
     try:
@@ -205,19 +266,30 @@ def test_killed_backend_gives_a_clear_error_and_the_next_send_recovers(provider,
         def slow_turn() -> None:
             try:
                 session.send("[[slow:20]] Tell me a long story.")
-            except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            except BaseException as exc:
                 failure.append(exc)
 
         worker = threading.Thread(target=slow_turn)
         worker.start()
-        wait_until(lambda: scripted.main_requests() and "[[slow:20]]" in scripted.main_requests()[-1].user_texts()[-1], what="the slow turn to reach the model")
+        wait_until(
+            lambda: (
+                scripted.main_requests()
+                and "[[slow:20]]" in scripted.main_requests()[-1].user_texts()[-1]
+            ),
+            what="the slow turn to reach the model",
+        )
         kill(backend_pids(provider), signal.SIGKILL)
         worker.join(timeout=60)
         assert failure and isinstance(failure[0], caw.BackendFailed), failure
         assert "SIGKILL" in str(failure[0]) or "exit" in str(failure[0])
         assert session.send("Where am I deploying?").result == "staging-eu"
-        stored = caw.Trajectory.model_validate_json((session.session_dir / "trajectory.json").read_text())
-        assert [t.result for t in stored.turns] == ["Noted: deploy target is staging-eu.", "staging-eu"]
+        stored = caw.Trajectory.model_validate_json(
+            (session.session_dir / "trajectory.json").read_text()
+        )
+        assert [t.result for t in stored.turns] == [
+            "Noted: deploy target is staging-eu.",
+            "staging-eu",
+        ]
     finally:
         session.end()
 
@@ -229,7 +301,11 @@ def test_cancel_stops_the_turn_and_the_session_goes_on(provider, env, scripted):
         try:
             await session.send("My pet is a heron. Remember that.")
             first_delta = asyncio.Event()
-            sending = asyncio.create_task(session.send("[[slow:20]] Tell me a long story.", on_event=lambda e: first_delta.set()))
+            sending = asyncio.create_task(
+                session.send(
+                    "[[slow:20]] Tell me a long story.", on_event=lambda e: first_delta.set()
+                )
+            )
             await asyncio.wait_for(first_delta.wait(), 60)
             assert await session.cancel()
             with pytest.raises(caw.TurnCancelled):
@@ -258,7 +334,10 @@ def test_providers_side_by_side(cli_env, scripted, tmp_path):
             session.send(f"My provider is {name}-ok. Remember that.")
             results[name] = session.send("What is my provider?").result
 
-    threads = [threading.Thread(target=converse, args=(name,)) for name in ("claude_code", "codex", "opencode")]
+    threads = [
+        threading.Thread(target=converse, args=(name,))
+        for name in ("claude_code", "codex", "opencode")
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -7,6 +7,7 @@ tmp_path, so the state file and the daemon's data dir are the test's own).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -123,7 +124,9 @@ class Editor:
 
     def wait(self, lua_expr: str, timeout: float = 60.0, what: str | None = None, *args):
         """Poll a Lua expression (``return`` is prepended) until it is truthy."""
-        return wait_until(lambda: self.lua("return " + lua_expr, *args), timeout, 0.05, what or lua_expr)
+        return wait_until(
+            lambda: self.lua("return " + lua_expr, *args), timeout, 0.05, what or lua_expr
+        )
 
     def chat_text(self) -> str:
         return self.lua("return _G.caw_test.chat_text()")
@@ -138,7 +141,9 @@ class Editor:
         try:
             return wait_until(found, timeout, 0.05, f"{needle!r} in the chat")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- chat ---\n{self.chat_text()}\n--- notes ---\n{self.notes()}") from None
+            raise AssertionError(
+                f"{exc}\n--- chat ---\n{self.chat_text()}\n--- notes ---\n{self.notes()}"
+            ) from None
 
     def wait_idle(self, timeout: float = 90.0) -> None:
         self.wait("not _G.caw_test.chat().busy", timeout, "the chat to be idle")
@@ -153,19 +158,17 @@ class Editor:
         except pynvim.api.NvimError as exc:  # e.g. E37: a buffer counts as modified
             if not force:
                 raise AssertionError(f":qa did not quit Neovim: {exc}") from None
-        except Exception:  # noqa: BLE001 - the connection closes as Neovim exits
+        except Exception:
             pass
-        try:
+        with contextlib.suppress(Exception):
             self.nvim.close()
-        except Exception:  # noqa: BLE001
-            pass
         return self.proc.wait(timeout)
 
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
                 self.quit(10, force=True)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.proc.kill()
                 self.proc.wait(10)
         if self.proc.stderr:

@@ -58,7 +58,9 @@ def test_chat_survives_quitting_neovim(editors, env, state_file, tmp_path, scrip
     assert kinds[0] == "begin" and kinds[-1] == "end", kinds
     assert any("caw" in p["status"] for p in progress), progress
     # The daemon is Neovim's LSP client named caw, for this workspace.
-    assert ed.lua("return vim.tbl_map(function(c) return c.root_dir end, vim.lsp.get_clients({ name = 'caw' }))") == [str(ws)]
+    assert ed.lua(
+        "return vim.tbl_map(function(c) return c.root_dir end, vim.lsp.get_clients({ name = 'caw' }))"
+    ) == [str(ws)]
 
     # The state file is private and holds this workspace's chat with its handle.
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
@@ -88,7 +90,9 @@ def test_chat_survives_quitting_neovim(editors, env, state_file, tmp_path, scrip
     ed2.wait_idle()
 
     # A wiped chat buffer is drawn again from the daemon's record on :Caw.
-    ed2.lua("vim.api.nvim_buf_delete(vim.fn.bufnr('caw://' .. require('caw').root()), { force = true })")
+    ed2.lua(
+        "vim.api.nvim_buf_delete(vim.fn.bufnr('caw://' .. require('caw').root()), { force = true })"
+    )
     ed2.cmd("Caw")
     ed2.wait_text(f"## You\n\n{QUESTION}\n\n## Claude Code\n\nstaging-eu")
     assert NOTED in ed2.chat_text()
@@ -101,7 +105,9 @@ def test_killing_the_daemon_mid_turn_then_sending_again_recovers(editors, env, t
     answer_after(ed, FACT, NOTED)
     ed.wait_idle()
 
-    ed.cmd("CawSend [[slow:5]] Repeat after me: alpha beta gamma delta epsilon zeta eta theta iota kappa")
+    ed.cmd(
+        "CawSend [[slow:5]] Repeat after me: alpha beta gamma delta epsilon zeta eta theta iota kappa"
+    )
     ed.wait_text("## Claude Code\n\nalpha")  # streaming has begun
     assert ed.lua("return _G.caw_test.chat().sending")
     [first] = daemons(ed)
@@ -111,8 +117,14 @@ def test_killing_the_daemon_mid_turn_then_sending_again_recovers(editors, env, t
     ed.wait_text("caw-server exited")
     ed.wait_idle()
     partial = ed.chat_text().rsplit("## Claude Code", 1)[1]
-    assert "alpha" in partial and "kappa" not in partial and "> **error:** caw-server exited" in partial
-    wait_until(lambda: not any(alive(p) for p in backends), 30, what="the killed daemon's backends to end")
+    assert (
+        "alpha" in partial
+        and "kappa" not in partial
+        and "> **error:** caw-server exited" in partial
+    )
+    wait_until(
+        lambda: not any(alive(p) for p in backends), 30, what="the killed daemon's backends to end"
+    )
 
     ed.cmd(f"CawSend {QUESTION}")
     text = answer_after(ed, QUESTION, "staging-eu")
@@ -179,12 +191,14 @@ def test_cancel_new_resume_and_selection(editors, env, tmp_path, scripted):
 
     # A tool call streams in as a closed fold holding its input and output.
     ed.cmd("CawSend [[tool:bash:echo caw-tool-ok]] Run it.")
-    answer_after(ed, "[[tool:bash:echo caw-tool-ok]] Run it.", "> **tool** `Bash` · echo caw-tool-ok")
+    answer_after(
+        ed, "[[tool:bash:echo caw-tool-ok]] Run it.", "> **tool** `Bash` · echo caw-tool-ok"
+    )
     text = ed.wait_text("Tool said: caw-tool-ok")
     ed.wait_idle()
     lines = text.splitlines()
     start = lines.index("> **tool** `Bash` · echo caw-tool-ok") + 1
-    assert "caw-tool-ok" in lines[start:start + 8]  # the output, inside the fold
+    assert "caw-tool-ok" in lines[start : start + 8]  # the output, inside the fold
     assert ed.lua(
         "local line = ... local win = vim.fn.bufwinid(vim.fn.bufnr('caw://' .. require('caw').root()))"
         " return vim.api.nvim_win_call(win, function() return { vim.fn.foldclosed(line), vim.fn.foldclosedend(line) } end)",
@@ -253,8 +267,15 @@ def test_checkhealth_reports_daemon_providers_and_state_file(editors, env, state
 def test_a_broken_stored_chat_is_reported_and_cawnew_recovers(editors, env, state_file, tmp_path):
     ws = make_workspace(tmp_path / "ws")
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    bogus = {"sessionId": "nope", "handle": '{"version": 1, "provider": "claude_code"}', "title": "old", "lastUsed": 1}
-    state_file.write_text(json.dumps({"version": 1, "workspaces": {str(ws): {"current": "nope", "chats": [bogus]}}}))
+    bogus = {
+        "sessionId": "nope",
+        "handle": '{"version": 1, "provider": "claude_code"}',
+        "title": "old",
+        "lastUsed": 1,
+    }
+    state_file.write_text(
+        json.dumps({"version": 1, "workspaces": {str(ws): {"current": "nope", "chats": [bogus]}}})
+    )
     ed = editors(ws, env, SETUP)
     ed.cmd("Caw")
     ed.wait_text("_could not resume the chat: ")

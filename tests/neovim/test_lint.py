@@ -17,7 +17,12 @@ from .conftest import PLUGIN, REPO
 
 def _tool(name: str) -> str | None:
     return shutil.which(name) or next(
-        (str(p) for p in [REPO / "tests" / "backends" / "node_modules" / ".bin" / name] if p.exists()), None
+        (
+            str(p)
+            for p in [REPO / "tests" / "backends" / "node_modules" / ".bin" / name]
+            if p.exists()
+        ),
+        None,
     )
 
 
@@ -25,7 +30,9 @@ def test_luacheck():
     luacheck = _tool("luacheck")
     if not luacheck:
         pytest.skip("luacheck not installed (apt-get install lua-check)")
-    proc = subprocess.run([luacheck, "--no-color", "."], cwd=PLUGIN, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [luacheck, "--no-color", "."], cwd=PLUGIN, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -33,5 +40,7 @@ def test_stylua_format():
     stylua = _tool("stylua")
     if not stylua:
         pytest.skip("stylua not installed (npm install @johnnymorganz/stylua-bin)")
-    proc = subprocess.run([stylua, "--check", "."], cwd=PLUGIN, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [stylua, "--check", "."], cwd=PLUGIN, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

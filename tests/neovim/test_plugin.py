@@ -44,8 +44,9 @@ def test_every_module_loads_and_commands_exist(editors, nvim_env, tmp_path):
 
 def test_modules_load_standalone_with_luafile():
     """Each file compiles and runs in a bare `nvim -l` (no plugin manager, no rtp tricks)."""
-    script = "vim.opt.rtp:prepend(_G.arg[1]); for _, m in ipairs({%s}) do require(m) end" % ", ".join(
-        repr("caw" if m == "init" else f"caw.{m}").replace("'", '"') for m in MODULES
+    script = (
+        "vim.opt.rtp:prepend(_G.arg[1]); for _, m in ipairs({%s}) do require(m) end"
+        % ", ".join(repr("caw" if m == "init" else f"caw.{m}").replace("'", '"') for m in MODULES)
     )
     proc = subprocess.run(
         [NVIM, "--headless", "--clean", "-l", "-", str(PLUGIN)],
@@ -66,15 +67,40 @@ def test_help_tags_are_valid(tmp_path):
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 0 and not re.search(r"\bE\d+:", proc.stdout + proc.stderr), proc.stderr
+    assert proc.returncode == 0 and not re.search(r"\bE\d+:", proc.stdout + proc.stderr), (
+        proc.stderr
+    )
     tags = {line.split("\t")[0] for line in (doc / "tags").read_text().splitlines()}
-    for tag in ("caw.txt", "caw", ":Caw", ":CawSend", ":CawNew", ":CawResume", ":CawCancel", ":CawEnd",
-                "caw-setup", "caw-state", "<Plug>(caw-open)", "caw.setup()"):
+    for tag in (
+        "caw.txt",
+        "caw",
+        ":Caw",
+        ":CawSend",
+        ":CawNew",
+        ":CawResume",
+        ":CawCancel",
+        ":CawEnd",
+        "caw-setup",
+        "caw-state",
+        "<Plug>(caw-open)",
+        "caw.setup()",
+    ):
         assert tag in tags, tag
     # :help finds them with the copy on the runtimepath.
     proc = subprocess.run(
-        [NVIM, "--headless", "--clean", "--cmd", f"set rtp^={doc.parent}", "-c", "help :CawSend",
-         "-c", "lua io.stdout:write(vim.fn.expand('%:t'))", "-c", "qa!"],
+        [
+            NVIM,
+            "--headless",
+            "--clean",
+            "--cmd",
+            f"set rtp^={doc.parent}",
+            "-c",
+            "help :CawSend",
+            "-c",
+            "lua io.stdout:write(vim.fn.expand('%:t'))",
+            "-c",
+            "qa!",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -99,7 +125,9 @@ def test_state_file_is_private_atomic_and_per_workspace(editors, nvim_env, state
     )
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(state_file.parent.stat().st_mode) == 0o700
-    assert [p.name for p in state_file.parent.iterdir()] == ["workspaces.json"]  # no temp files left
+    assert [p.name for p in state_file.parent.iterdir()] == [
+        "workspaces.json"
+    ]  # no temp files left
     data = json.loads(state_file.read_text())
     a, b = data["workspaces"]["/a"], data["workspaces"]["/b"]
     assert a["current"] == "s4" and b["current"] == "s2"
@@ -191,7 +219,15 @@ def test_streaming_renders_markdown_and_folds_tool_calls(editors, nvim_env, tmp_
         buf,
     )
     lines = ed.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", buf)
-    assert lines[-7:] == ["## Claude Code", "", "> *thinking*", "> hmm", "> yes", "", "Final answer."], lines
+    assert lines[-7:] == [
+        "## Claude Code",
+        "",
+        "> *thinking*",
+        "> hmm",
+        "> yes",
+        "",
+        "Final answer.",
+    ], lines
     assert "partial" not in lines
     think = len(lines) - 4
     assert _folded_lines(ed, buf) == list(range(tool, tool + 7)) + [think, think + 1, think + 2]
@@ -214,7 +250,11 @@ def test_streaming_renders_markdown_and_folds_tool_calls(editors, nvim_env, tmp_
     assert retried[-3:] == ["```", "", "alpha beta gamma"], retried
     assert "> broken thought" not in retried and "alpha beta" not in retried
     assert _folded_lines(ed, buf)[-1] == len(retried) - 2, "the tool block keeps its fold"
-    assert _folded_lines(ed, buf)[:10] == list(range(tool, tool + 7)) + [think, think + 1, think + 2]
+    assert _folded_lines(ed, buf)[:10] == list(range(tool, tool + 7)) + [
+        think,
+        think + 1,
+        think + 2,
+    ]
 
 
 def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, tmp_path):
@@ -235,7 +275,10 @@ def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, t
     assert "## You\n\na\n\n## Codex\n\nA" in text
     assert "## You\n\nb\n\n## Codex\n\n_(cancelled)_" in text
     assert "> **error:** boom" in text
-    assert "> **tool** `Read` · x.py\n```json\n" in text and "> **error**\n```text\nprint(1)\n```" in text
+    assert (
+        "> **tool** `Read` · x.py\n```json\n" in text
+        and "> **error**\n```text\nprint(1)\n```" in text
+    )
 
 
 def test_selection_message_names_file_and_lines(editors, nvim_env, tmp_path):
@@ -245,7 +288,9 @@ def test_selection_message_names_file_and_lines(editors, nvim_env, tmp_path):
     ed.cmd("edit src/app.py")
     msg = ed.lua("return require('caw').selection_message(0, 1, 2, 'Explain this.')")
     assert msg == "Explain this.\n\nsrc/app.py (lines 1-2):\n```python\ndef f():\n    return 1\n```"
-    assert ed.lua("return require('caw').selection_message(0, 4, 4, '')").startswith("src/app.py (line 4):\n")
+    assert ed.lua("return require('caw').selection_message(0, 4, 4, '')").startswith(
+        "src/app.py (line 4):\n"
+    )
 
 
 def test_missing_daemon_is_reported(editors, nvim_env, tmp_path):

@@ -18,6 +18,7 @@ the bounded CI size. The fuzzer's size is the hypothesis profile
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -43,8 +44,15 @@ PROVIDERS = ["claude_code", "codex", "opencode"]
 TURN = 120.0  # seconds: a generous bound for one turn on a busy 2-core machine
 
 # The protocol fuzzer's sizes; pick one with --hypothesis-profile.
-_FUZZ = {"deadline": None, "suppress_health_check": list(HealthCheck), "database": None, "print_blob": True}
-settings.register_profile("ci", max_examples=250, derandomize=True, **_FUZZ)  # the same cases every run
+_FUZZ = {
+    "deadline": None,
+    "suppress_health_check": list(HealthCheck),
+    "database": None,
+    "print_blob": True,
+}
+settings.register_profile(
+    "ci", max_examples=250, derandomize=True, **_FUZZ
+)  # the same cases every run
 settings.register_profile("long", max_examples=20000, **_FUZZ)
 
 CATEGORIES = {
@@ -117,7 +125,10 @@ class LeakScan:
         for attr in ("stderr_tail", "data", "turn"):
             value = getattr(exc, attr, None)
             if value is not None:
-                self.text(f"error {type(exc).__name__}.{attr}", value if isinstance(value, str) else repr(value))
+                self.text(
+                    f"error {type(exc).__name__}.{attr}",
+                    value if isinstance(value, str) else repr(value),
+                )
 
     def client(self, client: Any) -> None:
         """A CawClient (async) or StdioDaemon (sync): its answers give handles, its output is searched."""
@@ -128,7 +139,9 @@ class LeakScan:
 
     async def daemon(self, data: Path, env: dict[str, str], cwd: Path, *flags: str) -> CawClient:
         """A caw-server logging at debug level to ``data``; its answers, output and data dir are scanned."""
-        client = await CawClient.spawn("--data-dir", str(data), "--log-level", "debug", *flags, env=env, cwd=str(cwd))
+        client = await CawClient.spawn(
+            "--data-dir", str(data), "--log-level", "debug", *flags, env=env, cwd=str(cwd)
+        )
         client.answers = []
         self.client(client)
         if Path(data) not in self.data_dirs:
@@ -153,22 +166,18 @@ class LeakScan:
             if not root.is_dir():
                 continue
             for handle_file in root.glob("sessions/*/handle.json"):
-                try:
+                with contextlib.suppress(OSError):
                     self.handle(handle_file.read_text())
-                except OSError:
-                    pass
             for name in ("traj.jsonl", "trajectory.json"):
                 for path in root.glob(f"sessions/*/{name}"):
-                    try:
+                    with contextlib.suppress(OSError):
                         self.text(str(path.relative_to(root)), path.read_text(errors="replace"))
-                    except OSError:
-                        pass
 
     def check(self, log_text: str) -> None:
         self._collect()
         self.text("caw's log records (debug)", log_text)
         leaks = [
-            f"{what} found in {where}: ...{text[max(0, text.find(secret) - 80):text.find(secret) + len(secret) + 20]!r}..."
+            f"{what} found in {where}: ...{text[max(0, text.find(secret) - 80) : text.find(secret) + len(secret) + 20]!r}..."
             for secret, what in self.secrets.items()
             for where, text in self.texts
             if secret in text
@@ -191,7 +200,9 @@ def leaks(caplog, monkeypatch, record_property) -> Iterator[LeakScan]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "reliability(category): a case of the reliability report (docs/reliability.md)")
+    config.addinivalue_line(
+        "markers", "reliability(category): a case of the reliability report (docs/reliability.md)"
+    )
 
 
 _results: dict[str, dict[str, Any]] = {}
@@ -210,7 +221,9 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     category = _category(item)
     if category is None:
         return
-    entry = _results.setdefault(item.nodeid, {"category": category, "outcome": "passed", "duration": 0.0, "properties": {}})
+    entry = _results.setdefault(
+        item.nodeid, {"category": category, "outcome": "passed", "duration": 0.0, "properties": {}}
+    )
     entry["duration"] += report.duration
     for name, value in report.user_properties:
         entry["properties"][name] = value
@@ -222,19 +235,29 @@ def pytest_runtest_makereport(item: pytest.Item, call):
             entry["outcome"] = "failed" if report.when == "call" else "error"
         elif report.skipped:
             entry["outcome"] = "skipped"
-            entry["reason"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            entry["reason"] = (
+                str(report.longrepr[-1])
+                if isinstance(report.longrepr, tuple)
+                else str(report.longrepr)
+            )
         if entry["outcome"] in ("failed", "error") and entry.get("reason") is None:
-            entry["reason"] = (report.longreprtext or "").strip().splitlines()[-1:][0][:300] if report.longreprtext else ""
+            entry["reason"] = (
+                (report.longreprtext or "").strip().splitlines()[-1:][0][:300]
+                if report.longreprtext
+                else ""
+            )
 
 
 def _versions() -> dict[str, str]:
     out = {}
     modules = REPO / "tests" / "backends" / "node_modules"
-    for name, package in (("claude", "@anthropic-ai/claude-code"), ("codex", "@openai/codex"), ("opencode", "opencode-ai")):
-        try:
+    for name, package in (
+        ("claude", "@anthropic-ai/claude-code"),
+        ("codex", "@openai/codex"),
+        ("opencode", "opencode-ai"),
+    ):
+        with contextlib.suppress(OSError, ValueError, KeyError):
             out[name] = json.loads((modules / package / "package.json").read_text())["version"]
-        except (OSError, ValueError, KeyError):
-            pass
     return out
 
 
@@ -252,7 +275,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             c["cases_passed"] += cases
         c["seconds"] += entry["duration"]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            check=False,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     report = {
@@ -260,12 +290,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "command": "pytest " + " ".join(session.config.invocation_params.args),
         "size": "full" if FULL else "ci",
         "hypothesis_profile": session.config.getoption("hypothesis_profile", None) or "ci",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform(terse=True)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(terse=True),
+        },
         "commit": commit,
         "clis": _versions(),
         "wall_seconds": round(time.time() - _started, 1),
         "categories": {
-            name: {k: (round(v, 1) if k == "seconds" else int(v)) for k, v in sorted(values.items())}
+            name: {
+                k: (round(v, 1) if k == "seconds" else int(v)) for k, v in sorted(values.items())
+            }
             for name, values in sorted(categories.items())
         },
         "tests": _results,

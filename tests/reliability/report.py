@@ -29,7 +29,10 @@ CATEGORIES = {
     "daemon-killed": ("Daemon killed mid-turn", "tests/reliability/test_daemon_killed.py"),
     "disk": ("Disk full or read-only", "tests/reliability/test_disk.py"),
     "load": ("Load", "tests/reliability/test_load.py"),
-    "protocol": ("Protocol: fuzzer and JSON-RPC 2.0 examples", "tests/reliability/test_protocol_fuzz.py"),
+    "protocol": (
+        "Protocol: fuzzer and JSON-RPC 2.0 examples",
+        "tests/reliability/test_protocol_fuzz.py",
+    ),
     "handles": ("Tampered handles and ids", "tests/reliability/test_handles.py"),
     "secrets": ("Secrets", "tests/reliability/test_secrets.py"),
 }
@@ -49,7 +52,9 @@ def _title(function: str) -> str:
 def tables(report: dict[str, Any]) -> str:
     """The summary table; for the bounded (ci) run also a table per category, for the full run its notes only."""
     detail = report["size"] == "ci"
-    by_category: dict[str, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: defaultdict(list))
+    by_category: dict[str, dict[str, list[tuple[str, dict]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for nodeid, entry in report["tests"].items():
         function, params = _scenario(nodeid)
         by_category[entry["category"]][function].append((params, entry))
@@ -69,11 +74,22 @@ def tables(report: dict[str, Any]) -> str:
             continue
         c = report["categories"][key]
         failed = c.get("failed", 0) + c.get("error", 0) + c.get("xpassed", 0)
-        row = (c.get("cases", 0), c.get("cases_passed", 0), failed, c.get("xfailed", 0), c.get("skipped", 0), c.get("seconds", 0))
-        for name, value in zip(("cases", "passed", "failed", "xfailed", "skipped", "seconds"), row):
+        row = (
+            c.get("cases", 0),
+            c.get("cases_passed", 0),
+            failed,
+            c.get("xfailed", 0),
+            c.get("skipped", 0),
+            c.get("seconds", 0),
+        )
+        for name, value in zip(
+            ("cases", "passed", "failed", "xfailed", "skipped", "seconds"), row, strict=False
+        ):
             total[name] += value
         name = f"[{title}](#{_anchor(title)})" if detail else title
-        out.append(f"| {name} | {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[4]} | {row[5]:.0f} |")
+        out.append(
+            f"| {name} | {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[4]} | {row[5]:.0f} |"
+        )
     out.append(
         f"| **All** | **{total['cases']:.0f}** | **{total['passed']:.0f}** | **{total['failed']:.0f}** | "
         f"**{total['xfailed']:.0f}** | **{total['skipped']:.0f}** | **{total['seconds']:.0f}** |"
@@ -86,25 +102,50 @@ def tables(report: dict[str, Any]) -> str:
             notes = _notes(key, functions)
             out += [""] + notes if notes else []
             continue
-        out += ["", f"#### {title}", "", f"`.venv/bin/pytest {path}`", "", "| Scenario | Runs | Cases | Passed | Outcome | What is lost |", "|---|---:|---:|---:|---|---|"]
+        out += [
+            "",
+            f"#### {title}",
+            "",
+            f"`.venv/bin/pytest {path}`",
+            "",
+            "| Scenario | Runs | Cases | Passed | Outcome | What is lost |",
+            "|---|---:|---:|---:|---|---|",
+        ]
         for function, items in functions.items():
             cases = sum(int(e["properties"].get("cases", 1)) for _, e in items)
-            passed = sum(int(e["properties"].get("cases", 1)) for _, e in items if e["outcome"] == "passed")
+            passed = sum(
+                int(e["properties"].get("cases", 1)) for _, e in items if e["outcome"] == "passed"
+            )
             outcomes = defaultdict(list)
             for params, e in items:
                 outcomes[e["outcome"]].append(params)
             summary = "; ".join(
-                outcome if outcome == "passed" and len(outcomes) == 1 else f"{outcome}: {', '.join(p or '-' for p in params)}"
+                outcome
+                if outcome == "passed" and len(outcomes) == 1
+                else f"{outcome}: {', '.join(p or '-' for p in params)}"
                 for outcome, params in outcomes.items()
             )
-            lost = sorted({e["properties"]["lost"] for _, e in items if e["properties"].get("lost")})
-            out.append(f"| {_title(function)} | {len(items)} | {cases} | {passed} | {summary} | {'; '.join(lost) or 'nothing'} |")
+            lost = sorted(
+                {e["properties"]["lost"] for _, e in items if e["properties"].get("lost")}
+            )
+            out.append(
+                f"| {_title(function)} | {len(items)} | {cases} | {passed} | {summary} | {'; '.join(lost) or 'nothing'} |"
+            )
         notes = _notes(key, functions)
         if notes:
             out += [""] + notes
-    reasons = sorted({(e.get("reason") or "").strip() for e in report["tests"].values() if e["outcome"] in ("xfailed", "skipped", "failed", "error")} - {""})
+    reasons = sorted(
+        {
+            (e.get("reason") or "").strip()
+            for e in report["tests"].values()
+            if e["outcome"] in ("xfailed", "skipped", "failed", "error")
+        }
+        - {""}
+    )
     if reasons:
-        out += ["", "Reasons given for the cases that did not pass:", ""] + [f"- {r}" for r in reasons]
+        out += ["", "Reasons given for the cases that did not pass:", ""] + [
+            f"- {r}" for r in reasons
+        ]
     return "\n".join(out)
 
 
@@ -120,10 +161,17 @@ def _notes(category: str, functions: dict[str, list[tuple[str, dict]]]) -> list[
                     f"{load['start_seconds']} s, all their turns {load['turns_seconds']} s."
                 )
             if "frame_kinds" in props:
-                kinds = ", ".join(f"{k} {v}" for k, v in sorted(props["frame_kinds"].items(), key=lambda kv: -kv[1]))
-                notes.append(f"Fuzzer: {props.get('cases')} draws (each 1-3 frames written at once): {kinds}.")
+                kinds = ", ".join(
+                    f"{k} {v}"
+                    for k, v in sorted(props["frame_kinds"].items(), key=lambda kv: -kv[1])
+                )
+                notes.append(
+                    f"Fuzzer: {props.get('cases')} draws (each 1-3 frames written at once): {kinds}."
+                )
             if "rss_growth_kib" in props:
-                notes.append(f"Giant frame: the daemon's resident memory grew by {props['rss_growth_kib']} KiB while it skipped 64 MiB.")
+                notes.append(
+                    f"Giant frame: the daemon's resident memory grew by {props['rss_growth_kib']} KiB while it skipped 64 MiB."
+                )
     return notes
 
 
@@ -134,7 +182,9 @@ def _anchor(title: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(REPO)}")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="a reliability.json (default: the last run's)")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="a reliability.json (default: the last run's)"
+    )
     args = parser.parse_args(argv)
     report = json.loads(args.results.read_text())
     generated = tables(report)

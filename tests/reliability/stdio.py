@@ -127,7 +127,9 @@ class StdioDaemon:
                 continue
             if message is None:
                 self.inbox.put(None)
-                raise ConnectionError(f"the daemon closed its output (exit {self.proc.poll()}) before answering {until!r}")
+                raise ConnectionError(
+                    f"the daemon closed its output (exit {self.proc.poll()}) before answering {until!r}"
+                )
             got.append(message)
             if isinstance(message, dict) and message.get("id") == until:
                 return got
@@ -154,7 +156,9 @@ class StdioDaemon:
         self.send(message)
 
     def initialize(self) -> Any:
-        result = self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        result = self.request(
+            "initialize", {"processId": None, "rootUri": None, "capabilities": {}}
+        )
         self.notify("initialized", {})
         return result
 

@@ -28,11 +28,17 @@ def backend_pids(client: CawClient, provider: str, session_id: str) -> list[int]
     cli = provider_class(provider).cli
     found = [pid for pid, cmd in descendants(client.pid).items() if cli in cmd.split(" ", 1)[0]]
     if provider == "claude_code":
-        found = [pid for pid, cmd in descendants(client.pid).items() if cli in cmd.split(" ", 1)[0] and session_id in cmd]
+        found = [
+            pid
+            for pid, cmd in descendants(client.pid).items()
+            if cli in cmd.split(" ", 1)[0] and session_id in cmd
+        ]
     return found
 
 
-async def test_backend_killed_mid_turn(provider, cli_env, scripted, leaks, tmp_path, record_property):
+async def test_backend_killed_mid_turn(
+    provider, cli_env, scripted, leaks, tmp_path, record_property
+):
     data = tmp_path / "data"
     client = await leaks.daemon(data, cli_env(provider), tmp_path)
     try:
@@ -43,8 +49,12 @@ async def test_backend_killed_mid_turn(provider, cli_env, scripted, leaks, tmp_p
         await client.send(b, "My pet is a heron. Remember that.")
 
         mark = len(client.notifications)
-        pending = client.start_send(a, "[[slow:30]] Repeat after me: this turn never ends because its backend is killed")
-        await client.wait_for_notification("session/update", lambda p: p["sessionId"] == a, timeout=TURN, start=mark)
+        pending = client.start_send(
+            a, "[[slow:30]] Repeat after me: this turn never ends because its backend is killed"
+        )
+        await client.wait_for_notification(
+            "session/update", lambda p: p["sessionId"] == a, timeout=TURN, start=mark
+        )
         victims = backend_pids(client, provider, a)
         assert victims, f"no {provider} backend process under the daemon: {descendants(client.pid)}"
         kill(victims, signal.SIGKILL)
@@ -53,14 +63,23 @@ async def test_backend_killed_mid_turn(provider, cli_env, scripted, leaks, tmp_p
             await asyncio.wait_for(pending.future, TURN)
         leaks.error(failed.value)
         assert failed.value.kind == "backendFailed", failed.value
-        assert failed.value.data.get("exitCode") == -signal.SIGKILL or "SIGKILL" in failed.value.message, failed.value
-        wait_until(lambda: not any(alive(pid) for pid in victims), what="the killed backend to be reaped")
+        assert (
+            failed.value.data.get("exitCode") == -signal.SIGKILL
+            or "SIGKILL" in failed.value.message
+        ), failed.value
+        wait_until(
+            lambda: not any(alive(pid) for pid in victims), what="the killed backend to be reaped"
+        )
 
         # the same session goes on from its history, on a new backend process
-        assert (await asyncio.wait_for(client.send(a, "Where am I deploying?"), TURN))["turn"]["result"] == "staging-eu"
+        assert (await asyncio.wait_for(client.send(a, "Where am I deploying?"), TURN))["turn"][
+            "result"
+        ] == "staging-eu"
         assert set(backend_pids(client, provider, a)).isdisjoint(victims)
         # so does the other session (for codex and opencode it lost its shared server too)
-        assert (await asyncio.wait_for(client.send(b, "What is my pet?"), TURN))["turn"]["result"] == "a heron"
+        assert (await asyncio.wait_for(client.send(b, "What is my pet?"), TURN))["turn"][
+            "result"
+        ] == "a heron"
 
         for sid, inputs in (
             (a, ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]),
@@ -70,4 +89,6 @@ async def test_backend_killed_mid_turn(provider, cli_env, scripted, leaks, tmp_p
             assert [t["input"] for t in stored["turns"]] == inputs
     finally:
         await client.aclose()
-    record_property("lost", "the turn that was running (its send fails with backendFailed; resend it)")
+    record_property(
+        "lost", "the turn that was running (its send fails with backendFailed; resend it)"
+    )

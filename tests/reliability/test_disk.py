@@ -70,13 +70,22 @@ def small_disk(tmp_path) -> Iterator[SmallDisk]:
     path = tmp_path / "disk"
     path.mkdir()
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    mounted = subprocess.run([*sudo, "mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(path)], check=False, capture_output=True, timeout=30)
+    mounted = subprocess.run(
+        [*sudo, "mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(path)],
+        check=False,
+        capture_output=True,
+        timeout=30,
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or passwordless sudo): {mounted.stderr.decode().strip()}")
+        pytest.skip(
+            f"cannot mount a tmpfs here (needs root or passwordless sudo): {mounted.stderr.decode().strip()}"
+        )
     try:
         yield SmallDisk(path, sudo)
     finally:
-        subprocess.run([*sudo, "umount", "-l", str(path)], check=False, capture_output=True, timeout=30)
+        subprocess.run(
+            [*sudo, "umount", "-l", str(path)], check=False, capture_output=True, timeout=30
+        )
 
 
 def check_intact(folder: Path, inputs: list[str]) -> None:
@@ -92,7 +101,9 @@ def check_intact(folder: Path, inputs: list[str]) -> None:
 
 
 @pytest.mark.parametrize("fault", ["full", "read-only"])
-async def test_a_turn_on_a_broken_disk_still_answers(provider, fault, small_disk, cli_env, scripted, leaks, record_property):
+async def test_a_turn_on_a_broken_disk_still_answers(
+    provider, fault, small_disk, cli_env, scripted, leaks, record_property
+):
     data = small_disk.path / "data"
     leaks.data_dir(data)
     agent = AsyncAgent(provider=provider, env=cli_env(provider), data_dir=data)
@@ -118,20 +129,34 @@ async def test_a_turn_on_a_broken_disk_still_answers(provider, fault, small_disk
         small_disk.free() if fault == "full" else small_disk.readonly(False)
         third = await asyncio.wait_for(session.send("Repeat after me: writable again"), TURN)
         assert third.warnings == []
-        check_intact(folder, [FACT, f"Repeat after me: {LONG_TEXT}", RECALL, "Repeat after me: writable again"])
+        check_intact(
+            folder,
+            [FACT, f"Repeat after me: {LONG_TEXT}", RECALL, "Repeat after me: writable again"],
+        )
         # What the broken disk cost: the side records of the turns run meanwhile (trajectory.json lost nothing).
-        ended = {json.loads(line)["turn"] for line in (folder / "traj.jsonl").read_text().splitlines() if '"turn_end"' in line}
+        ended = {
+            json.loads(line)["turn"]
+            for line in (folder / "traj.jsonl").read_text().splitlines()
+            if '"turn_end"' in line
+        }
         without_log = [n for n in (2, 3) if n not in ended]
-        without_files = [n for n in (2, 3) if not (folder / "turns" / f"{n:03d}_input.txt").exists()]
-        record_property("lost", f"{fault}: the traj.jsonl records of turns {without_log} and the turns/ files of "
-                        f"turns {without_files}, written meanwhile; trajectory.json caught up")
+        without_files = [
+            n for n in (2, 3) if not (folder / "turns" / f"{n:03d}_input.txt").exists()
+        ]
+        record_property(
+            "lost",
+            f"{fault}: the traj.jsonl records of turns {without_log} and the turns/ files of "
+            f"turns {without_files}, written meanwhile; trajectory.json caught up",
+        )
     finally:
         if fault == "read-only":
             small_disk.readonly(False)
         await session.end()
 
 
-async def test_the_daemon_reports_persistence_failures(small_disk, all_env, scripted, leaks, tmp_path, record_property):
+async def test_the_daemon_reports_persistence_failures(
+    small_disk, all_env, scripted, leaks, tmp_path, record_property
+):
     """Through caw-server: the answer carries the warning; a session/start on a full disk fails
     with persistenceFailed (1011); the daemon keeps serving; the record catches up."""
     data = small_disk.path / "data"
@@ -143,11 +168,16 @@ async def test_the_daemon_reports_persistence_failures(small_disk, all_env, scri
         small_disk.fill()
         answer = await client.send(sid, RECALL)
         assert answer["turn"]["result"] == "staging-eu"
-        assert any("No space left on device" in w for w in answer["turn"]["warnings"]), answer["turn"]["warnings"]
+        assert any("No space left on device" in w for w in answer["turn"]["warnings"]), answer[
+            "turn"
+        ]["warnings"]
         with pytest.raises(RpcError) as refused:
             await client.start_session(provider="claude_code")
         leaks.error(refused.value)
-        assert refused.value.kind == "persistenceFailed" and refused.value.code == wire.ERRORS["persistenceFailed"][0]
+        assert (
+            refused.value.kind == "persistenceFailed"
+            and refused.value.code == wire.ERRORS["persistenceFailed"][0]
+        )
         assert "No space left on device" in refused.value.message
         check_intact(data / "sessions" / sid, [FACT])
         small_disk.free()

@@ -64,6 +64,7 @@ _DROP = object()
 def _always(made: Callable[[dict], str]) -> Callable[[str], Callable[[dict], str]]:
     return lambda provider: made
 
+
 CASES: dict[str, Callable[[str], Callable[[dict], str] | str]] = {
     "version-0": lambda p: tamper(version=0),
     "version-2": lambda p: tamper(version=2),
@@ -121,16 +122,24 @@ class Untouched:
 
     def __init__(self, roots: list[Path], pid: int, scripted):
         self.roots, self.pid, self.scripted = roots, pid, scripted
-        self.files, self.children, self.requests = snapshot(*roots), set(descendants(pid)), len(scripted.requests)
+        self.files, self.children, self.requests = (
+            snapshot(*roots),
+            set(descendants(pid)),
+            len(scripted.requests),
+        )
 
     def check(self) -> None:
         assert snapshot(*self.roots) == self.files, "a file or folder was created or changed"
-        assert set(descendants(self.pid)) <= self.children, f"a process was started: {descendants(self.pid)}"
+        assert set(descendants(self.pid)) <= self.children, (
+            f"a process was started: {descendants(self.pid)}"
+        )
         assert len(self.scripted.requests) == self.requests, "a request reached the model"
 
 
 @pytest.mark.parametrize(("provider", "case"), PARAMS, ids=[f"{p}-{c}" for p, c in PARAMS])
-async def test_library_rejects_a_tampered_handle(provider, case, cli_env, scripted, leaks, tmp_path):
+async def test_library_rejects_a_tampered_handle(
+    provider, case, cli_env, scripted, leaks, tmp_path
+):
     env = cli_env(provider)
     data = tmp_path / "data"
     (data / "sessions" / "existing").mkdir(parents=True)
@@ -146,7 +155,9 @@ async def test_library_rejects_a_tampered_handle(provider, case, cli_env, script
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_library_pinned_to_another_provider_rejects_the_handle(provider, cli_env, scripted, tmp_path):
+async def test_library_pinned_to_another_provider_rejects_the_handle(
+    provider, cli_env, scripted, tmp_path
+):
     """A handle of another provider (even one with the same key shape) and a pinned Agent."""
     data = tmp_path / "data"
     data.mkdir()
@@ -173,7 +184,11 @@ def daemon(model_server, tmp_path_factory) -> Iterator[tuple[StdioDaemon, Path, 
     try:
         d.initialize()
         # The daemon caches the CLIs' versions in the background once; let that settle first.
-        wait_until(lambda: (Path(env["XDG_CACHE_HOME"]) / "caw" / "cli-versions.json").exists(), timeout=60, what="the version cache")
+        wait_until(
+            lambda: (Path(env["XDG_CACHE_HOME"]) / "caw" / "cli-versions.json").exists(),
+            timeout=60,
+            what="the version cache",
+        )
         yield d, data, root / "homes"
     finally:
         assert d.close() == 0
@@ -208,11 +223,17 @@ def test_daemon_rejects_a_bare_session_id_of_the_wrong_shape(daemon, name, scrip
 
 
 # A key of the right shape that the backend never issued.
-UNKNOWN_KEY = {"claude_code": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a", "codex": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a", "opencode": "ses_0123456789abcdefABCDEFghij"}
+UNKNOWN_KEY = {
+    "claude_code": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a",
+    "codex": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a",
+    "opencode": "ses_0123456789abcdefABCDEFghij",
+}
 
 
 @pytest.mark.e2e
-async def test_a_wrong_key_for_a_stored_session_leaves_its_handle_alone(provider, cli_env, scripted, leaks, tmp_path):
+async def test_a_wrong_key_for_a_stored_session_leaves_its_handle_alone(
+    provider, cli_env, scripted, leaks, tmp_path
+):
     """A handle naming a stored session but carrying a key the backend does not know (stale, mistyped,
     forged) fails, and the session's stored handle survives: the bare session id still resumes it."""
     data = tmp_path / "data"
@@ -226,7 +247,9 @@ async def test_a_wrong_key_for_a_stored_session_leaves_its_handle_alone(provider
     wrong["resume_key"] = UNKNOWN_KEY[provider]
     leaks.handle(json.dumps(wrong))
     resumed = None
-    with pytest.raises(caw.BackendFailed) as caught:  # claude fails at the first send, the others at once
+    with pytest.raises(
+        caw.BackendFailed
+    ) as caught:  # claude fails at the first send, the others at once
         resumed = await agent.resume_session(json.dumps(wrong))
         await resumed.send("Where am I deploying?")
     leaks.error(caught.value)

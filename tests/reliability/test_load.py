@@ -41,27 +41,47 @@ async def test_many_sessions_at_once(all_env, scripted, leaks, tmp_path, record_
     try:
         await client.initialize()
         starts = await asyncio.wait_for(
-            asyncio.gather(*(client.start_session(provider=PROVIDERS[i % len(PROVIDERS)]) for i in range(SESSIONS))), 4 * TURN
+            asyncio.gather(
+                *(
+                    client.start_session(provider=PROVIDERS[i % len(PROVIDERS)])
+                    for i in range(SESSIONS)
+                )
+            ),
+            4 * TURN,
         )
         sids = [s["sessionId"] for s in starts]
         assert len(set(sids)) == SESSIONS
         started = time.monotonic()
 
         async def converse(i: int, sid: str) -> list[dict]:
-            pending = [client.start_send(sid, message) for message, _ in script(i)]  # all queued at once
+            pending = [
+                client.start_send(sid, message) for message, _ in script(i)
+            ]  # all queued at once
             return [answer["turn"] for answer in await asyncio.gather(*(p.future for p in pending))]
 
-        turns = await asyncio.wait_for(asyncio.gather(*(converse(i, sid) for i, sid in enumerate(sids))), 10 * TURN)
+        turns = await asyncio.wait_for(
+            asyncio.gather(*(converse(i, sid) for i, sid in enumerate(sids))), 10 * TURN
+        )
         finished = time.monotonic()
-        for i, (sid, got) in enumerate(zip(sids, turns)):
+        for i, (sid, got) in enumerate(zip(sids, turns, strict=False)):
             expected = script(i)
-            assert [t["input"] for t in got] == [m for m, _ in expected], f"session {i}: turns ran out of order"
-            assert [t["index"] for t in got] == list(range(TURNS)), f"session {i}: turns ran out of order"
-            assert [t["result"] for t in got] == [a for _, a in expected], f"session {i} ({starts[i]['provider']})"
-            streamed = "".join(
-                p["update"]["text"] for m, p in client.notifications if m == "session/update" and p["sessionId"] == sid and p["update"]["kind"] == "text"
+            assert [t["input"] for t in got] == [m for m, _ in expected], (
+                f"session {i}: turns ran out of order"
             )
-            assert streamed == "".join(a for _, a in expected), f"session {i}: its stream carries only its own answers"
+            assert [t["index"] for t in got] == list(range(TURNS)), (
+                f"session {i}: turns ran out of order"
+            )
+            assert [t["result"] for t in got] == [a for _, a in expected], (
+                f"session {i} ({starts[i]['provider']})"
+            )
+            streamed = "".join(
+                p["update"]["text"]
+                for m, p in client.notifications
+                if m == "session/update" and p["sessionId"] == sid and p["update"]["kind"] == "text"
+            )
+            assert streamed == "".join(a for _, a in expected), (
+                f"session {i}: its stream carries only its own answers"
+            )
             stored = json.loads((data / "sessions" / sid / "trajectory.json").read_text())
             assert [t["result"] for t in stored["turns"]] == [a for _, a in expected]
         await asyncio.gather(*(client.end(sid) for sid in sids))

@@ -36,19 +36,25 @@ FAULTS = {
     "stream-cut": ("[[cut]]", caw.ModelError, "modelError"),
 }
 HANG_TIMEOUT = 5.0  # seconds; a normal turn takes well under a second
-DAEMON_TURN_TIMEOUT = 90.0 if FULL else 15.0  # applies to every turn; full: past opencode's 1-min back-off
+DAEMON_TURN_TIMEOUT = (
+    90.0 if FULL else 15.0
+)  # applies to every turn; full: past opencode's 1-min back-off
 FACT = "My deploy target is staging-eu. Remember that."
 RECALL = "Where am I deploying?"
 LONG = "Repeat after me: one two three four five six seven eight nine ten"  # long enough to be cut mid-stream
 
 
 def _faults(provider: str) -> dict[str, tuple[str, type, str]]:
-    if provider == "opencode" and not FULL:  # ~1 min of back-off before opencode gives up on a cut stream
+    if (
+        provider == "opencode" and not FULL
+    ):  # ~1 min of back-off before opencode gives up on a cut stream
         return {name: spec for name, spec in FAULTS.items() if name != "stream-cut"}
     return FAULTS
 
 
-async def test_each_fault_is_reported_and_the_session_goes_on(provider, cli_env, scripted, leaks, tmp_path, record_property):
+async def test_each_fault_is_reported_and_the_session_goes_on(
+    provider, cli_env, scripted, leaks, tmp_path, record_property
+):
     """One session meets every fault in turn: the right exception and kind each time, then a
     send that answers from the history; only completed turns reach the data dir."""
     faults = _faults(provider)
@@ -59,7 +65,10 @@ async def test_each_fault_is_reported_and_the_session_goes_on(provider, cli_env,
     try:
         assert (await session.send(FACT)).result == "Noted: deploy target is staging-eu."
         leaks.handle(session.resume_handle)
-        for name, (directive, error_type, kind) in [*faults.items(), ("hang", ("[[hang]]", caw.TurnTimeout, "timeout"))]:
+        for name, (directive, error_type, kind) in [
+            *faults.items(),
+            ("hang", ("[[hang]]", caw.TurnTimeout, "timeout")),
+        ]:
             if name == "hang":
                 # AsyncAgent(turn_timeout=...) sets this on every session; only this turn gets it here,
                 # so that a slow first turn on a busy machine cannot time out.
@@ -75,21 +84,29 @@ async def test_each_fault_is_reported_and_the_session_goes_on(provider, cli_env,
                 assert f"{HANG_TIMEOUT:g} s" in str(caught.value)
             # the same session, the same backend conversation: it answers from the history
             assert (await asyncio.wait_for(session.send(RECALL), TURN)).result == "staging-eu", name
-        stored = caw.Trajectory.model_validate_json((session.session_dir / "trajectory.json").read_text())
-        assert [t.input for t in stored.turns] == [FACT] + [RECALL] * (len(faults) + 1), "failed turns are not recorded"
+        stored = caw.Trajectory.model_validate_json(
+            (session.session_dir / "trajectory.json").read_text()
+        )
+        assert [t.input for t in stored.turns] == [FACT] + [RECALL] * (len(faults) + 1), (
+            "failed turns are not recorded"
+        )
     finally:
         await session.end()
     record_property("cases", len(faults) + 1)
     record_property("lost", "each failed turn (its error says why)")
 
 
-async def test_a_dropped_stream_that_the_cli_retries_is_answered_once(provider, cli_env, scripted, leaks):
+async def test_a_dropped_stream_that_the_cli_retries_is_answered_once(
+    provider, cli_env, scripted, leaks
+):
     """One dropped stream that the CLI retries: the answer is the retry's, without the broken attempt's text.
 
     claude retries a dropped stream once even with 0 retries; codex gets 1 stream retry here (its
     default is 5); opencode always retries (after 2 s).
     """
-    agent = AsyncAgent(provider=provider, env=cli_env(provider, max_retries=1 if provider == "codex" else 0))
+    agent = AsyncAgent(
+        provider=provider, env=cli_env(provider, max_retries=1 if provider == "codex" else 0)
+    )
     session = await agent.start_session()
     try:
         await session.send(FACT)
@@ -108,12 +125,16 @@ async def test_every_fault_through_the_daemon(all_env, scripted, leaks, tmp_path
     """The same faults through one caw-server serving all three providers at once: each
     session/send answers the documented code and data.kind, and the session answers next."""
     scripted.retry_after = 0
-    client = await leaks.daemon(tmp_path / "data", all_env, tmp_path, "--turn-timeout", str(DAEMON_TURN_TIMEOUT))
+    client = await leaks.daemon(
+        tmp_path / "data", all_env, tmp_path, "--turn-timeout", str(DAEMON_TURN_TIMEOUT)
+    )
 
     async def provider_run(provider: str) -> int:
         sid = (await client.start_session(provider=provider))["sessionId"]
         await client.send(sid, FACT)
-        cases = [(name, directive, kind) for name, (directive, _, kind) in _faults(provider).items()]
+        cases = [
+            (name, directive, kind) for name, (directive, _, kind) in _faults(provider).items()
+        ]
         cases.append(("hang", "[[hang]]", "timeout"))
         for name, directive, kind in cases:
             with pytest.raises(RpcError) as caught:
@@ -128,7 +149,9 @@ async def test_every_fault_through_the_daemon(all_env, scripted, leaks, tmp_path
 
     try:
         await client.initialize()
-        counts = await asyncio.wait_for(asyncio.gather(*(provider_run(p) for p in PROVIDERS)), 6 * TURN)
+        counts = await asyncio.wait_for(
+            asyncio.gather(*(provider_run(p) for p in PROVIDERS)), 6 * TURN
+        )
     finally:
         await client.aclose()
     record_property("cases", sum(counts))
@@ -140,13 +163,43 @@ async def test_every_fault_through_the_daemon(all_env, scripted, leaks, tmp_path
 _CLAUDE_RETRIED_STREAM = [
     {"type": "system", "subtype": "init", "session_id": "b55c3f88-cebc-44f4-a214-c8389235c5ce"},
     {"type": "stream_event", "event": {"type": "message_start", "message": {"id": "msg_broken"}}},
-    {"type": "stream_event", "event": {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}},
-    {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "one "}}},
-    {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "two "}}},
+    {
+        "type": "stream_event",
+        "event": {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        },
+    },
+    {
+        "type": "stream_event",
+        "event": {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "one "},
+        },
+    },
+    {
+        "type": "stream_event",
+        "event": {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "two "},
+        },
+    },
     {"type": "stream_event", "event": {"type": "content_block_stop", "index": 0}},
     {"type": "stream_event", "event": {"type": "message_stop"}},
-    {"type": "assistant", "message": {"id": "msg_retry", "content": [{"type": "text", "text": "one two three"}]}},
-    {"type": "result", "subtype": "success", "is_error": False, "result": "one two three", "session_id": "b55c3f88-cebc-44f4-a214-c8389235c5ce"},
+    {
+        "type": "assistant",
+        "message": {"id": "msg_retry", "content": [{"type": "text", "text": "one two three"}]},
+    },
+    {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "result": "one two three",
+        "session_id": "b55c3f88-cebc-44f4-a214-c8389235c5ce",
+    },
 ]
 
 
@@ -166,7 +219,9 @@ class _Replay:
             yield line
 
 
-@pytest.mark.parametrize("streamed_retry", [False, True], ids=["retry-not-streamed", "retry-streamed"])
+@pytest.mark.parametrize(
+    "streamed_retry", [False, True], ids=["retry-not-streamed", "retry-streamed"]
+)
 async def test_claude_drops_the_text_of_a_broken_stream(streamed_retry):
     """Deterministic replay of the race above: the turn holds the retry's answer once."""
     from caw.providers.claude_code import ClaudeConversation
@@ -175,14 +230,36 @@ async def test_claude_drops_the_text_of_a_broken_stream(streamed_retry):
     lines = list(_CLAUDE_RETRIED_STREAM)
     if streamed_retry:  # the retry streams too, under a new message id
         retry = [
-            {"type": "stream_event", "event": {"type": "message_start", "message": {"id": "msg_retry"}}},
-            {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "one two "}}},
-            {"type": "stream_event", "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "three"}}},
+            {
+                "type": "stream_event",
+                "event": {"type": "message_start", "message": {"id": "msg_retry"}},
+            },
+            {
+                "type": "stream_event",
+                "event": {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": "one two "},
+                },
+            },
+            {
+                "type": "stream_event",
+                "event": {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": "three"},
+                },
+            },
         ]
         lines[7:7] = retry
     turn = caw.Turn(input="Repeat after me: one two three")
     assembler = TurnAssembler(turn)
-    events = [event async for event in ClaudeConversation(_Replay(lines), None).send(turn.input, lambda record: None)]
+    events = [
+        event
+        async for event in ClaudeConversation(_Replay(lines), None).send(
+            turn.input, lambda record: None
+        )
+    ]
     for event in events:
         assembler.add(event)
     assert turn.result == "one two three"

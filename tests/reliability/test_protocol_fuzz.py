@@ -89,7 +89,11 @@ def strict_json(body: bytes) -> Any:
 
 
 def _valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool))
+    )
 
 
 def expect_message(m: Any, wrong_field: str | None) -> Err | AnyAnswer | None:
@@ -129,13 +133,19 @@ def expect_body(body: bytes, wrong: dict[int, str]) -> Expected | None:
     if isinstance(value, list):
         if not value:
             return Err(INVALID, None)  # "an empty Array": one error, not an array
-        items = [e for e in (expect_message(m, _wrong_of(m, wrong)) for m in value) if e is not None]
+        items = [
+            e for e in (expect_message(m, _wrong_of(m, wrong)) for m in value) if e is not None
+        ]
         return Batch(items) if items else None
     return expect_message(value, _wrong_of(value, wrong))
 
 
 def _wrong_of(message: Any, wrong: dict[Any, str]) -> str | None:
-    return wrong.get(message.get("id")) if isinstance(message, dict) and _valid_id(message.get("id")) else None
+    return (
+        wrong.get(message.get("id"))
+        if isinstance(message, dict) and _valid_id(message.get("id"))
+        else None
+    )
 
 
 # --- what the fuzzer draws ------------------------------------------------------------------
@@ -157,11 +167,20 @@ class Fresh:
 
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "null", "array", "object")
-scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 # Empty containers are leaves, so that hypothesis sees the extension use its argument.
 json_values = st.recursive(
     scalars | st.just([]) | st.just({}),
-    lambda inner: st.lists(inner, min_size=1, max_size=3) | st.dictionaries(st.text(max_size=8), inner, min_size=1, max_size=3),
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3)
+        | st.dictionaries(st.text(max_size=8), inner, min_size=1, max_size=3)
+    ),
     max_leaves=8,
 )
 OF_TYPE = {
@@ -185,7 +204,14 @@ def json_types(annotation: Any) -> set[str]:
     if annotation is Any:
         return set(JSON_TYPES)
     base = origin or annotation
-    return {str: {"string"}, bool: {"boolean"}, int: {"integer"}, float: {"integer", "number"}, dict: {"object"}, list: {"array"}}[base]
+    return {
+        str: {"string"},
+        bool: {"boolean"},
+        int: {"integer"},
+        float: {"integer", "number"},
+        dict: {"object"},
+        list: {"array"},
+    }[base]
 
 
 FIELDS = {
@@ -209,30 +235,70 @@ def caw_request(draw) -> tuple[dict, str | None]:
         style = "wrong-type"  # a valid session/start would start a backend: not a fuzz case
     if style == "wrong-type":
         wrong = draw(st.sampled_from(sorted(fields)))
-        params[wrong] = draw(OF_TYPE[draw(st.sampled_from(sorted(set(JSON_TYPES) - fields[wrong])))])
+        params[wrong] = draw(
+            OF_TYPE[draw(st.sampled_from(sorted(set(JSON_TYPES) - fields[wrong])))]
+        )
     elif style == "positional":
         params, wrong = draw(st.lists(scalars, max_size=3)), "params"
     if draw(st.booleans()):  # unknown keys are ignored (forward compatible)
-        params = params if isinstance(params, list) else {**params, draw(st.sampled_from(["extra", "session_id", "x"])): draw(scalars)}
-    return {"jsonrpc": "2.0", "id": Fresh(draw(st.booleans())), "method": method, "params": params}, wrong
+        params = (
+            params
+            if isinstance(params, list)
+            else {**params, draw(st.sampled_from(["extra", "session_id", "x"])): draw(scalars)}
+        )
+    return {
+        "jsonrpc": "2.0",
+        "id": Fresh(draw(st.booleans())),
+        "method": method,
+        "params": params,
+    }, wrong
 
 
-unknown_methods = st.sampled_from(["session/explode", "sessions/list", "Session/List", "rpc.discover", "$/unknown", "foobar", ""]) | st.text(max_size=20)
+unknown_methods = st.sampled_from(
+    ["session/explode", "sessions/list", "Session/List", "rpc.discover", "$/unknown", "foobar", ""]
+) | st.text(max_size=20)
 
 other_messages = st.one_of(
     # unknown methods, as requests and as notifications
-    st.builds(lambda m, i: {"jsonrpc": "2.0", "id": Fresh(i), "method": m}, unknown_methods.filter(lambda m: m not in KNOWN), st.booleans()),
+    st.builds(
+        lambda m, i: {"jsonrpc": "2.0", "id": Fresh(i), "method": m},
+        unknown_methods.filter(lambda m: m not in KNOWN),
+        st.booleans(),
+    ),
     # (a session/start notification would start a backend nobody hears of: not drawn)
-    st.builds(lambda m, p: {"jsonrpc": "2.0", "method": m, "params": p},
-              unknown_methods.filter(lambda m: m not in KNOWN) | st.sampled_from([m for m in CAW_METHODS if m != "session/start"]),
-              st.dictionaries(st.text(max_size=6), scalars, max_size=2)),
+    st.builds(
+        lambda m, p: {"jsonrpc": "2.0", "method": m, "params": p},
+        unknown_methods.filter(lambda m: m not in KNOWN)
+        | st.sampled_from([m for m in CAW_METHODS if m != "session/start"]),
+        st.dictionaries(st.text(max_size=6), scalars, max_size=2),
+    ),
     # not a request: wrong or missing jsonrpc, ids and methods and params of the wrong type, responses
-    st.builds(lambda v, m: {"jsonrpc": v, "id": Fresh(True), "method": m}, st.sampled_from(["1.0", 2.0, 2, None, "2.0 "]), st.sampled_from(CAW_METHODS)),
+    st.builds(
+        lambda v, m: {"jsonrpc": v, "id": Fresh(True), "method": m},
+        st.sampled_from(["1.0", 2.0, 2, None, "2.0 "]),
+        st.sampled_from(CAW_METHODS),
+    ),
     st.builds(lambda m: {"id": Fresh(False), "method": m}, st.sampled_from(CAW_METHODS)),
-    st.builds(lambda i, m: {"jsonrpc": "2.0", "id": i, "method": m}, st.sampled_from([True, False, 1.5, [], {}, [1]]) | st.dictionaries(st.text(max_size=3), scalars, max_size=2), st.sampled_from(CAW_METHODS)),
-    st.builds(lambda m: {"jsonrpc": "2.0", "id": Fresh(True), "method": m}, st.integers() | st.none() | st.lists(scalars, max_size=2) | st.booleans()),
-    st.builds(lambda p: {"jsonrpc": "2.0", "id": Fresh(False), "method": "session/list", "params": p}, st.text(max_size=5) | st.integers() | st.booleans()),
-    st.builds(lambda r: {"jsonrpc": "2.0", "id": Fresh(True), **r}, st.sampled_from([{"result": 1}, {"error": {"code": 1, "message": "x"}}, {"result": None}, {}])),
+    st.builds(
+        lambda i, m: {"jsonrpc": "2.0", "id": i, "method": m},
+        st.sampled_from([True, False, 1.5, [], {}, [1]])
+        | st.dictionaries(st.text(max_size=3), scalars, max_size=2),
+        st.sampled_from(CAW_METHODS),
+    ),
+    st.builds(
+        lambda m: {"jsonrpc": "2.0", "id": Fresh(True), "method": m},
+        st.integers() | st.none() | st.lists(scalars, max_size=2) | st.booleans(),
+    ),
+    st.builds(
+        lambda p: {"jsonrpc": "2.0", "id": Fresh(False), "method": "session/list", "params": p},
+        st.text(max_size=5) | st.integers() | st.booleans(),
+    ),
+    st.builds(
+        lambda r: {"jsonrpc": "2.0", "id": Fresh(True), **r},
+        st.sampled_from(
+            [{"result": 1}, {"error": {"code": 1, "message": "x"}}, {"result": None}, {}]
+        ),
+    ),
     st.dictionaries(st.text(max_size=8), json_values, max_size=4),
     json_values.filter(lambda v: not isinstance(v, (dict, list))),
 )
@@ -276,6 +342,7 @@ class Case:
 @st.composite
 def a_body(draw) -> tuple[Any, dict]:
     """A JSON value to send and the wrong field of each request in it (by placeholder)."""
+
     def one():
         if draw(st.booleans()):
             message, wrong = draw(caw_request())
@@ -324,31 +391,65 @@ def cases(draw) -> Case:
         if kind == "message":
             case.add(frame(body), expected, "message")
         elif kind == "extra-headers":
-            head = b"content-length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n" % len(body)
+            head = (
+                b"content-length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n"
+                % len(body)
+            )
             case.add(head + body, expected, kind)
         elif kind == "bad-utf8":
             at = draw(st.integers(0, len(body)))
-            bad = body[:at] + draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80"])) + body[at:]
+            bad = (
+                body[:at]
+                + draw(
+                    st.sampled_from(
+                        [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80"]
+                    )
+                )
+                + body[at:]
+            )
             case.add(frame(bad), Err(PARSE, None), kind)
         elif kind == "not-json":
-            text = draw(st.binary(max_size=40) | st.text(max_size=40).map(str.encode) | st.sampled_from([body + b" x", b"NaN", b"[-Infinity]"]))
-            case.add(frame(text), expect_body(text, {}), kind)  # the oracle decides (a stray "1" is JSON)
+            text = draw(
+                st.binary(max_size=40)
+                | st.text(max_size=40).map(str.encode)
+                | st.sampled_from([body + b" x", b"NaN", b"[-Infinity]"])
+            )
+            case.add(
+                frame(text), expect_body(text, {}), kind
+            )  # the oracle decides (a stray "1" is JSON)
         elif kind == "truncated":  # the header counts the truncated body
             cut = body[: draw(st.integers(0, max(0, len(body) - 1)))]
             case.add(frame(cut), expect_body(cut, {}), kind)
         elif kind == "cut-and-padded":  # the header promised more; the rest of the frame is filler
             cut = body[: draw(st.integers(0, max(0, len(body) - 1)))]
             padded = cut + b"\n" * (len(body) - len(cut))
-            case.add(b"Content-Length: %d\r\n\r\n" % len(body) + padded, expect_body(padded, {}), kind)
+            case.add(
+                b"Content-Length: %d\r\n\r\n" % len(body) + padded, expect_body(padded, {}), kind
+            )
         elif kind == "bad-length":
-            value = draw(st.sampled_from([b"", b"abc", b"-1", b"+5", b"1.5", b"0x10", b"12a", b"1e3", b"9" * 25]))
+            value = draw(
+                st.sampled_from(
+                    [b"", b"abc", b"-1", b"+5", b"1.5", b"0x10", b"12a", b"1e3", b"9" * 25]
+                )
+            )
             case.add(b"Content-Length: " + value + b"\r\n\r\n", Err(PARSE, None), kind)
         elif kind == "no-length":
             case.add(b"Content-Type: application/json\r\n\r\n", Err(PARSE, None), kind)
-        elif kind == "bad-header":  # a line that is no header, then a valid length and body: the frame is refused
-            case.add(b"this is not a header\r\nContent-Length: %d\r\n\r\n" % len(body) + body, Err(PARSE, None), kind)
+        elif (
+            kind == "bad-header"
+        ):  # a line that is no header, then a valid length and body: the frame is refused
+            case.add(
+                b"this is not a header\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+                Err(PARSE, None),
+                kind,
+            )
         elif kind == "conflicting-lengths":
-            case.add(b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(body), len(body) + 1) + body, Err(PARSE, None), kind)
+            case.add(
+                b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(body), len(body) + 1)
+                + body,
+                Err(PARSE, None),
+                kind,
+            )
         elif kind == "empty":
             case.add(b"Content-Length: 0\r\n\r\n", Err(PARSE, None), kind)
         elif kind == "oversized":
@@ -382,7 +483,10 @@ def matches(answer: Any, expected: Err | AnyAnswer) -> bool:
         return False
     if expected.field is not None:
         named = [e["field"] for e in answer["error"]["data"].get("errors") or []]
-        return any(n == expected.field or n.startswith(expected.field + ".") for n in named) or expected.field in answer["error"]["message"]
+        return (
+            any(n == expected.field or n.startswith(expected.field + ".") for n in named)
+            or expected.field in answer["error"]["message"]
+        )
     return True
 
 
@@ -392,9 +496,20 @@ def match_all(answers: list[Any], expected: list[Expected]) -> list[str]:
     remaining = list(answers)
     for exp in expected:
         if isinstance(exp, Batch):
-            found = next((a for a in remaining if isinstance(a, list) and len(a) == len(exp.items) and _match_batch(a, exp.items)), None)
+            found = next(
+                (
+                    a
+                    for a in remaining
+                    if isinstance(a, list)
+                    and len(a) == len(exp.items)
+                    and _match_batch(a, exp.items)
+                ),
+                None,
+            )
         else:
-            found = next((a for a in remaining if not isinstance(a, list) and matches(a, exp)), None)
+            found = next(
+                (a for a in remaining if not isinstance(a, list) and matches(a, exp)), None
+            )
         if found is None:
             problems.append(f"missing answer: {exp}")
         else:
@@ -420,7 +535,9 @@ class LiveDaemon:
     def __init__(self, daemon: StdioDaemon):
         self.d = daemon
         self.probes = itertools.count(1)
-        self.background: dict[Any, Any] = {}  # ids of requests that run across the fuzz, and their answers
+        self.background: dict[
+            Any, Any
+        ] = {}  # ids of requests that run across the fuzz, and their answers
         self.examples = 0
         self.kinds: Counter[str] = Counter()
 
@@ -450,7 +567,9 @@ class LiveDaemon:
         got = [a for a in self.d.collect(probe, timeout) if not self._background(a)]
         probe_answer = got.pop()
         assert probe_answer.get("result", {}).get("sessions"), f"the probe failed: {probe_answer}"
-        expected_ids = {e.id for e in case.expected if not isinstance(e, Batch) and e.id is not None}
+        expected_ids = {
+            e.id for e in case.expected if not isinstance(e, Batch) and e.id is not None
+        }
         batches = sum(isinstance(e, Batch) for e in case.expected)
 
         def outstanding() -> bool:
@@ -471,8 +590,10 @@ class LiveDaemon:
                 check_error_shape(item)
         problems = match_all(got, case.expected)
         for answer in got:  # say where an unasked-for answer's id came from
-            if isinstance(answer, dict) and answer.get("id") in ORIGIN and not any(
-                getattr(e, "id", None) == answer["id"] for e in case.expected
+            if (
+                isinstance(answer, dict)
+                and answer.get("id") in ORIGIN
+                and not any(getattr(e, "id", None) == answer["id"] for e in case.expected)
             ):
                 problems.append(f"  (id {answer['id']!r} was sent in a {ORIGIN[answer['id']]})")
         assert not problems, f"for {case.what} ({case.data[:300]!r}):\n" + "\n".join(problems)
@@ -491,12 +612,25 @@ def live(model_server, tmp_path_factory) -> Iterator[LiveDaemon]:
     """One daemon for the module, with a live claude session (fact given) whose slow turn runs throughout."""
     root = tmp_path_factory.mktemp("fuzz")
     env = all_providers_env(model_server.base_url, root / "homes")
-    daemon = StdioDaemon("--data-dir", str(root / "data"), "--log-level", "debug", "--max-frame", str(MAX_FRAME), env=env, cwd=str(root))
+    daemon = StdioDaemon(
+        "--data-dir",
+        str(root / "data"),
+        "--log-level",
+        "debug",
+        "--max-frame",
+        str(MAX_FRAME),
+        env=env,
+        cwd=str(root),
+    )
     live = LiveDaemon(daemon)
     try:
         daemon.initialize()
         sid = daemon.request("session/start", {"provider": "claude_code"}, timeout=120)["sessionId"]
-        daemon.request("session/send", {"sessionId": sid, "message": "My fuzz marker is amber-owl. Remember that."}, timeout=120)
+        daemon.request(
+            "session/send",
+            {"sessionId": sid, "message": "My fuzz marker is amber-owl. Remember that."},
+            timeout=120,
+        )
         live.session_id = sid  # type: ignore[attr-defined]
         yield live
     finally:
@@ -504,8 +638,12 @@ def live(model_server, tmp_path_factory) -> Iterator[LiveDaemon]:
         assert not daemon.violations, daemon.violations
 
 
-@pytest.mark.timeout(3600)  # the long profile; every exchange has its own 30 s limit, so a hang still fails fast
-def test_fuzzed_frames_and_messages_get_the_specified_answers(live, leaks, request, record_property):
+@pytest.mark.timeout(
+    3600
+)  # the long profile; every exchange has its own 30 s limit, so a hang still fails fast
+def test_fuzzed_frames_and_messages_get_the_specified_answers(
+    live, leaks, request, record_property
+):
     leaks.client(live.d)
     sid = live.session_id
     slow_id = live.d.next_id("slow")
@@ -531,8 +669,12 @@ def test_fuzzed_frames_and_messages_get_the_specified_answers(live, leaks, reque
         for answer in live.d.collect(deadline_probe, 60):
             live._background(answer)
         deadline_probe = live.d.next_id("wait")
-    assert live.background[slow_id]["result"]["turn"]["result"] == "the live session survives the fuzz"
-    answer = live.d.request("session/send", {"sessionId": sid, "message": "What is my fuzz marker?"}, timeout=120)
+    assert (
+        live.background[slow_id]["result"]["turn"]["result"] == "the live session survives the fuzz"
+    )
+    answer = live.d.request(
+        "session/send", {"sessionId": sid, "message": "What is my fuzz marker?"}, timeout=120
+    )
     assert answer["turn"]["result"] == "amber-owl"
     listed = live.d.request("session/list", {})["sessions"]
     assert [s["live"] for s in listed if s["sessionId"] == sid] == [True]
@@ -541,20 +683,47 @@ def test_fuzzed_frames_and_messages_get_the_specified_answers(live, leaks, reque
 # --- the JSON-RPC 2.0 specification's examples (section 7), verbatim -------------------------
 
 SPEC_EXAMPLES = {
-    "invalid JSON": (b'{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]', [Err(PARSE, None)]),
-    "non-existent method": (b'{"jsonrpc": "2.0", "method": "foobar", "id": "1"}', [Err(NOT_FOUND, "1")]),
-    "invalid Request object": (b'{"jsonrpc": "2.0", "method": 1, "params": "bar"}', [Err(INVALID, None)]),
-    "batch, invalid JSON": (b'[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},{"jsonrpc": "2.0", "method"]', [Err(PARSE, None)]),
+    "invalid JSON": (
+        b'{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
+        [Err(PARSE, None)],
+    ),
+    "non-existent method": (
+        b'{"jsonrpc": "2.0", "method": "foobar", "id": "1"}',
+        [Err(NOT_FOUND, "1")],
+    ),
+    "invalid Request object": (
+        b'{"jsonrpc": "2.0", "method": 1, "params": "bar"}',
+        [Err(INVALID, None)],
+    ),
+    "batch, invalid JSON": (
+        b'[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},{"jsonrpc": "2.0", "method"]',
+        [Err(PARSE, None)],
+    ),
     "empty Array": (b"[]", [Err(INVALID, None)]),
     "invalid Batch (but not empty)": (b"[1]", [Batch([Err(INVALID, None)])]),
     "invalid Batch": (b"[1,2,3]", [Batch([Err(INVALID, None)] * 3)]),
     "Batch": (
-        (b'[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},'
-        b' {"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"}, {"foo": "boo"},'
-        b' {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"}, {"jsonrpc": "2.0", "method": "get_data", "id": "9"}]'),
-        [Batch([Err(NOT_FOUND, "1"), Err(NOT_FOUND, "2"), Err(INVALID, None), Err(NOT_FOUND, "5"), Err(NOT_FOUND, "9")])],
+        (
+            b'[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},'
+            b' {"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"}, {"foo": "boo"},'
+            b' {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"}, {"jsonrpc": "2.0", "method": "get_data", "id": "9"}]'
+        ),
+        [
+            Batch(
+                [
+                    Err(NOT_FOUND, "1"),
+                    Err(NOT_FOUND, "2"),
+                    Err(INVALID, None),
+                    Err(NOT_FOUND, "5"),
+                    Err(NOT_FOUND, "9"),
+                ]
+            )
+        ],
     ),
-    "Batch (all notifications)": (b'[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]', []),
+    "Batch (all notifications)": (
+        b'[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]',
+        [],
+    ),
     "notification": (b'{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}', []),
     "notification without params": (b'{"jsonrpc": "2.0", "method": "foobar"}', []),
 }
@@ -569,7 +738,11 @@ def test_json_rpc_spec_examples(live, leaks, name):
 
 @pytest.mark.parametrize(
     "body",
-    [b"NaN", b"[Infinity]", b'{"jsonrpc": "2.0", "id": 1, "method": "session/list", "params": {"cwd": NaN}}'],
+    [
+        b"NaN",
+        b"[Infinity]",
+        b'{"jsonrpc": "2.0", "id": 1, "method": "session/list", "params": {"cwd": NaN}}',
+    ],
     ids=["NaN", "Infinity-in-a-batch", "NaN-as-a-param"],
 )
 def test_non_json_numbers_are_parse_errors(live, leaks, body):

@@ -29,12 +29,16 @@ def mode(path: Path) -> int:
 
 
 @pytest.mark.e2e
-async def test_handle_files_are_private_and_written_atomically(provider, cli_env, scripted, leaks, tmp_path):
+async def test_handle_files_are_private_and_written_atomically(
+    provider, cli_env, scripted, leaks, tmp_path
+):
     data = tmp_path / "data"
     leaks.data_dir(data)
     old_umask = os.umask(0)  # the modes must not depend on the user's umask
     try:
-        session = await AsyncAgent(provider=provider, env=cli_env(provider), data_dir=data).start_session()
+        session = await AsyncAgent(
+            provider=provider, env=cli_env(provider), data_dir=data
+        ).start_session()
         try:
             await session.send("My deploy target is staging-eu. Remember that.")
             handle = session.resume_handle
@@ -50,12 +54,16 @@ async def test_handle_files_are_private_and_written_atomically(provider, cli_env
         # (here a hard link to it) still sees the whole old content, never a torn write.
         os.link(handle_file, tmp_path / "old-handle")
         before = handle_file.stat().st_ino
-        resumed = await AsyncAgent(provider=provider, env=cli_env(provider), data_dir=data).resume_session(handle)
+        resumed = await AsyncAgent(
+            provider=provider, env=cli_env(provider), data_dir=data
+        ).resume_session(handle)
         await resumed.end()
         assert handle_file.stat().st_ino != before, "handle.json was rewritten in place"
         assert (tmp_path / "old-handle").read_text() == handle == handle_file.read_text()
         assert mode(handle_file) == 0o600
-        assert not [p for p in folder.rglob("*") if p.name.startswith(".")], "a temporary file was left behind"
+        assert not [p for p in folder.rglob("*") if p.name.startswith(".")], (
+            "a temporary file was left behind"
+        )
     finally:
         os.umask(old_umask)
 
@@ -87,37 +95,56 @@ def _listening(pid: int) -> list[tuple[str, int]]:
 
 
 @pytest.mark.e2e
-async def test_opencode_serve_is_loopback_only_behind_a_random_password(cli_env, scripted, leaks, tmp_path):
+async def test_opencode_serve_is_loopback_only_behind_a_random_password(
+    cli_env, scripted, leaks, tmp_path
+):
     env = cli_env("opencode")
     serves = []
     sessions = []
     try:
         for name in ("one", "two"):  # two working directories: two serve processes
             (tmp_path / name).mkdir()
-            session = await AsyncAgent(provider="opencode", env=env, cwd=tmp_path / name).start_session()
+            session = await AsyncAgent(
+                provider="opencode", env=env, cwd=tmp_path / name
+            ).start_session()
             sessions.append(session)
             await session.send("Repeat after me: ready")
             leaks.handle(session.resume_handle)
-        serves = [pid for pid, cmd in descendants(os.getpid()).items() if " serve " in f" {cmd} " and "opencode" in cmd]
+        serves = [
+            pid
+            for pid, cmd in descendants(os.getpid()).items()
+            if " serve " in f" {cmd} " and "opencode" in cmd
+        ]
         assert len(serves) == 2, descendants(os.getpid())
         passwords = []
         async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
             for pid in serves:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                environ = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item)
+                environ = dict(
+                    item.split(b"=", 1)
+                    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                    if b"=" in item
+                )
                 password = environ[b"OPENCODE_SERVER_PASSWORD"].decode()
                 passwords.append(password)
                 leaks.secret(password, "the opencode serve password")
                 assert len(password) >= 32
-                assert not any(password.encode() in arg for arg in argv), "the password is in the command line (ps shows it)"
+                assert not any(password.encode() in arg for arg in argv), (
+                    "the password is in the command line (ps shows it)"
+                )
                 assert argv[argv.index(b"--hostname") + 1] == b"127.0.0.1"
                 port = int(argv[argv.index(b"--port") + 1])
                 listening = _listening(pid)
-                assert (("127.0.0.1", port) in listening), listening
-                assert all(host in ("127.0.0.1", "0000:0000:0000:0000:0000:0000:0000:0001") for host, _ in listening), listening
+                assert ("127.0.0.1", port) in listening, listening
+                assert all(
+                    host in ("127.0.0.1", "0000:0000:0000:0000:0000:0000:0000:0001")
+                    for host, _ in listening
+                ), listening
                 url = f"http://127.0.0.1:{port}/doc"
                 assert (await http.get(url)).status_code == 401, "unauthenticated"
-                assert (await http.get(url, auth=("opencode", "not-the-password"))).status_code == 401
+                assert (
+                    await http.get(url, auth=("opencode", "not-the-password"))
+                ).status_code == 401
                 assert (await http.get(url, auth=("opencode", password))).status_code == 200
         assert passwords[0] != passwords[1], "each serve gets its own random password"
     finally:
@@ -126,7 +153,9 @@ async def test_opencode_serve_is_loopback_only_behind_a_random_password(cli_env,
 
 
 @pytest.mark.e2e
-async def test_no_handle_reaches_daemon_logs_traces_or_errors(all_env, scripted, leaks, tmp_path, record_property):
+async def test_no_handle_reaches_daemon_logs_traces_or_errors(
+    all_env, scripted, leaks, tmp_path, record_property
+):
     """Every provider through one daemon at debug level with LSP tracing on: handles are sent to it
     (session/resume) and come back from it (session/send), and some fail; the leak scan then
     searches its stderr, window/logMessage, $/logTrace, every error answer and the data dir."""
@@ -139,18 +168,28 @@ async def test_no_handle_reaches_daemon_logs_traces_or_errors(all_env, scripted,
 
         async def one(provider: str) -> None:
             sid = (await client.start_session(provider=provider))["sessionId"]
-            handle = (await client.send(sid, "My deploy target is staging-eu. Remember that."))["resumeHandle"]
+            handle = (await client.send(sid, "My deploy target is staging-eu. Remember that."))[
+                "resumeHandle"
+            ]
             await client.end(sid)
             await client.resume(handle=handle)
-            assert (await client.send(sid, "Where am I deploying?"))["turn"]["result"] == "staging-eu"
-            with pytest.raises(RpcError):  # a failing turn: its error passes the backend's stderr through
+            assert (await client.send(sid, "Where am I deploying?"))["turn"][
+                "result"
+            ] == "staging-eu"
+            with pytest.raises(
+                RpcError
+            ):  # a failing turn: its error passes the backend's stderr through
                 await client.send(sid, "[[fail:500]] Hello")
             await client.end(sid)
             # a handle of the right shape whose conversation the backend does not know
             forged = json.loads(handle)
-            forged["resume_key"] = {"opencode": "ses_0123456789abcdefABCDEFghij"}.get(provider, "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a")
+            forged["resume_key"] = {"opencode": "ses_0123456789abcdefABCDEFghij"}.get(
+                provider, "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"
+            )
             leaks.handle(json.dumps(forged))
-            with pytest.raises(RpcError) as unknown:  # claude fails at the first send, the others at once
+            with pytest.raises(
+                RpcError
+            ) as unknown:  # claude fails at the first send, the others at once
                 await client.resume(handle=json.dumps(forged))
                 await client.send(sid, "Where am I deploying?")
             assert unknown.value.kind == "backendFailed", unknown.value
@@ -165,7 +204,16 @@ async def test_no_handle_reaches_daemon_logs_traces_or_errors(all_env, scripted,
 def test_the_leak_scan_finds_a_planted_key():
     """The scan above is not vacuous: a key in any searched text fails it."""
     scan = LeakScan()
-    scan.handle(json.dumps({"version": 1, "provider": "codex", "session_id": "s-1", "resume_key": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"}))
+    scan.handle(
+        json.dumps(
+            {
+                "version": 1,
+                "provider": "codex",
+                "session_id": "s-1",
+                "resume_key": "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a",
+            }
+        )
+    )
     scan.text("a log line", "resuming thread 0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a now")
     with pytest.raises(AssertionError, match="a resume key found in a log line"):
         scan.check("")

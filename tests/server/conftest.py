@@ -51,7 +51,9 @@ def secrets_in(client: CawClient) -> set[str]:
 def assert_no_secrets_logged(client: CawClient) -> None:
     secrets = secrets_in(client)
     logged = list(client.stderr_lines) + [
-        params.get("message", "") for method, params in client.notifications if method == "window/logMessage"
+        params.get("message", "")
+        for method, params in client.notifications
+        if method == "window/logMessage"
     ]
     for secret in secrets:
         leaks = [line for line in logged if secret in line]
@@ -63,7 +65,9 @@ async def spawn_daemon(tmp_path):
     """spawn_daemon(*args, env=...) -> an initialized CawClient; all are closed and checked afterwards."""
     clients: list[CawClient] = []
 
-    async def spawn(*args: str, env: dict[str, str] | None = None, initialize: bool | dict = True) -> CawClient:
+    async def spawn(
+        *args: str, env: dict[str, str] | None = None, initialize: bool | dict = True
+    ) -> CawClient:
         client = await CawClient.spawn(*args, env=env or plain_env(tmp_path), cwd=str(tmp_path))
         client.answers = []
         clients.append(client)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import re
+import subprocess
 import sys
 import threading
 
@@ -35,7 +35,11 @@ async def test_the_writer_drops_only_droppable_output_while_the_client_lags():
         writer.write(b"<answer>")  # answers are never dropped
         assert writer.dropped == 1
         data = await asyncio.to_thread(_read_until, read_fd, b"<answer>")
-        assert data.endswith(b"<answer>") and b"<update>" not in data and len(data) == 200_000 + len(b"<answer>")
+        assert (
+            data.endswith(b"<answer>")
+            and b"<update>" not in data
+            and len(data) == 200_000 + len(b"<answer>")
+        )
         await asyncio.wait_for(writer.wait_writable(), 30)
         assert writer.dropped == 0  # counted per backlog
         writer.write(b"<update>", droppable=True)
@@ -91,11 +95,22 @@ def test_a_client_that_does_not_read_misses_updates_but_not_the_answer(cli_env, 
     threading.Thread(target=watch_stderr, daemon=True).start()
     try:
         seen: list[dict] = []
-        proc.stdin.write(_frame({"jsonrpc": "2.0", "id": "start", "method": "session/start", "params": {"provider": "claude_code"}}))
+        proc.stdin.write(
+            _frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": "start",
+                    "method": "session/start",
+                    "params": {"provider": "claude_code"},
+                }
+            )
+        )
         proc.stdin.flush()
         sid = _answer(proc.stdout, "start", seen)["result"]["sessionId"]
         send = {"sessionId": sid, "message": "Repeat after me: " + " ".join(words)}
-        proc.stdin.write(_frame({"jsonrpc": "2.0", "id": "turn", "method": "session/send", "params": send}))
+        proc.stdin.write(
+            _frame({"jsonrpc": "2.0", "id": "turn", "method": "session/send", "params": send})
+        )
         proc.stdin.flush()
         # Nothing is read while the whole turn streams.
         assert paused.wait(120), "the daemon did not notice that its client stopped reading"

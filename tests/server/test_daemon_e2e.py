@@ -39,8 +39,14 @@ def cli_pids(client: CawClient, provider: str) -> list[int]:
     return [pid for pid, cmd in backends(client).items() if cli in cmd]
 
 
-def updates_of(client: CawClient, session_id: str, start: int = 0, end: int | None = None) -> list[dict]:
-    return [p["update"] for m, p in client.notifications[start:end] if m == "session/update" and p["sessionId"] == session_id]
+def updates_of(
+    client: CawClient, session_id: str, start: int = 0, end: int | None = None
+) -> list[dict]:
+    return [
+        p["update"]
+        for m, p in client.notifications[start:end]
+        if m == "session/update" and p["sessionId"] == session_id
+    ]
 
 
 def streamed_text(updates: list[dict]) -> str:
@@ -48,16 +54,24 @@ def streamed_text(updates: list[dict]) -> str:
 
 
 async def wait_update(client: CawClient, session_id: str, start: int) -> None:
-    await client.wait_for_notification("session/update", lambda p: p["sessionId"] == session_id, timeout=TURN, start=start)
+    await client.wait_for_notification(
+        "session/update", lambda p: p["sessionId"] == session_id, timeout=TURN, start=start
+    )
 
 
-async def test_send_streams_updates_and_progress_before_the_answer(provider, env, scripted, spawn_daemon, tmp_path):
-    client = await spawn_daemon("--data-dir", str(tmp_path / "data"), "--log-level", "debug", env=env)
+async def test_send_streams_updates_and_progress_before_the_answer(
+    provider, env, scripted, spawn_daemon, tmp_path
+):
+    client = await spawn_daemon(
+        "--data-dir", str(tmp_path / "data"), "--log-level", "debug", env=env
+    )
     started = await client.start_session(provider=provider, metadata={"title": "deploys"})
     sid = started["sessionId"]
     assert started["provider"] == provider
     mark = len(client.notifications)
-    pending = client.start_send(sid, "My deploy target is staging-eu. Remember that.", workDoneToken="turn-1")
+    pending = client.start_send(
+        sid, "My deploy target is staging-eu. Remember that.", workDoneToken="turn-1"
+    )
     answer = await asyncio.wait_for(pending.future, TURN)
     before = client.answered_after[pending.id]
 
@@ -67,10 +81,16 @@ async def test_send_streams_updates_and_progress_before_the_answer(provider, env
     handle = json.loads(answer["resumeHandle"])
     assert handle["provider"] == provider and handle["session_id"] == sid
     updates = updates_of(client, sid, mark)
-    assert updates and updates == updates_of(client, sid, mark, before), "every update arrives before the answer"
+    assert updates and updates == updates_of(client, sid, mark, before), (
+        "every update arrives before the answer"
+    )
     assert {u["kind"] for u in updates} <= {"text", "thinking", "toolCall", "toolResult", "usage"}
     assert streamed_text(updates) == turn["result"]
-    progress = [p["value"] for m, p in client.notifications[mark:before] if m == "$/progress" and p["token"] == "turn-1"]
+    progress = [
+        p["value"]
+        for m, p in client.notifications[mark:before]
+        if m == "$/progress" and p["token"] == "turn-1"
+    ]
     assert progress[0]["kind"] == "begin" and progress[-1] == {"kind": "end", "message": "done"}
     assert any(v["kind"] == "report" for v in progress)
 
@@ -82,15 +102,21 @@ async def test_send_streams_updates_and_progress_before_the_answer(provider, env
     assert streamed_text(updates_of(client, sid, mark)) == "staging-eu" * 2
     assert client.unmatched.empty()
     listed = await client.list_sessions(cwd=str(tmp_path))
-    assert [(s["sessionId"], s["title"], s["numTurns"], s["live"]) for s in listed] == [(sid, "deploys", 3, True)]
+    assert [(s["sessionId"], s["title"], s["numTurns"], s["live"]) for s in listed] == [
+        (sid, "deploys", 3, True)
+    ]
     trajectory = await client.end(sid)
-    assert [t["input"] for t in trajectory["turns"]] == ["My deploy target is staging-eu. Remember that."] + ["Where am I deploying?"] * 2
+    assert [t["input"] for t in trajectory["turns"]] == [
+        "My deploy target is staging-eu. Remember that."
+    ] + ["Where am I deploying?"] * 2
     with pytest.raises(RpcError) as gone:
         await client.send(sid, "Still there?")
     assert gone.value.kind == "unknownSession"
 
 
-async def test_daemon_killed_then_a_new_daemon_resumes_from_the_handle(provider, env, scripted, spawn_daemon, tmp_path):
+async def test_daemon_killed_then_a_new_daemon_resumes_from_the_handle(
+    provider, env, scripted, spawn_daemon, tmp_path
+):
     data = tmp_path / "data"
     first = await spawn_daemon("--data-dir", str(data), "--log-level", "debug", env=env)
     sid = (await first.start_session(provider=provider))["sessionId"]
@@ -101,7 +127,9 @@ async def test_daemon_killed_then_a_new_daemon_resumes_from_the_handle(provider,
 
     os.kill(first.pid, signal.SIGKILL)
     assert await first.wait_closed() == -signal.SIGKILL
-    wait_until(lambda: not any(alive(pid) for pid in children), what="the killed daemon's backends to end")
+    wait_until(
+        lambda: not any(alive(pid) for pid in children), what="the killed daemon's backends to end"
+    )
 
     second = await spawn_daemon("--data-dir", str(data), "--log-level", "debug", env=env)
     resumed = await second.resume(handle=handle)
@@ -112,7 +140,10 @@ async def test_daemon_killed_then_a_new_daemon_resumes_from_the_handle(provider,
     assert recalled["turn"]["index"] == 1
 
     stored = json.loads((data / "sessions" / sid / "trajectory.json").read_text())
-    assert [t["input"] for t in stored["turns"]] == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert [t["input"] for t in stored["turns"]] == [
+        "My deploy target is staging-eu. Remember that.",
+        "Where am I deploying?",
+    ]
 
     # A bare session id resumes too, since the data dir knows its key.
     await second.end(sid)
@@ -121,7 +152,9 @@ async def test_daemon_killed_then_a_new_daemon_resumes_from_the_handle(provider,
     assert (await second.send(sid, "Where am I deploying?"))["turn"]["result"] == "staging-eu"
 
 
-@pytest.mark.parametrize("how", ["session/cancel", "$/cancelRequest", "window/workDoneProgress/cancel"])
+@pytest.mark.parametrize(
+    "how", ["session/cancel", "$/cancelRequest", "window/workDoneProgress/cancel"]
+)
 async def test_cancel_a_slow_turn(provider, env, scripted, spawn_daemon, how):
     client = await spawn_daemon("--no-data-dir", "--log-level", "debug", env=env)
     sid = (await client.start_session(provider=provider))["sessionId"]
@@ -149,13 +182,20 @@ async def test_cancel_a_slow_turn(provider, env, scripted, spawn_daemon, how):
     assert after["turn"]["result"] == "still here"
 
 
-async def test_idle_backend_is_reaped_and_the_next_send_resumes(provider, env, scripted, spawn_daemon):
-    client = await spawn_daemon("--no-data-dir", "--idle-timeout", "1", "--log-level", "debug", env=env)
+async def test_idle_backend_is_reaped_and_the_next_send_resumes(
+    provider, env, scripted, spawn_daemon
+):
+    client = await spawn_daemon(
+        "--no-data-dir", "--idle-timeout", "1", "--log-level", "debug", env=env
+    )
     sid = (await client.start_session(provider=provider))["sessionId"]
     mark = len(client.notifications)
     await client.send(sid, "My favorite color is teal. Remember that.")
     await client.wait_for_notification(
-        "window/logMessage", lambda p: sid in p["message"] and "backend stopped" in p["message"], timeout=TURN, start=mark
+        "window/logMessage",
+        lambda p: sid in p["message"] and "backend stopped" in p["message"],
+        timeout=TURN,
+        start=mark,
     )
     if provider == "claude_code":  # one process per conversation: it is gone
         wait_until(lambda: not cli_pids(client, provider), what="the idle claude process to end")
@@ -170,11 +210,21 @@ async def test_twenty_concurrent_sessions_do_not_mix(provider, env, scripted, sp
     sids = [s["sessionId"] for s in starts]
     assert len(set(sids)) == count
     firsts = await asyncio.wait_for(
-        asyncio.gather(*(client.send(sid, f"My secret word is word{i}x. Remember that.") for i, sid in enumerate(sids))), 4 * TURN
+        asyncio.gather(
+            *(
+                client.send(sid, f"My secret word is word{i}x. Remember that.")
+                for i, sid in enumerate(sids)
+            )
+        ),
+        4 * TURN,
     )
-    assert [a["turn"]["result"] for a in firsts] == [f"Noted: secret word is word{i}x." for i in range(count)]
+    assert [a["turn"]["result"] for a in firsts] == [
+        f"Noted: secret word is word{i}x." for i in range(count)
+    ]
     mark = len(client.notifications)
-    seconds = await asyncio.wait_for(asyncio.gather(*(client.send(sid, "What is my secret word?") for sid in sids)), 4 * TURN)
+    seconds = await asyncio.wait_for(
+        asyncio.gather(*(client.send(sid, "What is my secret word?") for sid in sids)), 4 * TURN
+    )
     assert [a["turn"]["result"] for a in seconds] == [f"word{i}x" for i in range(count)]
     for i, sid in enumerate(sids):  # each session's stream carries its own answer only
         assert streamed_text(updates_of(client, sid, mark)) == f"word{i}x"
@@ -202,7 +252,9 @@ async def test_no_backend_survives_the_daemon(provider, env, scripted, spawn_dae
     await client.send(idle, "Repeat after me: ready")
     running = (await client.start_session(provider=provider))["sessionId"]
     mark = len(client.notifications)
-    pending = client.start_send(running, "[[slow:30]] Repeat after me: this turn is cut short by the daemon ending")
+    pending = client.start_send(
+        running, "[[slow:30]] Repeat after me: this turn is cut short by the daemon ending"
+    )
     await wait_update(client, running, mark)
     children = backends(client)
     assert cli_pids(client, provider)
@@ -217,12 +269,16 @@ async def test_no_backend_survives_the_daemon(provider, env, scripted, spawn_dae
     wait_until(lambda: not any(alive(pid) for pid in children), what="every backend process to end")
 
 
-async def test_list_and_did_change_see_sessions_of_other_processes(cli_env, scripted, spawn_daemon, tmp_path):
+async def test_list_and_did_change_see_sessions_of_other_processes(
+    cli_env, scripted, spawn_daemon, tmp_path
+):
     env = cli_env("claude_code")
     data = tmp_path / "data"
     client = await spawn_daemon("--data-dir", str(data), env=env)
     mine = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
-    await client.wait_for_notification("session/didChange", lambda p: p["sessionId"] == mine, timeout=TURN)
+    await client.wait_for_notification(
+        "session/didChange", lambda p: p["sessionId"] == mine, timeout=TURN
+    )
 
     # Another process writes a session into the same data dir through the library.
     mark = len(client.notifications)
@@ -232,7 +288,9 @@ async def test_list_and_did_change_see_sessions_of_other_processes(cli_env, scri
         await other.send("Repeat after me: from elsewhere")
     finally:
         await other.end()
-    await client.wait_for_notification("session/didChange", lambda p: p["sessionId"] == other.session_id, timeout=TURN, start=mark)
+    await client.wait_for_notification(
+        "session/didChange", lambda p: p["sessionId"] == other.session_id, timeout=TURN, start=mark
+    )
 
     listed = {s["sessionId"]: s for s in await client.list_sessions()}
     assert listed[mine]["live"] is True and listed[mine]["numTurns"] == 0

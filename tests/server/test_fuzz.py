@@ -24,11 +24,23 @@ from hypothesis import strategies as st
 from caw_server import wire
 
 DOCUMENTED = {code for code, _ in wire.ERRORS.values()}
-METHODS = [*wire.METHODS, "initialize", "initialized", "$/cancelRequest", "$/setTrace", "no/such", ""]
+METHODS = [
+    *wire.METHODS,
+    "initialize",
+    "initialized",
+    "$/cancelRequest",
+    "$/setTrace",
+    "no/such",
+    "",
+]
 
 
 def _is_request_id(value: object) -> bool:
-    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool))
+    )
 
 
 def needs_answer(item: object) -> bool:
@@ -36,10 +48,15 @@ def needs_answer(item: object) -> bool:
     if not isinstance(item, dict) or item.get("jsonrpc") != "2.0":
         return True
     if "method" not in item:
-        return not ("id" in item and _is_request_id(item["id"]) and ("result" in item or "error" in item))
+        return not (
+            "id" in item and _is_request_id(item["id"]) and ("result" in item or "error" in item)
+        )
     if "id" in item:
         return True
-    return not (isinstance(item["method"], str) and (item.get("params") is None or isinstance(item.get("params"), (dict, list))))
+    return not (
+        isinstance(item["method"], str)
+        and (item.get("params") is None or isinstance(item.get("params"), (dict, list)))
+    )
 
 
 def expected_answers(body: bytes) -> tuple[int, int | None]:
@@ -116,7 +133,12 @@ class Daemon:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory) -> Iterator[Daemon]:
     home = tmp_path_factory.mktemp("fuzz-home")
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"), "PATH": "/usr/bin:/bin"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "PATH": "/usr/bin:/bin",
+    }
     for name in ("CAW_CLAUDE_BIN", "CAW_CODEX_BIN", "CAW_OPENCODE_BIN"):
         env.pop(name, None)
     d = Daemon(env)
@@ -137,11 +159,25 @@ def check_answer(answer: object) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 param_values = st.dictionaries(
-    st.sampled_from(["sessionId", "message", "handle", "provider", "cwd", "metadata", "workDoneToken", "exclusive", "id"]),
+    st.sampled_from(
+        [
+            "sessionId",
+            "message",
+            "handle",
+            "provider",
+            "cwd",
+            "metadata",
+            "workDoneToken",
+            "exclusive",
+            "id",
+        ]
+    ),
     json_values,
     max_size=4,
 )
@@ -162,16 +198,26 @@ bodies = (
 )
 
 
-@settings(max_examples=int(os.environ.get("CAW_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("CAW_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(body=bodies)
 @example(body=b'{"jsonrpc": "2.0", "id": 1, "method": "$/cancelRequest", "params": {"id": 3}}')
-@example(body=b'[{"jsonrpc": "2.0", "id": 1, "method": "initialized", "params": {}}, {"jsonrpc": "2.0", "method": "initialized"}]')
+@example(
+    body=b'[{"jsonrpc": "2.0", "id": 1, "method": "initialized", "params": {}}, {"jsonrpc": "2.0", "method": "initialized"}]'
+)
 @example(body=b'{"jsonrpc": "2.0", "id": 7, "result": 19}')
 @example(body=b'{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]')
-@example(body=b'[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]')
+@example(
+    body=b'[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]'
+)
 @example(body=b"[]")
 @example(body=b"[1,2,3]")
-@example(body=b'[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]')
+@example(
+    body=b'[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]'
+)
 def test_any_body_gets_exactly_the_answers_json_rpc_requires(daemon, body):
     answers = daemon.exchange(body)
     expected, batch_length = expected_answers(body)

@@ -19,11 +19,21 @@ async def test_pygls_language_client_hosts_the_daemon(tmp_path):
     def on_log(params: types.LogMessageParams) -> None:
         logs.append(params.message)
 
-    await client.start_io(sys.executable, "-m", "caw_server", "--data-dir", str(tmp_path / "data"), env=plain_env(tmp_path))
+    await client.start_io(
+        sys.executable,
+        "-m",
+        "caw_server",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env=plain_env(tmp_path),
+    )
     try:
         result = await asyncio.wait_for(
             client.initialize_async(
-                types.InitializeParams(capabilities=types.ClientCapabilities(), initialization_options={"logLevel": "debug"})
+                types.InitializeParams(
+                    capabilities=types.ClientCapabilities(),
+                    initialization_options={"logLevel": "debug"},
+                )
             ),
             60,
         )

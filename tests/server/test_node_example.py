@@ -27,10 +27,23 @@ def test_node_example_client(cli_env, scripted, tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     steps = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [s["step"] for s in steps] == ["initialize", "start", "send", "send", "error", "end", "exit"]
+    assert [s["step"] for s in steps] == [
+        "initialize",
+        "start",
+        "send",
+        "send",
+        "error",
+        "end",
+        "exit",
+    ]
     assert steps[0] == {"step": "initialize", "server": "caw-server", "protocolVersion": "1.0"}
     assert steps[1]["provider"] == "claude_code"
-    assert steps[2] == {"step": "send", "result": "Noted: deploy target is staging-eu.", "streamed": "Noted: deploy target is staging-eu.", "hasHandle": True}
+    assert steps[2] == {
+        "step": "send",
+        "result": "Noted: deploy target is staging-eu.",
+        "streamed": "Noted: deploy target is staging-eu.",
+        "hasHandle": True,
+    }
     assert steps[3]["result"] == "staging-eu"
     assert steps[4] == {"step": "error", "code": 1001, "kind": "unknownSession"}
     assert steps[5]["turns"] == 2

@@ -61,12 +61,19 @@ async def test_initialization_options_are_validated_and_applied(spawn_daemon, tm
     client = await spawn_daemon("--no-data-dir", initialize=False)
     with pytest.raises(RpcError) as bad:
         await client.initialize({"idleTimeout": "soon"})
-    assert bad.value.code == -32602 and bad.value.data["errors"][0]["field"] == "initializationOptions.idleTimeout"
+    assert (
+        bad.value.code == -32602
+        and bad.value.data["errors"][0]["field"] == "initializationOptions.idleTimeout"
+    )
     with pytest.raises(RpcError) as bad:
         await client.initialize({"provider": "gpt-cli"})
     assert bad.value.code == -32602 and "initializationOptions.provider" in bad.value.message
-    await client.initialize({"dataDir": str(tmp_path / "data"), "logLevel": "debug", "idleTimeout": 30})
-    assert (tmp_path / "data" / "sessions").is_dir()  # the watcher made it, so the option took effect
+    await client.initialize(
+        {"dataDir": str(tmp_path / "data"), "logLevel": "debug", "idleTimeout": 30}
+    )
+    assert (
+        tmp_path / "data" / "sessions"
+    ).is_dir()  # the watcher made it, so the option took effect
 
 
 async def test_framing_errors_answer_parse_error_with_null_id(spawn_daemon):
@@ -97,7 +104,11 @@ async def test_a_giant_frame_is_refused_without_allocating_it(spawn_daemon):
     assert error_of(answer) == (-32700, None)
     assert "exceeds the limit" in answer["error"]["message"]
     client.write_raw(b"x" * (4 * 1024 * 1024))  # part of the announced body: skipped, not stored
-    rss_kib = int(next(line for line in open(f"/proc/{client.pid}/status") if line.startswith("VmRSS")).split()[1])
+    rss_kib = int(
+        next(
+            line for line in open(f"/proc/{client.pid}/status") if line.startswith("VmRSS")
+        ).split()[1]
+    )
     assert rss_kib < 300 * 1024
     client.process.close_stdin()  # the daemon is still consuming that body; end of input ends it cleanly
     assert await client.wait_closed() == 0
@@ -112,13 +123,19 @@ async def test_invalid_requests(spawn_daemon):
         (b'{"jsonrpc": "1.0", "id": "a", "method": "session/list"}', "a"),
         (b'{"id": "a", "method": "session/list"}', "a"),
         (b'{"jsonrpc": "2.0", "id": "a", "method": 1, "params": "bar"}', "a"),
-        (b'{"jsonrpc": "2.0", "method": 1, "params": "bar"}', None),  # the JSON-RPC spec's own example
+        (
+            b'{"jsonrpc": "2.0", "method": 1, "params": "bar"}',
+            None,
+        ),  # the JSON-RPC spec's own example
         (b'{"jsonrpc": "2.0", "id": "a", "method": "session/list", "params": "bar"}', "a"),
         (b'{"jsonrpc": "2.0", "id": {"no": 1}, "method": "session/list"}', None),
         (b'{"jsonrpc": "2.0", "id": true, "method": "session/list"}', None),
         (b'{"jsonrpc": "2.0", "id": 1.5, "method": "session/list"}', None),
         (b'{"jsonrpc": "2.0", "id": "a"}', "a"),
-        (b'{"jsonrpc": "2.0", "id": "a", "method": "initialized", "params": {}}', "a"),  # a notification with an id
+        (
+            b'{"jsonrpc": "2.0", "id": "a", "method": "initialized", "params": {}}',
+            "a",
+        ),  # a notification with an id
         (b'{"jsonrpc": "2.0"}', None),
     ]
     for body, answer_id in cases:
@@ -150,7 +167,11 @@ async def test_invalid_params_name_the_field(spawn_daemon):
         ("session/send", {"sessionId": "s", "message": 5}, "message"),
         ("session/send", {"sessionId": "s", "message": "   "}, "message"),
         ("session/send", {"sessionId": ["s"], "message": "hi"}, "sessionId"),
-        ("session/send", {"sessionId": "s", "message": "hi", "workDoneToken": {"a": 1}}, "workDoneToken"),
+        (
+            "session/send",
+            {"sessionId": "s", "message": "hi", "workDoneToken": {"a": 1}},
+            "workDoneToken",
+        ),
         ("session/send", {"sessionId": "s", "message": "hi", "exclusive": "yes"}, "exclusive"),
         ("session/send", ["s", "hi"], "params"),
         ("session/start", {"provider": "gpt-cli"}, "provider"),
@@ -181,7 +202,9 @@ async def test_batches_follow_the_json_rpc_spec(spawn_daemon):
     # "rpc call with an invalid Batch (but not empty)" and "invalid Batch"
     for body, count in ((b"[1]", 1), (b"[1,2,3]", 3)):
         answers = await answer_to(client, frame(body))
-        assert isinstance(answers, list) and [error_of(a) for a in answers] == [(-32600, None)] * count
+        assert (
+            isinstance(answers, list) and [error_of(a) for a in answers] == [(-32600, None)] * count
+        )
     # "rpc call Batch": requests, a notification and garbage mixed
     batch = [
         {"jsonrpc": "2.0", "method": "session/list", "params": {}, "id": "1"},
@@ -198,7 +221,11 @@ async def test_batches_follow_the_json_rpc_spec(spawn_daemon):
     assert error_of(by_id["5"]) == (-32601, "5")
     assert by_id["9"]["error"]["data"]["kind"] == "unknownSession"
     # "rpc call Batch (all notifications)": nothing comes back
-    client.write_raw(frame(b'[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]'))
+    client.write_raw(
+        frame(
+            b'[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]'
+        )
+    )
     await still_serving(client)
     assert client.unmatched.empty()
 
@@ -217,13 +244,33 @@ async def test_application_errors_have_documented_codes(spawn_daemon, tmp_path):
         await fails(method, {"sessionId": "no-such-session", "message": "hi"}, "unknownSession")
     await fails("session/resume", {"sessionId": "no-such-session"}, "unknownSession")
     await fails("session/resume", {"handle": "{not json"}, "invalidHandle")
-    await fails("session/resume", {"handle": json.dumps({"version": 9, "provider": "claude_code", "session_id": "a", "resume_key": "b"})}, "invalidHandle")
-    await fails("session/resume", {"handle": json.dumps({"version": 1, "provider": "gpt", "session_id": "a", "resume_key": "b"})}, "invalidHandle")
+    await fails(
+        "session/resume",
+        {
+            "handle": json.dumps(
+                {"version": 9, "provider": "claude_code", "session_id": "a", "resume_key": "b"}
+            )
+        },
+        "invalidHandle",
+    )
+    await fails(
+        "session/resume",
+        {
+            "handle": json.dumps(
+                {"version": 1, "provider": "gpt", "session_id": "a", "resume_key": "b"}
+            )
+        },
+        "invalidHandle",
+    )
     for key in ("../../etc/passwd", "a/b", "-rf", "not-a-uuid"):
-        handle = json.dumps({"version": 1, "provider": "claude_code", "session_id": "s1", "resume_key": key})
+        handle = json.dumps(
+            {"version": 1, "provider": "claude_code", "session_id": "s1", "resume_key": key}
+        )
         await fails("session/resume", {"handle": handle}, "invalidHandle")
     await fails("session/resume", {"sessionId": "../etc"}, "invalidHandle")
-    assert not any((tmp_path / "data" / "sessions").iterdir())  # nothing was created for any of them
+    assert not any(
+        (tmp_path / "data" / "sessions").iterdir()
+    )  # nothing was created for any of them
     await still_serving(client)
 
 
@@ -274,5 +321,9 @@ async def test_stdout_is_reserved_for_the_protocol(spawn_daemon):
     """Nothing but frames reaches stdout (the client would fail to parse anything else)."""
     client = await spawn_daemon("--no-data-dir", "--log-level", "debug")
     await still_serving(client)
-    assert any("request session/list" in params["message"] for method, params in client.notifications if method == "window/logMessage")
+    assert any(
+        "request session/list" in params["message"]
+        for method, params in client.notifications
+        if method == "window/logMessage"
+    )
     assert any("ready" in line for line in client.stderr_lines)

@@ -18,7 +18,9 @@ def test_checked_in_schema_is_fresh():
 
 
 def test_check_command_reports_staleness():
-    ok = subprocess.run([sys.executable, "-m", "caw_server.schema", "--check"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "caw_server.schema", "--check"], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
 
 
@@ -28,7 +30,13 @@ def test_schema_covers_every_method_notification_and_error():
     assert set(document["x-notifications"]) == set(wire.NOTIFICATIONS)
     assert {e["kind"] for e in document["x-errors"]} == set(wire.ERRORS)
     update = document["$defs"]["SessionUpdate"]["properties"]["update"]
-    assert set(update["discriminator"]["mapping"]) == {"text", "thinking", "toolCall", "toolResult", "usage"}
+    assert set(update["discriminator"]["mapping"]) == {
+        "text",
+        "thinking",
+        "toolCall",
+        "toolResult",
+        "usage",
+    }
     for entry in document["x-methods"].values():  # every reference resolves
         for part in ("params", "result"):
             ref = entry[part].get("$ref")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -11,7 +12,12 @@ from pathlib import Path
 def _stat(pid: int) -> tuple[int, str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode("utf-8", "replace")
+        )
     except OSError:
         return None
     state = text[text.rindex(")") + 2 :].split()
@@ -73,7 +79,5 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: s
 
 def kill(pids, sig: int = signal.SIGKILL) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass

@@ -15,12 +15,21 @@ async def wait_for_request(scripted, marker: str, count: int = 1) -> None:
     """Until ``count`` main requests whose last user text contains ``marker`` reached the model."""
 
     def arrived() -> bool:
-        return sum(1 for r in scripted.main_requests() if r.user_texts() and marker in r.user_texts()[-1]) >= count
+        return (
+            sum(
+                1
+                for r in scripted.main_requests()
+                if r.user_texts() and marker in r.user_texts()[-1]
+            )
+            >= count
+        )
 
     await asyncio.to_thread(wait_until, arrived, 30, what=f"{count} request(s) with {marker}")
 
 
-async def one_hangs_while_another_answers(first: caw.AsyncSession, second: caw.AsyncSession, scripted) -> None:
+async def one_hangs_while_another_answers(
+    first: caw.AsyncSession, second: caw.AsyncSession, scripted
+) -> None:
     """A turn of ``first`` that never ends by itself does not hold up ``second``'s turns on the
     same backend process; cancelling it leaves ``first`` usable."""
     hanging = asyncio.create_task(first.send("[[hang]] Wait forever."))

@@ -36,7 +36,10 @@ def test_print_mode_resume_answers_from_history(claude, scripted, cli_env, run_c
     assert second["result"] == "staging-eu"
     assert second["session_id"] == session_id
     last = scripted.main_requests()[-1]
-    assert last.user_texts() == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert last.user_texts() == [
+        "My deploy target is staging-eu. Remember that.",
+        "Where am I deploying?",
+    ]
     assert last.headers["x-api-key"] == "test-key"
     assert last.session_id == session_id
 
@@ -49,14 +52,34 @@ def test_stream_json_two_turns_in_one_process(claude, scripted, cli_env, run_cli
     env = cli_env("claude_code")
     session_id = str(uuid.uuid4())
     proc = subprocess.Popen(
-        [claude, "-p", "--verbose", "--input-format", "stream-json", "--output-format", "stream-json",
-         "--session-id", session_id, "--dangerously-skip-permissions"],
-        env=env, cwd=run_cli.workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            claude,
+            "-p",
+            "--verbose",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--session-id",
+            session_id,
+            "--dangerously-skip-permissions",
+        ],
+        env=env,
+        cwd=run_cli.workdir,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     results = []
     try:
-        for text in ["My favorite number is 42. Acknowledge it.", "And what is my favorite number again?"]:
-            proc.stdin.write(json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n")
+        for text in [
+            "My favorite number is 42. Acknowledge it.",
+            "And what is my favorite number again?",
+        ]:
+            proc.stdin.write(
+                json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n"
+            )
             proc.stdin.flush()
             for line in proc.stdout:  # bounded by the test timeout below
                 event = json.loads(line)

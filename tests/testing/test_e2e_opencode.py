@@ -25,18 +25,29 @@ def texts(events: list[dict[str, Any]]) -> list[str]:
 
 def test_run_and_run_session(opencode, scripted, cli_env, run_cli):
     env = cli_env("opencode")
-    proc = run_cli([opencode, "run", "--format", "json", "My deploy target is staging-eu. Remember that."], env, timeout=120)
+    proc = run_cli(
+        [opencode, "run", "--format", "json", "My deploy target is staging-eu. Remember that."],
+        env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     events = run_cli.json_lines(proc.stdout)
     assert texts(events) == ["Noted: deploy target is staging-eu."]
     session_id = events[0]["sessionID"]
     assert session_id.startswith("ses_")
 
-    proc = run_cli([opencode, "run", "--format", "json", "--session", session_id, "Where am I deploying?"], env, timeout=120)
+    proc = run_cli(
+        [opencode, "run", "--format", "json", "--session", session_id, "Where am I deploying?"],
+        env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert texts(run_cli.json_lines(proc.stdout)) == ["staging-eu"]
     last = scripted.main_requests()[-1]
-    assert last.user_texts() == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert last.user_texts() == [
+        "My deploy target is staging-eu. Remember that.",
+        "Where am I deploying?",
+    ]
     assert last.model == "caw-scripted-1" and last.headers["x-api-key"] == "test-key"
     assert last.session_id == session_id
     # opencode asks for a title once, in a side request without tools.
@@ -55,7 +66,12 @@ def test_serve_with_password(opencode, scripted, cli_env, run_cli):
     port = free_port()
     proc = subprocess.Popen(
         [opencode, "serve", "--hostname", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=run_cli.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=run_cli.workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         listening = threading.Event()
@@ -74,13 +90,18 @@ def test_serve_with_password(opencode, scripted, cli_env, run_cli):
             assert session["id"].startswith("ses_")
 
             def say(text: str) -> list[str]:
-                r = c.post(f"/session/{session['id']}/message", json={"parts": [{"type": "text", "text": text}]})
+                r = c.post(
+                    f"/session/{session['id']}/message",
+                    json={"parts": [{"type": "text", "text": text}]},
+                )
                 assert r.status_code == 200, r.text
                 body = r.json()
                 assert body["info"]["role"] == "assistant"
                 return [p["text"] for p in body["parts"] if p["type"] == "text"]
 
-            assert say("My deploy target is staging-eu. Remember that.") == ["Noted: deploy target is staging-eu."]
+            assert say("My deploy target is staging-eu. Remember that.") == [
+                "Noted: deploy target is staging-eu."
+            ]
             assert say("Where am I deploying?") == ["staging-eu"]
             assert say("[[tool:bash:echo hello]] Run it.") == ["Tool said: hello"]
     finally:
@@ -91,6 +112,9 @@ def test_serve_with_password(opencode, scripted, cli_env, run_cli):
             proc.kill()
             proc.wait()
     main = scripted.main_requests()
-    assert main[1].user_texts() == ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]
+    assert main[1].user_texts() == [
+        "My deploy target is staging-eu. Remember that.",
+        "Where am I deploying?",
+    ]
     assert main[2].reply_tool == "bash"
     assert main[3].reply_text == "Tool said: hello"

@@ -37,7 +37,12 @@ def anthropic(text: str, stream: bool = True, tools: bool = True, **extra) -> di
         "stream": stream,
     }
     if tools:
-        body["tools"] = [{"name": "Bash", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+        body["tools"] = [
+            {
+                "name": "Bash",
+                "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}},
+            }
+        ]
     body.update(extra)
     return body
 
@@ -46,8 +51,20 @@ def responses(text: str, stream: bool = True) -> dict:
     return {
         "model": "gpt-test",
         "instructions": "Be brief.",
-        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}],
-        "tools": [{"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}}],
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        ],
+        "tools": [
+            {
+                "type": "function",
+                "name": "exec_command",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"cmd": {"type": "string"}},
+                    "required": ["cmd"],
+                },
+            }
+        ],
         "stream": stream,
     }
 
@@ -67,6 +84,7 @@ def post_stream(client, path, body):
 
 # ---------------------------------------------------------------- Anthropic Messages
 
+
 def test_anthropic_stream_shape(client, scripted):
     events = post_stream(client, "/v1/messages", anthropic("My deploy target is staging-eu."))
     names = [n for n, _ in events]
@@ -82,7 +100,13 @@ def test_anthropic_stream_shape(client, scripted):
     delta = events[-2][1]
     assert delta["delta"]["stop_reason"] == "end_turn" and delta["usage"]["output_tokens"] > 0
     rec = scripted.requests[-1]
-    assert (rec.api, rec.kind, rec.model, rec.system, rec.status) == ("anthropic", "main", "claude-test", "You are a test.", 200)
+    assert (rec.api, rec.kind, rec.model, rec.system, rec.status) == (
+        "anthropic",
+        "main",
+        "claude-test",
+        "You are a test.",
+        200,
+    )
     assert rec.user_texts() == ["My deploy target is staging-eu."]
     assert rec.reply_text == text
 
@@ -103,7 +127,11 @@ def test_anthropic_thinking_and_tool_use(client):
     assert starts[1]["name"] == "Bash"
     kinds = {d["delta"]["type"] for n, d in events if n == "content_block_delta"}
     assert kinds == {"thinking_delta", "signature_delta", "input_json_delta"}
-    args = "".join(d["delta"]["partial_json"] for n, d in events if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta")
+    args = "".join(
+        d["delta"]["partial_json"]
+        for n, d in events
+        if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta"
+    )
     assert json.loads(args) == {"command": "echo hi"}
     assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
 
@@ -126,12 +154,21 @@ def test_count_tokens_models_and_unknown_routes(client, scripted):
 
 
 @pytest.mark.parametrize(
-    "status,etype", [(429, "rate_limit_error"), (500, "api_error"), (529, "overloaded_error"), (400, "invalid_request_error")]
+    "status,etype",
+    [
+        (429, "rate_limit_error"),
+        (500, "api_error"),
+        (529, "overloaded_error"),
+        (400, "invalid_request_error"),
+    ],
 )
 def test_anthropic_fail_directive(client, status, etype):
     r = client.post("/v1/messages", json=anthropic(f"[[fail:{status}]] hi"))
     assert r.status_code == status
-    assert r.json() == {"type": "error", "error": {"type": etype, "message": r.json()["error"]["message"]}}
+    assert r.json() == {
+        "type": "error",
+        "error": {"type": etype, "message": r.json()["error"]["message"]},
+    }
 
 
 def test_usage_limit_errors(client):
@@ -158,11 +195,22 @@ def test_side_request_gets_short_answer_and_ignores_directives(client, scripted)
 
 # ---------------------------------------------------------------- OpenAI Responses
 
+
 def test_responses_stream_shape(client, scripted):
     events = post_stream(client, "/v1/responses", responses("Repeat after me: hello world"))
     names = [n for n, _ in events]
-    assert names[:4] == ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
-    assert names[-4:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"]
+    assert names[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert names[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
     assert all(n == d["type"] for n, d in events)
     text = "".join(d["delta"] for n, d in events if n == "response.output_text.delta")
@@ -198,9 +246,15 @@ def test_responses_non_streaming_and_errors(client):
 
 # ---------------------------------------------------------------- knobs
 
+
 def test_fail_next_counts_and_applies_to_main_requests_only(client, scripted):
     scripted.fail_next(503, count=2)
-    assert client.post("/v1/messages", json=anthropic("side", tools=False, system=TITLE_SYSTEM)).status_code == 200
+    assert (
+        client.post(
+            "/v1/messages", json=anthropic("side", tools=False, system=TITLE_SYSTEM)
+        ).status_code
+        == 200
+    )
     assert client.post("/v1/messages", json=anthropic("a")).status_code == 503
     assert client.post("/v1/responses", json=responses("b")).status_code == 503
     assert client.post("/v1/messages", json=anthropic("c", stream=False)).status_code == 200
@@ -209,9 +263,13 @@ def test_fail_next_counts_and_applies_to_main_requests_only(client, scripted):
 def test_cut_next_and_cut_directive_drop_the_stream(client, scripted):
     scripted.cut_next()
     with pytest.raises(httpx.HTTPError):
-        post_stream(client, "/v1/messages", anthropic("Repeat after me: one two three four five six"))
+        post_stream(
+            client, "/v1/messages", anthropic("Repeat after me: one two three four five six")
+        )
     with pytest.raises(httpx.HTTPError):
-        post_stream(client, "/v1/responses", responses("[[cut]] Repeat after me: one two three four five"))
+        post_stream(
+            client, "/v1/responses", responses("[[cut]] Repeat after me: one two three four five")
+        )
     with pytest.raises(httpx.HTTPError):  # a one-delta answer is cut before its end too
         post_stream(client, "/v1/messages", anthropic("[[cut]] Repeat after me: x"))
     # the next request is fine again
@@ -225,7 +283,9 @@ def test_latency_and_slow_directive(client, scripted):
     assert time.monotonic() - t >= 0.3
     scripted.latency = 0
     times = []
-    with client.stream("POST", "/v1/messages", json=anthropic("[[slow:1]] Repeat after me: abcdefghij")) as r:
+    with client.stream(
+        "POST", "/v1/messages", json=anthropic("[[slow:1]] Repeat after me: abcdefghij")
+    ) as r:
         for line in r.iter_lines():
             if "text_delta" in line:
                 times.append(time.monotonic())
@@ -246,8 +306,11 @@ def test_twenty_parallel_streams(client, scripted):
     scripted.delta_delay = 0.1  # ~1 s per stream: one after the other would take 18 s or more
 
     def one(i: int) -> str:
-        path, body = ("/v1/messages", anthropic(f"Repeat after me: stream {i} a b c d e f g h")) if i % 2 else (
-            "/v1/responses", responses(f"Repeat after me: stream {i} a b c d e f g h"))
+        path, body = (
+            ("/v1/messages", anthropic(f"Repeat after me: stream {i} a b c d e f g h"))
+            if i % 2
+            else ("/v1/responses", responses(f"Repeat after me: stream {i} a b c d e f g h"))
+        )
         with httpx.Client(base_url=scripted.base_url, timeout=20) as c:
             events = post_stream(c, path, body)
         if path == "/v1/messages":
@@ -311,9 +374,13 @@ def test_reset_clears_knobs_and_log(scripted, client):
 def test_custom_responder_hook(scripted, client):
     from caw.testing import Reply
 
-    scripted.set_responder(lambda rec, reply: Reply(text="overridden") if "magic" in rec.user_texts()[-1] else None)
+    scripted.set_responder(
+        lambda rec, reply: Reply(text="overridden") if "magic" in rec.user_texts()[-1] else None
+    )
     events = post_stream(client, "/v1/messages", anthropic("magic please"))
-    assert "".join(d["delta"]["text"] for n, d in events if n == "content_block_delta") == "overridden"
+    assert (
+        "".join(d["delta"]["text"] for n, d in events if n == "content_block_delta") == "overridden"
+    )
 
 
 def test_command_line_entry():
@@ -326,7 +393,11 @@ def test_command_line_entry():
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        r = httpx.post(url + "/v1/messages", json=anthropic("Repeat after me: from afar", stream=False), timeout=10)
+        r = httpx.post(
+            url + "/v1/messages",
+            json=anthropic("Repeat after me: from afar", stream=False),
+            timeout=10,
+        )
         assert r.json()["content"][0]["text"] == "from afar"
     finally:
         proc.terminate()

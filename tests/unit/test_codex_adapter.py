@@ -38,14 +38,30 @@ def usage(total: tuple[int, int, int], last: tuple[int, int, int]):
     """(input, cached input, output) of the thread so far and of the last model call."""
 
     def breakdown(inp: int, cached: int, out: int):
-        return {"totalTokens": inp + out, "inputTokens": inp, "cachedInputTokens": cached, "cacheWriteInputTokens": 0, "outputTokens": out, "reasoningOutputTokens": 0}
+        return {
+            "totalTokens": inp + out,
+            "inputTokens": inp,
+            "cachedInputTokens": cached,
+            "cacheWriteInputTokens": 0,
+            "outputTokens": out,
+            "reasoningOutputTokens": 0,
+        }
 
-    return n("thread/tokenUsage/updated", tokenUsage={"total": breakdown(*total), "last": breakdown(*last), "modelContextWindow": 258400})
+    return n(
+        "thread/tokenUsage/updated",
+        tokenUsage={
+            "total": breakdown(*total),
+            "last": breakdown(*last),
+            "modelContextWindow": 258400,
+        },
+    )
 
 
 def fold(notifications):
     translator = TurnTranslator()
-    return [event for method, params in notifications for event in translator.events(method, params)], translator
+    return [
+        event for method, params in notifications for event in translator.events(method, params)
+    ], translator
 
 
 def test_text_streams_as_deltas_and_the_completed_item_is_not_repeated():
@@ -59,7 +75,9 @@ def test_text_streams_as_deltas_and_the_completed_item_is_not_repeated():
 
 
 def test_an_unstreamed_message_arrives_whole():
-    events, _ = fold([n("item/completed", item={"type": "agentMessage", "id": "msg_2", "text": "whole"})])
+    events, _ = fold(
+        [n("item/completed", item={"type": "agentMessage", "id": "msg_2", "text": "whole"})]
+    )
     assert events == [TextDelta(text="whole")]
 
 
@@ -71,11 +89,23 @@ def test_reasoning_streams_one_kind_per_item_and_separates_summary_parts():
         n("item/completed", item={"type": "reasoning", "id": "rs_1", "summary": ["Thinking ", "more"], "content": []}),
         n("item/completed", item={"type": "reasoning", "id": "rs_2", "summary": ["quiet"], "content": []}),
     ])  # fmt: skip
-    assert events == [ThinkingDelta(text="Thinking "), ThinkingDelta(text="\n\nmore"), ThinkingDelta(text="quiet")]
+    assert events == [
+        ThinkingDelta(text="Thinking "),
+        ThinkingDelta(text="\n\nmore"),
+        ThinkingDelta(text="quiet"),
+    ]
 
 
 def test_command_execution_becomes_a_tool_call_and_result():
-    item = {"type": "commandExecution", "id": "call_1", "command": "/bin/bash -lc 'echo hi'", "cwd": "/w", "status": "inProgress", "aggregatedOutput": None, "exitCode": None}
+    item = {
+        "type": "commandExecution",
+        "id": "call_1",
+        "command": "/bin/bash -lc 'echo hi'",
+        "cwd": "/w",
+        "status": "inProgress",
+        "aggregatedOutput": None,
+        "exitCode": None,
+    }
     events, _ = fold([
         n("item/started", item=item),
         n("item/completed", item={**item, "status": "completed", "aggregatedOutput": "hi\n", "exitCode": 0}),
@@ -83,11 +113,23 @@ def test_command_execution_becomes_a_tool_call_and_result():
         n("item/completed", item={**item, "id": "call_3", "status": "failed", "aggregatedOutput": "no", "exitCode": 2}),
     ])  # fmt: skip
     assert events == [
-        ToolCall(id="call_1", name="commandExecution", input={"command": "/bin/bash -lc 'echo hi'", "cwd": "/w"}),
+        ToolCall(
+            id="call_1",
+            name="commandExecution",
+            input={"command": "/bin/bash -lc 'echo hi'", "cwd": "/w"},
+        ),
         ToolResult(id="call_1", output="hi\n", is_error=False),
-        ToolCall(id="call_2", name="commandExecution", input={"command": "/bin/bash -lc 'echo hi'", "cwd": "/w"}),
+        ToolCall(
+            id="call_2",
+            name="commandExecution",
+            input={"command": "/bin/bash -lc 'echo hi'", "cwd": "/w"},
+        ),
         ToolResult(id="call_2", output="declined", is_error=True),
-        ToolCall(id="call_3", name="commandExecution", input={"command": "/bin/bash -lc 'echo hi'", "cwd": "/w"}),
+        ToolCall(
+            id="call_3",
+            name="commandExecution",
+            input={"command": "/bin/bash -lc 'echo hi'", "cwd": "/w"},
+        ),
         ToolResult(id="call_3", output="no", is_error=True),
     ]
 
@@ -96,12 +138,20 @@ def test_mcp_tool_calls_carry_their_arguments_and_text():
     item = {"type": "mcpToolCall", "id": "m1", "server": "docs", "tool": "search", "arguments": {"q": "x"}, "status": "completed",
             "result": {"content": [{"type": "text", "text": "found"}]}, "error": None}  # fmt: skip
     events, _ = fold([n("item/completed", item=item)])
-    assert events == [ToolCall(id="m1", name="mcp__docs__search", input={"q": "x"}), ToolResult(id="m1", output="found")]
+    assert events == [
+        ToolCall(id="m1", name="mcp__docs__search", input={"q": "x"}),
+        ToolResult(id="m1", output="found"),
+    ]
 
 
 def test_usage_is_per_turn_even_when_the_thread_total_is_larger():
     # The thread had used 1000 input tokens before this turn; the turn made two model calls.
-    events, _ = fold([usage(total=(1100, 0, 60), last=(100, 0, 10)), usage(total=(1250, 40, 75), last=(150, 40, 15))])
+    events, _ = fold(
+        [
+            usage(total=(1100, 0, 60), last=(100, 0, 10)),
+            usage(total=(1250, 40, 75), last=(150, 40, 15)),
+        ]
+    )
     assert [type(e) for e in events] == [UsageUpdate, UsageUpdate]
     assert (events[0].usage.input_tokens, events[0].usage.output_tokens) == (100, 10)
     final = events[-1].usage
@@ -114,15 +164,45 @@ def test_errors_that_will_not_be_retried_are_kept_for_the_failed_turn():
         n("error", error={"message": "You've hit your quota", "codexErrorInfo": "usageLimitExceeded"}, willRetry=False),
     ])  # fmt: skip
     assert translator.error == "You've hit your quota (usage limit)"
-    _, translator = fold([n("error", error={"message": "retries exhausted", "codexErrorInfo": {"responseTooManyFailedAttempts": {"httpStatusCode": 429}}}, willRetry=False)])
+    _, translator = fold(
+        [
+            n(
+                "error",
+                error={
+                    "message": "retries exhausted",
+                    "codexErrorInfo": {"responseTooManyFailedAttempts": {"httpStatusCode": 429}},
+                },
+                willRetry=False,
+            )
+        ]
+    )
     assert translator.error == "retries exhausted (responseTooManyFailedAttempts, HTTP 429)"
-    _, translator = fold([n("error", error={"message": "bad request", "codexErrorInfo": "other", "additionalDetails": "param x"}, willRetry=False)])
+    _, translator = fold(
+        [
+            n(
+                "error",
+                error={
+                    "message": "bad request",
+                    "codexErrorInfo": "other",
+                    "additionalDetails": "param x",
+                },
+                willRetry=False,
+            )
+        ]
+    )
     assert translator.error == "bad request: param x"
 
 
 def test_a_retried_stream_voids_what_the_broken_attempt_streamed():
     # What codex 0.169.0's app-server sent for a stream cut after two words (see tests/reliability).
-    retry = n("error", error={"message": "Reconnecting... 1/1", "codexErrorInfo": {"responseStreamDisconnected": {"httpStatusCode": None}}}, willRetry=True)
+    retry = n(
+        "error",
+        error={
+            "message": "Reconnecting... 1/1",
+            "codexErrorInfo": {"responseStreamDisconnected": {"httpStatusCode": None}},
+        },
+        willRetry=True,
+    )
     events, translator = fold([
         n("item/reasoning/summaryTextDelta", itemId="rs_1", delta="hmm", summaryIndex=0),
         n("item/agentMessage/delta", itemId="msg_1", delta="alpha "),
@@ -130,7 +210,12 @@ def test_a_retried_stream_voids_what_the_broken_attempt_streamed():
         n("item/agentMessage/delta", itemId="msg_2", delta="alpha beta"),
         n("item/completed", item={"type": "agentMessage", "id": "msg_2", "text": "alpha beta"}),
     ])  # fmt: skip
-    assert events == [ThinkingDelta(text="hmm"), TextDelta(text="alpha "), TextDelta(text="", replace=True), TextDelta(text="alpha beta")]
+    assert events == [
+        ThinkingDelta(text="hmm"),
+        TextDelta(text="alpha "),
+        TextDelta(text="", replace=True),
+        TextDelta(text="alpha beta"),
+    ]
     assert translator.error is None
 
     # codex re-sends the whole request, so a message completed before the cut is void too ...
@@ -141,8 +226,22 @@ def test_a_retried_stream_voids_what_the_broken_attempt_streamed():
     ])  # fmt: skip
     assert events[-1] == TextDelta(text="", replace=True)
     # ... but what came before a tool call stays, and a retry with nothing new since voids nothing.
-    command = {"type": "commandExecution", "id": "call_1", "command": "ls", "cwd": "/w", "status": "completed", "aggregatedOutput": "", "exitCode": 0}
-    events, _ = fold([n("item/agentMessage/delta", itemId="msg_1", delta="Looking."), n("item/completed", item=command), retry])
+    command = {
+        "type": "commandExecution",
+        "id": "call_1",
+        "command": "ls",
+        "cwd": "/w",
+        "status": "completed",
+        "aggregatedOutput": "",
+        "exitCode": 0,
+    }
+    events, _ = fold(
+        [
+            n("item/agentMessage/delta", itemId="msg_1", delta="Looking."),
+            n("item/completed", item=command),
+            retry,
+        ]
+    )
     assert not any(getattr(e, "replace", False) for e in events)
 
 
@@ -156,7 +255,11 @@ def test_exec_items_become_the_same_events():
     ]  # fmt: skip
     translator = TurnTranslator()
     methods = {"item.started": "item/started", "item.completed": "item/completed"}
-    events = [e for kind, item in lines for e in translator.events(methods[kind], {"item": exec_item(item)})]
+    events = [
+        e
+        for kind, item in lines
+        for e in translator.events(methods[kind], {"item": exec_item(item)})
+    ]
     assert events == [
         ThinkingDelta(text="hmm"),
         ToolCall(id="item_2", name="commandExecution", input={"command": "echo hi"}),
@@ -169,7 +272,9 @@ def test_exec_usage_is_per_turn_and_unknown_for_the_first_resumed_turn():
     options = ConversationOptions(session_id="s", cwd="/w")
     fresh = CodexExecConversation("codex", {}, options, None)
     first = fresh._turn_usage({"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 5})
-    second = fresh._turn_usage({"input_tokens": 250, "cached_input_tokens": 30, "output_tokens": 12})
+    second = fresh._turn_usage(
+        {"input_tokens": 250, "cached_input_tokens": 30, "output_tokens": 12}
+    )
     assert (first.input_tokens, first.output_tokens) == (100, 5)
     assert (second.input_tokens, second.cache_read_tokens, second.output_tokens) == (120, 30, 7)
     resumed = CodexExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")
@@ -182,9 +287,21 @@ def test_exec_usage_is_per_turn_and_unknown_for_the_first_resumed_turn():
     [
         ("item/commandExecution/requestApproval", {"decision": "accept"}, {"decision": "decline"}),
         ("item/fileChange/requestApproval", {"decision": "accept"}, {"decision": "decline"}),
-        ("execCommandApproval", {"decision": "approved"}, {"decision": {"denied": {"rejection": "caw's permission mode is deny"}}}),
-        ("applyPatchApproval", {"decision": "approved"}, {"decision": {"denied": {"rejection": "caw's permission mode is deny"}}}),
-        ("item/permissions/requestApproval", {"permissions": {"network": {"enabled": True}}, "scope": "turn"}, {"permissions": {}, "scope": "turn"}),
+        (
+            "execCommandApproval",
+            {"decision": "approved"},
+            {"decision": {"denied": {"rejection": "caw's permission mode is deny"}}},
+        ),
+        (
+            "applyPatchApproval",
+            {"decision": "approved"},
+            {"decision": {"denied": {"rejection": "caw's permission mode is deny"}}},
+        ),
+        (
+            "item/permissions/requestApproval",
+            {"permissions": {"network": {"enabled": True}}, "scope": "turn"},
+            {"permissions": {}, "scope": "turn"},
+        ),
         ("mcpServer/elicitation/request", {"action": "decline"}, {"action": "decline"}),
     ],
 )
@@ -204,7 +321,14 @@ def test_thread_params_carry_permissions_model_prompt_and_reasoning():
     bypass = _thread_params(ConversationOptions(session_id="s", cwd="/w"))
     assert bypass == {"cwd": "/w", "approvalPolicy": "never", "sandbox": "danger-full-access"}
     full = _thread_params(
-        ConversationOptions(session_id="s", cwd="/w", model="m1", system_prompt="Be brief.", reasoning="high", permission_mode="deny")
+        ConversationOptions(
+            session_id="s",
+            cwd="/w",
+            model="m1",
+            system_prompt="Be brief.",
+            reasoning="high",
+            permission_mode="deny",
+        )
     )
     assert full == {
         "cwd": "/w", "approvalPolicy": "untrusted", "sandbox": "read-only", "model": "m1",
@@ -213,17 +337,32 @@ def test_thread_params_carry_permissions_model_prompt_and_reasoning():
 
 
 def test_exec_argv_quotes_config_values_as_toml():
-    options = ConversationOptions(session_id="s", cwd="/w", model="m1", system_prompt='say "42"\nthen stop', reasoning="low", permission_mode="deny")
-    argv = CodexExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")._argv("-rf")
+    options = ConversationOptions(
+        session_id="s",
+        cwd="/w",
+        model="m1",
+        system_prompt='say "42"\nthen stop',
+        reasoning="low",
+        permission_mode="deny",
+    )
+    argv = CodexExecConversation(
+        "codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453"
+    )._argv("-rf")
     assert argv[:3] == ["codex", "exec", "resume"]
-    assert argv[-3:] == ["--", "01a2139e-e111-74b1-bd1b-c7b72a68d453", "-rf"]  # a prompt is never an option
+    assert argv[-3:] == [
+        "--",
+        "01a2139e-e111-74b1-bd1b-c7b72a68d453",
+        "-rf",
+    ]  # a prompt is never an option
     assert 'developer_instructions="say \\"42\\"\\nthen stop"' in argv
     assert 'model_reasoning_effort="low"' in argv and 'sandbox_mode="read-only"' in argv
     assert "--dangerously-bypass-approvals-and-sandbox" not in argv
     assert _toml_string("42") == '"42"' and _toml_string("é\x7f") == '"é\\u007f"'
 
 
-@pytest.mark.parametrize("key", ["not-a-uuid", "main", "../../x", "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5"])
+@pytest.mark.parametrize(
+    "key", ["not-a-uuid", "main", "../../x", "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5"]
+)
 def test_resume_keys_must_be_uuids(key):
     with pytest.raises(InvalidHandle):
         CodexProvider.check_resume_key(key)
@@ -242,7 +381,16 @@ def test_native_binary_is_found_behind_the_npm_wrapper(tmp_path, monkeypatch):
     (dot_bin / "codex").symlink_to(os.path.relpath(wrapper, dot_bin))
     # no platform package: the wrapper is used as it is
     assert native_cli(str(dot_bin / "codex")) == (str(dot_bin / "codex"), {})
-    binary = tmp_path / "node_modules" / "@openai" / "codex-linux-x64" / "vendor" / "x86_64-unknown-linux-musl" / "bin" / "codex"
+    binary = (
+        tmp_path
+        / "node_modules"
+        / "@openai"
+        / "codex-linux-x64"
+        / "vendor"
+        / "x86_64-unknown-linux-musl"
+        / "bin"
+        / "codex"
+    )
     binary.parent.mkdir(parents=True)
     binary.write_text("")
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR)

@@ -96,7 +96,11 @@ async def test_server_requests_are_answered_by_the_handler(child):
 
     peer = JsonRpcPeer(child, on_request=on_request)
     answer = await peer.request("ask", "rm -rf build")
-    assert answer["id"] == 0 and answer["result"] == {"decision": "accept", "method": "approve", "what": "rm -rf build"}
+    assert answer["id"] == 0 and answer["result"] == {
+        "decision": "accept",
+        "method": "approve",
+        "what": "rm -rf build",
+    }
 
 
 @pytest.mark.parametrize(
@@ -136,7 +140,9 @@ async def test_hidden_resume_keys_never_leave_in_the_stderr_tail(child):
     with pytest.raises(PeerClosed) as caught:
         await peer.request("exit")
     assert '"thread":"<resume key>"' in caught.value.stderr_tail
-    assert "0199aa00-key" not in caught.value.stderr_tail and "0199aa00-key" not in str(caught.value)
+    assert "0199aa00-key" not in caught.value.stderr_tail and "0199aa00-key" not in str(
+        caught.value
+    )
 
 
 async def test_non_json_lines_are_skipped():
@@ -144,7 +150,9 @@ async def test_non_json_lines_are_skipped():
     process = await ChildProcess.spawn([sys.executable, "-c", script], name="chatty")
     seen: list[str] = []
     ready = asyncio.Event()
-    peer = JsonRpcPeer(process, on_notification=lambda method, params, raw: (seen.append(method), ready.set()))
+    peer = JsonRpcPeer(
+        process, on_notification=lambda method, params, raw: (seen.append(method), ready.set())
+    )
     await asyncio.wait_for(ready.wait(), 10)
     assert seen == ["ready"]
     await process.stop()

@@ -10,7 +10,12 @@ KEY = "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"
 
 def test_round_trip_is_exactly_the_seed_format():
     handle = ResumeHandle(provider="codex", session_id="s-1", resume_key=KEY)
-    assert json.loads(handle.encode()) == {"version": 1, "provider": "codex", "session_id": "s-1", "resume_key": KEY}
+    assert json.loads(handle.encode()) == {
+        "version": 1,
+        "provider": "codex",
+        "session_id": "s-1",
+        "resume_key": KEY,
+    }
     assert decode_handle(handle.encode()) == handle
 
 
@@ -25,15 +30,33 @@ def test_repr_hides_the_key():
         ("not json", "not valid JSON"),
         ("[1, 2]", "JSON object"),
         ('{"provider": "codex", "session_id": "a", "resume_key": "b"}', "no 'version'"),
-        ('{"version": 2, "provider": "codex", "session_id": "a", "resume_key": "b"}', "unsupported resume handle version 2"),
+        (
+            '{"version": 2, "provider": "codex", "session_id": "a", "resume_key": "b"}',
+            "unsupported resume handle version 2",
+        ),
         ('{"version": 1, "session_id": "a", "resume_key": "b"}', "no 'provider'"),
         ('{"version": 1, "provider": "codex", "resume_key": "b"}', "no 'session_id'"),
         ('{"version": 1, "provider": "codex", "session_id": "a"}', "no 'resume_key'"),
-        ('{"version": 1, "provider": "codex", "session_id": "../x", "resume_key": "b"}', "'session_id' has an invalid shape"),
-        ('{"version": 1, "provider": "codex", "session_id": "a", "resume_key": "a/b"}', "'resume_key' has an invalid shape"),
-        ('{"version": 1, "provider": "codex", "session_id": "a", "resume_key": ".."}', "'resume_key' has an invalid shape"),
-        ('{"version": 1, "provider": "codex", "session_id": "a", "resume_key": "-rf"}', "'resume_key' has an invalid shape"),
-        ('{"version": 1, "provider": "codex", "session_id": 5, "resume_key": "b"}', "'session_id' must be a non-empty string"),
+        (
+            '{"version": 1, "provider": "codex", "session_id": "../x", "resume_key": "b"}',
+            "'session_id' has an invalid shape",
+        ),
+        (
+            '{"version": 1, "provider": "codex", "session_id": "a", "resume_key": "a/b"}',
+            "'resume_key' has an invalid shape",
+        ),
+        (
+            '{"version": 1, "provider": "codex", "session_id": "a", "resume_key": ".."}',
+            "'resume_key' has an invalid shape",
+        ),
+        (
+            '{"version": 1, "provider": "codex", "session_id": "a", "resume_key": "-rf"}',
+            "'resume_key' has an invalid shape",
+        ),
+        (
+            '{"version": 1, "provider": "codex", "session_id": 5, "resume_key": "b"}',
+            "'session_id' must be a non-empty string",
+        ),
     ],
 )
 def test_bad_handles_say_what_is_wrong(text, message):
@@ -46,7 +69,9 @@ def test_invalid_handle_is_a_value_error():
         decode_handle("{}")
 
 
-@pytest.mark.parametrize("value", ["..", ".", "a/b", "a\\b", "", "x" * 129, "a b", "-x", "a\x00b", "abc\n"])
+@pytest.mark.parametrize(
+    "value", ["..", ".", "a/b", "a\\b", "", "x" * 129, "a b", "-x", "a\x00b", "abc\n"]
+)
 def test_unsafe_ids(value):
     with pytest.raises(InvalidHandle):
         check_id(value, "id")
@@ -70,7 +95,9 @@ def test_unpinned_agent_follows_the_handle(monkeypatch):
     assert Agent().core.read_handle(handle).provider == "codex"
 
 
-@pytest.mark.parametrize("provider, key", [("claude_code", "nope"), ("codex", "ses_abc"), ("opencode", KEY)])
+@pytest.mark.parametrize(
+    "provider, key", [("claude_code", "nope"), ("codex", "ses_abc"), ("opencode", KEY)]
+)
 def test_key_shape_is_checked_per_provider(provider, key):
     handle = ResumeHandle(provider=provider, session_id="a", resume_key=key).encode()
     with pytest.raises(InvalidHandle):

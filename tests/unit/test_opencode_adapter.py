@@ -28,7 +28,12 @@ from caw.providers.opencode import (
     usage_of,
 )
 
-SES, USER, ASSISTANT, OTHER = "ses_dec605295ffe6iRN6xzAoUu6tG", "msg_2139faec9001iLd77O56O9Lxfg", "msg_2139fb532001r7tWYRsc2QWCIo", "msg_2139ff070001guVpD5rrZKiDpP"
+SES, USER, ASSISTANT, OTHER = (
+    "ses_dec605295ffe6iRN6xzAoUu6tG",
+    "msg_2139faec9001iLd77O56O9Lxfg",
+    "msg_2139fb532001r7tWYRsc2QWCIo",
+    "msg_2139ff070001guVpD5rrZKiDpP",
+)
 
 
 class StubServe:
@@ -57,7 +62,14 @@ def ev(kind, **props):
 
 
 def assistant(message_id=ASSISTANT, parent=USER, completed=None, **extra):
-    info = {"id": message_id, "parentID": parent, "role": "assistant", "sessionID": SES, "time": {"created": 1, **({"completed": completed} if completed else {})}, **extra}
+    info = {
+        "id": message_id,
+        "parentID": parent,
+        "role": "assistant",
+        "sessionID": SES,
+        "time": {"created": 1, **({"completed": completed} if completed else {})},
+        **extra,
+    }
     return ev("message.updated", info=info)
 
 
@@ -122,7 +134,11 @@ async def test_reasoning_parts_become_thinking():
         part(id="prt_r", type="reasoning", text="Thinking about it", time={"start": 1, "end": 2}),
         part(id="prt_t", type="text", text="Done.", time={"start": 2, "end": 3}),
     ])  # fmt: skip
-    assert out == [ThinkingDelta(text="Thinking "), ThinkingDelta(text="about it"), TextDelta(text="Done.")]
+    assert out == [
+        ThinkingDelta(text="Thinking "),
+        ThinkingDelta(text="about it"),
+        TextDelta(text="Done."),
+    ]
 
 
 async def test_tool_parts_become_one_call_and_one_result():
@@ -136,7 +152,10 @@ async def test_tool_parts_become_one_call_and_one_result():
         part(id="prt_tool", type="tool", tool="bash", callID=call, state={**running, "status": "completed", "output": "hi\n"}),
         part(id="prt_tool", type="tool", tool="bash", callID=call, state={**running, "status": "completed", "output": "hi\n"}),
     ])  # fmt: skip
-    assert out == [ToolCall(id=call, name="bash", input={"command": "echo hi"}), ToolResult(id=call, output="hi\n")]
+    assert out == [
+        ToolCall(id=call, name="bash", input={"command": "echo hi"}),
+        ToolResult(id=call, output="hi\n"),
+    ]
 
 
 async def test_a_failed_tool_is_an_error_result_even_without_a_running_update():
@@ -144,11 +163,20 @@ async def test_a_failed_tool_is_an_error_result_even_without_a_running_update():
         assistant(),
         part(id="prt_tool", type="tool", tool="bash", callID="c1", state={"status": "error", "input": {"command": "x"}, "error": "The user rejected permission"}),
     ])  # fmt: skip
-    assert out == [ToolCall(id="c1", name="bash", input={"command": "x"}), ToolResult(id="c1", output="The user rejected permission", is_error=True)]
+    assert out == [
+        ToolCall(id="c1", name="bash", input={"command": "x"}),
+        ToolResult(id="c1", output="The user rejected permission", is_error=True),
+    ]
 
 
 async def test_step_finishes_add_up_to_the_turn_usage_once_each():
-    tokens = {"total": 1542, "input": 1538, "output": 4, "reasoning": 2, "cache": {"read": 10, "write": 1}}
+    tokens = {
+        "total": 1542,
+        "input": 1538,
+        "output": 4,
+        "reasoning": 2,
+        "cache": {"read": 10, "write": 1},
+    }
     step = part(id="prt_f1", type="step-finish", reason="tool-calls", tokens=tokens, cost=0.5)
     out, turn = await fold(conversation(), [
         assistant(),
@@ -159,7 +187,12 @@ async def test_step_finishes_add_up_to_the_turn_usage_once_each():
     ])  # fmt: skip
     assert [type(e) for e in out] == [UsageUpdate, UsageUpdate]
     final = out[-1].usage
-    assert (final.input_tokens, final.output_tokens, final.cache_read_tokens, final.cache_write_tokens) == (3076, 12, 20, 2)
+    assert (
+        final.input_tokens,
+        final.output_tokens,
+        final.cache_read_tokens,
+        final.cache_write_tokens,
+    ) == (3076, 12, 20, 2)
     assert final.cost_usd == pytest.approx(0.75)
     assert turn.assistant == {ASSISTANT, OTHER}
 
@@ -169,10 +202,19 @@ async def test_completion_is_tracked_per_message():
     assert turn.completed == {ASSISTANT}
 
 
-@pytest.mark.parametrize(("mode", "reply"), [("bypass", {"reply": "once"}), ("deny", {"reply": "reject", "message": DENY_MESSAGE})])
+@pytest.mark.parametrize(
+    ("mode", "reply"),
+    [("bypass", {"reply": "once"}), ("deny", {"reply": "reject", "message": DENY_MESSAGE})],
+)
 async def test_permission_requests_are_answered_by_policy(mode, reply):
     conv = conversation(mode)
-    asked = ev("permission.asked", id="per_213a338fb001Gc39usSaYDpk1g", permission="bash", patterns=["echo hi"], metadata={"command": "echo hi"})
+    asked = ev(
+        "permission.asked",
+        id="per_213a338fb001Gc39usSaYDpk1g",
+        permission="bash",
+        patterns=["echo hi"],
+        metadata={"command": "echo hi"},
+    )
     out, _ = await fold(conv, [asked])
     assert out == []
     assert conv.serve.calls == [("POST", "/permission/per_213a338fb001Gc39usSaYDpk1g/reply", reply)]
@@ -180,7 +222,15 @@ async def test_permission_requests_are_answered_by_policy(mode, reply):
 
 async def test_a_usage_limit_retry_aborts_at_once_and_fails_the_turn():
     conv = conversation()
-    retry = ev("session.status", status={"type": "retry", "attempt": 1, "message": "usage limit reached: you have reached your usage limit", "next": 1})
+    retry = ev(
+        "session.status",
+        status={
+            "type": "retry",
+            "attempt": 1,
+            "message": "usage limit reached: you have reached your usage limit",
+            "next": 1,
+        },
+    )
     _, turn = await fold(conv, [retry])
     assert isinstance(turn.failure, UsageLimitReached)
     assert conv.serve.calls == [("POST", f"/session/{SES}/abort", None)]
@@ -188,7 +238,20 @@ async def test_a_usage_limit_retry_aborts_at_once_and_fails_the_turn():
 
 async def test_an_ordinary_retry_is_left_to_opencode():
     conv = conversation()
-    _, turn = await fold(conv, [ev("session.status", status={"type": "retry", "attempt": 1, "message": "scripted api_error (500)", "next": 1})])
+    _, turn = await fold(
+        conv,
+        [
+            ev(
+                "session.status",
+                status={
+                    "type": "retry",
+                    "attempt": 1,
+                    "message": "scripted api_error (500)",
+                    "next": 1,
+                },
+            )
+        ],
+    )
     assert turn.failure is None and conv.serve.calls == []
 
 
@@ -203,13 +266,24 @@ async def test_text_after_a_retry_replaces_what_the_broken_attempt_streamed():
         delta("alpha ", part_id="prt_retry"),
         delta("beta", part_id="prt_retry"),
     ])  # fmt: skip
-    assert out == [TextDelta(text="al"), TextDelta(text="alpha ", replace=True), TextDelta(text="beta")]
+    assert out == [
+        TextDelta(text="al"),
+        TextDelta(text="alpha ", replace=True),
+        TextDelta(text="beta"),
+    ]
 
 
 async def test_an_interrupt_before_opencode_took_the_prompt_is_repeated_when_it_does():
     conv = conversation()
     conv._interrupted = True
-    await fold(conv, [ev("message.updated", info={"id": USER, "role": "user", "sessionID": SES}), assistant(), assistant()])
+    await fold(
+        conv,
+        [
+            ev("message.updated", info={"id": USER, "role": "user", "sessionID": SES}),
+            assistant(),
+            assistant(),
+        ],
+    )
     assert conv.serve.calls == [("POST", f"/session/{SES}/abort", None)] * 2
 
 
@@ -219,12 +293,27 @@ def test_ids_have_opencodes_shape_and_ascend():
     assert sorted(ids) == ids and len(set(ids)) == 50
 
 
-@pytest.mark.parametrize("key", ["ses_dec605295ffe6iRN6xzAoUu6tG", "ses_0123456789abcdefABCDEFghij"])
+@pytest.mark.parametrize(
+    "key", ["ses_dec605295ffe6iRN6xzAoUu6tG", "ses_0123456789abcdefABCDEFghij"]
+)
 def test_session_ids_are_valid_keys(key):
     assert OpenCodeProvider.check_resume_key(key) == key
 
 
-@pytest.mark.parametrize("key", ["", "ses_", "ses_a-b", "ses_../x", "../../etc/passwd", "-rf", "not-a-valid-key", "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a", "ses_abc\n"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "ses_",
+        "ses_a-b",
+        "ses_../x",
+        "../../etc/passwd",
+        "-rf",
+        "not-a-valid-key",
+        "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a",
+        "ses_abc\n",
+    ],
+)
 def test_malformed_keys_are_invalid_handles(key):
     with pytest.raises(InvalidHandle):
         OpenCodeProvider.check_resume_key(key)
@@ -256,15 +345,33 @@ def test_reasoning_maps_to_the_nearest_variant(requested, variants, expected):
 
 
 def test_usage_counts_reasoning_as_output():
-    usage = usage_of({"input": 10, "output": 3, "reasoning": 2, "cache": {"read": 4, "write": 1}}, 0.1)
-    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens, usage.cost_usd) == (10, 5, 4, 1, 0.1)
+    usage = usage_of(
+        {"input": 10, "output": 3, "reasoning": 2, "cache": {"read": 4, "write": 1}}, 0.1
+    )
+    assert (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.cost_usd,
+    ) == (10, 5, 4, 1, 0.1)
     assert usage_of(None).total_tokens == 0 and usage_of({}, None).cost_usd is None
 
 
 def test_errors_map_to_caw_errors():
-    api = error_of({"name": "APIError", "data": {"message": "scripted api_error (500)", "statusCode": 500}})
+    api = error_of(
+        {"name": "APIError", "data": {"message": "scripted api_error (500)", "statusCode": 500}}
+    )
     assert isinstance(api, ModelError) and "500" in str(api)
-    limit = error_of({"name": "APIError", "data": {"message": "usage limit reached: you have reached your usage limit", "statusCode": 429}})
+    limit = error_of(
+        {
+            "name": "APIError",
+            "data": {
+                "message": "usage limit reached: you have reached your usage limit",
+                "statusCode": 429,
+            },
+        }
+    )
     assert isinstance(limit, UsageLimitReached)
     other = error_of({"name": "UnknownError", "data": {"message": "boom"}})
     assert type(other) is BackendFailed and "boom" in str(other)
@@ -280,10 +387,16 @@ def test_run_fallback_flags_and_config():
                             "--model", "anthropic/caw-scripted-1", "--variant", "high"]  # fmt: skip
     config = json.loads(conv._env("/tmp/x/system-prompt.md")["OPENCODE_CONFIG_CONTENT"])
     assert config["instructions"] == ["mine.md", "/tmp/x/system-prompt.md"]
-    assert config["share"] == "disabled" and config["permission"]["*"] == "ask" and config["permission"]["read"] == "allow"
+    assert (
+        config["share"] == "disabled"
+        and config["permission"]["*"] == "ask"
+        and config["permission"]["read"] == "allow"
+    )
     bypass = RunConversation("/bin/opencode", ConversationOptions(session_id="s", cwd="/tmp"), None)
     assert bypass._argv()[-1] == "--auto" and "--session" not in bypass._argv()
-    assert bypass._env(None) == bypass._options.process_env()  # nothing to add: the user's config stays as it is
+    assert (
+        bypass._env(None) == bypass._options.process_env()
+    )  # nothing to add: the user's config stays as it is
 
 
 def test_mode_is_checked():

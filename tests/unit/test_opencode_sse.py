@@ -17,7 +17,10 @@ async def events_of(lines):
 
 async def test_data_lines_join_and_blank_lines_end_events():
     events = await events_of(["data: one", "data: two", "", "event: ping", "id: 7", "data: {}", ""])
-    assert events == [ServerSentEvent(data="one\ntwo"), ServerSentEvent(data="{}", event="ping", id="7")]
+    assert events == [
+        ServerSentEvent(data="one\ntwo"),
+        ServerSentEvent(data="{}", event="ping", id="7"),
+    ]
 
 
 async def test_comments_retry_and_unknown_fields_are_skipped():
@@ -36,7 +39,12 @@ async def test_id_persists_to_later_events():
 
 
 async def test_iter_json_over_an_httpx_stream_with_crlf_and_split_chunks():
-    body = [b'data: {"type":"server.connected"}\r\n\r\n', b'data: {"type":"a",', b'"n":1}\n\ndata: not json\n\n', b"data: [1]\n\n"]
+    body = [
+        b'data: {"type":"server.connected"}\r\n\r\n',
+        b'data: {"type":"a",',
+        b'"n":1}\n\ndata: not json\n\n',
+        b"data: [1]\n\n",
+    ]
 
     async def stream():
         for chunk in body:
@@ -57,5 +65,10 @@ def test_httpx_request_lines_hide_session_ids(caplog):
     import caw.providers.opencode  # noqa: F401 - installs the filter
 
     with caplog.at_level(logging.INFO, logger="httpx"):
-        logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "POST", "http://127.0.0.1:1/session/ses_abc123XYZ/message", "HTTP/1.1 200 OK")
+        logging.getLogger("httpx").info(
+            'HTTP Request: %s %s "%s"',
+            "POST",
+            "http://127.0.0.1:1/session/ses_abc123XYZ/message",
+            "HTTP/1.1 200 OK",
+        )
     assert "ses_abc123XYZ" not in caplog.text and "ses_<hidden>" in caplog.text

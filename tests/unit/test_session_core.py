@@ -21,7 +21,7 @@ from caw.store import Store
 
 
 class FakeConversation(Conversation):
-    def __init__(self, provider: "FakeProvider", key: str):
+    def __init__(self, provider: FakeProvider, key: str):
         self.provider = provider
         self.resume_key = key
         self._alive = True
@@ -96,8 +96,15 @@ def test_assembler_folds_deltas_and_attaches_tool_results():
     ]:  # fmt: skip
         asm.add(event)
     kinds = [(b.type, getattr(b, "text", None)) for b in turn.output]
-    assert kinds == [("thinking", "ab"), ("text", "Let me look."), ("tool_use", None), ("text", "Done.")]
-    assert turn.output[2].output == "file" and turn.result == "Done." and turn.usage.output_tokens == 5
+    assert kinds == [
+        ("thinking", "ab"),
+        ("text", "Let me look."),
+        ("tool_use", None),
+        ("text", "Done."),
+    ]
+    assert (
+        turn.output[2].output == "file" and turn.result == "Done." and turn.usage.output_tokens == 5
+    )
 
 
 async def test_turns_are_recorded_and_the_handle_appears_after_the_first_send(tmp_path):
@@ -108,10 +115,17 @@ async def test_turns_are_recorded_and_the_handle_appears_after_the_first_send(tm
     turn = await session.send("hello")
     assert turn.result.strip() == "echo: hello" and turn.usage.total_tokens == 5
     assert json.loads(session.resume_handle)["resume_key"] == "key-1"
-    on_disk = caw.Trajectory.model_validate_json((tmp_path / "sessions/s1/trajectory.json").read_text())
+    on_disk = caw.Trajectory.model_validate_json(
+        (tmp_path / "sessions/s1/trajectory.json").read_text()
+    )
     assert on_disk.num_turns == 1
-    assert json.loads((tmp_path / "sessions/s1/turns/001_raw_output.jsonl").read_text()) == {"echo": "hello"}
-    log = [json.loads(line)["type"] for line in (tmp_path / "sessions/s1/traj.jsonl").read_text().splitlines()]
+    assert json.loads((tmp_path / "sessions/s1/turns/001_raw_output.jsonl").read_text()) == {
+        "echo": "hello"
+    }
+    log = [
+        json.loads(line)["type"]
+        for line in (tmp_path / "sessions/s1/traj.jsonl").read_text().splitlines()
+    ]
     assert log == ["turn_start", "turn_end"]
     assert session.resume_handle not in (tmp_path / "sessions/s1/traj.jsonl").read_text()
 
@@ -178,7 +192,9 @@ async def test_a_failing_disk_costs_a_warning_not_the_answer(tmp_path, monkeypat
     monkeypatch.setattr("caw.store.os.open", disk_full)
     turn = await session.send("two")
     assert turn.result.strip() == "echo: two"
-    assert any("No space left on device" in w and "trajectory.json" in w for w in turn.warnings), turn.warnings
+    assert any("No space left on device" in w and "trajectory.json" in w for w in turn.warnings), (
+        turn.warnings
+    )
     assert (tmp_path / "sessions/s1/trajectory.json").read_text() == before
 
 

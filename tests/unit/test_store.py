@@ -17,14 +17,24 @@ def mode(path):
 def test_session_dir_layout_and_permissions(tmp_path):
     store = Store(tmp_path / "data")
     sdir = store.create("s1")
-    traj = Trajectory(agent="claude_code", session_id="s1", turns=[Turn(input="hi", output=[TextBlock(text="yo")])])
+    traj = Trajectory(
+        agent="claude_code",
+        session_id="s1",
+        turns=[Turn(input="hi", output=[TextBlock(text="yo")])],
+    )
     sdir.save_trajectory(traj)
     sdir.save_handle(ResumeHandle(provider="claude_code", session_id="s1", resume_key="k"))
     sdir.begin_turn(1, "hi")
     sdir.append_raw(1, {"type": "x"})
     sdir.log({"type": "turn_start"})
     assert mode(sdir.path) == 0o700
-    for name in ["trajectory.json", "handle.json", "traj.jsonl", "turns/001_input.txt", "turns/001_raw_output.jsonl"]:
+    for name in [
+        "trajectory.json",
+        "handle.json",
+        "traj.jsonl",
+        "turns/001_input.txt",
+        "turns/001_raw_output.jsonl",
+    ]:
         assert mode(sdir.path / name) == 0o600, name
     assert sdir.load_trajectory().turns[0].result == "yo"
     assert sdir.load_handle().resume_key == "k"
@@ -53,7 +63,9 @@ def test_write_failures_become_persistence_failed(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("caw.store.tempfile.mkstemp", disk_full)
-    with pytest.raises(PersistenceFailed, match="could not write trajectory.json .*No space left on device"):
+    with pytest.raises(
+        PersistenceFailed, match="could not write trajectory.json .*No space left on device"
+    ):
         sdir.save_trajectory(Trajectory(agent="x", session_id="s1"))
 
 
@@ -66,7 +78,12 @@ def test_unreadable_sessions_are_skipped_in_listings(tmp_path):
 
 
 def test_trajectory_round_trips_through_json():
-    traj = Trajectory(agent="codex", session_id="s", turns=[Turn(input="a", output=[TextBlock(text="b")])], metadata={"k": 1})
+    traj = Trajectory(
+        agent="codex",
+        session_id="s",
+        turns=[Turn(input="a", output=[TextBlock(text="b")])],
+        metadata={"k": 1},
+    )
     again = Trajectory.model_validate_json(traj.model_dump_json(by_alias=True))
     assert again == traj
     data = json.loads(traj.model_dump_json(by_alias=True))

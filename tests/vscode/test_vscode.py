@@ -26,7 +26,12 @@ REPO = Path(__file__).resolve().parents[2]
 EXT = REPO / "clients" / "vscode"
 VSIX = EXT / "dist" / "caw-vscode.vsix"
 CAW_E2E_HOME = Path(os.environ.get("CAW_E2E_HOME", Path.home() / ".cache" / "caw-e2e"))
-CODE_SERVER = Path(os.environ.get("CAW_E2E_CODE_SERVER", CAW_E2E_HOME / "code-server-4.99.4" / "node_modules" / ".bin" / "code-server"))
+CODE_SERVER = Path(
+    os.environ.get(
+        "CAW_E2E_CODE_SERVER",
+        CAW_E2E_HOME / "code-server-4.99.4" / "node_modules" / ".bin" / "code-server",
+    )
+)
 CHROMIUM = os.environ.get("CAW_E2E_CHROMIUM", "/usr/bin/chromium")
 INSTALL = "clients/vscode/scripts/install-e2e.sh"
 
@@ -70,12 +75,16 @@ def run(*cmd: str, timeout: float) -> str:
         cmd, cwd=EXT, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, timeout=timeout, start_new_session=True,
     )  # fmt: skip
-    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-20000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-20000:]}"
+    )
     return proc.stdout
 
 
 def node_tests(*files: str, timeout: float) -> None:
-    out = run("node", "--test", "--test-concurrency=1", "--test-reporter=spec", *files, timeout=timeout)
+    out = run(
+        "node", "--test", "--test-concurrency=1", "--test-reporter=spec", *files, timeout=timeout
+    )
     print(out[-3000:])
 
 
@@ -98,7 +107,12 @@ def test_lint():
 
 
 def test_unit(built):
-    node_tests("out/test/unit/chatStore.test.js", "out/test/unit/chatModel.test.js", "out/test/unit/serverPath.test.js", timeout=120)
+    node_tests(
+        "out/test/unit/chatStore.test.js",
+        "out/test/unit/chatModel.test.js",
+        "out/test/unit/serverPath.test.js",
+        timeout=120,
+    )
 
 
 @pytest.mark.e2e
@@ -111,9 +125,17 @@ def test_package_vsix(built):
     run("npm", "run", "package", timeout=180)
     with zipfile.ZipFile(VSIX) as z:
         names = set(z.namelist())
-    for needed in ("extension/package.json", "extension/dist/extension.js", "extension/dist/webview.js", "extension/media/chat.css", "extension/readme.md"):
+    for needed in (
+        "extension/package.json",
+        "extension/dist/extension.js",
+        "extension/dist/webview.js",
+        "extension/media/chat.css",
+        "extension/readme.md",
+    ):
         assert needed in names, f"{needed} missing from the .vsix: {sorted(names)}"
-    assert not any(n.startswith(("extension/src/", "extension/node_modules/", "extension/test")) for n in names), sorted(names)
+    assert not any(
+        n.startswith(("extension/src/", "extension/node_modules/", "extension/test")) for n in names
+    ), sorted(names)
 
 
 @pytest.mark.e2e
