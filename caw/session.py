@@ -24,12 +24,13 @@ from .errors import (
     TurnCancelled,
     TurnTimeout,
 )
-from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
+from .events import Event
 from .handle import ResumeHandle
 from .logs import full_logging
-from .models import TextBlock, ThinkingBlock, ToolUseBlock, Trajectory, Turn, utcnow
+from .models import Trajectory, Turn, utcnow
 from .providers.base import Conversation, ConversationOptions, Provider
 from .store import SessionDir
+from .turn_assembly import TurnAssembler
 
 log = logging.getLogger("caw.session")
 
@@ -39,47 +40,6 @@ EventCallback = Callable[[Event], Awaitable[None] | None]
 INTERRUPT_GRACE = 10.0
 
 _DONE = object()
-
-
-class TurnAssembler:
-    """Folds a turn's events into its output blocks as they arrive."""
-
-    def __init__(self, turn: Turn):
-        self.turn = turn
-        self._tools: dict[str, ToolUseBlock] = {}
-
-    def add(self, event: Event) -> None:
-        output = self.turn.output
-        if isinstance(event, (TextDelta, ThinkingDelta)) and event.replace:
-            # The CLI retried a response that broke off: what that one streamed is void.
-            while output and not isinstance(output[-1], ToolUseBlock):
-                output.pop()
-            if not event.text:
-                return
-        last = output[-1] if output else None
-        if isinstance(event, TextDelta):
-            if isinstance(last, TextBlock):
-                last.text += event.text
-            else:
-                output.append(TextBlock(text=event.text))
-        elif isinstance(event, ThinkingDelta):
-            if isinstance(last, ThinkingBlock):
-                last.text += event.text
-            else:
-                output.append(ThinkingBlock(text=event.text))
-        elif isinstance(event, ToolCall):
-            block = ToolUseBlock(id=event.id, name=event.name, input=event.input)
-            self._tools[event.id] = block
-            output.append(block)
-        elif isinstance(event, ToolResult):
-            block = self._tools.get(event.id)
-            if block is None:  # a result whose call we never saw still belongs in the record
-                block = ToolUseBlock(id=event.id, name="")
-                self._tools[event.id] = block
-                output.append(block)
-            block.output, block.is_error = event.output, event.is_error
-        elif isinstance(event, UsageUpdate):
-            self.turn.usage = event.usage
 
 
 class AsyncSession:
@@ -249,6 +209,7 @@ class AsyncSession:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
             raise
         finally:
+            assembler.finish()
             self._adopt_resume_key(conv, turn)
         turn.duration_ms = int((time.perf_counter() - started) * 1000)
         if self._cancel_requested:

@@ -262,6 +262,7 @@ async def test_claude_drops_the_text_of_a_broken_stream(streamed_retry):
     ]
     for event in events:
         assembler.add(event)
+    assembler.finish()
     assert turn.result == "one two three"
     assert [b.type for b in turn.output] == ["text"]
     assert sum(1 for e in events if getattr(e, "replace", False)) == 1

@@ -95,6 +95,7 @@ def test_assembler_folds_deltas_and_attaches_tool_results():
         TextDelta(text="Done."), UsageUpdate(usage=Usage(output_tokens=5)),
     ]:  # fmt: skip
         asm.add(event)
+    asm.finish()
     kinds = [(b.type, getattr(b, "text", None)) for b in turn.output]
     assert kinds == [
         ("thinking", "ab"),
