@@ -19,63 +19,53 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from caw.testing import model_server as ms
-
-_current = threading.local()  # the request being answered on this handler thread
-_log_lock = threading.Lock()
+from caw.testing.model_server import RecordedRequest, ScriptedModelServer
 
 
-def _delta_text(name: str | None, data: dict) -> str | None:
+def _delta_text(data: dict[str, Any]) -> str | None:
     """The answer text a streamed event carries, or None when it is not a text delta."""
     if data.get("type") == "content_block_delta":  # Anthropic Messages
         delta = data.get("delta") or {}
         return delta.get("text") if delta.get("type") == "text_delta" else None
     if data.get("type") == "response.output_text.delta":  # OpenAI Responses
-        return data.get("delta")
+        text = data.get("delta")
+        return text if isinstance(text, str) else None
     return None
 
 
-def instrument(log_path: Path) -> None:
-    original_event = ms._Handler._event
-    original_request = ms._Handler._model_request
+class TimingLog:
+    """A StreamObserver that appends one JSON line per main request that streamed text."""
 
-    def _event(self, name, data):  # type: ignore[no-untyped-def]
-        original_event(self, name, data)
-        record = getattr(_current, "record", None)
-        if record is not None:
-            text = _delta_text(name, data)
-            if text:
-                record["chars"] += len(text)
-                record["deltas"].append([time.monotonic(), record["chars"]])
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._current = threading.local()  # the request being answered on this handler thread
 
-    def _model_request(self, api, method, path, headers, body):  # type: ignore[no-untyped-def]
-        _current.record = {
+    def request_started(self, rec: RecordedRequest) -> None:
+        texts = rec.user_texts()
+        self._current.record = {
             "t_request": time.monotonic(),
-            "user": None,
-            "kind": None,
+            "user": texts[-1] if texts else "",
+            "kind": rec.kind,
             "deltas": [],
             "chars": 0,
         }
-        try:
-            return original_request(self, api, method, path, headers, body)
-        finally:
-            record, _current.record = _current.record, None
-            if record["kind"] == "main" and record["deltas"]:
-                del record["chars"]
-                with _log_lock, log_path.open("a") as f:
-                    f.write(json.dumps(record) + "\n")
 
-    ms._Handler._event = _event
-    ms._Handler._model_request = _model_request
+    def event_written(self, rec: RecordedRequest, name: str, data: dict[str, Any]) -> None:
+        record = getattr(self._current, "record", None)
+        text = _delta_text(data)
+        if record is not None and text:
+            record["chars"] += len(text)
+            record["deltas"].append([time.monotonic(), record["chars"]])
 
-
-def _note_request(rec: ms.RecordedRequest, reply):  # responder hook: runs on the handler thread
-    record = getattr(_current, "record", None)
-    if record is not None:
-        texts = rec.user_texts()
-        record["user"] = texts[-1] if texts else ""
-        record["kind"] = rec.kind
+    def request_finished(self, rec: RecordedRequest) -> None:
+        record, self._current.record = self._current.record, None
+        if record["kind"] == "main" and record["deltas"]:
+            del record["chars"]
+            with self._lock, self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
 
 
 def main() -> int:
@@ -85,9 +75,11 @@ def main() -> int:
     parser.add_argument("--delta-delay", type=float, default=0.0)
     parser.add_argument("--timing-log", type=Path, required=True)
     args = parser.parse_args()
-    instrument(args.timing_log)
-    server = ms.ScriptedModelServer(
-        port=args.port, latency=args.latency, delta_delay=args.delta_delay, responder=_note_request
+    server = ScriptedModelServer(
+        port=args.port,
+        latency=args.latency,
+        delta_delay=args.delta_delay,
+        observer=TimingLog(args.timing_log),
     )
     server.start()
     print(server.base_url, flush=True)

@@ -31,9 +31,14 @@ class AsyncAgent:
         *,
         permission_mode: PermissionMode = "bypass",
         turn_timeout: float | None = None,
+        pinned: bool | None = None,
     ):
-        # Pinned: the user chose a provider, so a handle of another one is an error.
-        self.pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
+        """``pinned``: whether a handle of another provider is an error. By default an Agent is
+        pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
+        makes ``provider`` only the default for new sessions, and a handle names its own."""
+        if pinned is None:
+            pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
+        self._pinned = pinned
         self.provider = canonical_name(provider)
         self.model = model
         self.system_prompt = system_prompt
@@ -44,6 +49,11 @@ class AsyncAgent:
         self.env = dict(env or {})
         self.permission_mode = permission_mode
         self.turn_timeout = turn_timeout
+
+    @property
+    def pinned(self) -> bool:
+        """Whether a handle of another provider than ``provider`` is rejected."""
+        return self._pinned
 
     def _options(
         self, session_id: str, trajectory: Trajectory | None = None
@@ -66,6 +76,7 @@ class AsyncAgent:
         trajectory: Trajectory,
         sdir: SessionDir | None,
         resume_key: str | None,
+        key_unconfirmed: bool = False,
     ) -> AsyncSession:
         return AsyncSession(
             provider=shared_provider(provider),
@@ -74,6 +85,7 @@ class AsyncAgent:
             session_dir=sdir,
             resume_key=resume_key,
             turn_timeout=self.turn_timeout,
+            key_unconfirmed=key_unconfirmed,
         )
 
     async def start_session(self, metadata: dict[str, Any] | None = None) -> AsyncSession:
@@ -89,7 +101,7 @@ class AsyncAgent:
             sdir = self.store.create(session_id)
             sdir.save_trajectory(trajectory)
         session = self._session(self.provider, options, trajectory, sdir, None)
-        await session._conversation_for_turn()
+        await session.open_backend()
         return session
 
     def read_handle(self, handle_or_id: str) -> ResumeHandle:
@@ -144,7 +156,7 @@ class AsyncAgent:
                 system_prompt=options.system_prompt, cwd=options.cwd,
             )  # fmt: skip
         trajectory.completed_at = None
-        session = self._session(handle.provider, options, trajectory, sdir, handle.resume_key)
+        key_unconfirmed = False
         if sdir is not None:
             try:
                 stored = sdir.load_handle()
@@ -155,9 +167,12 @@ class AsyncAgent:
             else:
                 # Another key is on record: keep it until this one has proved itself in a turn,
                 # so that a wrong or stale handle cannot destroy the session's stored key.
-                session._handle_unconfirmed = True
+                key_unconfirmed = True
             sdir.save_trajectory(trajectory)
-        await session._conversation_for_turn()
+        session = self._session(
+            handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed
+        )
+        await session.open_backend()
         return session
 
     async def completion(self, message: str) -> Trajectory:

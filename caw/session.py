@@ -55,7 +55,11 @@ class AsyncSession:
         conversation: Conversation | None = None,
         resume_key: str | None = None,
         turn_timeout: float | None = None,
+        key_unconfirmed: bool = False,
     ):
+        """``key_unconfirmed``: ``resume_key`` differs from the handle stored in ``session_dir``;
+        the stored handle is replaced only once a turn proves the backend took the new key,
+        so a wrong or stale handle cannot destroy the session's stored one."""
         self.provider = provider
         self.options = options
         self.trajectory = trajectory
@@ -67,7 +71,7 @@ class AsyncSession:
         self._cancel_requested = False
         self._closed = False
         self._running = False
-        self._handle_unconfirmed = False  # resumed by a key that differs from the stored one
+        self._key_unconfirmed = key_unconfirmed
 
     # --- identity -----------------------------------------------------------------
 
@@ -131,7 +135,9 @@ class AsyncSession:
             finally:
                 self._running = False
 
-    async def _conversation_for_turn(self) -> Conversation:
+    async def open_backend(self) -> Conversation:
+        """The live backend conversation: the attached one, else a new one (resumed by key if
+        the session has one). Sending does this itself; call it to fail early on a missing CLI."""
         conv = self._conversation
         if conv is not None and conv.alive:
             return conv
@@ -146,7 +152,7 @@ class AsyncSession:
         return conv
 
     async def _run_turn(self, message: str, on_event: EventCallback | None) -> Turn:
-        conv = await self._conversation_for_turn()
+        conv = await self.open_backend()
         number = len(self.trajectory.turns) + 1
         turn = Turn(index=number - 1, input=message)
         assembler = TurnAssembler(turn)
@@ -244,8 +250,8 @@ class AsyncSession:
             self._persist(turn, lambda d: d.save_handle(self.handle()))
 
     def _record(self, turn: Turn, number: int) -> None:
-        if self._handle_unconfirmed:  # the backend took the key: now it may replace the stored one
-            self._handle_unconfirmed = False
+        if self._key_unconfirmed:  # the backend took the key: now it may replace the stored one
+            self._key_unconfirmed = False
             self._persist(turn, lambda d: d.save_handle(self.handle()))
         self.trajectory.turns.append(turn)
         self._persist(turn, lambda d: d.save_trajectory(self.trajectory))

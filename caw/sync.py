@@ -1,4 +1,4 @@
-"""The synchronous API of the seed (``Agent``, ``Session``), a thin facade over the async core.
+"""The synchronous API (``Agent``, ``Session``), a thin facade over the async core.
 
 All sessions of a process share one event loop in a background thread, so
 backend processes and shared backend servers live in one place however many
@@ -129,6 +129,7 @@ class Agent:
     ``provider`` is ``"claude_code"`` (aliases ``claude``, ``cc``), ``"codex"`` or
     ``"opencode"``; default ``$CAW_PROVIDER`` or ``claude_code``. ``data_dir``
     (optional) records every session on disk and lets bare session ids resume.
+    ``pinned`` (default: whether a provider was chosen) rejects another provider's handle.
     """
 
     def __init__(
@@ -143,10 +144,11 @@ class Agent:
         *,
         permission_mode: PermissionMode = "bypass",
         turn_timeout: float | None = None,
+        pinned: bool | None = None,
     ):
         self._core = AsyncAgent(
             provider, model, system_prompt, reasoning, data_dir, cwd, env,
-            permission_mode=permission_mode, turn_timeout=turn_timeout,
+            permission_mode=permission_mode, turn_timeout=turn_timeout, pinned=pinned,
         )  # fmt: skip
 
     @property

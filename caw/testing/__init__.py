@@ -12,38 +12,17 @@ See caw/testing/README.md for what is known about each CLI.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from .environments import PROVIDER_CLI, backends_bin_dir, cli_environment, cli_path
+from .model_server import RecordedRequest, ScriptedModelServer
+from .script import Reply, ToolCall
 
-if TYPE_CHECKING:
-    from .environments import PROVIDER_CLI, backends_bin_dir, cli_environment, cli_path
-    from .model_server import RecordedRequest, ScriptedModelServer
-    from .script import Reply, ToolCall
-
-# Imported lazily, so `python -m caw.testing.model_server` runs without a
-# "found in sys.modules" warning.
-_EXPORTS = {
-    "ScriptedModelServer": "model_server",
-    "RecordedRequest": "model_server",
-    "Reply": "script",
-    "ToolCall": "script",
-    "cli_environment": "environments",
-    "backends_bin_dir": "environments",
-    "cli_path": "environments",
-    "PROVIDER_CLI": "environments",
-}
-
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__all__ = [
+    "PROVIDER_CLI",
+    "RecordedRequest",
+    "Reply",
+    "ScriptedModelServer",
+    "ToolCall",
+    "backends_bin_dir",
+    "cli_environment",
+    "cli_path",
+]

@@ -494,7 +494,7 @@ def _tool_call_for(body: dict[str, Any], command: str) -> ToolCall | None:
             arguments={"type": "exec", "command": ["bash", "-lc", command]},
             kind="local_shell",
         )
-    name = tool.get("name") or (tool.get("function") or {}).get("name")
+    name = str(tool.get("name") or (tool.get("function") or {}).get("name") or "")
     return ToolCall(name=name, arguments=_shell_arguments(tool, command))
 
 
@@ -512,7 +512,7 @@ def tool_output_text(output: str) -> str:
         except ValueError:
             obj = None
         if isinstance(obj, dict) and isinstance(obj.get("output"), str):
-            return obj["output"]
+            return str(obj["output"])
     m = re.search(r"^Output:[ \t]*\n", text, re.MULTILINE)
     if m:
         return text[m.end() :]

@@ -458,10 +458,8 @@ class CawServer(LanguageServer):
         return wire.SendResult(turn=turn, resume_handle=_handle_of(session))
 
     async def session_resume(self, p: wire.ResumeParams) -> wire.ResumeResult:
-        agent = self.agent(cwd=_check_cwd(p.cwd))
-        agent.pinned = (
-            False  # the daemon's default provider is a default, not a pin: the handle decides
-        )
+        # The daemon's default provider is a default, not a pin: the handle decides.
+        agent = self.agent(cwd=_check_cwd(p.cwd), pinned=False)
         if p.handle is not None:
             handle = agent.read_handle(p.handle)
             if p.session_id is not None and p.session_id != handle.session_id:

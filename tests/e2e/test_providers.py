@@ -25,7 +25,7 @@ from tests.support.procs import kill, matching, wait_until
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = Path(__file__).with_name("seed_steps.py")
+STEPS = Path(__file__).with_name("resume_contract_steps.py")
 
 
 def backend_pids(provider: str) -> list[int]:
@@ -34,7 +34,7 @@ def backend_pids(provider: str) -> list[int]:
 
 
 def run_step(env: dict[str, str], *args: str, cwd: Path) -> dict:
-    """Run one 'process' of the seed flow in a fresh interpreter; it prints a JSON line."""
+    """Run one process of the resume contract in a fresh interpreter; it prints a JSON line."""
     out = subprocess.run(
         [sys.executable, str(STEPS), *args],
         env=env,
@@ -52,8 +52,8 @@ def env(provider, cli_env):
     return cli_env(provider)
 
 
-def test_seed_example_runs_as_written(provider, env, tmp_path, scripted):
-    """examples/resume.py is the seed's example verbatim; CAW_PROVIDER picks the backend."""
+def test_documented_example_runs_as_written(provider, env, tmp_path, scripted):
+    """examples/resume.py, the documented example, runs verbatim; CAW_PROVIDER picks the backend."""
     out = subprocess.run(
         [sys.executable, str(REPO / "examples" / "resume.py")],
         env={**env, "CAW_PROVIDER": provider}, cwd=tmp_path, capture_output=True, text=True, timeout=240,
@@ -149,7 +149,7 @@ def test_handle_needs_a_first_exchange(provider, env, scripted):
     agent = Agent(provider=provider, env=env)
     with agent.start_session() as session:
         with pytest.raises(RuntimeError, match="send a message first"):
-            session.resume_handle
+            _ = session.resume_handle
         session.send("Hello there.")
         assert json.loads(session.resume_handle)["provider"] == provider
 
@@ -173,12 +173,16 @@ def test_unknown_resume_key_fails_clearly(provider, env, scripted):
         provider=provider, session_id="0b6e4b5e-8c4f-4b7a-9a59-000000000000", resume_key=key
     ).encode()
     requests_before = len(scripted.main_requests())
-    session = None
-    with pytest.raises(caw.CawError) as caught:
+
+    def resume_and_send() -> None:  # either step may be the one that fails
         session = agent.resume_session(handle)
-        session.send("Where am I deploying?")
-    if session is not None:
-        session.end()
+        try:
+            session.send("Where am I deploying?")
+        finally:
+            session.end()
+
+    with pytest.raises(caw.CawError) as caught:
+        resume_and_send()
     assert (
         key in str(caught.value)
         or "conversation" in str(caught.value).lower()
@@ -283,6 +287,7 @@ def test_killed_backend_gives_a_clear_error_and_the_next_send_recovers(
         assert failure and isinstance(failure[0], caw.BackendFailed), failure
         assert "SIGKILL" in str(failure[0]) or "exit" in str(failure[0])
         assert session.send("Where am I deploying?").result == "staging-eu"
+        assert session.session_dir is not None
         stored = caw.Trajectory.model_validate_json(
             (session.session_dir / "trajectory.json").read_text()
         )

@@ -44,10 +44,8 @@ def test_every_module_loads_and_commands_exist(editors, nvim_env, tmp_path):
 
 def test_modules_load_standalone_with_luafile():
     """Each file compiles and runs in a bare `nvim -l` (no plugin manager, no rtp tricks)."""
-    script = (
-        "vim.opt.rtp:prepend(_G.arg[1]); for _, m in ipairs({%s}) do require(m) end"
-        % ", ".join(repr("caw" if m == "init" else f"caw.{m}").replace("'", '"') for m in MODULES)
-    )
+    names = ", ".join('"caw"' if m == "init" else f'"caw.{m}"' for m in MODULES)
+    script = f"vim.opt.rtp:prepend(_G.arg[1]); for _, m in ipairs({{{names}}}) do require(m) end"
     proc = subprocess.run(
         [NVIM, "--headless", "--clean", "-l", "-", str(PLUGIN)],
         input=script,

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 
 from caw.client import CawClient
-from caw.providers import _MODULES
 
 REPO = Path(__file__).resolve().parents[2]
 BACKENDS_BIN = REPO / "tests" / "backends" / "node_modules" / ".bin"
-
-
-def has_adapter(provider: str) -> bool:
-    return importlib.util.find_spec(_MODULES[provider][0]) is not None
-
-
-@pytest.fixture
-def needs_adapter(provider):
-    if not has_adapter(provider):
-        pytest.skip(f"no {provider} adapter in this tree yet")
-    return provider
 
 
 def plain_env(home: Path) -> dict[str, str]:

@@ -25,8 +25,8 @@ TURN = 120  # seconds: a generous bound for one turn on a busy 2-core machine
 
 
 @pytest.fixture
-def env(needs_adapter, cli_env):
-    return cli_env(needs_adapter)
+def env(provider, cli_env):
+    return cli_env(provider)
 
 
 def backends(client: CawClient) -> dict[int, str]:

@@ -8,7 +8,7 @@ from caw.handle import ResumeHandle, check_id, decode_handle
 KEY = "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"
 
 
-def test_round_trip_is_exactly_the_seed_format():
+def test_round_trip_is_exactly_the_documented_format():
     handle = ResumeHandle(provider="codex", session_id="s-1", resume_key=KEY)
     assert json.loads(handle.encode()) == {
         "version": 1,
@@ -25,7 +25,7 @@ def test_repr_hides_the_key():
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    ("text", "message"),
     [
         ("not json", "not valid JSON"),
         ("[1, 2]", "JSON object"),
@@ -96,7 +96,7 @@ def test_unpinned_agent_follows_the_handle(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "provider, key", [("claude_code", "nope"), ("codex", "ses_abc"), ("opencode", KEY)]
+    ("provider", "key"), [("claude_code", "nope"), ("codex", "ses_abc"), ("opencode", KEY)]
 )
 def test_key_shape_is_checked_per_provider(provider, key):
     handle = ResumeHandle(provider=provider, session_id="a", resume_key=key).encode()

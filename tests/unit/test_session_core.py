@@ -112,7 +112,7 @@ async def test_turns_are_recorded_and_the_handle_appears_after_the_first_send(tm
     session, _ = make_session(tmp_path)
     with pytest.raises(caw.NoHandleYet, match="send a message first"):
         session.resume_handle
-    session._conversation = await session._conversation_for_turn()
+    await session.open_backend()
     turn = await session.send("hello")
     assert turn.result.strip() == "echo: hello" and turn.usage.total_tokens == 5
     assert json.loads(session.resume_handle)["resume_key"] == "key-1"

@@ -1,11 +1,13 @@
-"""One 'process' of the seed's flow, run in a fresh interpreter by the e2e tests.
+"""One process of the resume contract (start and send in one process, resume by handle in
+another), run in a fresh interpreter by the e2e tests.
 
-seed_steps.py start  PROVIDER MESSAGE [--data-dir DIR]   -> {"handle", "session_id", "result"}
-seed_steps.py resume PROVIDER HANDLE MESSAGE [--data-dir DIR] -> {"result", "num_turns"}
+resume_contract_steps.py start  PROVIDER MESSAGE [--data-dir DIR]   -> {"handle", "session_id", "result"}
+resume_contract_steps.py resume PROVIDER HANDLE MESSAGE [--data-dir DIR] -> {"result", "num_turns"}
 """
 
 import argparse
 import json
+from typing import Any
 
 from caw import Agent
 
@@ -20,7 +22,11 @@ agent = Agent(provider=ns.provider, data_dir=ns.data_dir)
 if ns.step == "start":
     session = agent.start_session()
     turn = session.send(ns.args[0])
-    out = {"handle": session.resume_handle, "session_id": session.session_id, "result": turn.result}
+    out: dict[str, Any] = {
+        "handle": session.resume_handle,
+        "session_id": session.session_id,
+        "result": turn.result,
+    }
 else:
     session = agent.resume_session(ns.args[0])
     turn = session.send(ns.args[1])

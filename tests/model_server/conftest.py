@@ -7,10 +7,6 @@ from typing import Any
 
 import pytest
 
-# The lead's top-level conftest may load caw.testing.fixtures as a plugin too;
-# importing the fixtures here keeps this directory runnable on its own.
-from caw.testing.fixtures import cli_env, model_server, require_cli, scripted  # noqa: F401
-
 
 class CliRunner:
     """Runs a CLI in a scratch working directory with a timeout; stdin is closed unless given."""

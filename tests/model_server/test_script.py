@@ -62,7 +62,7 @@ def test_statement_of_fact_is_noted():
 
 
 @pytest.mark.parametrize(
-    "question,expected",
+    ("question", "expected"),
     [
         ("Where am I deploying?", "staging-eu"),
         ("What is my favorite number?", "42"),

@@ -154,7 +154,7 @@ def test_count_tokens_models_and_unknown_routes(client, scripted):
 
 
 @pytest.mark.parametrize(
-    "status,etype",
+    ("status", "etype"),
     [
         (429, "rate_limit_error"),
         (500, "api_error"),

@@ -1,0 +1,7 @@
+"""``python -m caw.testing.model_server``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
