@@ -1,8 +1,37 @@
+"""Shared fixtures, and the hypothesis profiles every property test runs under.
+
+Profiles (registered here, once, for the whole suite):
+
+- ``ci`` (the default, what ``make test`` runs): a fixed, derandomized set of examples, the
+  same every run and on every machine; no example database, so a fresh clone and a
+  reused work tree draw alike.
+- ``long``: the random search, 20,000 draws per property test (``CAW_FUZZ_EXAMPLES``
+  overrides the count). Pick it with ``--hypothesis-profile=long`` or ``CAW_FUZZ=long``.
+
+A failure prints its ``@reproduce_failure`` blob, so a random find can be replayed and then
+pinned as an ``@example``.
+"""
+
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["caw.testing.fixtures"]
 
 PROVIDERS = ["claude_code", "codex", "opencode"]
+
+# The property tests drive a real daemon: a draw's time is the daemon's, not the strategy's,
+# so the deadline and the too-slow/filter health checks would only report a busy machine.
+_PROPERTY = settings(
+    deadline=None, suppress_health_check=list(HealthCheck), database=None, print_blob=True
+)
+settings.register_profile("ci", _PROPERTY, max_examples=250, derandomize=True)
+settings.register_profile(
+    "long", _PROPERTY, max_examples=int(os.environ.get("CAW_FUZZ_EXAMPLES", "20000"))
+)
+# --hypothesis-profile (hypothesis' pytest plugin) loads after this and wins.
+settings.load_profile(os.environ.get("CAW_FUZZ", "ci"))
 
 
 @pytest.fixture(params=PROVIDERS)

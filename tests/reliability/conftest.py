@@ -12,8 +12,8 @@ stderr and window/logMessage/$/logTrace notifications, and the data dir's
 
 Sizes: ``CAW_RELIABILITY=full`` runs the documented full sizes (the load test's 50
 sessions, opencode's one-minute retry back-off on a cut stream); the default is
-the bounded CI size. The fuzzer's size is the hypothesis profile
-(``--hypothesis-profile=long``; default ``ci``).
+the bounded CI size. The fuzzer's size is the hypothesis profile (tests/conftest.py:
+``ci`` by default, ``--hypothesis-profile=long`` or ``CAW_FUZZ=long`` for the random search).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from caw.client import CawClient
 from caw.testing import cli_environment
@@ -42,18 +42,6 @@ OUTPUT = REPO / "test-output" / "reliability.json"
 FULL = os.environ.get("CAW_RELIABILITY", "").strip().lower() == "full"
 PROVIDERS = ["claude_code", "codex", "opencode"]
 TURN = 120.0  # seconds: a generous bound for one turn on a busy 2-core machine
-
-# The protocol fuzzer's sizes; pick one with --hypothesis-profile.
-_FUZZ = {
-    "deadline": None,
-    "suppress_health_check": list(HealthCheck),
-    "database": None,
-    "print_blob": True,
-}
-settings.register_profile(
-    "ci", max_examples=250, derandomize=True, **_FUZZ
-)  # the same cases every run
-settings.register_profile("long", max_examples=20000, **_FUZZ)
 
 CATEGORIES = {
     "model-faults": "Model server faults",
@@ -289,7 +277,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": "pytest " + " ".join(session.config.invocation_params.args),
         "size": "full" if FULL else "ci",
-        "hypothesis_profile": session.config.getoption("hypothesis_profile", None) or "ci",
+        "hypothesis_profile": settings.get_current_profile_name(),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

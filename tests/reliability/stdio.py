@@ -115,7 +115,7 @@ class StdioDaemon:
 
     def collect(self, until: Any, timeout: float) -> list[Any]:
         """Answers up to and including the one with id ``until``; raises on timeout or end of output."""
-        got = []
+        got: list[Any] = []
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()

@@ -10,7 +10,8 @@ nothing where the spec says to drop. After each draw a probe request must still 
 answered; at the end the live session, whose slow turn ran through the whole fuzz,
 must have its answer intact and answer again from its history.
 
-Sizes: ``--hypothesis-profile=ci`` (the default here, bounded) or ``long``.
+Sizes: the hypothesis profile of tests/conftest.py, ``ci`` by default (250 fixed draws, the
+same every run); ``--hypothesis-profile=long`` or ``CAW_FUZZ=long`` runs 20,000 random ones.
 The JSON-RPC 2.0 specification's own examples of invalid calls run as fixed cases.
 """
 
@@ -28,7 +29,7 @@ from types import UnionType
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from caw_server import wire
@@ -175,7 +176,7 @@ scalars = (
     | st.text(max_size=12)
 )
 # Empty containers are leaves, so that hypothesis sees the extension use its argument.
-json_values = st.recursive(
+json_values: st.SearchStrategy[Any] = st.recursive(
     scalars | st.just([]) | st.just({}),
     lambda inner: (
         st.lists(inner, min_size=1, max_size=3)
@@ -641,19 +642,15 @@ def live(model_server, tmp_path_factory) -> Iterator[LiveDaemon]:
 @pytest.mark.timeout(
     3600
 )  # the long profile; every exchange has its own 30 s limit, so a hang still fails fast
-def test_fuzzed_frames_and_messages_get_the_specified_answers(
-    live, leaks, request, record_property
-):
+def test_fuzzed_frames_and_messages_get_the_specified_answers(live, leaks, record_property):
     leaks.client(live.d)
     sid = live.session_id
     slow_id = live.d.next_id("slow")
     live.background[slow_id] = None
     live.d.send({"jsonrpc": "2.0", "id": slow_id, "method": "session/send",
                  "params": {"sessionId": sid, "message": "[[slow:8]] Repeat after me: the live session survives the fuzz"}})  # fmt: skip
-    profile = request.config.getoption("hypothesis_profile", None) or "ci"
 
-    @settings(settings.get_profile(profile))
-    @given(case=cases())
+    @given(case=cases())  # the profile's size (tests/conftest.py)
     def run(case: Case) -> None:
         live.exchange(case)
 
@@ -682,7 +679,7 @@ def test_fuzzed_frames_and_messages_get_the_specified_answers(
 
 # --- the JSON-RPC 2.0 specification's examples (section 7), verbatim -------------------------
 
-SPEC_EXAMPLES = {
+SPEC_EXAMPLES: dict[str, tuple[bytes, list[Expected]]] = {
     "invalid JSON": (
         b'{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
         [Err(PARSE, None)],
