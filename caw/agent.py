@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import InvalidHandle, UnknownSession
 from .handle import ResumeHandle, check_id, decode_handle, looks_like_handle
 from .models import Trajectory
+from .permissions import PermissionBroker, PermissionCallback, PermissionRule, RuleStore
 from .providers import UnknownProvider, canonical_name, provider_class, shared_provider
 from .providers.base import ConversationOptions, PermissionMode
 from .session import AsyncSession
@@ -30,12 +31,23 @@ class AsyncAgent:
         env: Mapping[str, str] | None = None,
         *,
         permission_mode: PermissionMode = "bypass",
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
+        workspace_rules: Iterable[PermissionRule] = (),
         turn_timeout: float | None = None,
         pinned: bool | None = None,
     ):
         """``pinned``: whether a handle of another provider is an error. By default an Agent is
         pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
-        makes ``provider`` only the default for new sessions, and a handle names its own."""
+        makes ``provider`` only the default for new sessions, and a handle names its own.
+
+        ``permission_mode``: ``"bypass"`` (the default, for unattended use: every tool runs
+        unasked), ``"deny"`` (tools that need approval are refused) or ``"ask"`` (each question
+        goes to ``on_permission``, a sync or async function returning ``"allow_once"``,
+        ``"allow_always"``, ``"reject_once"`` or ``"reject_always"``, and appears as a
+        :class:`~caw.permissions.PermissionRequest` event that ``stream()`` / ``on_event`` code
+        may answer with ``respond()``). ``permission_timeout``: seconds after which an unanswered
+        question is rejected. ``workspace_rules``: remembered answers shared by every session."""
         if pinned is None:
             pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
         self._pinned = pinned
@@ -48,6 +60,9 @@ class AsyncAgent:
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.env = dict(env or {})
         self.permission_mode = permission_mode
+        self.on_permission = on_permission
+        self.permission_timeout = permission_timeout
+        self.workspace_rules = list(workspace_rules)
         self.turn_timeout = turn_timeout
 
     @property
@@ -78,6 +93,15 @@ class AsyncAgent:
         resume_key: str | None,
         key_unconfirmed: bool = False,
     ) -> AsyncSession:
+        # The session's rules live beside its trajectory, so an "always" outlasts a resume.
+        options.permissions = PermissionBroker(
+            self.permission_mode,
+            on_permission=self.on_permission,
+            store=RuleStore(sdir.path if sdir is not None else None),
+            workspace_rules=self.workspace_rules,
+            timeout=self.permission_timeout,
+            session_id=options.session_id,
+        )
         return AsyncSession(
             provider=shared_provider(provider),
             options=options,

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .models import CawModel, Usage
+from .permissions.models import PermissionRequest
 
 _REPLACE = (
     "True when the model's answer starts afresh (the CLI retried a response that broke off "
@@ -53,6 +54,7 @@ class UsageUpdate(CawModel):
 
 
 Event = Annotated[
-    TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate, Field(discriminator="kind")
+    TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest,
+    Field(discriminator="kind"),
 ]
-EVENT_TYPES = (TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate)
+EVENT_TYPES = (TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate, PermissionRequest)

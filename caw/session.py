@@ -177,6 +177,9 @@ class AsyncSession:
             finally:
                 queue.put_nowait(_DONE)
 
+        broker = self.options.permissions
+        if broker is not None:  # the CLI's questions join this turn's event stream
+            broker.emit = queue.put_nowait
         pumping = asyncio.ensure_future(pump())
         deadline = None if self.turn_timeout is None else time.monotonic() + self.turn_timeout
         try:
@@ -215,6 +218,9 @@ class AsyncSession:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
             raise
         finally:
+            if broker is not None:
+                broker.emit = None
+                broker.cancel_pending("The turn ended before the question was answered.")
             assembler.finish()
             self._adopt_resume_key(conv, turn)
         turn.duration_ms = int((time.perf_counter() - started) * 1000)
@@ -236,6 +242,7 @@ class AsyncSession:
 
     async def _wind_down(self, conv: Conversation, pumping: asyncio.Future[None]) -> None:
         """Interrupt the backend and let the adapter drain the turn; stop it if it won't."""
+        self._reject_pending_questions()
         await conv.interrupt()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.shield(pumping), INTERRUPT_GRACE)
@@ -284,8 +291,14 @@ class AsyncSession:
         if not self._running or self._conversation is None:
             return False
         self._cancel_requested = True
+        self._reject_pending_questions()
         await self._conversation.interrupt()
         return True
+
+    def _reject_pending_questions(self) -> None:
+        """A stopped turn's open permission questions are rejected: nothing runs unanswered."""
+        if self.options.permissions is not None:
+            self.options.permissions.cancel_pending()
 
     # --- lifecycle ---------------------------------------------------------------
 

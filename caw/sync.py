@@ -13,13 +13,14 @@ import concurrent.futures
 import os
 import queue
 import threading
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .agent import AsyncAgent
 from .events import Event
 from .models import Trajectory, Turn
+from .permissions import PermissionCallback, PermissionRule
 from .providers.base import PermissionMode
 from .session import AsyncSession, EventCallback
 
@@ -143,12 +144,19 @@ class Agent:
         env: Mapping[str, str] | None = None,
         *,
         permission_mode: PermissionMode = "bypass",
+        on_permission: PermissionCallback | None = None,
+        permission_timeout: float | None = None,
+        workspace_rules: Iterable[PermissionRule] = (),
         turn_timeout: float | None = None,
         pinned: bool | None = None,
     ):
+        """Permissions: see :class:`~caw.agent.AsyncAgent` (``on_permission`` runs on caw's
+        loop thread; a ``stream()`` consumer may instead answer the request event)."""
         self._core = AsyncAgent(
             provider, model, system_prompt, reasoning, data_dir, cwd, env,
-            permission_mode=permission_mode, turn_timeout=turn_timeout, pinned=pinned,
+            permission_mode=permission_mode, on_permission=on_permission,
+            permission_timeout=permission_timeout, workspace_rules=workspace_rules,
+            turn_timeout=turn_timeout, pinned=pinned,
         )  # fmt: skip
 
     @property

@@ -44,7 +44,9 @@ class PermissionBroker:
         store: RuleStore | None = None,
         workspace_rules: Iterable[PermissionRule] = (),
         timeout: float | None = None,
+        session_id: str | None = None,
     ):
+        self.session_id = session_id
         self.mode: PermissionMode = mode
         self.on_permission = on_permission
         self.store = store if store is not None else RuleStore()
@@ -99,6 +101,7 @@ class PermissionBroker:
                 "no_client",
                 "Nobody can answer permission requests here; the tool call was rejected.",
             )
+        request.session_id = request.session_id or self.session_id
         future = request.attach_answer()
         self._pending[future] = request.id
         asker: asyncio.Task[None] | None = None

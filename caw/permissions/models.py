@@ -75,6 +75,7 @@ class PermissionRequest(CawModel):
     may answer it with :meth:`respond`."""
 
     kind: Literal["permissionRequest"] = "permissionRequest"
+    session_id: str | None = Field(None, description="The caw session that asks.")
     id: str = Field(description="The tool call's id (the CLI's own, when it gives one).")
     tool: str = Field(description="The CLI's name for the tool (Bash, commandExecution, bash...).")
     tool_kind: ToolKind = "other"

@@ -17,7 +17,7 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from ..errors import (
     BackendFailed,
@@ -27,11 +27,14 @@ from ..errors import (
     UsageLimitReached,
 )
 from ..events import Event
+from ..permissions import PermissionBroker
+from ..permissions import (
+    PermissionMode as PermissionMode,  # re-exported: adapters import it from here
+)
 
 RawSink = Callable[[dict[str, Any]], None]
 """Receives every raw wire message of a turn, for ``turns/NNN_raw_output.jsonl``."""
 
-PermissionMode = Literal["bypass", "deny"]
 
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -47,8 +50,10 @@ class ConversationOptions:
     model: str | None = None
     system_prompt: str | None = None
     reasoning: str | None = None
-    # bypass: tools run without asking (headless use); deny: tools needing approval are refused.
+    # bypass: tools run without asking (headless use); deny: tools needing approval are refused;
+    # ask: the CLI asks and ``permissions`` settles each question (rules, then the user).
     permission_mode: PermissionMode = "bypass"
+    permissions: PermissionBroker | None = None
     env: Mapping[str, str] = field(default_factory=dict)
 
     def process_env(self) -> dict[str, str]:
