@@ -78,3 +78,9 @@ class PersistenceFailed(CawError, OSError):
     """Writing to the data dir failed; the turn itself completed."""
 
     kind = "persistenceFailed"
+
+
+class UnsafeDataDir(PersistenceFailed):
+    """The data dir (or a folder or file in it) could be planted by someone else: another
+    user's, writable by group or others, a symbolic link, or a record that does not match its
+    folder. The message names the path and the fix."""

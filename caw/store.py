@@ -8,22 +8,28 @@
         turns/NNN_raw_output.jsonl   the backend's raw wire lines for that turn
 
 Everything is owner-only (dirs 0700, files 0600). Ids are checked before they
-become paths. Write failures surface as :class:`~caw.errors.PersistenceFailed`.
+become paths. Write failures surface as :class:`~caw.errors.PersistenceFailed`. A data dir
+that someone else could have planted things in is refused (:mod:`caw.store_safety`): another
+user's or group/other-writable folders, symbolic links, a trajectory that names another session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidHandle, PersistenceFailed
+from .errors import InvalidHandle, PersistenceFailed, UnsafeDataDir
 from .handle import ResumeHandle, check_id, decode_handle
 from .models import Trajectory, utcnow
+from .store_safety import check_private_dir, open_nofollow, read_text_nofollow
+
+log = logging.getLogger("caw.store")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -49,7 +55,7 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line, all or nothing: a failed write (a full disk) is cut off again,
     so it cannot leave a torn line that would run into the next one."""
     data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
         size = os.fstat(fd).st_size
         try:
@@ -79,8 +85,10 @@ class SessionDir:
 
     def ensure(self) -> None:
         with self._guard("create the session folder"):
-            self.turns_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-            os.chmod(self.path, DIR_MODE)
+            for folder, what in ((self.path, "the session folder"), (self.turns_dir, "turns/")):
+                if not check_private_dir(folder, what):  # never through a link: checked first
+                    folder.mkdir(mode=DIR_MODE, exist_ok=True)
+                    check_private_dir(folder, what)
 
     def save_trajectory(self, trajectory: Trajectory) -> None:
         with self._guard("write trajectory.json"):
@@ -90,9 +98,16 @@ class SessionDir:
 
     def load_trajectory(self) -> Trajectory | None:
         try:
-            return Trajectory.model_validate_json(self.trajectory_path.read_text(encoding="utf-8"))
+            text = read_text_nofollow(self.trajectory_path)
         except FileNotFoundError:
             return None
+        trajectory = Trajectory.model_validate_json(text)
+        if trajectory.session_id != self.path.name:
+            raise UnsafeDataDir(
+                f"{self.trajectory_path} names session {trajectory.session_id!r}, not its folder's "
+                f"{self.path.name!r}: a record that does not match its folder is not used"
+            )
+        return trajectory
 
     def save_handle(self, handle: ResumeHandle) -> None:
         with self._guard("write handle.json"):
@@ -100,9 +115,15 @@ class SessionDir:
 
     def load_handle(self) -> ResumeHandle | None:
         try:
-            return decode_handle((self.path / "handle.json").read_text(encoding="utf-8"))
+            handle = decode_handle(read_text_nofollow(self.path / "handle.json"))
         except FileNotFoundError:
             return None
+        if handle.session_id != self.path.name:
+            raise UnsafeDataDir(
+                f"{self.path / 'handle.json'} names session {handle.session_id!r}, not its "
+                f"folder's {self.path.name!r}: a record that does not match its folder is not used"
+            )
+        return handle
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record to traj.jsonl (never a handle)."""
@@ -145,14 +166,30 @@ class Store:
         self.sessions_dir = self.root / "sessions"
 
     def session(self, session_id: str) -> SessionDir:
-        return SessionDir(self.sessions_dir / check_id(session_id, "session id"))
+        """The folder of ``session_id`` (which may not exist yet); UnsafeDataDir if the data dir
+        or that folder could have been planted."""
+        path = self.sessions_dir / check_id(session_id, "session id")
+        self.check()
+        check_private_dir(path, "the session folder")
+        return SessionDir(path)
+
+    def check(self) -> bool:
+        """Whether the data dir exists; UnsafeDataDir if it or ``sessions/`` is a link, someone
+        else's, or writable by group or others."""
+        if not check_private_dir(self.root, "the data dir"):
+            return False
+        check_private_dir(self.sessions_dir, "the data dir's sessions folder")
+        return True
 
     def ensure(self) -> None:
         """Create the data dir and its sessions folder, owner-only."""
         with _Guard("create the data dir", self.root):
             # The root too: under a lax umask a world-writable root would let anyone swap `sessions`.
             self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-            self.sessions_dir.mkdir(exist_ok=True, mode=DIR_MODE)
+            check_private_dir(self.root, "the data dir")
+            if not check_private_dir(self.sessions_dir, "the data dir's sessions folder"):
+                self.sessions_dir.mkdir(mode=DIR_MODE, exist_ok=True)
+                check_private_dir(self.sessions_dir, "the data dir's sessions folder")
 
     def create(self, session_id: str) -> SessionDir:
         self.ensure()
@@ -167,15 +204,22 @@ class Store:
             return False
 
     def iter_trajectories(self) -> Iterator[tuple[SessionDir, Trajectory]]:
-        """Every readable session, newest first; unreadable ones are skipped."""
-        if not self.sessions_dir.is_dir():
+        """Every readable session, newest first; unreadable ones are skipped, and so are
+        planted ones (a link, a bad id, a record naming another session), with a warning.
+        UnsafeDataDir if the data dir itself could have been planted."""
+        if not self.check() or not self.sessions_dir.is_dir():
             return
         found = []
         for child in self.sessions_dir.iterdir():
             sdir = SessionDir(child)
             try:
+                check_id(child.name, "session folder name")
+                check_private_dir(child, "the session folder")
                 traj = sdir.load_trajectory()
-                mtime = sdir.trajectory_path.stat().st_mtime
+                mtime = os.lstat(sdir.trajectory_path).st_mtime
+            except UnsafeDataDir as exc:
+                log.warning("skipping a session folder: %s", exc)
+                continue
             except (OSError, ValueError):
                 continue
             if traj is not None:
