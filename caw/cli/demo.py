@@ -1,4 +1,4 @@
-"""The ``caw`` command: ``caw demo`` (the seed's flow, offline) and ``caw doctor``."""
+"""``caw demo``: the seed's resume flow through a real CLI against a local scripted model."""
 
 from __future__ import annotations
 
@@ -10,31 +10,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from .providers import PROVIDER_NAMES, canonical_name, provider_class
-from .providers.base import cli_version
-
-
-def doctor(_: argparse.Namespace) -> int:
-    """Which backend CLIs this machine has, their versions and where they are."""
-    from .testing.environments import backends_bin_dir
-
-    pinned = backends_bin_dir()
-    print(f"caw {__import__('caw').__version__} on Python {sys.version.split()[0]}")
-    missing = 0
-    for name in PROVIDER_NAMES:
-        cls = provider_class(name)
-        path = cls.find_cli()
-        where = "PATH"
-        if path is None and pinned is not None:
-            env = {**os.environ, "PATH": f"{pinned}{os.pathsep}{os.environ.get('PATH', '')}"}
-            path, where = cls.find_cli(env), "caw's pinned test backends"
-        if path is None:
-            missing += 1
-            print(f"  {name:<12} missing: {cls.install_hint()}")
-        else:
-            print(f"  {name:<12} {cli_version(path) or 'unknown version'}  ({path}, from {where})")
-    return 0 if missing < len(PROVIDER_NAMES) else 1
+from ..providers import PROVIDER_NAMES, canonical_name, provider_class
+from ..providers.base import cli_version
 
 
 def _say(who: str, text: str, extra: str = "") -> None:
@@ -43,10 +22,10 @@ def _say(who: str, text: str, extra: str = "") -> None:
 
 def demo_step(ns: argparse.Namespace) -> int:
     """One 'process' of the demo; prints one JSON line for the parent."""
-    from . import Agent
+    from .. import Agent
 
     agent = Agent(provider=ns.provider, data_dir=ns.data_dir)
-    report: dict = {"pid": os.getpid()}
+    report: dict[str, Any] = {"pid": os.getpid()}
     if ns.step == "start":
         session = agent.start_session()
         started = time.perf_counter()
@@ -73,7 +52,7 @@ def demo_step(ns: argparse.Namespace) -> int:
 
 def demo(ns: argparse.Namespace) -> int:
     """The seed's flow through the real CLI against a local scripted model: no account, no network."""
-    from .testing import ScriptedModelServer, cli_environment
+    from ..testing import ScriptedModelServer, cli_environment
 
     provider = canonical_name(ns.provider)
     cli = provider_class(provider).cli
@@ -90,14 +69,15 @@ def demo(ns: argparse.Namespace) -> int:
         print(f"  a scripted model server answers on {server.base_url} (offline, deterministic)\n")
         data_dir = str(Path(tmp) / "caw_data")
 
-        def step(*args: str) -> dict:
+        def step(*args: str) -> dict[str, Any]:
             out = subprocess.run(
                 [sys.executable, "-m", "caw.cli", "_demo-step", "--provider", provider, "--data-dir", data_dir, *args],
                 env=env, cwd=tmp, capture_output=True, text=True, timeout=300,
             )  # fmt: skip
             if out.returncode != 0:
                 raise SystemExit(f"caw demo: a step failed:\n{out.stderr[-2000:]}")
-            return json.loads(out.stdout.strip().splitlines()[-1])
+            result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+            return result
 
         fact, question = "My deploy target is staging-eu. Remember that.", "Where am I deploying?"
         first = step("start", "--message", fact)
@@ -129,9 +109,7 @@ def demo(ns: argparse.Namespace) -> int:
         return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="caw", description="caw, the coding-agent wrapper")
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo", help="run the resume flow through a real CLI against a local scripted model"
     )
@@ -141,8 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         help=f"one of {', '.join(PROVIDER_NAMES)} (default: $CAW_PROVIDER or claude_code)",
     )
     p.set_defaults(func=demo)
-    p = sub.add_parser("doctor", help="which backend CLIs are installed")
-    p.set_defaults(func=doctor)
     p = sub.add_parser("_demo-step")  # internal: one process of the demo
     p.add_argument("step", choices=["start", "resume"])
     p.add_argument("--provider", required=True)
@@ -150,19 +126,3 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--message", required=True)
     p.add_argument("--handle")
     p.set_defaults(func=demo_step)
-    ns = parser.parse_args(argv)
-    try:
-        return ns.func(ns)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # a clear line, not a traceback
-        from .errors import CawError
-
-        if isinstance(exc, (CawError, ValueError, OSError)):
-            print(f"caw: {exc}", file=sys.stderr)
-            return 1
-        raise
-
-
-if __name__ == "__main__":
-    sys.exit(main())
