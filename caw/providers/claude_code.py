@@ -16,6 +16,8 @@ from typing import Any
 from ..errors import BackendFailed
 from ..events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from ..models import Usage
+from ..permissions import PermissionBroker
+from ..permissions import claude as claude_permissions
 from .base import Conversation, ConversationOptions, Provider, RawSink, model_error
 from .process import ChildProcess
 
@@ -42,9 +44,15 @@ def _usage(result: dict[str, Any], cost: float | None) -> Usage:
 
 
 class ClaudeConversation(Conversation):
-    def __init__(self, process: ChildProcess, resume_key: str | None):
+    def __init__(
+        self,
+        process: ChildProcess,
+        resume_key: str | None,
+        permissions: PermissionBroker | None = None,
+    ):
         self.process = process
         self.resume_key = resume_key
+        self.permissions = permissions  # set in "ask" mode: claude's can_use_tool questions
         self._resumed_from = resume_key  # kept out of error messages, as the other adapters do
         # claude reports the conversation's running cost; a resumed process starts from the
         # stored total, which we do not know, so its first turn's own cost is unknown.
@@ -121,6 +129,8 @@ class ClaudeConversation(Conversation):
                             output=_tool_result_text(block.get("content")),
                             is_error=bool(block.get("is_error")),
                         )
+            elif self.permissions is not None and claude_permissions.is_permission_request(line):
+                await self._answer_permission(line)
             elif kind == "result":
                 self.resume_key = line.get("session_id") or self.resume_key
                 total = line.get("total_cost_usd")
@@ -148,6 +158,14 @@ class ClaudeConversation(Conversation):
                     raise model_error(f"claude reported an error: {message}")
                 return
         raise await self._died()
+
+    async def _answer_permission(self, line: dict[str, Any]) -> None:
+        assert self.permissions is not None
+        decision = await self.permissions.decide(claude_permissions.permission_request(line))
+        try:
+            await self.process.write_json(claude_permissions.permission_response(line, decision))
+        except (BrokenPipeError, ConnectionResetError):
+            raise await self._died() from None
 
     async def _died(self) -> BackendFailed:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -197,6 +215,8 @@ class ClaudeCodeProvider(Provider):
         ]  # fmt: skip
         if options.permission_mode == "bypass":
             argv.append("--dangerously-skip-permissions")
+        elif options.permission_mode == "ask":  # claude asks caw (can_use_tool control requests)
+            argv += ["--permission-prompt-tool", "stdio"]
         if options.model:
             argv += ["--model", options.model]
         if options.system_prompt:
@@ -214,9 +234,20 @@ class ClaudeCodeProvider(Provider):
     async def start(self, options: ConversationOptions) -> Conversation:
         self.check_resume_key(options.session_id)
         argv = self._argv(self.cli, options) + ["--session-id", options.session_id]
-        return ClaudeConversation(await self._spawn(argv, options), resume_key=None)
+        return ClaudeConversation(
+            await self._spawn(argv, options), resume_key=None, permissions=_asks(options)
+        )
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         self.check_resume_key(resume_key)
         argv = self._argv(self.cli, options) + ["--resume", resume_key]
-        return ClaudeConversation(await self._spawn(argv, options), resume_key=resume_key)
+        return ClaudeConversation(
+            await self._spawn(argv, options), resume_key=resume_key, permissions=_asks(options)
+        )
+
+
+def _asks(options: ConversationOptions) -> PermissionBroker | None:
+    """The broker that answers claude's questions, in "ask" mode."""
+    if options.permission_mode != "ask":
+        return None
+    return options.permissions or PermissionBroker("ask")  # nobody to ask: every question rejects

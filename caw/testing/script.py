@@ -39,6 +39,9 @@ stripped from the text before the rules above run)
       local_shell; arguments built from its schema: claude ``Bash {"command"}``,
       codex ``exec_command {"cmd"}``, opencode ``bash {"command"}``).  Ignored
       when the request offers no shell tool.
+    * ``[[tool:write:PATH:CONTENT]]``  first answer with a call of the CLI's file-writing tool
+      creating PATH with the line CONTENT (claude ``Write``, opencode ``write``; codex's shell
+      tool running ``apply_patch``, which codex turns into a file change)
     * ``[[fail:STATUS]]``    answer HTTP STATUS with the API's error body (429, 500, 529, ...)
     * ``[[usage-limit]]``    answer 429 with the API's "usage limit reached" error
     * ``[[cut]]``            start streaming, then drop the connection mid-stream
@@ -498,6 +501,31 @@ def _tool_call_for(body: dict[str, Any], command: str) -> ToolCall | None:
     return ToolCall(name=name, arguments=_shell_arguments(tool, command))
 
 
+WRITE_TOOL_NAMES = ("write", "create_file", "write_file")
+
+
+def _write_call_for(body: dict[str, Any], spec: str) -> ToolCall | None:
+    """``PATH:CONTENT``: the CLI's file-writing tool creating PATH with the line CONTENT.
+
+    claude ``Write {file_path, content}``, opencode ``write {filePath, content}``; codex offers
+    no such function tool, so its shell tool runs ``apply_patch``, which codex turns into a
+    ``fileChange`` (observed with codex-cli 0.169.0).
+    """
+    path, _, content = spec.partition(":")
+    for tool in body.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        name = tool.get("name") or (tool.get("function") or {}).get("name")
+        if not isinstance(name, str) or name.lower() not in WRITE_TOOL_NAMES:
+            continue
+        schema = tool.get("input_schema") or tool.get("parameters") or {}
+        props = schema.get("properties") or {}
+        key = next((k for k in ("file_path", "filePath", "path") if k in props), "file_path")
+        return ToolCall(name=name, arguments={key: path, "content": content + "\n"})
+    patch = f"*** Begin Patch\n*** Add File: {path}\n+{content}\n*** End Patch"
+    return _tool_call_for(body, f"apply_patch <<'EOF'\n{patch}\nEOF")
+
+
 def tool_output_text(output: str) -> str:
     """The command's own output inside a CLI's tool-result wrapper.
 
@@ -565,7 +593,10 @@ def plan_reply(
         reply.text = f"Tool said: {first}"
         return reply
     if directives.tool_command is not None:
-        call = _tool_call_for(body, directives.tool_command)
+        if directives.tool_kind == "write":
+            call = _write_call_for(body, directives.tool_command)
+        else:
+            call = _tool_call_for(body, directives.tool_command)
         if call is not None:
             reply.tool_call = call
             reply.text = ""
