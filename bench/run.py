@@ -40,7 +40,7 @@ from harness import (
     ensure_caw019,
     environment,
     log,
-)  # fmt: skip
+)
 
 PHASES = ("turns", "streaming", "resume", "concurrency", "memory")
 

@@ -23,7 +23,7 @@ import itertools
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 from .providers.process import ChildProcess
@@ -80,7 +80,7 @@ class PendingRequest:
     def __init__(self, request_id: int, future: asyncio.Future[Any]):
         self.id, self.future = request_id, future
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Any]:
         return self.future.__await__()
 
 
@@ -202,7 +202,9 @@ class CawClient:
                 return
             self.notifications.append((method, params))
             if method == "session/update" and isinstance(params, dict):
-                for callback in list(self._update_listeners.get(params.get("sessionId"), ())):
+                session_id = params.get("sessionId")
+                listening = self._update_listeners.get(session_id, ()) if session_id else ()
+                for callback in list(listening):
                     _call(callback, params["update"])
             for listener in list(self._listeners):
                 _call(listener, method, params)
@@ -292,7 +294,7 @@ class CawClient:
     async def initialize(
         self, initialization_options: dict[str, Any] | None = None, **params: Any
     ) -> dict[str, Any]:
-        result = await self.request(
+        result: dict[str, Any] = await self.request(
             "initialize",
             {
                 "processId": None,
@@ -306,7 +308,8 @@ class CawClient:
         return result
 
     async def start_session(self, **params: Any) -> dict[str, Any]:
-        return await self.request("session/start", params)
+        result: dict[str, Any] = await self.request("session/start", params)
+        return result
 
     def start_send(
         self,
@@ -332,7 +335,8 @@ class CawClient:
         on_update: Callable[[dict[str, Any]], None] | None = None,
         **params: Any,
     ) -> dict[str, Any]:
-        return await self.start_send(session_id, message, on_update, **params)
+        result: dict[str, Any] = await self.start_send(session_id, message, on_update, **params)
+        return result
 
     async def resume(
         self, handle: str | None = None, session_id: str | None = None, cwd: str | None = None
@@ -342,16 +346,26 @@ class CawClient:
             for k, v in {"handle": handle, "sessionId": session_id, "cwd": cwd}.items()
             if v is not None
         }
-        return await self.request("session/resume", params)
+        result: dict[str, Any] = await self.request("session/resume", params)
+        return result
 
     async def cancel(self, session_id: str) -> bool:
-        return (await self.request("session/cancel", {"sessionId": session_id}))["cancelled"]
+        cancelled: bool = (await self.request("session/cancel", {"sessionId": session_id}))[
+            "cancelled"
+        ]
+        return cancelled
 
     async def end(self, session_id: str) -> dict[str, Any]:
-        return (await self.request("session/end", {"sessionId": session_id}))["trajectory"]
+        trajectory: dict[str, Any] = (await self.request("session/end", {"sessionId": session_id}))[
+            "trajectory"
+        ]
+        return trajectory
 
     async def list_sessions(self, cwd: str | None = None) -> list[dict[str, Any]]:
-        return (await self.request("session/list", {"cwd": cwd} if cwd else {}))["sessions"]
+        sessions: list[dict[str, Any]] = (
+            await self.request("session/list", {"cwd": cwd} if cwd else {})
+        )["sessions"]
+        return sessions
 
     # --- ending ------------------------------------------------------------------------
 

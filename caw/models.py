@@ -147,8 +147,9 @@ class Trajectory(CawModel):
     @property
     def title(self) -> str:
         """A short human title: metadata's ``title`` or the first user message."""
-        if isinstance(self.metadata.get("title"), str):
-            return self.metadata["title"]
+        title = self.metadata.get("title")
+        if isinstance(title, str):
+            return title
         first = self.turns[0].input if self.turns else ""
         first = " ".join(first.split())
         return first[:60] + ("…" if len(first) > 60 else "")

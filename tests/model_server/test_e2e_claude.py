@@ -71,6 +71,7 @@ def test_stream_json_two_turns_in_one_process(claude, scripted, cli_env, run_cli
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     results = []
     try:
         for text in [

@@ -109,6 +109,7 @@ class AppServer:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.strip():
                 self.messages.put(json.loads(line))
@@ -123,12 +124,13 @@ class AppServer:
         if not notify:
             self.next_id += 1
             msg["id"] = self.next_id
+        assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(msg) + "\n")
         self.proc.stdin.flush()
         return msg.get("id")
 
     def until(self, predicate, timeout: float = 30) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        seen = []
+        seen: list[dict[str, Any]] = []
         while True:
             msg = self.messages.get(timeout=timeout)
             if msg is None:
@@ -144,6 +146,7 @@ class AppServer:
         return msg["result"]
 
     def close(self) -> None:
+        assert self.proc.stdin is not None
         self.proc.stdin.close()
         try:
             self.proc.wait(timeout=10)

@@ -77,6 +77,7 @@ def test_serve_with_password(opencode, scripted, cli_env, run_cli):
         listening = threading.Event()
 
         def watch() -> None:
+            assert proc.stdout is not None
             for line in proc.stdout:
                 if re.search(r"listening on http://", line):
                     listening.set()

@@ -93,7 +93,7 @@ def test_opencode_environment(tmp_path):
 
 
 def test_unknown_provider(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown provider 'gemini'"):
         cli_environment("gemini", "http://x", tmp_path)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -337,12 +338,15 @@ def test_hang_is_released_by_stop():
         except httpx.HTTPError as exc:
             errors.append(exc)
 
+    def main_requests_reach(count: int) -> Callable[[object], bool]:
+        return lambda _: len(server.main_requests()) >= count
+
     threads = []
     for n, body in enumerate([anthropic("knob"), anthropic("[[hang]] directive")], start=1):
         th = threading.Thread(target=call, args=(body,))
         th.start()
         threads.append(th)
-        server.wait_for_request(lambda r, n=n: len(server.main_requests()) >= n, timeout=10)
+        server.wait_for_request(main_requests_reach(n), timeout=10)
     threads[-1].join(timeout=0.3)
     assert all(th.is_alive() for th in threads)  # both are hanging
     t = time.monotonic()
@@ -390,6 +394,7 @@ def test_command_line_entry():
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from caw.testing import script
@@ -130,7 +132,7 @@ def test_latest_user_text_skips_injected_blocks():
 
 
 def test_openai_input_is_normalized():
-    body = {
+    body: dict[str, Any] = {
         "model": "m",
         "tools": [
             {
@@ -243,7 +245,7 @@ def test_tool_call_arguments_follow_the_schema():
             },
         },
     ]
-    body = {
+    body: dict[str, Any] = {
         "tools": tools,
         "input": [{"type": "message", "role": "user", "content": "[[tool:bash:ls]]"}],
     }
@@ -277,7 +279,7 @@ def test_tool_call_arguments_follow_the_schema():
 
 
 def test_codex_tool_output_wrapper_is_unwrapped():
-    body = {
+    body: dict[str, Any] = {
         "tools": [
             {
                 "type": "function",

