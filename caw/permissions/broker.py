@@ -27,8 +27,12 @@ from .store import RuleStore
 
 log = logging.getLogger("caw.permissions")
 
-PermissionCallback = Callable[[PermissionRequest], "OptionKind | str | Awaitable[OptionKind | str]"]
-"""``on_permission``: sync or async, returns an option kind (``"allow_once"``...) or option id."""
+PermissionCallback = Callable[
+    [PermissionRequest],
+    "OptionKind | str | PermissionDecision | Awaitable[OptionKind | str | PermissionDecision]",
+]
+"""``on_permission``: sync or async, returns an option kind (``"allow_once"``...) or option id
+(or a whole :class:`PermissionDecision`, to reject with its own message)."""
 
 REJECTED_BY_USER = "The user rejected this tool call."
 DENY_MODE = "Denied: this caw session runs with permission_mode='deny', so tools that need approval are refused."
@@ -137,7 +141,12 @@ class PermissionBroker:
             answer = self.on_permission(request)
             if inspect.isawaitable(answer):
                 answer = await answer
-            request.respond(option_kind(str(answer), request.options))
+            if isinstance(answer, PermissionDecision) and answer.source != "user":
+                self._cut_short(request, answer.source, answer.message or REJECTED_BY_USER)
+            elif isinstance(answer, PermissionDecision):
+                request.respond(answer.option)
+            else:
+                request.respond(option_kind(str(answer), request.options))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a broken callback rejects; it must not allow
@@ -149,8 +158,9 @@ class PermissionBroker:
             )
 
     def _cut_short(self, request: PermissionRequest, source: DecisionSource, message: str) -> None:
+        """Settle ``request`` as rejected for a reason other than the user's answer."""
         future = request.attach_answer()
-        if future is not None and not future.done():
+        if not future.done():
             self._cut[future] = (source, message)
             future.set_result("reject_once")
 
