@@ -32,7 +32,8 @@ def edit_diffs(name: str, args: dict[str, Any]) -> list[FileDiff]:
     path = _str(args.get("file_path")) or _str(args.get("filePath")) or _str(args.get("path"))
     lowered = name.lower()
     if path and lowered in ("edit", "str_replace_based_edit_tool", "multiedit"):
-        edits = args.get("edits") if isinstance(args.get("edits"), list) else [args]
+        listed = args.get("edits")
+        edits: list[Any] = listed if isinstance(listed, list) else [args]
         out = []
         for edit in edits:
             if not isinstance(edit, dict):
