@@ -68,7 +68,7 @@ def tables(report: dict[str, Any]) -> str:
         "| Category | Cases run | Passed | Failed | Known bugs (xfail) | Skipped | Seconds |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    total = defaultdict(float)
+    total: defaultdict[str, float] = defaultdict(float)
     for key, (title, _) in CATEGORIES.items():
         if key not in report["categories"]:
             continue
@@ -152,7 +152,7 @@ def tables(report: dict[str, Any]) -> str:
 def _notes(category: str, functions: dict[str, list[tuple[str, dict]]]) -> list[str]:
     notes = []
     for items in functions.values():
-        for params, entry in items:
+        for _params, entry in items:
             props = entry["properties"]
             if "load" in props:
                 load = props["load"]

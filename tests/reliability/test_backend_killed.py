@@ -26,11 +26,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.reliability("backend-killed")]
 def backend_pids(client: CawClient, provider: str, session_id: str) -> list[int]:
     """The process serving ``session_id``: its own claude, or the shared codex/opencode server."""
     cli = provider_class(provider).cli
-    found = [pid for pid, cmd in descendants(client.pid).items() if cli in cmd.split(" ", 1)[0]]
+    assert client.pid is not None, "the daemon is not running"
+    daemon = client.pid
+    found = [pid for pid, cmd in descendants(daemon).items() if cli in cmd.split(" ", 1)[0]]
     if provider == "claude_code":
         found = [
             pid
-            for pid, cmd in descendants(client.pid).items()
+            for pid, cmd in descendants(daemon).items()
             if cli in cmd.split(" ", 1)[0] and session_id in cmd
         ]
     return found

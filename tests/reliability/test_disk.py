@@ -35,6 +35,16 @@ RECALL = "Where am I deploying?"
 LONG_TEXT = " ".join(f"word{i}" for i in range(1200))
 
 
+def _write_until_refused(fd: int, size: int) -> OSError | None:
+    """Write ``size`` zero bytes at a time until the kernel refuses: its error (None: it wrote 0)."""
+    try:
+        while os.write(fd, b"\0" * size):
+            pass
+    except OSError as exc:
+        return exc
+    return None
+
+
 class SmallDisk:
     """A tmpfs of a few MiB: ``fill()`` leaves no free block, ``readonly()`` remounts it read-only."""
 
@@ -49,11 +59,8 @@ class SmallDisk:
         fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             for size in (64 * 1024, 1):  # big chunks first, then bytes: the last partial page too
-                try:
-                    while os.write(fd, b"\0" * size):
-                        pass
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
+                refused = _write_until_refused(fd, size)
+                assert refused is None or refused.errno == errno.ENOSPC, refused
         finally:
             os.close(fd)
         assert shutil.disk_usage(self.path).free == 0
@@ -113,6 +120,7 @@ async def test_a_turn_on_a_broken_disk_still_answers(
         leaks.handle(session.resume_handle)
         assert first.warnings == []
         folder = session.session_dir
+        assert folder is not None
         handle_before = (folder / "handle.json").read_text()
 
         small_disk.fill() if fault == "full" else small_disk.readonly()

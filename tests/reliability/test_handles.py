@@ -246,15 +246,18 @@ async def test_a_wrong_key_for_a_stored_session_leaves_its_handle_alone(
     wrong = json.loads(handle)
     wrong["resume_key"] = UNKNOWN_KEY[provider]
     leaks.handle(json.dumps(wrong))
-    resumed = None
-    with pytest.raises(
-        caw.BackendFailed
-    ) as caught:  # claude fails at the first send, the others at once
-        resumed = await agent.resume_session(json.dumps(wrong))
-        await resumed.send("Where am I deploying?")
+
+    async def resume_and_ask(handle: str) -> None:
+        resumed = await agent.resume_session(handle)
+        try:
+            await resumed.send("Where am I deploying?")
+        finally:
+            await resumed.end()
+
+    # claude fails at the first send, the others at once
+    with pytest.raises(caw.BackendFailed) as caught:
+        await resume_and_ask(json.dumps(wrong))
     leaks.error(caught.value)
-    if resumed is not None:
-        await resumed.end()
     assert (data / "sessions" / session.session_id / "handle.json").read_text() == handle
     again = await agent.resume_session(session.session_id)
     try:

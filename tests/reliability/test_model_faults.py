@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -25,10 +26,13 @@ from caw_server import wire
 
 from .conftest import FULL, PROVIDERS, TURN
 
+if TYPE_CHECKING:
+    from caw.providers.process import ChildProcess
+
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability("model-faults")]
 
 # directive -> (the caw error, its kind). Each answer is retried by no CLI here (or instantly).
-FAULTS = {
+FAULTS: dict[str, tuple[str, type[caw.CawError], str]] = {
     "http-429": ("[[fail:429]]", caw.ModelError, "modelError"),
     "http-500": ("[[fail:500]]", caw.ModelError, "modelError"),
     "http-529-overloaded": ("[[fail:529]]", caw.ModelError, "modelError"),
@@ -44,7 +48,7 @@ RECALL = "Where am I deploying?"
 LONG = "Repeat after me: one two three four five six seven eight nine ten"  # long enough to be cut mid-stream
 
 
-def _faults(provider: str) -> dict[str, tuple[str, type, str]]:
+def _faults(provider: str) -> dict[str, tuple[str, type[caw.CawError], str]]:
     if (
         provider == "opencode" and not FULL
     ):  # ~1 min of back-off before opencode gives up on a cut stream
@@ -65,10 +69,10 @@ async def test_each_fault_is_reported_and_the_session_goes_on(
     try:
         assert (await session.send(FACT)).result == "Noted: deploy target is staging-eu."
         leaks.handle(session.resume_handle)
-        for name, (directive, error_type, kind) in [
-            *faults.items(),
-            ("hang", ("[[hang]]", caw.TurnTimeout, "timeout")),
-        ]:
+        hang: dict[str, tuple[str, type[caw.CawError], str]] = {
+            "hang": ("[[hang]]", caw.TurnTimeout, "timeout")
+        }
+        for name, (directive, error_type, kind) in [*faults.items(), *hang.items()]:
             if name == "hang":
                 # AsyncAgent(turn_timeout=...) sets this on every session; only this turn gets it here,
                 # so that a slow first turn on a busy machine cannot time out.
@@ -84,6 +88,7 @@ async def test_each_fault_is_reported_and_the_session_goes_on(
                 assert f"{HANG_TIMEOUT:g} s" in str(caught.value)
             # the same session, the same backend conversation: it answers from the history
             assert (await asyncio.wait_for(session.send(RECALL), TURN)).result == "staging-eu", name
+        assert session.session_dir is not None
         stored = caw.Trajectory.model_validate_json(
             (session.session_dir / "trajectory.json").read_text()
         )
@@ -256,7 +261,8 @@ async def test_claude_drops_the_text_of_a_broken_stream(streamed_retry):
     assembler = TurnAssembler(turn)
     events = [
         event
-        async for event in ClaudeConversation(_Replay(lines), None).send(
+        # the replay stands in for the process: only write_json, json_lines and alive are used
+        async for event in ClaudeConversation(cast("ChildProcess", _Replay(lines)), None).send(
             turn.input, lambda record: None
         )
     ]

@@ -68,6 +68,17 @@ async def test_handle_files_are_private_and_written_atomically(
         os.umask(old_umask)
 
 
+def _argv_and_environ(pid: int) -> tuple[list[bytes], dict[bytes, bytes]]:
+    """A process's command line and environment, as /proc shows them to its owner."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    environ = dict(
+        item.split(b"=", 1)
+        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        if b"=" in item
+    )
+    return argv, environ
+
+
 def _listening(pid: int) -> list[tuple[str, int]]:
     """(address, port) of every TCP socket in LISTEN state that process ``pid`` holds."""
     inodes = set()
@@ -119,12 +130,7 @@ async def test_opencode_serve_is_loopback_only_behind_a_random_password(
         passwords = []
         async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
             for pid in serves:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                environ = dict(
-                    item.split(b"=", 1)
-                    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-                    if b"=" in item
-                )
+                argv, environ = _argv_and_environ(pid)
                 password = environ[b"OPENCODE_SERVER_PASSWORD"].decode()
                 passwords.append(password)
                 leaks.secret(password, "the opencode serve password")
@@ -187,11 +193,14 @@ async def test_no_handle_reaches_daemon_logs_traces_or_errors(
                 provider, "0b6e4b5e-8c4f-4b7a-9a59-3c3b1f2e4d5a"
             )
             leaks.handle(json.dumps(forged))
-            with pytest.raises(
-                RpcError
-            ) as unknown:  # claude fails at the first send, the others at once
-                await client.resume(handle=json.dumps(forged))
+
+            async def resume_and_ask(handle: str) -> None:
+                await client.resume(handle=handle)
                 await client.send(sid, "Where am I deploying?")
+
+            # claude fails at the first send, the others at once
+            with pytest.raises(RpcError) as unknown:
+                await resume_and_ask(json.dumps(forged))
             assert unknown.value.kind == "backendFailed", unknown.value
 
         await asyncio.wait_for(asyncio.gather(*(one(p) for p in PROVIDERS)), 4 * TURN)
