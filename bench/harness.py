@@ -248,9 +248,9 @@ def variant(key: str, provider: str, data_dir: Path | None) -> Variant:
         return Variant(key, provider, [py, str(DRIVERS / "caw_library.py"), provider, *extra])
     if key == SERVER:
         extra = ["--data-dir", str(data_dir / "server")] if data_dir else []
-        return Variant(key, provider, [py, str(DRIVERS / "caw_server.py"), provider, *extra])
+        return Variant(key, provider, [py, str(DRIVERS / "caw_daemon.py"), provider, *extra])
     if key == SERVER_NODATA:
-        return Variant(key, provider, [py, str(DRIVERS / "caw_server.py"), provider])
+        return Variant(key, provider, [py, str(DRIVERS / "caw_daemon.py"), provider])
     if key == OLD:
         return Variant(
             key,
@@ -383,16 +383,24 @@ class TreeSample:
     backends: int
     backend_cpu_by_pid: dict[int, float] = field(default_factory=dict)
 
+    @property
+    def pss(self) -> int | None:
+        """The daemon's and its backends' PSS together; None when /proc did not give both."""
+        if self.daemon_pss is None or self.backends_pss is None:
+            return None
+        return self.daemon_pss + self.backends_pss
+
 
 def sample_tree(root: int) -> TreeSample:
     daemon, below = process_tree(root, pss=True)
     if daemon is None:
         raise RuntimeError(f"process {root} is gone")
-    pss_values = [p.pss for p in below]
+    known_pss = [p.pss for p in below if p.pss is not None]
+    backends_pss = sum(known_pss) if len(known_pss) == len(below) else None
     return TreeSample(
         when=time.monotonic(), daemon_cpu=daemon.cpu, reaped_cpu=daemon.child_cpu + sum(p.child_cpu for p in below),
         backends_cpu=sum(p.cpu for p in below), daemon_rss=daemon.rss, backends_rss=sum(p.rss for p in below),
-        daemon_pss=daemon.pss, backends_pss=None if None in pss_values else sum(pss_values),  # type: ignore[arg-type]
+        daemon_pss=daemon.pss, backends_pss=backends_pss,
         backends=len(below), backend_cpu_by_pid={p.pid: p.cpu for p in below},
     )  # fmt: skip
 
@@ -400,9 +408,11 @@ def sample_tree(root: int) -> TreeSample:
 async def quiet_sample(root: int, timeout: float = 15.0) -> TreeSample:
     """A sample once ``root`` has no children (initialize probes the CLIs' versions in child processes)."""
     deadline = time.monotonic() + timeout
-    while (sample := sample_tree(root)).backends and time.monotonic() < deadline:
+    while True:  # polled: /proc has no event for "the children are gone"
+        sample = sample_tree(root)
+        if not sample.backends or time.monotonic() >= deadline:
+            return sample
         await asyncio.sleep(0.1)
-    return sample
 
 
 def cpu_between(a: TreeSample, b: TreeSample) -> dict[str, float]:

@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     if ns.render:
         from report import render
 
-        results = json.loads((ns.render / "results.json").read_text())
-        render(results, ns.render, ns.chart)
+        rendered = json.loads((ns.render / "results.json").read_text())
+        render(rendered, ns.render, ns.chart)
         return 0
     only = [p.strip() for p in ns.only.split(",") if p.strip()]
     bad = set(only) - set(PHASES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 from _proto import serve
 
@@ -22,7 +23,7 @@ class Caw019:
         if not caw.__file__ or "venv-caw019" not in caw.__file__:
             raise SystemExit(f"caw019.py must run in bench/.venv-caw019, not with {caw.__file__}")
         self.agent = caw.Agent(provider=provider)
-        self.session = None
+        self.session: Any = None  # a caw 0.1.9 Session: not the types of the caw in this repo
 
     def op_open(self, resume: str | None = None) -> dict:
         started = time.monotonic()

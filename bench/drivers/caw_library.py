@@ -8,8 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import TYPE_CHECKING
 
 from _proto import Deltas, serve
+
+if TYPE_CHECKING:
+    from caw import Session
 
 
 class CawLibrary:
@@ -17,7 +21,7 @@ class CawLibrary:
         from caw import Agent
 
         self.agent = Agent(provider=provider, data_dir=data_dir, cwd=os.getcwd())
-        self.session = None
+        self.session: Session | None = None
 
     def op_open(self, resume: str | None = None) -> dict:
         started = time.monotonic()
@@ -33,6 +37,7 @@ class CawLibrary:
             if isinstance(event, TextDelta):
                 deltas.add(event.text, time.monotonic())
 
+        assert self.session is not None, "op_open comes first"
         started = time.monotonic()
         turn = self.session.send(text, on_event=on_event)
         seconds = time.monotonic() - started

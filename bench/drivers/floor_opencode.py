@@ -90,14 +90,15 @@ class OpencodeFloor:
             env=env,
             preexec_fn=die_with_parent,
         )
-        assert self.proc.stdout is not None
-        while b"listening" not in (line := self.proc.stdout.readline()):
+        stdout = self.proc.stdout
+        assert stdout is not None
+        while b"listening" not in (line := stdout.readline()):
             if not line:
                 raise RuntimeError(
                     f"opencode serve exited before listening (rc {self.proc.wait()})"
                 )
         threading.Thread(
-            target=lambda: [None for _ in iter(self.proc.stdout.readline, b"")], daemon=True
+            target=lambda: [None for _ in iter(stdout.readline, b"")], daemon=True
         ).start()
         threading.Thread(target=self._read_events, daemon=True).start()
         if not self.connected.wait(30):

@@ -76,7 +76,9 @@ async def level(
     )
     try:
         await client.initialize()
-        base = await quiet_sample(client.pid)
+        pid = client.pid
+        assert pid is not None, "a spawned daemon has a pid"
+        base = await quiet_sample(pid)
         t0 = time.monotonic()
         started = await asyncio.gather(
             *(client.start_session(provider=provider, cwd=work) for _ in range(count))
@@ -104,9 +106,9 @@ async def level(
                 if (expected not in text) if last else (text != expected):
                     wrong.append(f"{text!r} instead of {expected!r}")
 
-        before = sample_tree(client.pid)
+        before = sample_tree(pid)
         await asyncio.gather(*(converse(sid, word) for sid, word in zip(ids, words, strict=False)))
-        after = sample_tree(client.pid)
+        after = sample_tree(pid)
         cpu = cpu_between(before, after)
         turns = count * run.concurrency_turns
         return {

@@ -56,7 +56,9 @@ async def measure(
     )
     try:
         await client.initialize()
-        base = await quiet_sample(client.pid)
+        pid = client.pid
+        assert pid is not None, "a spawned daemon has a pid"
+        base = await quiet_sample(pid)
         count = run.memory_sessions
 
         async def open_one() -> tuple[str, str]:
@@ -68,10 +70,13 @@ async def measure(
             return session_id, word
 
         sessions = await asyncio.gather(*(open_one() for _ in range(count)))
-        live = sample_tree(client.pid)
+        live = sample_tree(pid)
         idle_since = time.monotonic()
         deadline = idle_since + run.idle_timeout + 60
-        while (now := sample_tree(client.pid)).backends and time.monotonic() < deadline:
+        while True:  # polled: the daemon reaps idle backends on its own clock
+            now = sample_tree(pid)
+            if not now.backends or time.monotonic() >= deadline:
+                break
             await asyncio.sleep(0.2)
         reaped_after = time.monotonic() - idle_since
         session_id, word = sessions[0]
@@ -80,13 +85,9 @@ async def measure(
             client.send(session_id, "What is my code word?"), SEND_TIMEOUT
         )
         send_after = time.monotonic() - sent
-        after = sample_tree(client.pid)
+        after = sample_tree(pid)
         grown = (live.daemon_rss + live.backends_rss) - (base.daemon_rss + base.backends_rss)
-        grown_pss = None
-        if None not in (live.daemon_pss, live.backends_pss, base.daemon_pss, base.backends_pss):
-            grown_pss = (live.daemon_pss + live.backends_pss) - (
-                base.daemon_pss + base.backends_pss
-            )  # type: ignore[operator]
+        grown_pss = None if live.pss is None or base.pss is None else live.pss - base.pss
         return {
             "base": memory(base),
             "live": memory(live),

@@ -1,6 +1,6 @@
 """caw-server: a stdio JSON-RPC client (caw.client.CawClient) timing ``session/send``.
 
-    python bench/drivers/caw_server.py PROVIDER [--data-dir DIR]
+    python bench/drivers/caw_daemon.py PROVIDER [--data-dir DIR]
 
 The daemon is ``python -m caw_server`` of this interpreter, started on ``open``.
 """
@@ -11,15 +11,19 @@ import argparse
 import contextlib
 import os
 import time
+from typing import TYPE_CHECKING
 
 from _proto import Deltas, serve_async
+
+if TYPE_CHECKING:
+    from caw.client import CawClient
 
 
 class CawServerDriver:
     def __init__(self, provider: str, data_dir: str | None):
         self.provider = provider
         self.daemon_args = ["--data-dir", data_dir] if data_dir else ["--no-data-dir"]
-        self.client = None
+        self.client: CawClient | None = None
         self.session_id: str | None = None
         self.handle: str | None = None
 
@@ -51,6 +55,7 @@ class CawServerDriver:
             if update.get("kind") == "text":
                 deltas.add(update.get("text") or "", time.monotonic())
 
+        assert self.client is not None and self.session_id is not None, "op_open comes first"
         started = time.monotonic()
         result = await self.client.send(self.session_id, text, on_update=on_update)
         seconds = time.monotonic() - started
