@@ -1,4 +1,5 @@
-"""``caw demo``: the seed's resume flow through a real CLI against a local scripted model."""
+"""``caw demo``: the resume contract (one process starts and sends, a new one resumes by handle)
+through a real CLI against a local scripted model."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def demo_step(ns: argparse.Namespace) -> int:
 
 
 def demo(ns: argparse.Namespace) -> int:
-    """The seed's flow through the real CLI against a local scripted model: no account, no network."""
+    """The resume contract through the real CLI against a local scripted model: no account, no network."""
     from ..testing import ScriptedModelServer, cli_environment
 
     provider = canonical_name(ns.provider)

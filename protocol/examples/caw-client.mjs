@@ -3,7 +3,7 @@
 //
 //   node caw-client.mjs [daemon command...]      (default: caw-server)
 //
-// Runs the seed's flow through the daemon: initialize, start a session, two
+// Runs one whole session through the daemon: initialize, start a session, two
 // sends (streaming the first), end, shutdown, exit. Prints one JSON line per
 // step on stdout; the daemon's log goes to stderr. Import CawClient to reuse it.
 
