@@ -6,6 +6,10 @@ input, RuntimeError for a failed backend) so ``except ValueError`` keeps working
 
 from __future__ import annotations
 
+from typing import Any
+
+from .redact import redact
+
 
 class CawError(Exception):
     kind = "internal"
@@ -32,14 +36,18 @@ class ProviderNotInstalled(CawError, FileNotFoundError):
 
 
 class BackendFailed(CawError, RuntimeError):
-    """The backend CLI died or reported a failure; carries its exit code and stderr tail."""
+    """The backend CLI died or reported a failure; carries its exit code and stderr tail.
+
+    Both texts quote the backend, which may name a resume key or a credential: they are
+    redacted here (:mod:`caw.redact`), once for every adapter.
+    """
 
     kind = "backendFailed"
 
     def __init__(self, message: str, *, exit_code: int | None = None, stderr_tail: str = ""):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.exit_code = exit_code
-        self.stderr_tail = stderr_tail
+        self.stderr_tail = redact(stderr_tail)
 
 
 class ModelError(BackendFailed):
@@ -61,7 +69,7 @@ class TurnCancelled(CawError):
 
     kind = "cancelled"
 
-    def __init__(self, message: str = "the turn was cancelled", turn=None):
+    def __init__(self, message: str = "the turn was cancelled", turn: Any = None):
         super().__init__(message)
         self.turn = turn
 

@@ -41,7 +41,8 @@ def canonical_name(name: str | None) -> str:
 
 def provider_class(name: str) -> type[Provider]:
     module, attr = _MODULES[canonical_name(name)]
-    return getattr(importlib.import_module(module), attr)
+    provider: type[Provider] = getattr(importlib.import_module(module), attr)
+    return provider
 
 
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Provider]] = (

@@ -141,7 +141,7 @@ class Provider(ABC):
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         """Continue the backend conversation ``resume_key``; fail clearly if it does not exist."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: only providers with a shared server override it
         """End any backend server this provider shares between conversations."""
 
 

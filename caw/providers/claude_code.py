@@ -18,6 +18,7 @@ from ..events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, Usag
 from ..models import Usage
 from ..permissions import PermissionBroker
 from ..permissions import claude as claude_permissions
+from ..redact import hide_key
 from .base import Conversation, ConversationOptions, Provider, RawSink, model_error
 from .process import ChildProcess
 
@@ -53,7 +54,6 @@ class ClaudeConversation(Conversation):
         self.process = process
         self.resume_key = resume_key
         self.permissions = permissions  # set in "ask" mode: claude's can_use_tool questions
-        self._resumed_from = resume_key  # kept out of error messages, as the other adapters do
         # claude reports the conversation's running cost; a resumed process starts from the
         # stored total, which we do not know, so its first turn's own cost is unknown.
         self._cumulative_cost: float | None = None if resume_key else 0.0
@@ -150,8 +150,6 @@ class ClaudeConversation(Conversation):
                     if "No conversation found" in str(
                         message
                     ) or "No conversation found" in " ".join(map(str, errors)):
-                        if self._resumed_from:
-                            message = str(message).replace(self._resumed_from, "<resume key>")
                         raise BackendFailed(
                             f"claude has no conversation with this resume key: {message}"
                         )
@@ -168,14 +166,7 @@ class ClaudeConversation(Conversation):
             raise await self._died() from None
 
     async def _died(self) -> BackendFailed:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.process.proc.wait(), 2.0)
-        await self.process.wait_stderr()
-        return BackendFailed(
-            f"the claude process ended during the turn: {self.process.describe_exit()}",
-            exit_code=self.process.returncode,
-            stderr_tail=self.process.stderr_tail(),
-        )
+        return await self.process.exit_error("the claude process ended during the turn")
 
     async def interrupt(self) -> None:
         if not self.process.alive:
@@ -240,6 +231,7 @@ class ClaudeCodeProvider(Provider):
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         self.check_resume_key(resume_key)
+        hide_key(resume_key, options.session_id)  # claude's error for an unknown key quotes it
         argv = self._argv(self.cli, options) + ["--resume", resume_key]
         return ClaudeConversation(
             await self._spawn(argv, options), resume_key=resume_key, permissions=_asks(options)

@@ -116,12 +116,12 @@ class JsonRpcPeer:
             await self.process.write_json(message)
 
     async def _closed_error(self, method: str) -> PeerClosed:
-        await self.process.wait_stderr(0.5)
-        return PeerClosed(
-            f"{method}: {self.process.describe_exit()}",
-            exit_code=self.process.returncode,
-            stderr_tail=self.process.stderr_tail(),
+        # The reader has already waited for the exit status.
+        error = await self.process.exit_error(
+            method, wait_exit=0, wait_stderr=0.5, error=PeerClosed
         )
+        assert isinstance(error, PeerClosed)
+        return error
 
     async def _read(self) -> None:
         try:

@@ -3,7 +3,8 @@
 Every child runs in its own process group and gets a parent-death signal, so it
 ends with caw even when caw is SIGKILLed; ``stop()`` ends the whole group;
 interpreter exit ends any child a user forgot. stderr is drained into a bounded
-tail so errors can quote what the CLI said.
+tail so errors can quote what the CLI said; :meth:`ChildProcess.exit_error` is the
+one place an exit becomes a :class:`~caw.errors.BackendFailed`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import sys
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+
+from ..errors import BackendFailed
+from ..redact import hide_environment, redact
 
 log = logging.getLogger("caw.process")
 
@@ -51,7 +55,6 @@ class ChildProcess:
         self.proc = proc
         self.name = name
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._hidden: set[str] = set()  # resume keys this process knows; errors quote its stderr
         self._stderr_task = asyncio.ensure_future(self._drain_stderr()) if proc.stderr else None
         _live.add(self)
 
@@ -66,6 +69,7 @@ class ChildProcess:
         stdin: bool = True,
     ) -> ChildProcess:
         parent = os.getpid()
+        hide_environment(env if env is not None else os.environ)
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
@@ -100,17 +104,10 @@ class ChildProcess:
                 return
             self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
-    def hide(self, secret: str | None) -> None:
-        """Keep ``secret`` (a resume key) out of :meth:`stderr_tail`: a CLI may name its
-        conversations' ids in its log lines (codex: its shell snapshot files)."""
-        if secret:
-            self._hidden.add(secret)
-
     def stderr_tail(self) -> str:
-        tail = "\n".join(self._stderr)
-        for secret in self._hidden:
-            tail = tail.replace(secret, "<resume key>")
-        return tail
+        """The last stderr lines, redacted: a CLI may name its conversations' ids in its log
+        lines (codex: its shell snapshot files)."""
+        return redact("\n".join(self._stderr))
 
     async def wait_stderr(self, timeout: float = 1.0) -> None:
         """Let the stderr reader catch up (after an exit) so the tail is complete."""
@@ -131,6 +128,29 @@ class ChildProcess:
             how = f"exited with code {code}"
         tail = self.stderr_tail()
         return f"{self.name} {how}" + (f"; its stderr ends with:\n{tail}" if tail else "")
+
+    async def exit_error(
+        self,
+        what: str,
+        *,
+        wait_exit: float = 2.0,
+        wait_stderr: float = 1.0,
+        error: type[BackendFailed] = BackendFailed,
+    ) -> BackendFailed:
+        """The error for this process having ended: ``what``, how it exited, its stderr tail.
+
+        Waits up to ``wait_exit`` seconds for the exit status (the output may close just
+        before it) and ``wait_stderr`` for the stderr reader, so the message is complete.
+        """
+        if wait_exit > 0 and self.alive:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.proc.wait()), wait_exit)
+        await self.wait_stderr(wait_stderr)
+        return error(
+            f"{what}: {self.describe_exit()}",
+            exit_code=self.returncode,
+            stderr_tail=self.stderr_tail(),
+        )
 
     async def read_line(self) -> bytes:
         """The next stdout line, b"" at end of output."""

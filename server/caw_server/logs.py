@@ -1,15 +1,16 @@
 """The daemon's logging: stderr and ``window/logMessage``, by level, with resume handles scrubbed.
 
-The daemon never logs a handle on purpose; the scrubbing is the second line of
-defence for text it does not control (a backend's stderr tail, a traceback).
+The daemon never logs a handle on purpose; the scrubbing (:mod:`caw.redact`) is the
+second line of defence for text it does not control (a backend's stderr tail, a traceback).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Callable
+
+from caw.redact import SECRETS, RedactFilter
 
 LEVELS = {
     "error": logging.ERROR,
@@ -18,46 +19,8 @@ LEVELS = {
     "debug": logging.DEBUG,
 }
 
-HIDDEN = "<hidden>"
-
-# A handle's key field, raw or JSON-escaped inside another string, and a whole handle value.
-_KEY_FIELD = re.compile(r'(\\*"resume_key\\*"\s*:\s*\\*")([^"\\]*)')
-_HANDLE_FIELD = re.compile(r'(\\*"resumeHandle\\*"\s*:\s*)(\\*"(?:[^"\\]|\\.)*\\*")')
-
-
-class Secrets:
-    """Resume keys this daemon has seen that differ from their session ids (those are not secret)."""
-
-    def __init__(self) -> None:
-        self._keys: set[str] = set()
-
-    def add(self, resume_key: str | None, session_id: str | None = None) -> None:
-        if resume_key and resume_key != session_id and len(resume_key) >= 8:
-            self._keys.add(resume_key)
-
-    def redact(self, text: str) -> str:
-        text = _KEY_FIELD.sub(lambda m: m.group(1) + HIDDEN, text)
-        text = _HANDLE_FIELD.sub(lambda m: m.group(1) + '"' + HIDDEN + '"', text)
-        for key in self._keys:
-            if key in text:
-                text = text.replace(key, HIDDEN)
-        return text
-
-
-SECRETS = Secrets()
-
-
-class RedactFilter(logging.Filter):
-    """Formats each record once and scrubs it, traceback included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = SECRETS.redact(message), None
-        if record.exc_text:
-            record.exc_text = SECRETS.redact(record.exc_text)
-        return True
+# One registry for the library and the daemon: the daemon adds the keys it sees (app.py).
+__all__ = ["CLIENT_HANDLER", "LEVELS", "SECRETS", "RedactFilter", "set_level", "setup"]
 
 
 class ClientLogHandler(logging.Handler):

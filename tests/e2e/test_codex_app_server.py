@@ -184,7 +184,7 @@ async def test_tool_calls_stream_as_events(env, scripted, tmp_path):
     await session.end()
     (tool,) = [b for b in turn.output if isinstance(b, caw.ToolUseBlock)]
     assert "echo hello-from-tool" in tool.input["command"] and tool.input["cwd"] == str(tmp_path)
-    assert tool.output.strip() == "hello-from-tool" and not tool.is_error
+    assert (tool.output or "").strip() == "hello-from-tool" and not tool.is_error
     kinds = [type(e).__name__ for e in seen]
     assert kinds.index("ToolCall") < kinds.index("ToolResult") < kinds.index("TextDelta")
 

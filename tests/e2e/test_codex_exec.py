@@ -30,13 +30,18 @@ async def env(cli_env):
     await close_shared_providers()
 
 
+def rollouts(env: dict[str, str]) -> list[Path]:
+    """The rollout files codex wrote under the test's CODEX_HOME."""
+    return list(Path(env["CODEX_HOME"]).glob("sessions/**/rollout-*.jsonl"))
+
+
 async def test_start_send_and_resume_from_another_agent(env, scripted):
     session = await AsyncAgent(provider="codex", env=env).start_session()
     assert not codex_children(), "nothing runs between turns"
     turn = await session.send("My deploy target is staging-eu. Remember that.")
     assert turn.result == "Noted: deploy target is staging-eu."
     assert turn.usage.input_tokens > 0 and turn.usage.output_tokens > 0
-    assert UUID_RE.match(session.resume_key) and session.resume_key != session.session_id
+    assert UUID_RE.match(session.resume_key or "") and session.resume_key != session.session_id
     assert (await session.send("Where am I deploying?")).result == "staging-eu"
     handle = session.resume_handle
     await session.end()
@@ -62,7 +67,7 @@ async def test_unknown_thread_fails_clearly_without_starting_one(env, scripted):
     assert key not in str(caught.value)
     await session.end()
     assert not scripted.main_requests()
-    assert not list(Path(env["CODEX_HOME"]).glob("sessions/**/rollout-*.jsonl"))
+    assert not rollouts(env)
 
 
 async def test_cancel_ends_the_turn_and_the_thread_goes_on(env, scripted):

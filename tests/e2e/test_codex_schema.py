@@ -65,7 +65,7 @@ def errors(value: Any, schema: Any, root: dict[str, Any], where: str = "$") -> l
         return [f"{where}: {value!r} not in {schema['enum']}"]
     types = schema.get("type")
     if types is not None:
-        names = {
+        names: dict[str, type | tuple[type, ...]] = {
             "object": dict,
             "array": list,
             "string": str,

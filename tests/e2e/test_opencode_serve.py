@@ -83,6 +83,12 @@ def agent(oc_env, workdir, anchor) -> AsyncAgent:
     return AsyncAgent(provider="opencode", env=oc_env, cwd=workdir)
 
 
+def environment_of(pid: int) -> dict[bytes, bytes]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        entries = [entry.partition(b"=") for entry in f.read().split(b"\0")]
+    return {name: value for name, equals, value in entries if equals}
+
+
 def shared_serve(anchor):
     conversation = anchor._conversation
     assert isinstance(conversation, ServeConversation)
@@ -149,7 +155,7 @@ async def test_one_opencode_session_resumed_twice_keeps_each_answer_apart(agent,
 
 
 async def test_a_stream_broken_off_and_retried_is_not_doubled(agent, scripted):
-    broken = []
+    broken: list[object] = []
 
     def cut_the_first_attempt(request, reply):
         if request.kind == "main" and not broken and "alpha" in request.user_texts()[-1]:
@@ -189,7 +195,7 @@ async def test_events_stream_as_deltas_with_thinking_tools_and_usage(agent, work
     await session.end()
     (tool,) = [b for b in turn.output if isinstance(b, caw.ToolUseBlock)]
     assert tool.name == "bash" and tool.input["command"] == "echo hello-from-tool"
-    assert tool.output.strip() == "hello-from-tool" and not tool.is_error
+    assert (tool.output or "").strip() == "hello-from-tool" and not tool.is_error
     assert turn.result == "Tool said: hello-from-tool"
     kinds = [type(e).__name__ for e in seen]
     assert kinds.index("ToolCall") < kinds.index("ToolResult") < kinds.index("TextDelta")
@@ -296,10 +302,7 @@ async def test_the_serve_requires_its_password(anchor):
             await client.get(f"{serve.base_url}/session", auth=("opencode", "wrong"))
         ).status_code == 401
     assert (await serve.client.get("/session")).status_code == 200
-    with open(f"/proc/{serve.pid}/environ", "rb") as f:
-        password = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)[
-            b"OPENCODE_SERVER_PASSWORD"
-        ]
+    password = environment_of(serve.pid)[b"OPENCODE_SERVER_PASSWORD"]
     assert len(password) >= 32 and b"OPENCODE_SERVER_PASSWORD" not in b"".join(
         k.encode() for k in os.environ
     )

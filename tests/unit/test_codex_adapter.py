@@ -9,22 +9,17 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from typing import Any
 
 import pytest
 
 from caw.errors import InvalidHandle
 from caw.events import TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from caw.providers.base import ConversationOptions
-from caw.providers.codex import (
-    CodexExecConversation,
-    CodexProvider,
-    TurnTranslator,
-    _thread_params,
-    _toml_string,
-    approval_answer,
-    exec_item,
-    native_cli,
-)
+from caw.providers.codex import CodexProvider
+from caw.providers.codex.exec import ExecConversation
+from caw.providers.codex.options import approval_answer, native_cli, thread_params, toml_string
+from caw.providers.codex.translate import TurnTranslator, exec_item
 from caw.providers.jsonrpc_lines import RpcError
 
 T, TURN = "01a2139e-e111-74b1-bd1b-c7b72a68d453", "01a2139e-e12a-70d2-ba0d-bb7f0aa1f6c1"
@@ -246,7 +241,7 @@ def test_a_retried_stream_voids_what_the_broken_attempt_streamed():
 
 
 def test_exec_items_become_the_same_events():
-    lines = [
+    lines: list[tuple[str, dict[str, Any]]] = [
         ("item.completed", {"id": "item_1", "type": "reasoning", "text": "hmm"}),
         ("item.started", {"id": "item_2", "type": "command_execution", "command": "echo hi", "aggregated_output": "", "exit_code": None, "status": "in_progress"}),
         ("item.completed", {"id": "item_2", "type": "command_execution", "command": "echo hi", "aggregated_output": "hi\n", "exit_code": 0, "status": "completed"}),
@@ -270,16 +265,18 @@ def test_exec_items_become_the_same_events():
 
 def test_exec_usage_is_per_turn_and_unknown_for_the_first_resumed_turn():
     options = ConversationOptions(session_id="s", cwd="/w")
-    fresh = CodexExecConversation("codex", {}, options, None)
+    fresh = ExecConversation("codex", {}, options, None)
     first = fresh._turn_usage({"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 5})
     second = fresh._turn_usage(
         {"input_tokens": 250, "cached_input_tokens": 30, "output_tokens": 12}
     )
+    assert first is not None and second is not None
     assert (first.input_tokens, first.output_tokens) == (100, 5)
     assert (second.input_tokens, second.cache_read_tokens, second.output_tokens) == (120, 30, 7)
-    resumed = CodexExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")
+    resumed = ExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")
     assert resumed._turn_usage({"input_tokens": 900, "output_tokens": 50}) is None
-    assert resumed._turn_usage({"input_tokens": 1000, "output_tokens": 60}).input_tokens == 100
+    after = resumed._turn_usage({"input_tokens": 1000, "output_tokens": 60})
+    assert after is not None and after.input_tokens == 100
 
 
 @pytest.mark.parametrize(
@@ -318,9 +315,9 @@ def test_unknown_server_requests_are_refused():
 
 
 def test_thread_params_carry_permissions_model_prompt_and_reasoning():
-    bypass = _thread_params(ConversationOptions(session_id="s", cwd="/w"))
+    bypass = thread_params(ConversationOptions(session_id="s", cwd="/w"))
     assert bypass == {"cwd": "/w", "approvalPolicy": "never", "sandbox": "danger-full-access"}
-    full = _thread_params(
+    full = thread_params(
         ConversationOptions(
             session_id="s",
             cwd="/w",
@@ -345,9 +342,9 @@ def test_exec_argv_quotes_config_values_as_toml():
         reasoning="low",
         permission_mode="deny",
     )
-    argv = CodexExecConversation(
-        "codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453"
-    )._argv("-rf")
+    argv = ExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")._argv(
+        "-rf"
+    )
     assert argv[:3] == ["codex", "exec", "resume"]
     assert argv[-3:] == [
         "--",
@@ -357,7 +354,7 @@ def test_exec_argv_quotes_config_values_as_toml():
     assert 'developer_instructions="say \\"42\\"\\nthen stop"' in argv
     assert 'model_reasoning_effort="low"' in argv and 'sandbox_mode="read-only"' in argv
     assert "--dangerously-bypass-approvals-and-sandbox" not in argv
-    assert _toml_string("42") == '"42"' and _toml_string("é\x7f") == '"é\\u007f"'
+    assert toml_string("42") == '"42"' and toml_string("é\x7f") == '"é\\u007f"'
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from caw.errors import BackendFailed
 from caw.providers.jsonrpc_lines import JsonRpcPeer, PeerClosed, RpcError
 from caw.providers.process import ChildProcess
+from caw.redact import hide_key
 
 # A scripted server: echoes requests, fails on "fail", asks us something on "ask",
 # notifies on "notify", exits on "exit"; every line it reads is logged to stderr.
@@ -134,8 +135,8 @@ async def test_exit_fails_pending_requests_with_the_exit_and_stderr(child):
 async def test_hidden_resume_keys_never_leave_in_the_stderr_tail(child):
     # codex names its threads in its log lines (shell snapshot files); errors quote that stderr.
     peer = JsonRpcPeer(child)
-    child.hide("0199aa00-key")
-    child.hide(None)  # a conversation that has no key yet
+    hide_key("0199aa00-key")
+    hide_key(None)  # a conversation that has no key yet
     await peer.request("echo", {"thread": "0199aa00-key"})
     with pytest.raises(PeerClosed) as caught:
         await peer.request("exit")
@@ -150,9 +151,12 @@ async def test_non_json_lines_are_skipped():
     process = await ChildProcess.spawn([sys.executable, "-c", script], name="chatty")
     seen: list[str] = []
     ready = asyncio.Event()
-    peer = JsonRpcPeer(
-        process, on_notification=lambda method, params, raw: (seen.append(method), ready.set())
-    )
+
+    def on_notification(method: str, params: object, raw: object) -> None:
+        seen.append(method)
+        ready.set()
+
+    peer = JsonRpcPeer(process, on_notification=on_notification)
     await asyncio.wait_for(ready.wait(), 10)
     assert seen == ["ready"]
     await process.stop()

@@ -15,18 +15,16 @@ import pytest
 from caw.errors import BackendFailed, InvalidHandle, ModelError, UsageLimitReached
 from caw.events import TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from caw.providers.base import ConversationOptions
-from caw.providers.opencode import (
+from caw.providers.opencode import OpenCodeProvider
+from caw.providers.opencode.options import (
     DENY_MESSAGE,
-    OpenCodeProvider,
-    RunConversation,
-    ServeConversation,
-    _Turn,
     closest_variant,
-    error_of,
     new_id,
     permission_rules,
-    usage_of,
 )
+from caw.providers.opencode.run import RunConversation
+from caw.providers.opencode.serve import ServeConversation
+from caw.providers.opencode.translate import TurnState, error_of, usage_of
 
 SES, USER, ASSISTANT, OTHER = (
     "ses_dec605295ffe6iRN6xzAoUu6tG",
@@ -82,7 +80,7 @@ def delta(text, part_id="prt_text", message_id=ASSISTANT):
 
 
 async def fold(conv, events, turn=None):
-    turn = turn or _Turn(user_message=USER)
+    turn = turn or TurnState(user_message=USER)
     out = []
     for event in events:
         async for item in conv._on_event(turn, event):
@@ -402,5 +400,5 @@ def test_run_fallback_flags_and_config():
 def test_mode_is_checked():
     assert OpenCodeProvider._mode({}) == "auto"
     assert OpenCodeProvider._mode({"CAW_OPENCODE_MODE": "RUN"}) == "run"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="CAW_OPENCODE_MODE must be auto, serve or run"):
         OpenCodeProvider._mode({"CAW_OPENCODE_MODE": "fast"})

@@ -1,0 +1,124 @@
+"""Codex: one shared ``codex app-server`` (JSON-RPC lines on stdio), ``codex exec`` as fallback.
+
+The package has the shape of every adapter with two modes:
+
+- ``__init__`` (here): the Provider: resume-key shape, which mode a conversation gets;
+- ``app_server``: the server mode: one app-server per environment, a thread per conversation;
+- ``exec``: the per-turn mode: one ``codex exec --json`` process per turn;
+- ``translate``: codex's wire -> caw events (both modes);
+- ``options``: what codex is given (binary, params, config values, approval answers).
+
+CLIs without a working app-server (or ``CAW_CODEX_MODE=exec``) get the per-turn mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ...errors import BackendFailed
+from ...redact import hide_key
+from ..base import Conversation, ConversationOptions, Provider
+from ..jsonrpc_lines import RpcError
+from ..pool import ServerPool
+from .app_server import AppServer, AppServerConversation
+from .exec import ExecConversation
+from .options import MODE_ENV, approval_answer, native_cli, thread_params
+
+log = logging.getLogger("caw.codex")
+
+
+class CodexProvider(Provider):
+    name = "codex"
+    cli = "codex"
+    npm_package = "@openai/codex"
+
+    def __init__(self) -> None:
+        # A CLI that could not serve is not tried again: the per-turn mode is used for good.
+        self._pool: ServerPool[AppServer] = ServerPool(
+            (BackendFailed, OSError, asyncio.TimeoutError)
+        )
+
+    @classmethod
+    def check_resume_key(cls, key: str) -> str:
+        # `codex exec resume <not-a-uuid>` takes a thread *name* and silently starts a new thread.
+        return cls._check_uuid_key(key)
+
+    def _backend(self, options: ConversationOptions) -> tuple[str, dict[str, str], str]:
+        env = options.process_env()
+        cli, extra = native_cli(self.require_cli(env))
+        env.update(extra)
+        return cli, env, env.get(MODE_ENV, "").strip().lower() or "auto"
+
+    async def _app_server(self, cli: str, env: Mapping[str, str], mode: str) -> AppServer | None:
+        """This environment's app-server (started if need be), or None to use ``codex exec``."""
+        if mode == "exec":
+            return None
+        # Everything in the environment may change codex's behaviour (CODEX_HOME, keys, PATH).
+        key = (cli, tuple(sorted(env.items())))
+        try:
+            return await self._pool.acquire(
+                key, lambda: AppServer.launch(cli, env), fall_back=mode != "app-server"
+            )
+        except (BackendFailed, OSError, asyncio.TimeoutError) as exc:
+            if mode == "app-server":
+                raise BackendFailed(f"`codex app-server` did not start: {exc}") from None
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            tail = (getattr(exc, "stderr_tail", "") or "").strip().splitlines()[-1:]
+            log.warning(
+                "`codex app-server` did not start (%s); using `codex exec` per turn",
+                " ".join([detail, *tail]),
+            )
+            return None
+
+    async def _open(
+        self,
+        method: str,
+        params: dict[str, Any],
+        options: ConversationOptions,
+        resume_key: str | None,
+    ) -> Conversation:
+        cli, env, mode = self._backend(options)
+        server = await self._app_server(cli, env, mode)
+        if server is None:
+            return ExecConversation(cli, env, options, resume_key)
+        try:
+            result = await server.peer.request(method, params)
+            thread_id = ((result or {}).get("thread") or {}).get("id")
+            if not isinstance(thread_id, str):
+                raise BackendFailed(f"codex answered {method} without a thread id")
+        except BaseException as exc:
+            await self._pool.release(server)
+            if not isinstance(exc, RpcError):
+                raise
+            if resume_key is None:
+                raise BackendFailed(f"codex could not start a thread: {exc.rpc_message}") from None
+            if "no rollout found" in exc.rpc_message:
+                raise BackendFailed(
+                    f"codex has no conversation with this resume key ({exc.rpc_message})"
+                ) from None
+            raise BackendFailed(f"codex could not resume the thread: {exc.rpc_message}") from None
+        return AppServerConversation(self._pool, server, thread_id, options)
+
+    async def start(self, options: ConversationOptions) -> Conversation:
+        return await self._open("thread/start", thread_params(options), options, None)
+
+    async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
+        self.check_resume_key(resume_key)
+        hide_key(resume_key, options.session_id)  # errors below may quote it
+        return await self._open(
+            "thread/resume",
+            {"threadId": resume_key, **thread_params(options)},
+            options,
+            resume_key,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+__all__ = [
+    "AppServerConversation", "CodexProvider", "ExecConversation", "approval_answer", "native_cli",
+]  # fmt: skip

@@ -1,0 +1,117 @@
+"""codex's per-turn mode: one ``codex exec --json`` (``codex exec resume``) process per turn.
+
+Used when the CLI cannot run an app-server, or with ``CAW_CODEX_MODE=exec``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from ...errors import BackendFailed
+from ...events import Event, UsageUpdate
+from ...models import Usage
+from ...redact import hide_key
+from ..base import Conversation, ConversationOptions, RawSink, model_error
+from ..process import ChildProcess
+from .options import toml_string
+from .translate import EXEC_TOKENS, TurnTranslator, exec_item, minus, usage_of
+
+
+class ExecConversation(Conversation):
+    """A thread driven by one ``codex exec --json`` process per turn (no app-server)."""
+
+    def __init__(
+        self, cli: str, env: Mapping[str, str], options: ConversationOptions, resume_key: str | None
+    ):
+        self.cli, self.env, self.options = cli, env, options
+        self.resume_key = resume_key
+        self._process: ChildProcess | None = None
+        self._interrupted = False
+        # Exec reports the thread's cumulative usage; a resumed thread's earlier total is unknown.
+        self._usage_total: dict[str, Any] | None = None if resume_key else {}
+
+    def _argv(self, text: str) -> list[str]:
+        options = self.options
+        flags = ["--json", "--skip-git-repo-check"]
+        if options.permission_mode == "bypass":
+            flags.append("--dangerously-bypass-approvals-and-sandbox")
+        else:  # nobody can answer an approval here: never ask, and sandbox read-only
+            flags += ["-c", 'sandbox_mode="read-only"', "-c", 'approval_policy="never"']
+        if options.model:
+            flags += ["-m", options.model]
+        if options.system_prompt:
+            flags += ["-c", f"developer_instructions={toml_string(options.system_prompt)}"]
+        if options.reasoning:
+            flags += ["-c", f"model_reasoning_effort={toml_string(options.reasoning)}"]
+        if self.resume_key is None:
+            return [self.cli, "exec", *flags, "--", text]
+        return [self.cli, "exec", "resume", *flags, "--", self.resume_key, text]
+
+    async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
+        self._interrupted = False
+        process = await ChildProcess.spawn(
+            self._argv(text), name="codex exec", env=self.env, cwd=self.options.cwd, stdin=False
+        )
+        self._process = process
+        error: str | None = None
+        translator = TurnTranslator()
+        try:
+            async for line in process.json_lines():
+                raw(line)
+                kind = line.get("type")
+                if kind == "thread.started":
+                    self.resume_key = line.get("thread_id") or self.resume_key
+                    hide_key(self.resume_key, self.options.session_id)
+                elif kind in ("item.started", "item.completed"):
+                    method = "item/started" if kind == "item.started" else "item/completed"
+                    for event in translator.events(
+                        method, {"item": exec_item(line.get("item") or {})}
+                    ):
+                        yield event
+                elif kind == "turn.completed":
+                    usage = self._turn_usage(line.get("usage") or {})
+                    if usage is not None:
+                        yield UsageUpdate(usage=usage)
+                elif kind == "turn.failed":
+                    error = str(
+                        (line.get("error") or {}).get("message") or error or "the turn failed"
+                    )
+                elif kind == "error":
+                    error = str(line.get("message") or "")
+            await process.proc.wait()
+            if self._interrupted:
+                return
+            failed = await process.exit_error("codex exec failed", wait_exit=0)
+            if "no rollout found" in failed.stderr_tail:
+                raise BackendFailed(
+                    "codex has no conversation with this resume key (no rollout found)",
+                    exit_code=failed.exit_code,
+                    stderr_tail=failed.stderr_tail,
+                )
+            if error is not None:
+                raise model_error(f"codex reported an error: {error}")
+            if process.returncode != 0:
+                raise failed
+        finally:
+            self._process = None
+            await process.stop()
+
+    def _turn_usage(self, cumulative: Mapping[str, Any]) -> Usage | None:
+        before, self._usage_total = self._usage_total, dict(cumulative)
+        return None if before is None else usage_of(minus(cumulative, before), EXEC_TOKENS)
+
+    async def interrupt(self) -> None:
+        process = self._process
+        if process is not None and process.alive:
+            self._interrupted = True
+            # SIGINT: codex records the turn as interrupted and exits.
+            with contextlib.suppress(ProcessLookupError):
+                process.proc.send_signal(signal.SIGINT)
+
+    async def close(self) -> None:
+        if self._process is not None:
+            await self.interrupt()
+            await self._process.stop()

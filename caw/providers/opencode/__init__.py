@@ -1,0 +1,143 @@
+"""opencode: one shared ``opencode serve`` (HTTP + SSE), ``opencode run`` per turn as fallback.
+
+The package has the shape of every adapter with two modes:
+
+- ``__init__`` (here): the Provider: resume-key shape, which mode a conversation gets;
+- ``serve``: the server mode: one serve per directory and environment, a session per conversation;
+- ``run``: the per-turn mode: one ``opencode run --format json`` process per turn;
+- ``translate``: opencode's wire -> caw events (both modes);
+- ``options``: what opencode is given (ids, permission rules, reasoning variants, settings).
+
+When serve cannot start (or with ``CAW_OPENCODE_MODE=run``) conversations get the
+per-turn mode; serve is tried again after ``SERVE_RETRY`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ...errors import BackendFailed, InvalidHandle
+from ...redact import hide_key
+from ..base import Conversation, ConversationOptions, Provider
+from ..pool import ServerPool
+from .options import KEY_RE, MODE_ENV, START_TIMEOUT_ENV, float_env, permission_rules
+from .run import RunConversation
+from .serve import START_TIMEOUT, ServeConversation, ServeProcess, resolve_model
+
+log = logging.getLogger("caw.opencode")
+
+SERVE_RETRY = 300.0  # after serve failed to start, use run for this long before trying serve again
+
+
+class OpenCodeProvider(Provider):
+    name = "opencode"
+    cli = "opencode"
+    npm_package = "opencode-ai"
+
+    def __init__(self) -> None:
+        self._pool: ServerPool[ServeProcess] = ServerPool((BackendFailed,), SERVE_RETRY)
+
+    @classmethod
+    def check_resume_key(cls, key: str) -> str:
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+            raise InvalidHandle(
+                "an opencode resume key is an opencode session id: 'ses_' followed by letters and digits"
+            )
+        return key
+
+    @staticmethod
+    def _mode(env: Mapping[str, str]) -> str:
+        mode = (env.get(MODE_ENV) or "auto").strip().lower()
+        if mode not in ("auto", "serve", "run"):
+            raise ValueError(f"{MODE_ENV} must be auto, serve or run, not {mode!r}")
+        return mode
+
+    @staticmethod
+    def _key(cli: str, options: ConversationOptions, env: Mapping[str, str]) -> tuple[Any, ...]:
+        # Everything the serve process inherits decides which conversations may share it
+        # (tests run private HOMEs side by side in one process).
+        return (cli, os.path.realpath(options.cwd), tuple(sorted(env.items())))
+
+    async def _serve(
+        self, cli: str, options: ConversationOptions, env: Mapping[str, str], mode: str
+    ) -> ServeProcess | None:
+        """A running serve for these options (a use counted), or None to fall back to run."""
+        timeout = float_env(env, START_TIMEOUT_ENV, START_TIMEOUT)
+        try:
+            return await self._pool.acquire(
+                self._key(cli, options, env),
+                lambda: ServeProcess.launch(cli, options.cwd, env, timeout),
+                fall_back=mode == "auto",
+            )
+        except BackendFailed as exc:
+            if mode == "serve":
+                raise
+            log.warning(
+                "opencode serve could not start, using `opencode run` per turn instead: %s", exc
+            )
+            return None
+
+    async def _serve_conversation(
+        self, options: ConversationOptions, resume_key: str | None
+    ) -> Conversation | None:
+        env = options.process_env()
+        cli = self.require_cli(env)
+        mode = self._mode(env)
+        if mode == "run":
+            return None
+        serve = await self._serve(cli, options, env, mode)
+        if serve is None:
+            return None
+        try:
+            model, variant = await resolve_model(serve, options)
+            rules = permission_rules(options.permission_mode)
+            if resume_key is None:
+                created = await serve.json(
+                    "POST", "/session", "POST /session", json={"permission": rules}
+                )
+                session = str(created["id"])
+            else:
+                response = await serve.request("GET", f"/session/{resume_key}", "GET /session/{id}")
+                if response.status_code == 404:
+                    raise BackendFailed(
+                        "opencode has no session with this resume key: it was not found (deleted, or made under another HOME?)"
+                    )
+                if response.status_code >= 400:
+                    raise serve.http_error(response, "GET /session/{id}")
+                # The session keeps the rules it was made with; this session's policy replaces them.
+                await serve.json(
+                    "PATCH",
+                    f"/session/{resume_key}",
+                    "PATCH /session/{id}",
+                    json={"permission": rules},
+                )
+                session = resume_key
+        except BaseException:
+            await self._pool.release(serve)
+            raise
+        return ServeConversation(self._pool, serve, session, options, model, variant)
+
+    async def start(self, options: ConversationOptions) -> Conversation:
+        conversation = await self._serve_conversation(options, None)
+        if conversation is None:
+            conversation = RunConversation(self.require_cli(options.process_env()), options, None)
+        return conversation
+
+    async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
+        self.check_resume_key(resume_key)
+        hide_key(resume_key, options.session_id)  # errors below may quote it
+        conversation = await self._serve_conversation(options, resume_key)
+        if conversation is None:
+            conversation = RunConversation(
+                self.require_cli(options.process_env()), options, resume_key
+            )
+        return conversation
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+__all__ = ["OpenCodeProvider", "RunConversation", "ServeConversation"]

@@ -1,0 +1,148 @@
+"""opencode's per-turn mode: one ``opencode run --format json`` process per turn.
+
+Used when serve cannot start, or with ``CAW_OPENCODE_MODE=run``. No streaming
+deltas: run prints each part once it is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ...errors import BackendFailed
+from ...events import Event
+from ...models import Usage
+from ...redact import hide_key
+from ..base import Conversation, ConversationOptions, RawSink
+from ..process import ChildProcess
+from .options import KEY_RE, READ_ONLY_TOOLS
+from .translate import error_of, run_line_events
+
+
+def _write_prompt(folder: str, text: str) -> str:
+    """The system prompt as a file (run reads instructions from files); its path."""
+    path = os.path.join(folder, "system-prompt.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+class RunConversation(Conversation):
+    """One ``opencode run --format json [--session ID]`` process per turn (no streaming deltas)."""
+
+    def __init__(self, cli: str, options: ConversationOptions, resume_key: str | None):
+        self._cli = cli
+        self._options = options
+        self.resume_key = resume_key
+        self._process: ChildProcess | None = None
+        self._interrupted = False
+        self._closed = False
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed
+
+    def _argv(self) -> list[str]:
+        argv = [self._cli, "run", "--format", "json", "--thinking"]
+        if self.resume_key:
+            argv += ["--session", self.resume_key]
+        if self._options.model:
+            argv += ["--model", self._options.model]
+        if self._options.reasoning:
+            argv += ["--variant", self._options.reasoning]
+        if self._options.permission_mode == "bypass":
+            argv.append("--auto")
+        return argv
+
+    def _env(self, instructions: str | None) -> dict[str, str]:
+        """run has no system prompt or permission flags: both go in through inline config."""
+        env = self._options.process_env()
+        extra: dict[str, Any] = {}
+        if instructions:
+            extra["instructions"] = [instructions]
+        if self._options.permission_mode != "bypass":  # run cannot ask anyone: "ask" refuses too
+            extra["permission"] = {"*": "ask", **dict.fromkeys(READ_ONLY_TOOLS, "allow")}
+        if extra:
+            try:
+                config = json.loads(env.get("OPENCODE_CONFIG_CONTENT") or "{}")
+            except ValueError:
+                config = {}
+            if not isinstance(config, dict):
+                config = {}
+            if "instructions" in extra:
+                config["instructions"] = [
+                    *(config.get("instructions") or []),
+                    *extra.pop("instructions"),
+                ]
+            config.update(extra)
+            env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
+        return env
+
+    async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
+        if self._closed:
+            raise BackendFailed("this opencode conversation was closed")
+        self._interrupted = False
+        with contextlib.ExitStack() as stack:
+            instructions = None
+            if self._options.system_prompt:
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="caw-opencode-"))
+                instructions = _write_prompt(folder, self._options.system_prompt)
+            # The message goes in on stdin: run quotes positional words that contain spaces.
+            process = await ChildProcess.spawn(
+                self._argv(),
+                name="opencode run",
+                env=self._env(instructions),
+                cwd=self._options.cwd,
+            )
+            self._process = process
+            try:
+                assert process.proc.stdin is not None
+                try:
+                    process.proc.stdin.write(text.encode("utf-8"))
+                    await process.proc.stdin.drain()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                process.close_stdin()
+                failure: BackendFailed | None = None
+                usage = Usage()
+                async for line in process.json_lines():
+                    raw(line)
+                    session = line.get("sessionID")
+                    if isinstance(session, str) and KEY_RE.fullmatch(session):
+                        self.resume_key = session
+                        hide_key(session, self._options.session_id)
+                    if line.get("type") == "error" and failure is None:
+                        failure = error_of(line.get("error") or {})
+                    events, usage = run_line_events(line, usage)
+                    for event in events:
+                        yield event
+                await process.proc.wait()
+                failed = await process.exit_error("opencode run failed", wait_exit=0)
+                if self._interrupted:
+                    return
+                if failure is not None:
+                    raise failure
+                if process.returncode != 0:
+                    if "Session not found" in failed.stderr_tail:
+                        raise BackendFailed(
+                            "opencode has no session with this resume key (Session not found)",
+                            exit_code=process.returncode,
+                        )
+                    raise failed
+            finally:
+                self._process = None
+                await process.stop()
+
+    async def interrupt(self) -> None:
+        process = self._process
+        if process is not None and process.alive:
+            self._interrupted = True
+            await process.stop()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.interrupt()
