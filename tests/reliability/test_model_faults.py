@@ -230,7 +230,7 @@ class _Replay:
 async def test_claude_drops_the_text_of_a_broken_stream(streamed_retry):
     """Deterministic replay of the race above: the turn holds the retry's answer once."""
     from caw.providers.claude_code import ClaudeConversation
-    from caw.session import TurnAssembler
+    from caw.turn_assembly import TurnAssembler
 
     lines = list(_CLAUDE_RETRIED_STREAM)
     if streamed_retry:  # the retry streams too, under a new message id
