@@ -95,6 +95,18 @@ def test_unpinned_agent_follows_the_handle(monkeypatch):
     assert Agent().core.read_handle(handle).provider == "codex"
 
 
+def test_a_chosen_provider_can_be_only_a_default(monkeypatch):
+    """pinned=False (the daemon's case): the provider starts new sessions, a handle names its own."""
+    monkeypatch.setenv("CAW_PROVIDER", "claude_code")
+    handle = ResumeHandle(provider="codex", session_id="a", resume_key=KEY).encode()
+    agent = Agent(provider="claude", pinned=False)
+    assert not agent.core.pinned and agent.provider == "claude_code"
+    assert agent.core.read_handle(handle).provider == "codex"
+    assert Agent(provider="claude").core.pinned and Agent().core.pinned  # chosen: pinned
+    with pytest.raises(AttributeError):
+        agent.core.pinned = True  # type: ignore[misc]  # read-only: set it when constructing
+
+
 @pytest.mark.parametrize(
     ("provider", "key"), [("claude_code", "nope"), ("codex", "ses_abc"), ("opencode", KEY)]
 )
