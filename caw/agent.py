@@ -123,9 +123,16 @@ class AsyncAgent:
         sdir = None
         if self.store is not None:
             sdir = self.store.create(session_id)
-            sdir.save_trajectory(trajectory)
-        session = self._session(self.provider, options, trajectory, sdir, None)
-        await session.open_backend()
+            sdir.lock()  # one writer per session (caw.session_lock)
+        try:
+            if sdir is not None:
+                sdir.save_trajectory(trajectory)
+            session = self._session(self.provider, options, trajectory, sdir, None)
+            await session.open_backend()
+        except BaseException:  # a failed start leaves its folder free
+            if sdir is not None:
+                sdir.unlock()
+            raise
         return session
 
     def read_handle(self, handle_or_id: str) -> ResumeHandle:
@@ -165,14 +172,24 @@ class AsyncAgent:
         return handle.model_copy(update={"provider": provider})
 
     async def resume_session(self, handle_or_id: str) -> AsyncSession:
-        """Continue a conversation from its handle; with the original data_dir, its history too."""
+        """Continue a conversation from its handle; with the original data_dir, its history too.
+
+        SessionBusy if another process has this session open (one writer per session)."""
         handle = self.read_handle(handle_or_id)
-        trajectory, sdir = None, None
+        sdir = None
         if self.store is not None:
-            sdir = self.store.session(handle.session_id)
-            trajectory = sdir.load_trajectory()
-            if trajectory is None:
-                sdir = self.store.create(handle.session_id)
+            # The writer lock comes before anything of the session is read or written.
+            sdir = self.store.create(handle.session_id)
+            sdir.lock()
+        try:
+            return await self._resume(handle, sdir)
+        except BaseException:
+            if sdir is not None:
+                sdir.unlock()
+            raise
+
+    async def _resume(self, handle: ResumeHandle, sdir: SessionDir | None) -> AsyncSession:
+        trajectory = sdir.load_trajectory() if sdir is not None else None
         options = self._options(handle.session_id, trajectory)
         if trajectory is None:
             trajectory = Trajectory(

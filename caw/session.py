@@ -326,6 +326,7 @@ class AsyncSession:
                         self._dir.log({"type": "session_end"})
                     except CawError as exc:
                         log.warning("session %s: %s", self.session_id, exc)
+                    self._dir.unlock()  # another process may resume it now
         return self.trajectory
 
     async def __aenter__(self) -> AsyncSession:

@@ -27,6 +27,7 @@ from typing import Any
 from .errors import InvalidHandle, PersistenceFailed, UnsafeDataDir
 from .handle import ResumeHandle, check_id, decode_handle
 from .models import Trajectory, utcnow
+from .session_lock import SessionLock
 from .store_safety import check_private_dir, open_nofollow, read_text_nofollow
 
 log = logging.getLogger("caw.store")
@@ -75,6 +76,18 @@ class SessionDir:
     def __init__(self, path: Path):
         self.path = path
         self.turns_dir = path / "turns"
+        self._writer: SessionLock | None = None
+
+    def lock(self) -> None:
+        """Hold this session's writer lock (:mod:`caw.session_lock`) until :meth:`unlock`;
+        SessionBusy if another process holds it."""
+        if self._writer is None:
+            self._writer = SessionLock.acquire(self.path, self.path.name)
+
+    def unlock(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
     @property
     def trajectory_path(self) -> Path:
