@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import json
 import logging
@@ -104,6 +105,12 @@ class CawClient:
         self._listeners: list[Listener] = []
         self._update_listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._waiters: list[asyncio.Future[None]] = []
+        #: method -> handler (sync or async, params -> result) for the daemon's own requests
+        #: (session/requestPermission); one without a handler is answered -32601.
+        self.request_handlers: dict[str, Callable[[Any], Any]] = {}
+        #: Every request the daemon sent: (method, params).
+        self.server_requests: list[tuple[str, Any]] = []
+        self._answering: set[asyncio.Future[None]] = set()
         self.closed = asyncio.Event()
         self._reading = asyncio.ensure_future(self._read_loop())
 
@@ -183,6 +190,8 @@ class CawClient:
                 if not future.done():
                     future.set_exception(DaemonGone("caw-server closed its output"))
             self._pending.clear()
+            for answering in list(self._answering):  # nobody is left to read the answers
+                answering.cancel()
             self._wake()
 
     def _dispatch(self, message: Any) -> None:
@@ -191,14 +200,12 @@ class CawClient:
             return
         if "method" in message:
             method, params = message["method"], message.get("params")
-            if "id" in message:  # a request from the server: caw-server sends none, answer politely
-                self.write_message(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "error": {"code": -32601, "message": "not supported"},
-                    }
-                )
+            if "id" in message:  # a request from the server
+                self.server_requests.append((method, params))
+                task = asyncio.ensure_future(self._answer_server(message["id"], method, params))
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
+                self._wake()
                 return
             self.notifications.append((method, params))
             if method == "session/update" and isinstance(params, dict):
@@ -224,6 +231,38 @@ class CawClient:
                 )
             else:
                 future.set_result(message.get("result"))
+
+    async def _answer_server(self, request_id: Any, method: str, params: Any) -> None:
+        handler = self.request_handlers.get(method)
+        answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+        if handler is None:
+            answer["error"] = {"code": -32601, "message": "not supported"}
+        else:
+            try:
+                result = handler(params)
+                answer["result"] = await result if inspect.isawaitable(result) else result
+            except Exception as exc:
+                answer["error"] = {"code": -32603, "message": str(exc)}
+        with contextlib.suppress(Exception):  # the daemon may be gone
+            self.write_message(answer)
+
+    async def wait_for_server_request(
+        self, method: str, start: int = 0, timeout: float | None = None
+    ) -> Any:
+        """The params of the first request ``method`` the daemon sent (from index ``start``)."""
+
+        async def wait() -> Any:
+            while True:
+                for name, params in self.server_requests[start:]:
+                    if name == method:
+                        return params
+                if self.closed.is_set():
+                    raise DaemonGone(f"caw-server closed before a {method} request")
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
+
+        return await asyncio.wait_for(wait(), timeout)
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []

@@ -91,6 +91,11 @@ class PermissionBroker:
                 message=f"Rejected: the user chose never to allow this ({request.tool}: {request.subject}).",
             )
         decision = await self._ask(request)
+        if decision.source != "user":
+            log.info(
+                "session %s: permission for %s rejected (%s): %s",
+                self.session_id, request.tool, decision.source, decision.message,
+            )  # fmt: skip
         remembered = rule_for(request, decision.option) if decision.source == "user" else None
         if remembered is not None:
             try:

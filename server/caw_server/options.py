@@ -9,9 +9,11 @@ from pathlib import Path
 import platformdirs
 
 from caw import __version__
+from caw.permissions import PERMISSION_MODES, PermissionMode
 from caw.providers import canonical_name
 
 from .logs import LEVELS
+from .permissions import DEFAULT_TIMEOUT as DEFAULT_PERMISSION_TIMEOUT
 from .transport import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_FRAME
 
 
@@ -28,6 +30,10 @@ class Options:
     log_level: str = "info"
     max_frame: int = DEFAULT_MAX_FRAME
     max_backlog: int = DEFAULT_MAX_BACKLOG
+    # ask: no tool that needs approval runs without the client's answer (rejected when the
+    # client cannot answer); bypass has to be chosen.
+    permission_mode: PermissionMode = "ask"
+    permission_timeout: float = DEFAULT_PERMISSION_TIMEOUT
 
 
 def _positive(text: str) -> float:
@@ -71,6 +77,20 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="fail a turn that runs longer than this",
     )
+    p.add_argument(
+        "--permission-mode",
+        choices=list(PERMISSION_MODES),
+        default="ask",
+        help="ask (default): tool calls that need approval are put to the client (rejected if it "
+        "cannot answer); bypass: they run unasked; deny: they are refused",
+    )
+    p.add_argument(
+        "--permission-timeout",
+        type=_positive,
+        default=DEFAULT_PERMISSION_TIMEOUT,
+        metavar="SECONDS",
+        help="reject a permission question the client has not answered within this long",
+    )
     p.add_argument("--log-level", choices=list(LEVELS), default="info")
     p.add_argument(
         "--max-frame",
@@ -109,4 +129,6 @@ def from_args(argv: list[str] | None = None) -> Options:
         log_level=args.log_level,
         max_frame=max(1024, args.max_frame),
         max_backlog=max(1024, args.max_backlog),
+        permission_mode=args.permission_mode,
+        permission_timeout=args.permission_timeout,
     )

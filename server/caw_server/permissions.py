@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import Field, ValidationError
+from lsprotocol import types
+from pydantic import ConfigDict, Field, ValidationError
 
 from caw.models import CawModel
 from caw.permissions import (
@@ -46,6 +48,7 @@ class RuleSpec(CawModel):
     """A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
     ``pattern``. Clients send the workspace's rules with session/start and session/resume."""
 
+    model_config = ConfigDict(strict=True)
     tool: str
     pattern: str
     action: Literal["allow", "reject"]
@@ -110,6 +113,7 @@ class RequestPermissionResult(CawModel):
 class ClientCapabilities(CawModel):
     """``initializationOptions.clientCapabilities``: what the client can do for the daemon."""
 
+    model_config = ConfigDict(strict=True)
     permissions: bool = Field(
         False,
         description="The client answers session/requestPermission (needed for 'ask' to ask anyone).",
@@ -145,10 +149,14 @@ class Requester(Protocol):
     """What the daemon's JSON-RPC protocol offers: a request to the client, and a notification."""
 
     def send_request(
-        self, method: str, params: Any | None = None, msg_id: str | None = None
+        self,
+        method: str,
+        params: Any | None = None,
+        callback: Callable[[Any], None] | None = None,
+        msg_id: str | int | None = None,
     ) -> Future[Any]: ...
 
-    def forget_request(self, msg_id: str) -> None: ...
+    def forget_request(self, msg_id: Any) -> None: ...
 
     def notify(self, method: str, params: Any | None = None) -> None: ...
 
@@ -216,7 +224,7 @@ class ClientPermissions:
         self.protocol.forget_request(msg_id)
         future.cancel()
         with contextlib.suppress(Exception):
-            self.protocol.notify("$/cancelRequest", {"id": msg_id})
+            self.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
 
 
 def _no_answer(why: str) -> PermissionDecision:

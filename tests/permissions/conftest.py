@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.conftest import spawn_daemon as spawn_daemon  # the daemon tests' fixture
+
 
 def touch(name: str) -> str:
     """A prompt whose model reply runs ``touch <name>`` through the CLI's shell tool."""
