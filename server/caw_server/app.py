@@ -26,12 +26,14 @@ import caw
 from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
 from caw.errors import BackendFailed, CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
 from caw.events import Event
+from caw.permissions import PermissionMode, PermissionRequest
 from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
 from caw.store import Store
 
 from . import logs, wire
 from .logs import SECRETS
 from .options import Options
+from .permissions import ClientPermissions, RuleSpec
 from .protocol import CawProtocol, RpcError, rpc_error
 from .providers_info import ProviderProbe
 from .registry import Registry
@@ -198,6 +200,9 @@ class CawServer(LanguageServer):
         # LSP: no notifications before initialize has been answered (logs may come during it).
         # A client that skips initialize (by hand) is ready at its first request.
         self.client_ready = False
+        # In "ask" mode the sessions' questions go to the client (session/requestPermission).
+        self.permissions = ClientPermissions(self.protocol)
+        self.permissions.timeout = self.options.permission_timeout
         self._register()
 
     # --- plumbing ----------------------------------------------------------------------
@@ -259,6 +264,17 @@ class CawServer(LanguageServer):
             }
         )
 
+    def permission_settings(
+        self, mode: PermissionMode | None, rules: list[RuleSpec]
+    ) -> dict[str, Any]:
+        """The permission part of a session's Agent: its mode, the client as the one who
+        answers, and the workspace rules the client sent."""
+        return {
+            "permission_mode": mode or self.options.permission_mode,
+            "on_permission": self.permissions.ask,
+            "workspace_rules": [rule.rule() for rule in rules],
+        }
+
     def agent(self, provider: str | None = None, **kwargs: Any) -> AsyncAgent:
         return AsyncAgent(
             provider=provider,
@@ -294,6 +310,13 @@ class CawServer(LanguageServer):
             self.registry.set_idle_timeout(given.idle_timeout)
         if "turn_timeout" in fields:
             self.options.turn_timeout = given.turn_timeout
+        if given.permission_mode is not None:
+            self.options.permission_mode = given.permission_mode
+        if given.permission_timeout is not None:
+            self.options.permission_timeout = given.permission_timeout
+            self.permissions.timeout = given.permission_timeout
+        if given.client_capabilities is not None:
+            self.permissions.can_answer = given.client_capabilities.permissions
         if "log_level" in fields and given.log_level:
             self.options.log_level = given.log_level
             logs.set_level(given.log_level)
@@ -407,6 +430,7 @@ class CawServer(LanguageServer):
             system_prompt=p.system_prompt,
             reasoning=p.reasoning,
             cwd=_check_cwd(p.cwd),
+            **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         try:
             session = await agent.start_session(metadata=p.metadata)
@@ -436,6 +460,8 @@ class CawServer(LanguageServer):
         )
 
         def on_event(event: Event) -> None:
+            if isinstance(event, PermissionRequest):
+                return  # asked as session/requestPermission (ClientPermissions), not streamed
             self.notify("session/update", wire.SessionUpdate(session_id=p.session_id, update=event))
             if progress is not None:
                 progress.update(event)
@@ -459,7 +485,11 @@ class CawServer(LanguageServer):
 
     async def session_resume(self, p: wire.ResumeParams) -> wire.ResumeResult:
         # The daemon's default provider is a default, not a pin: the handle decides.
-        agent = self.agent(cwd=_check_cwd(p.cwd), pinned=False)
+        agent = self.agent(
+            cwd=_check_cwd(p.cwd),
+            pinned=False,
+            **self.permission_settings(p.permission_mode, p.permission_rules),
+        )
         if p.handle is not None:
             handle = agent.read_handle(p.handle)
             if p.session_id is not None and p.session_id != handle.session_id:

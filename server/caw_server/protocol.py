@@ -237,6 +237,10 @@ class CawProtocol(LanguageServerProtocol):
         self._handle_response(msg["id"], msg.get("result"), error)
 
     # pygls logs params here; caw's may hold a handle.
+    def forget_request(self, msg_id: Any) -> None:
+        """Stop waiting for the client's answer to our request ``msg_id`` (a late one is dropped)."""
+        self._request_futures.pop(msg_id, None)
+
     def _handle_notification(self, method_name: str, params: Any) -> None:
         if method_name == types.CANCEL_REQUEST:
             return self._handle_cancel_notification(params.id)

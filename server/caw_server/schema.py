@@ -6,7 +6,8 @@
 
 The document is JSON Schema 2020-12: every message type under ``$defs``, and
 the method table under the annotation keywords ``x-methods``,
-``x-notifications`` and ``x-errors`` (ignored by validators, read by code
+``x-notifications``, ``x-clientRequests`` (requests the daemon sends the client)
+and ``x-errors`` (ignored by validators, read by code
 generators and people).
 """
 
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import wire
@@ -26,9 +28,12 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "protocol" / "caw.schema.jso
 
 
 def build() -> dict[str, Any]:
-    inputs = [m[0] for m in wire.METHODS.values()] + [wire.InitializationOptions]
+    inputs: list[type[BaseModel]] = [m[0] for m in wire.METHODS.values()]
+    inputs += [wire.InitializationOptions]
+    inputs += [m[1] for m in wire.CLIENT_REQUESTS.values()]  # the client's answers
     outputs = [m[1] for m in wire.METHODS.values() if m[1] is not None]
     outputs += list(wire.NOTIFICATIONS.values()) + [wire.CawCapabilities, wire.ErrorData]
+    outputs += [m[0] for m in wire.CLIENT_REQUESTS.values()]
     keyed = [(m, "validation") for m in dict.fromkeys(inputs)] + [
         (m, "serialization") for m in dict.fromkeys(outputs)
     ]
@@ -56,6 +61,14 @@ def build() -> dict[str, Any]:
         "x-notifications": {
             name: {"params": {"$ref": ref(model, "serialization")}}
             for name, model in wire.NOTIFICATIONS.items()
+        },
+        "x-clientRequests": {
+            name: {
+                "description": doc,
+                "params": {"$ref": ref(params, "serialization")},
+                "result": {"$ref": ref(result, "validation")},
+            }
+            for name, (params, result, doc) in wire.CLIENT_REQUESTS.items()
         },
         "x-initialize": {
             "initializationOptions": {"$ref": ref(wire.InitializationOptions, "validation")},

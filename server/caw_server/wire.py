@@ -15,6 +15,14 @@ from pydantic import ConfigDict, Field, model_validator
 
 from caw.events import Event
 from caw.models import CawModel, Trajectory, Turn
+from caw.permissions import PermissionMode
+
+from .permissions import (
+    ClientCapabilities,
+    RequestPermissionParams,
+    RequestPermissionResult,
+    RuleSpec,
+)
 
 #: MAJOR.MINOR. Minor: additive (new methods, new optional fields, new update kinds).
 #: Major: anything a v1 client could trip over.
@@ -52,6 +60,20 @@ class InitializationOptions(Params):
         None, gt=0, description="Seconds a turn may run before it fails with kind 'timeout'."
     )
     log_level: LogLevel | None = None
+    permission_mode: PermissionMode | None = Field(
+        None,
+        description="Default for sessions that name none: ask (the default: questions go to the "
+        "client; rejected when it cannot answer), bypass (tools run unasked) or deny.",
+    )
+    permission_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a permission question waits for the client's answer before it is rejected.",
+    )
+    client_capabilities: ClientCapabilities | None = Field(
+        None,
+        description="What this client can do; permissions: true if it answers session/requestPermission.",
+    )
 
 
 class ProviderInfo(CawModel):
@@ -86,6 +108,11 @@ class StartParams(Params):
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Stored with the trajectory; 'title' names the session."
     )
+    permission_mode: PermissionMode | None = Field(None, description="Default: the daemon's.")
+    permission_rules: list[RuleSpec] = Field(
+        default_factory=list,
+        description="Workspace rules (remembered answers the client keeps for this workspace).",
+    )
 
 
 class StartResult(CawModel):
@@ -119,6 +146,13 @@ class ResumeParams(Params):
         None, description="A bare session id; works when the daemon's data dir has the session."
     )
     cwd: str | None = None
+    permission_mode: PermissionMode | None = Field(
+        None, description="Default: the daemon's. Not applied to a session live in this daemon."
+    )
+    permission_rules: list[RuleSpec] = Field(
+        default_factory=list,
+        description="Workspace rules (remembered answers the client keeps for this workspace).",
+    )
 
     @model_validator(mode="after")
     def _needs_one(self) -> ResumeParams:
@@ -291,6 +325,15 @@ METHODS: dict[str, tuple[type[CawModel], type[CawModel] | None, str]] = {
         ListParams,
         ListResult,
         "Sessions in the data dir (and live ones); never handles.",
+    ),
+}
+
+#: request (server -> client) -> (params model, result model, one line of documentation)
+CLIENT_REQUESTS: dict[str, tuple[type[CawModel], type[CawModel], str]] = {
+    "session/requestPermission": (
+        RequestPermissionParams,
+        RequestPermissionResult,
+        "In permissionMode ask: may this tool call run? (ACP's session/request_permission shape.)",
     ),
 }
 

@@ -15,6 +15,13 @@ export interface CancelResult {
   cancelled: boolean;
 }
 /**
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "CancelledOutcome".
+ */
+export interface CancelledOutcome {
+  outcome: 'cancelled';
+}
+/**
  * ``InitializeResult.capabilities.experimental.caw``.
  *
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -32,6 +39,18 @@ export interface ProviderInfo {
   name: string;
   installed: boolean;
   version?: string | null;
+}
+/**
+ * ``initializationOptions.clientCapabilities``: what the client can do for the daemon.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "ClientCapabilities".
+ */
+export interface ClientCapabilities {
+  /**
+   * The client answers session/requestPermission (needed for 'ask' to ask anyone).
+   */
+  permissions?: boolean;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -164,6 +183,18 @@ export interface FieldError {
   message: string;
 }
 /**
+ * One file's proposed change (ACP ``diff`` content): ``old_text`` None for a new file.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "FileDiff".
+ */
+export interface FileDiff {
+  type: 'diff';
+  path: string;
+  oldText?: string | null;
+  newText: string;
+}
+/**
  * ``initialize``'s ``initializationOptions``; each key overrides the matching command-line flag.
  *
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -187,6 +218,18 @@ export interface InitializationOptions {
    */
   turnTimeout?: number | null;
   logLevel?: ('error' | 'warning' | 'info' | 'debug') | null;
+  /**
+   * Default for sessions that name none: ask (the default: questions go to the client; rejected when it cannot answer), bypass (tools run unasked) or deny.
+   */
+  permissionMode?: ('ask' | 'bypass' | 'deny') | null;
+  /**
+   * Seconds a permission question waits for the client's answer before it is rejected.
+   */
+  permissionTimeout?: number | null;
+  /**
+   * What this client can do; permissions: true if it answers session/requestPermission.
+   */
+  clientCapabilities?: ClientCapabilities | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -224,6 +267,135 @@ export interface SessionInfo {
   live: boolean;
 }
 /**
+ * A file the tool touches (ACP ``ToolCallLocation``).
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "Location".
+ */
+export interface Location {
+  path: string;
+  line?: number | null;
+}
+/**
+ * One choice offered to the user (ACP ``PermissionOption``).
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "PermissionOption".
+ */
+export interface PermissionOption {
+  optionId: string;
+  name: string;
+  kind: 'allow_once' | 'allow_always' | 'reject_once' | 'reject_always';
+}
+/**
+ * A CLI asks whether a tool may run. Also a turn event: ``stream()`` / ``on_event`` code
+ * may answer it with :meth:`respond`.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "PermissionRequest".
+ */
+export interface PermissionRequest {
+  kind: 'permissionRequest';
+  /**
+   * The caw session that asks.
+   */
+  sessionId?: string | null;
+  /**
+   * The tool call's id (the CLI's own, when it gives one).
+   */
+  id: string;
+  /**
+   * The CLI's name for the tool (Bash, commandExecution, bash...).
+   */
+  tool: string;
+  toolKind?: 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
+  /**
+   * What a person reads: the command, or the edited file.
+   */
+  title: string;
+  /**
+   * For a shell command: the command as run.
+   */
+  command?: string | null;
+  rawInput?: {
+    [k: string]: unknown | undefined;
+  };
+  locations?: Location[];
+  diff?: FileDiff[];
+  options?: PermissionOption[];
+}
+/**
+ * ACP ``ToolCallUpdate``: the tool call the question is about.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "PermissionToolCall".
+ */
+export interface PermissionToolCall {
+  toolCallId: string;
+  title: string;
+  kind: 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
+  status: 'pending';
+  rawInput?: {
+    [k: string]: unknown | undefined;
+  };
+  locations?: Location[];
+  content?: ToolCallDiff[];
+}
+/**
+ * ACP ``diff`` tool-call content: ``oldText`` null for a new file.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "ToolCallDiff".
+ */
+export interface ToolCallDiff {
+  type: 'diff';
+  path: string;
+  oldText?: string | null;
+  newText: string;
+}
+/**
+ * ``session/requestPermission`` (daemon -> client), ACP's ``session/request_permission``.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "RequestPermissionParams".
+ */
+export interface RequestPermissionParams {
+  sessionId: string;
+  toolCall: PermissionToolCall;
+  options: PermissionOption[];
+  alwaysRule: RuleSpec;
+  /**
+   * The backend CLI's name for the tool (Bash, commandExecution, bash...).
+   */
+  tool: string;
+}
+/**
+ * A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
+ * ``pattern``. Clients send the workspace's rules with session/start and session/resume.
+ */
+export interface RuleSpec {
+  tool: string;
+  pattern: string;
+  action: 'allow' | 'reject';
+}
+/**
+ * The client's answer.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "RequestPermissionResult".
+ */
+export interface RequestPermissionResult {
+  outcome: SelectedOutcome | CancelledOutcome;
+}
+/**
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "SelectedOutcome".
+ */
+export interface SelectedOutcome {
+  outcome: 'selected';
+  optionId: string;
+}
+/**
  * This interface was referenced by `CawSchema`'s JSON-Schema
  * via the `definition` "ResumeParams".
  */
@@ -237,6 +409,26 @@ export interface ResumeParams {
    */
   sessionId?: string | null;
   cwd?: string | null;
+  /**
+   * Default: the daemon's. Not applied to a session live in this daemon.
+   */
+  permissionMode?: ('ask' | 'bypass' | 'deny') | null;
+  /**
+   * Workspace rules (remembered answers the client keeps for this workspace).
+   */
+  permissionRules?: RuleSpec1[];
+}
+/**
+ * A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
+ * ``pattern``. Clients send the workspace's rules with session/start and session/resume.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "RuleSpec".
+ */
+export interface RuleSpec1 {
+  tool: string;
+  pattern: string;
+  action: 'allow' | 'reject';
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -302,7 +494,7 @@ export interface SessionRef {
  */
 export interface SessionUpdate {
   sessionId: string;
-  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate;
+  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -385,6 +577,14 @@ export interface StartParams {
   metadata?: {
     [k: string]: unknown | undefined;
   };
+  /**
+   * Default: the daemon's.
+   */
+  permissionMode?: ('ask' | 'bypass' | 'deny') | null;
+  /**
+   * Workspace rules (remembered answers the client keeps for this workspace).
+   */
+  permissionRules?: RuleSpec1[];
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
