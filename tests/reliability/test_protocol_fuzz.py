@@ -541,6 +541,11 @@ class LiveDaemon:
         ] = {}  # ids of requests that run across the fuzz, and their answers
         self.examples = 0
         self.kinds: Counter[str] = Counter()
+        # Draws by how many extra probes their last answer took, and the draws in which an extra
+        # probe came back with nothing new while an answer was still due: the harness once gave
+        # up there, and the answer then landed in the next draw (docs/reliability.md).
+        self.late_rounds: Counter[int] = Counter()
+        self.stalled: list[str] = []  # what was still due, per stalled draw
 
     def exchange(self, case: Case, timeout: float = 30.0) -> None:
         """Write the case, then a probe; every answer until the probe's (and any late one expected) must match."""
@@ -573,19 +578,31 @@ class LiveDaemon:
         }
         batches = sum(isinstance(e, Batch) for e in case.expected)
 
-        def outstanding() -> bool:
+        def due() -> list[str]:
             have_ids = {a.get("id") for a in got if isinstance(a, dict)}
-            return bool(expected_ids - have_ids) or sum(isinstance(a, list) for a in got) < batches
+            missing = [f"id {i!r} ({ORIGIN.get(i, '?')[:160]})" for i in expected_ids - have_ids]
+            missing += ["a batch"] * (batches - sum(isinstance(a, list) for a in got))
+            return missing
+
+        def outstanding() -> bool:
+            return bool(due())
 
         # Handlers run concurrently, so an answer may come after one probe's, or after the next
         # one's too: keep probing until it came, or until the time is up (then it is missing).
         deadline = time.monotonic() + timeout
+        rounds, stalled = 0, ""
         while outstanding() and time.monotonic() < deadline:
+            rounds += 1
             marker = f"late-{next(self.probes)}"
             self.d.send({"jsonrpc": "2.0", "id": marker, "method": "session/list"})
             more = [a for a in self.d.collect(marker, timeout) if not self._background(a)]
             more.pop()
             got += more
+            if not more and not stalled and outstanding():
+                stalled = f"after {rounds} probe(s): " + "; ".join(due())
+        self.late_rounds[rounds] += 1
+        if stalled:
+            self.stalled.append(stalled)
         for answer in got:
             for item in answer if isinstance(answer, list) else [answer]:
                 check_error_shape(item)
@@ -658,6 +675,8 @@ def test_fuzzed_frames_and_messages_get_the_specified_answers(live, leaks, recor
     run()
     record_property("cases", live.examples - before)
     record_property("frame_kinds", dict(live.kinds))
+    record_property("late_answer_rounds", dict(sorted(live.late_rounds.items())))
+    record_property("late_answer_stalls", live.stalled)
 
     # the live session: its slow turn came through intact, and it answers from its history
     deadline_probe = live.d.next_id("wait")
