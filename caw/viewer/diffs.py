@@ -17,7 +17,7 @@ def _lines_diff(path: str, old: str, new: str) -> str:
     return "".join(
         line if line.endswith("\n") else line + "\n"  # a last line without newline stays one line
         for line in difflib.unified_diff(
-            old.splitlines(), new.splitlines(), fromfile=f"a/{path}", tofile=f"b/{path}",
+            old.splitlines(), new.splitlines(), fromfile=f"a/{path.lstrip('/')}", tofile=f"b/{path.lstrip('/')}",
             lineterm="",
         )
     )  # fmt: skip

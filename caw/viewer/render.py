@@ -139,7 +139,7 @@ def diff_html(diff: str) -> str:
             "hunk" if line.startswith("@@") else "ctx"
         )  # fmt: skip
         lines.append(f'<span class="{cls}">{escape(line)}</span>')
-    return '<pre class="diff">' + "\n".join(lines) + "</pre>"
+    return '<pre class="diff">' + "".join(lines) + "</pre>"  # each line is a block span
 
 
 def tool_html(tool: ToolView, token: str, depth: int) -> str:
