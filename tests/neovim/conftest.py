@@ -84,6 +84,14 @@ end
 """
 
 
+def _attach(sock: Path):
+    """The RPC connection, or None while the socket exists but nvim does not accept yet."""
+    try:
+        return pynvim.attach("socket", path=str(sock))
+    except ConnectionRefusedError:
+        return None
+
+
 class Editor:
     """One headless Neovim process and an RPC connection to it."""
 
@@ -104,7 +112,7 @@ class Editor:
         if self.proc.poll() is not None:
             assert self.proc.stderr is not None
             raise RuntimeError(f"nvim exited: {self.proc.stderr.read().decode(errors='replace')}")
-        self.nvim = pynvim.attach("socket", path=str(sock))
+        self.nvim = wait_until(lambda: _attach(sock), 30, what="nvim to accept connections")
         self.lua(_PRELUDE)
         self.lua("require('caw').setup(...)", setup or {})
 

@@ -3,6 +3,7 @@
 -- a send typed while the chat is still resuming waits for the resume).
 local config = require('caw.config')
 local daemon = require('caw.daemon')
+local permission = require('caw.permission')
 local render = require('caw.render')
 local state = require('caw.state')
 
@@ -56,6 +57,7 @@ function M.get(root)
       send = nil, -- the turn in flight: {req_id, client_id, stream, token}
       sends = 0,
       usage = nil,
+      questions = {}, -- open permission questions: {client_id, ordinal, session_id, window, respond}
     }, Chat)
     chats[root] = chat
   end
@@ -209,9 +211,20 @@ function Chat:_adopt(client, result, redraw)
   return turns
 end
 
+--- The permission part of session/start and session/resume: the mode, and the rules
+--- this workspace keeps ("Always in this workspace" answers).
+function Chat:_permission_params(params)
+  params.permissionMode = config.options.permission_mode
+  local rules = state.rules(self.root)
+  if #rules > 0 then
+    params.permissionRules = rules
+  end
+  return params
+end
+
 --- session/resume with what we know (handle first, else the bare session id).
 function Chat:_resume(client, saved, redraw, cb)
-  local params = { cwd = self.root }
+  local params = self:_permission_params({ cwd = self.root })
   if saved.handle then
     params.handle = saved.handle
   else
@@ -227,7 +240,8 @@ function Chat:_resume(client, saved, redraw, cb)
 end
 
 function Chat:_start(client, provider, cb)
-  local params = { cwd = self.root, provider = provider or self.provider or config.options.provider }
+  local params =
+    self:_permission_params({ cwd = self.root, provider = provider or self.provider or config.options.provider })
   if config.options.model then
     params.model = config.options.model
   end
@@ -351,6 +365,10 @@ function Chat:_send(text, done)
       if self.send == send then
         self.send = nil
       end
+      -- The turn is over: nobody waits for its questions any more.
+      self:_close_questions(function(q)
+        return q.session_id == params.sessionId
+      end)
       if serr then
         local kind = err_kind(serr)
         if serr.code == -32800 or kind == 'cancelled' then
@@ -383,6 +401,62 @@ function Chat:_send(text, done)
   end, user_line)
 end
 
+-- ---------------------------------------------------------------- permission questions
+
+--- The daemon asks whether a tool may run: show the question, answer with the user's key.
+function Chat:ask(client_id, params, ordinal, respond)
+  local q = { client_id = client_id, ordinal = ordinal, session_id = params.sessionId, respond = respond }
+  table.insert(self.questions, q)
+  local ok, e = pcall(function()
+    q.window = permission.ask(params, function(choice)
+      self:_forget_question(q)
+      local rule = permission.workspace_rule(params, choice)
+      if rule then
+        local saved, serr = pcall(state.add_rule, self.root, rule)
+        if not saved then
+          notify(tostring(serr), vim.log.levels.WARN)
+        end
+      end
+      respond({ outcome = permission.outcome(params, choice) })
+    end)
+  end)
+  if not ok then
+    self:_forget_question(q)
+    notify('could not show the permission question: ' .. tostring(e))
+    respond({ outcome = { outcome = 'cancelled' } })
+  end
+end
+
+function Chat:_forget_question(q)
+  for i, other in ipairs(self.questions) do
+    if other == q then
+      table.remove(self.questions, i)
+      return
+    end
+  end
+end
+
+--- Close the open questions `which(q)` selects; each is answered "cancelled" (a no-op for
+--- a daemon that stopped waiting), unless `unanswered` (the daemon is gone).
+function Chat:_close_questions(which, unanswered)
+  for _, q in ipairs(vim.list_slice(self.questions)) do
+    if which(q) then
+      self:_forget_question(q)
+      if q.window then
+        q.window.close()
+      end
+      if not unanswered then
+        q.respond({ outcome = { outcome = 'cancelled' } })
+      end
+    end
+  end
+end
+
+--- The open permission questions (tests, statusline).
+function Chat:open_questions()
+  return #self.questions
+end
+
 --- Stream a session/update into the turn in flight.
 function Chat:on_update(client_id, params)
   local send = self.send
@@ -396,6 +470,9 @@ function Chat:on_exit(client_id)
   if self.client_id == client_id then
     self.client_id = nil
   end
+  self:_close_questions(function(q)
+    return q.client_id == client_id
+  end, true)
 end
 
 --- Stop the running turn (session/cancel); the pending send then ends as cancelled.
@@ -535,6 +612,24 @@ end
 daemon.on_update = function(client_id, params)
   for _, chat in pairs(chats) do
     chat:on_update(client_id, params)
+  end
+end
+
+daemon.on_permission = function(client_id, params, ordinal, respond)
+  for _, chat in pairs(chats) do
+    if chat.session_id and chat.session_id == params.sessionId and chat.client_id == client_id then
+      return chat:ask(client_id, params, ordinal, respond)
+    end
+  end
+  -- No chat of this Neovim shows that session: nobody can answer, so it is not allowed.
+  respond({ outcome = { outcome = 'cancelled' } })
+end
+
+daemon.on_withdraw = function(client_id, ordinal)
+  for _, chat in pairs(chats) do
+    chat:_close_questions(function(q)
+      return q.client_id == client_id and q.ordinal == ordinal
+    end)
   end
 end
 

@@ -13,6 +13,10 @@ M.defaults = {
   provider = nil,
   -- Model of new chats; nil leaves the choice to the daemon/provider.
   model = nil,
+  -- 'ask': every command or edit the agent wants to run is put to you first (a floating
+  -- window with the command or the diff). 'bypass': tools run unasked, as the CLI's
+  -- "skip permissions" switch. 'deny': tools that need approval are refused.
+  permission_mode = 'ask',
   -- Where the per-workspace chat list lives; nil means stdpath("state")/caw/workspaces.json.
   state_file = nil,
   -- Markers that make a directory a workspace root (searched upwards), else the cwd is used.
@@ -34,6 +38,8 @@ M.defaults = {
 }
 
 M.options = vim.deepcopy(M.defaults)
+
+M.PERMISSION_MODES = { 'ask', 'bypass', 'deny' }
 
 -- (vim.validate's table form is deprecated in 0.11 and its new form is missing in 0.10.)
 local function check(name, value, kind, optional)
@@ -61,6 +67,10 @@ function M.set(opts)
   check('cmd_env', o.cmd_env, 'table', true)
   check('init_options', o.init_options, 'table', true)
   check('provider', o.provider, 'string', true)
+  check('permission_mode', o.permission_mode, 'string')
+  if not vim.tbl_contains(M.PERMISSION_MODES, o.permission_mode) then
+    error(("caw.setup: permission_mode must be one of 'ask', 'bypass', 'deny', got %q"):format(o.permission_mode), 2)
+  end
   check('state_file', o.state_file, 'string', true)
   check('root_markers', o.root_markers, 'table')
   check('split', o.split, 'string')

@@ -23,6 +23,43 @@ local info = {} ---@type table<integer, table> client id -> initialize result
 M.on_update = function(_client_id, _params) end
 M.on_change = function(_client_id, _params) end
 M.on_exit = function(_client_id, _root) end
+--- session/requestPermission: call respond(result) once, now or later.
+M.on_permission = function(_client_id, _params, _ordinal, respond)
+  respond({ outcome = { outcome = 'cancelled' } })
+end
+--- The daemon stopped waiting for the question with this ordinal (timeout, cancelled turn).
+M.on_withdraw = function(_client_id, _ordinal) end
+
+local asked = {} ---@type table<integer, integer> client id -> permission questions received
+
+--- Answer a server request later: Neovim runs request handlers in a coroutine and sends
+--- what the handler returns, so the handler yields until respond() is called.
+local function answer_later(ask)
+  local co = coroutine.running()
+  if not co or not coroutine.isyieldable() then
+    return nil, { code = -32603, message = 'caw: this Neovim cannot answer requests asynchronously' }
+  end
+  local result, waiting_for = nil, false
+  local responded = false
+  ask(function(value)
+    if responded then
+      return
+    end
+    responded = true
+    result = value
+    if waiting_for then
+      local ok, err = coroutine.resume(co, value)
+      if not ok then
+        vim.notify('caw: answering the daemon failed: ' .. tostring(err), vim.log.levels.ERROR)
+      end
+    end
+  end)
+  if responded then
+    return result
+  end
+  waiting_for = true
+  return coroutine.yield()
+end
 
 local function get_client(id)
   local client = id and vim.lsp.get_client_by_id(id)
@@ -74,7 +111,15 @@ local function exited(root, id, code, signal)
     cb({ code = -32099, message = msg, data = { kind = 'daemonExited' } }, nil)
   end
   info[id] = nil
+  asked[id] = nil
   M.on_exit(id, root)
+end
+
+--- initializationOptions: the permission mode and that this client answers questions,
+--- then whatever init_options the user set (which win).
+local function init_options(o)
+  local base = { permissionMode = o.permission_mode, clientCapabilities = { permissions = true } }
+  return vim.tbl_deep_extend('force', base, o.init_options or {})
 end
 
 --- The LSP client config for a workspace (exposed for :checkhealth and tests).
@@ -87,8 +132,25 @@ function M.client_config(root)
     cmd_env = o.cmd_env,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    init_options = o.init_options,
+    init_options = init_options(o),
     handlers = {
+      ['session/requestPermission'] = function(_, params, ctx)
+        local id = ctx.client_id
+        asked[id] = (asked[id] or 0) + 1
+        local ordinal = asked[id]
+        return answer_later(function(respond)
+          M.on_permission(id, params, ordinal, respond)
+        end)
+      end,
+      ['$/cancelRequest'] = function(_, params, ctx)
+        -- The daemon numbers its questions caw-permission-1, -2, ... in the order sent.
+        local n = type(params) == 'table'
+          and type(params.id) == 'string'
+          and params.id:match('^caw%-permission%-(%d+)$')
+        if n then
+          M.on_withdraw(ctx.client_id, tonumber(n))
+        end
+      end,
       ['session/update'] = function(_, params, ctx)
         M.on_update(ctx.client_id, params)
       end,

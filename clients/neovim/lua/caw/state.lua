@@ -47,6 +47,9 @@ local function encode(data)
     if #out.workspaces[root].chats == 0 then
       out.workspaces[root].chats = {}
     end
+    if type(ws.rules) == 'table' and #ws.rules > 0 then
+      out.workspaces[root].rules = ws.rules
+    end
   end
   return vim.json.encode(out)
 end
@@ -160,6 +163,50 @@ function M.clear_current(root)
   M.update(function(data)
     local ws = M.workspace(root, data)
     ws.current = nil
+    data.workspaces[root] = ws
+  end)
+end
+
+local function valid_rule(rule)
+  return type(rule) == 'table'
+    and type(rule.tool) == 'string'
+    and type(rule.pattern) == 'string'
+    and (rule.action == 'allow' or rule.action == 'reject')
+end
+
+--- The workspace's permission rules ("Always in this workspace" answers), as
+--- session/start and session/resume take them: {{tool, pattern, action}, ...}.
+function M.rules(root)
+  local rules = {}
+  for _, rule in ipairs(type(M.workspace(root).rules) == 'table' and M.workspace(root).rules or {}) do
+    if valid_rule(rule) then
+      rules[#rules + 1] = { tool = rule.tool, pattern = rule.pattern, action = rule.action }
+    end
+  end
+  return rules
+end
+
+--- Keep a rule for the workspace (once: an equal rule is not added again).
+function M.add_rule(root, rule)
+  assert(valid_rule(rule), 'caw: a rule needs tool, pattern and action')
+  M.update(function(data)
+    local ws = M.workspace(root, data)
+    ws.rules = type(ws.rules) == 'table' and ws.rules or {}
+    for _, r in ipairs(ws.rules) do
+      if r.tool == rule.tool and r.pattern == rule.pattern and r.action == rule.action then
+        return
+      end
+    end
+    table.insert(ws.rules, { tool = rule.tool, pattern = rule.pattern, action = rule.action })
+    data.workspaces[root] = ws
+  end)
+end
+
+--- Forget all of the workspace's rules.
+function M.clear_rules(root)
+  M.update(function(data)
+    local ws = M.workspace(root, data)
+    ws.rules = nil
     data.workspaces[root] = ws
   end)
 end
