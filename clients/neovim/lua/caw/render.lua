@@ -10,6 +10,9 @@ local api = vim.api
 local M = {}
 
 local folds = {} ---@type table<integer, {s: integer, e: integer}[]> buf -> ranges (1-based)
+-- Where the last streamed text ended, valid while the buffer's changedtick is `tick`: appending
+-- there needs no copy of the last line, which a long streamed line made cost its whole length.
+local tails = {} ---@type table<integer, {tick: integer, row: integer, col: integer}>
 
 local PROVIDER_NAMES = { claude_code = 'Claude Code', codex = 'Codex', opencode = 'opencode' }
 
@@ -116,6 +119,7 @@ function M.buffer(root)
     buffer = buf,
     callback = function()
       folds[buf] = nil
+      tails[buf] = nil
     end,
   })
   return buf
@@ -192,7 +196,9 @@ function M.follow(buf, old_count)
   local last = api.nvim_buf_line_count(buf)
   for _, win in ipairs(vim.fn.win_findbuf(buf)) do
     local row = api.nvim_win_get_cursor(win)[1]
-    if win ~= api.nvim_get_current_win() or not old_count or row >= old_count then
+    -- A cursor already on the last line stays: setting it re-measures that (wrapped) line, so a
+    -- long streamed line made every delta cost its whole length (400 kB: 112 s headless).
+    if row ~= last and (win ~= api.nvim_get_current_win() or not old_count or row >= old_count) then
       pcall(api.nvim_win_set_cursor, win, { last, 0 })
     end
   end
@@ -247,8 +253,16 @@ local function append_text(buf, text, prefix)
   end
   modify(buf, function()
     local row = api.nvim_buf_line_count(buf) - 1
-    local col = #api.nvim_buf_get_lines(buf, row, row + 1, false)[1]
+    local tail = tails[buf]
+    local col
+    if tail and tail.row == row and tail.tick == api.nvim_buf_get_changedtick(buf) then
+      col = tail.col -- nothing changed the buffer since the last append
+    else
+      col = #api.nvim_buf_get_lines(buf, row, row + 1, false)[1]
+    end
     api.nvim_buf_set_text(buf, row, col, row, col, pieces)
+    local last = #pieces == 1 and col + #pieces[1] or #pieces[#pieces]
+    tails[buf] = { tick = api.nvim_buf_get_changedtick(buf), row = row + #pieces - 1, col = last }
   end)
   return #pieces - 1
 end
@@ -400,6 +414,11 @@ end
 local Stream = {}
 Stream.__index = Stream
 
+-- Extending a line costs Neovim the line's whole length (it is copied), so once the streamed
+-- line is long its deltas are gathered and written together, at most every FLUSH_MS.
+local LONG_LINE = 4096 -- bytes
+local FLUSH_MS = 50
+
 --- Start an answer: its header now, its blocks as session/update notifications arrive.
 function M.stream(buf, provider)
   separate(buf)
@@ -434,22 +453,25 @@ function Stream:update(u)
   local buf = self.buf
   if (u.kind == 'text' or u.kind == 'thinking') and u.replace == true then
     -- The CLI retried an answer that broke off: what it streamed since the last tool is void.
+    self.pending = nil
     truncate(buf, self.kept)
     self.cur = nil
   end
-  if u.kind == 'text' and type(u.text) == 'string' then
+  local streamed = (u.kind == 'text' or u.kind == 'thinking') and type(u.text) == 'string'
+  if not (streamed and self.cur and self.cur.kind == u.kind) then
+    self:flush() -- gathered text comes before whatever starts now
+  end
+  if u.kind == 'text' and streamed then
     if not self.cur or self.cur.kind ~= 'text' then
       self:_start_line()
       self.cur = { kind = 'text' }
     end
-    append_text(buf, u.text)
-  elseif u.kind == 'thinking' and type(u.text) == 'string' then
+    self:_add(u.text)
+  elseif u.kind == 'thinking' and streamed then
     if not self.cur or self.cur.kind ~= 'thinking' then
       self.cur = { kind = 'thinking', fold = self:_block({ '> *thinking*', '> ' }) }
     end
-    local added = #vim.split(u.text, '\n', { plain = true }) - 1
-    self.cur.fold.e = self.cur.fold.e + added
-    append_text(buf, u.text, '> ')
+    self:_add(u.text)
   elseif u.kind == 'toolCall' then
     local lines = { tool_header(u.name, u.input) }
     vim.list_extend(lines, tool_input_lines(u.input))
@@ -471,11 +493,48 @@ function Stream:update(u)
   end
 end
 
+--- Add streamed text to the current text or thinking block: at once, or gathered on a long line.
+function Stream:_add(text)
+  local tail = tails[self.buf]
+  local long = tail and tail.col >= LONG_LINE and tail.tick == api.nvim_buf_get_changedtick(self.buf)
+  if not self.pending and not long then
+    self:_write(text)
+    return
+  end
+  if not self.pending then
+    self.pending = {}
+    vim.defer_fn(function()
+      self:flush()
+    end, FLUSH_MS)
+  end
+  self.pending[#self.pending + 1] = text
+end
+
+function Stream:_write(text)
+  if self.cur.kind == 'thinking' then
+    local _, added = text:gsub('\n', '')
+    self.cur.fold.e = self.cur.fold.e + added
+    append_text(self.buf, text, '> ')
+  else
+    append_text(self.buf, text)
+  end
+end
+
+--- Write the gathered text now (tests; the stream does it before anything else changes).
+function Stream:flush()
+  local pending = self.pending
+  self.pending = nil
+  if pending and not self.done and api.nvim_buf_is_valid(self.buf) then
+    self:_write(table.concat(pending))
+  end
+end
+
 --- The turn is complete: redraw the answer from the daemon's Turn (the record of truth).
 function Stream:finish(turn, provider)
   if self.done then
     return
   end
+  self.pending = nil
   self.done = true
   if type(turn) ~= 'table' then
     return
@@ -492,6 +551,7 @@ function Stream:fail(msg, cancelled)
   if self.done then
     return
   end
+  self:flush()
   self.done = true
   if cancelled then
     M.note(self.buf, '(cancelled)')
