@@ -3,7 +3,9 @@
 // with raw HTML off, so agent output cannot inject markup or script.
 import MarkdownIt from 'markdown-it';
 import { applyUpdate, type ChatViewState, type Entry, type FromWebview, type ToWebview, type ViewTurn } from '../chatModel';
-import type { Block } from '../protocol';
+import { MarkdownStream } from '../markdownStream';
+import { renderPermissions } from './permissionCards';
+import type { Block, Update } from '../protocol';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
 
@@ -23,10 +25,13 @@ const newButton = $('new') as HTMLButtonElement;
 const title = $('title');
 const meta = $('meta');
 const status = $('status');
+const permissions = $('permissions');
 
 let state: ChatViewState | undefined;
 let lastTurnNode: HTMLElement | undefined;
+let live: LiveTurn | undefined; // the running turn, updated in place
 let frame = 0;
+let tailTimer: ReturnType<typeof setTimeout> | undefined;
 
 function el(tag: string, className?: string, text?: string): HTMLElement {
   const node = document.createElement(tag);
@@ -83,7 +88,128 @@ function renderTurn(turn: ViewTurn): HTMLElement {
   return node;
 }
 
+interface Shown {
+  block: Block;
+  node: HTMLElement;
+  update(now: number): number | undefined; // returns when a throttled tail is due
+}
+
+/**
+ * The running turn's DOM, changed in place as updates stream in: each streamed text block is a
+ * MarkdownStream (finished parts rendered once, the tail re-rendered, throttled when long) and
+ * a thinking block gets only its new text. Rebuilding the turn every frame made a long answer
+ * quadratic. The finished turn arrives in a state message and is rendered whole, once.
+ */
+class LiveTurn {
+  readonly node: HTMLElement;
+  private readonly body = el('div', 'body');
+  private readonly waiting = el('div', 'waiting', 'Waiting for the agent…');
+  private readonly cursor = el('span', 'cursor');
+  private shown: Shown[] = [];
+  private readonly texts = new WeakMap<Block, (text: string) => void>();
+
+  constructor(readonly turn: ViewTurn) {
+    this.node = el('section', 'turn');
+    const user = el('div', 'message user');
+    user.append(el('div', 'role', 'You'), el('div', 'body', turn.input));
+    const agent = el('div', 'message assistant running stop-none');
+    agent.append(el('div', 'role', state?.provider ?? 'agent'), this.body);
+    this.body.append(this.waiting, this.cursor);
+    this.node.append(user, agent);
+  }
+
+  /** A streamed update was applied to the turn: hand its text to the block that took it. */
+  took(update: Update): void {
+    if ((update.kind === 'text' || update.kind === 'thinking') && update.text) {
+      const block = this.turn.output.at(-1);
+      if (block) this.texts.get(block)?.(update.text); // a block not shown yet starts from its text
+    }
+  }
+
+  /** Bring the DOM up to the turn; returns when a throttled tail is due, if one is. */
+  update(now: number): number | undefined {
+    const output = this.turn.output;
+    let same = 0;
+    while (same < this.shown.length && same < output.length && this.shown[same].block === output[same]) same++;
+    for (const gone of this.shown.splice(same)) gone.node.remove(); // a retried answer voids them
+    for (const block of output.slice(same)) {
+      const shown = this.show(block);
+      this.body.insertBefore(shown.node, this.waiting);
+      this.shown.push(shown);
+    }
+    this.waiting.hidden = output.length > 0;
+    let due: number | undefined;
+    for (const shown of this.shown) {
+      const next = shown.update(now);
+      if (next !== undefined) due = Math.min(due ?? next, next);
+    }
+    return due;
+  }
+
+  private show(block: Block): Shown {
+    if (block.type === 'text') {
+      const node = el('div', 'text markdown');
+      const tail = el('div');
+      tail.style.display = 'contents';
+      node.append(tail);
+      const markdown = new MarkdownStream((src) => md.render(src));
+      markdown.push(block.text);
+      this.texts.set(block, (text) => markdown.push(text));
+      return {
+        block,
+        node,
+        update(now) {
+          const r = markdown.flush(now);
+          for (const html of r.settled) {
+            const part = document.createElement('template');
+            part.innerHTML = html;
+            node.insertBefore(part.content, tail);
+          }
+          if (r.tail !== undefined) tail.innerHTML = r.tail;
+          return r.due;
+        },
+      };
+    }
+    if (block.type === 'thinking') {
+      const node = el('details', 'thinking');
+      const text = document.createTextNode(block.text);
+      const body = el('div', 'thinking-text');
+      body.append(text);
+      node.append(el('summary', undefined, 'Thinking'), body);
+      let pending: string[] = [];
+      this.texts.set(block, (more) => pending.push(more));
+      return {
+        block,
+        node,
+        update() {
+          if (pending.length) text.appendData(pending.join(''));
+          pending = [];
+          return undefined;
+        },
+      };
+    }
+    const shown: Shown = {
+      block,
+      node: renderBlock(block),
+      update() {
+        if (block.output !== undefined && block.output !== null && !shown.node.querySelector('.tool-output')) {
+          const node = renderBlock(block); // its result arrived
+          shown.node.replaceWith(node);
+          shown.node = node;
+        }
+        return undefined;
+      },
+    };
+    return shown;
+  }
+}
+
 function renderEntry(entry: Entry): HTMLElement {
+  if (entry.kind === 'turn' && entry.turn.running) {
+    live = new LiveTurn(entry.turn);
+    live.update(performance.now());
+    return live.node;
+  }
   return entry.kind === 'turn' ? renderTurn(entry.turn) : el('div', `notice ${entry.level}`, entry.text);
 }
 
@@ -101,6 +227,7 @@ function render(): void {
   document.body.dataset.status = state.status;
   transcript.replaceChildren();
   lastTurnNode = undefined;
+  live = undefined;
   if (!state.entries.length && (state.status === 'empty' || state.status === 'idle')) {
     transcript.append(
       el('div', 'empty', state.sessionId ? 'Ask the agent anything about this workspace.' : 'No chat yet. Start one with "caw: New Chat".'),
@@ -117,6 +244,7 @@ function render(): void {
   input.disabled = !usable;
   cancelButton.hidden = !running;
   newButton.hidden = state.status !== 'ended' && state.status !== 'failed' && state.status !== 'empty';
+  renderPermissions(permissions, state.permissions ?? [], (m) => vscode.postMessage(m), input);
   if (stick) transcript.scrollTop = transcript.scrollHeight;
 }
 
@@ -146,9 +274,16 @@ function rerenderLastTurn(): void {
   const turn = lastTurn();
   if (!turn || !lastTurnNode) return render();
   const stick = atBottom();
-  const node = renderTurn(turn);
-  lastTurnNode.replaceWith(node);
-  lastTurnNode = node;
+  if (live?.turn === turn) {
+    const due = live.update(performance.now());
+    clearTimeout(tailTimer);
+    // A long tail is re-rendered less often; show its last state when it is due.
+    if (due !== undefined) tailTimer = setTimeout(() => (frame ||= requestAnimationFrame(rerenderLastTurn)), due - performance.now());
+  } else {
+    const node = renderTurn(turn);
+    lastTurnNode.replaceWith(node);
+    lastTurnNode = node;
+  }
   if (stick) transcript.scrollTop = transcript.scrollHeight;
 }
 
@@ -163,6 +298,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       const turn = lastTurn();
       if (turn?.running) {
         applyUpdate(turn, message.update);
+        if (live?.turn === turn) live.took(message.update);
         // Many deltas per frame while streaming: redraw once per frame.
         frame ||= requestAnimationFrame(rerenderLastTurn);
       }
