@@ -13,28 +13,32 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.progress import Progress
 
 import caw
 from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
-from caw.errors import BackendFailed, CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
-from caw.events import Event
+from caw.errors import ProviderNotInstalled, SessionBusy, TurnCancelled
+from caw.events import Event, ToolCall
+from caw.handle import ResumeHandle
+from caw.models import CawModel
 from caw.permissions import PermissionMode, PermissionRequest
 from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
 from caw.store import Store
 
 from . import logs, wire
+from .errors import invalid_field, parse_params, rpc_error, to_rpc_error
 from .logs import SECRETS
 from .options import Options
 from .permissions import ClientPermissions, RuleSpec
-from .protocol import CawProtocol, RpcError, rpc_error
+from .protocol import CawProtocol, DaemonHooks
 from .providers_info import ProviderProbe
 from .registry import Registry
 from .transport import FrameError, Writer, open_reader, read_frames
@@ -48,67 +52,23 @@ _LOG_TYPES = {
     logging.INFO: types.MessageType.Info,
 }
 
-
-# --- params and errors -------------------------------------------------------------------
-
-
-def parse_params(model: type[wire.Params], raw: Any, prefix: str = "") -> Any:
-    """Validate ``raw`` into ``model``; -32602 naming each bad field otherwise."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise rpc_error(
-            "invalidParams", "invalid params: params must be an object (named parameters)",
-            errors=[wire.FieldError(field=prefix or "params", message="must be an object")],
-        )  # fmt: skip
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        errors = [
-            wire.FieldError(
-                field=prefix + ".".join(str(p) for p in e["loc"])
-                if e["loc"]
-                else prefix or "params",
-                message=e["msg"],
-            )
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        text = "; ".join(f"{e.field}: {e.message}" for e in errors)
-        raise rpc_error("invalidParams", f"invalid params: {text}", errors=errors) from None
+Handler = Callable[[Any], Awaitable[dict[str, Any]]]
 
 
-def invalid_field(field: str, message: str) -> RpcError:
-    return rpc_error(
-        "invalidParams",
-        f"invalid params: {field}: {message}",
-        errors=[wire.FieldError(field=field, message=message)],
-    )
+def _wrap(model: type[wire.Params], impl: Callable[[Any], Awaitable[CawModel]]) -> Handler:
+    """One of caw's methods as a pygls handler: params validated, exceptions as error answers."""
 
+    async def handler(raw: Any) -> dict[str, Any]:
+        params = parse_params(model, raw)
+        try:
+            result = await impl(params)
+        except (asyncio.CancelledError, JsonRpcException):
+            raise
+        except Exception as exc:
+            raise to_rpc_error(exc) from None
+        return result.to_wire()
 
-def to_rpc_error(exc: BaseException) -> JsonRpcException:
-    """caw's exceptions as documented error answers (``data.kind`` = the exception's kind)."""
-    if isinstance(exc, JsonRpcException):
-        return exc
-    message = SECRETS.redact(str(exc))
-    if isinstance(exc, TurnCancelled):
-        return rpc_error("cancelled", message, turn=exc.turn)
-    if isinstance(exc, UnknownProvider):
-        return invalid_field("provider", message)
-    if isinstance(exc, BackendFailed):
-        return rpc_error(
-            exc.kind if exc.kind in wire.ERRORS else "backendFailed", message,
-            exit_code=exc.exit_code, stderr_tail=SECRETS.redact(exc.stderr_tail) or None,
-        )  # fmt: skip
-    if isinstance(exc, CawError) and exc.kind in wire.ERRORS:
-        return rpc_error(exc.kind, message)
-    if isinstance(exc, ValueError):
-        return rpc_error(
-            "invalidParams",
-            f"invalid params: {message}",
-            errors=[wire.FieldError(field="params", message=message)],
-        )
-    log.error("internal error", exc_info=exc)
-    return rpc_error("internal", f"internal error: {type(exc).__name__} (see the daemon's log)")
+    return handler
 
 
 def _handle_of(session: AsyncSession) -> str | None:
@@ -116,6 +76,10 @@ def _handle_of(session: AsyncSession) -> str | None:
         return session.resume_handle
     except NoHandleYet:
         return None
+
+
+def _resolved(path: str | None) -> Path | None:
+    return Path(path).expanduser().resolve() if path else None
 
 
 def _realpath(path: str | None) -> str | None:
@@ -134,17 +98,20 @@ def _check_cwd(cwd: str | None) -> str | None:
 # --- progress ----------------------------------------------------------------------------
 
 
+_PROGRESS_MESSAGES = {"text": "writing", "thinking": "thinking", "toolResult": "tool finished"}
+
+
 class TurnProgress:
     """$/progress for one turn: begin, a report when the turn's activity changes, end."""
 
-    def __init__(self, server: CawServer, token: wire.ProgressToken, session: AsyncSession):
-        self.server, self.token, self.session = server, token, session
+    def __init__(self, progress: Progress, token: wire.ProgressToken, session: AsyncSession):
+        self.progress, self.token, self.session = progress, token, session
         self._last = ""
+        self._cancelling: asyncio.Future[Any] | None = None
 
     def begin(self) -> None:
-        progress = self.server.work_done_progress
-        progress.tokens.pop(self.token, None)  # a reused token starts afresh
-        progress.begin(
+        self.progress.tokens.pop(self.token, None)  # a reused token starts afresh
+        self.progress.begin(
             self.token,
             types.WorkDoneProgressBegin(
                 title=f"caw ({self.session.provider_name})",
@@ -152,35 +119,31 @@ class TurnProgress:
                 cancellable=True,
             ),
         )
-        cancel = progress.tokens.get(self.token)
+        cancel = self.progress.tokens.get(self.token)
         if cancel is not None:  # window/workDoneProgress/cancel cancels this future
-            cancel.add_done_callback(
-                lambda f: f.cancelled() and asyncio.ensure_future(self.session.cancel())
-            )
+            cancel.add_done_callback(self._on_cancel)
+
+    def _on_cancel(self, future: Future[Any]) -> None:
+        if future.cancelled():
+            self._cancelling = asyncio.ensure_future(self.session.cancel())
 
     def update(self, event: Event) -> None:
-        kind = event.kind
-        message = {"text": "writing", "thinking": "thinking", "toolResult": "tool finished"}.get(
-            kind
-        )
-        if kind == "toolCall":
-            message = f"running {event.name}"  # type: ignore[union-attr]
+        message = _PROGRESS_MESSAGES.get(event.kind)
+        if isinstance(event, ToolCall):
+            message = f"running {event.name}"
         if message and message != self._last:
             self._last = message
-            self.server.work_done_progress.report(
-                self.token, types.WorkDoneProgressReport(message=message)
-            )
+            self.progress.report(self.token, types.WorkDoneProgressReport(message=message))
 
     def end(self, outcome: str) -> None:
-        progress = self.server.work_done_progress
-        progress.end(self.token, types.WorkDoneProgressEnd(message=outcome))
-        progress.tokens.pop(self.token, None)
+        self.progress.end(self.token, types.WorkDoneProgressEnd(message=outcome))
+        self.progress.tokens.pop(self.token, None)
 
 
 # --- the server --------------------------------------------------------------------------
 
 
-class CawServer(LanguageServer):
+class CawServer(LanguageServer, DaemonHooks):
     protocol: CawProtocol
 
     def __init__(self, options: Options | None = None):
@@ -197,9 +160,6 @@ class CawServer(LanguageServer):
         self._closing = False
         self._probe: ProviderProbe | None = None
         self._watcher: SessionWatcher | None = None
-        # LSP: no notifications before initialize has been answered (logs may come during it).
-        # A client that skips initialize (by hand) is ready at its first request.
-        self.client_ready = False
         # In "ask" mode the sessions' questions go to the client (session/requestPermission).
         self.permissions = ClientPermissions(self.protocol)
         self.permissions.timeout = self.options.permission_timeout
@@ -208,7 +168,7 @@ class CawServer(LanguageServer):
     # --- plumbing ----------------------------------------------------------------------
 
     def _register(self) -> None:
-        handlers: dict[str, Callable[[Any], Awaitable[wire.CawModel]]] = {
+        handlers: dict[str, Callable[[Any], Awaitable[CawModel]]] = {
             "session/start": self.session_start,
             "session/send": self.session_send,
             "session/resume": self.session_resume,
@@ -218,50 +178,25 @@ class CawServer(LanguageServer):
         }
         assert handlers.keys() == wire.METHODS.keys()
         for name, impl in handlers.items():
-            self.feature(name)(self._wrap(wire.METHODS[name][0], impl))
-
-        def on_initialize(params: types.InitializeParams) -> None:
-            self.on_initialize(params)
+            self.feature(name)(_wrap(wire.METHODS[name][0], impl))
 
         async def on_shutdown(*args: Any) -> None:
             await self.registry.end_all()
 
-        self.feature(types.INITIALIZE)(on_initialize)
         self.feature(types.SHUTDOWN)(on_shutdown)
 
-    @staticmethod
-    def _wrap(model: type[wire.Params], impl: Callable[[Any], Awaitable[wire.CawModel]]):
-        async def handler(raw):
-            params = parse_params(model, raw)
-            try:
-                result = await impl(params)
-            except (asyncio.CancelledError, JsonRpcException):
-                raise
-            except Exception as exc:
-                raise to_rpc_error(exc) from None
-            return result.to_wire()
-
-        return handler
-
-    def saw_message(self, method: str) -> None:
-        logs.CLIENT_HANDLER.sender = self._log_to_client
-        if method != types.INITIALIZE:
-            self.client_ready = True
-
-    def notify(self, method: str, params: wire.CawModel) -> None:
-        self.protocol._send_data({"jsonrpc": "2.0", "method": method, "params": params.to_wire()})
+    def notify(self, method: str, params: CawModel) -> None:
+        """Send one of caw's notifications (wire.NOTIFICATIONS)."""
+        self.protocol.notify(method, params.to_wire())
 
     def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls would show it to the user as a window/showMessage popup.
         log.error("%s", error)
 
     def _log_to_client(self, level: int, message: str) -> None:
         kind = _LOG_TYPES.get(level, types.MessageType.Log)
-        self.protocol._send_data(
-            {
-                "jsonrpc": "2.0",
-                "method": types.WINDOW_LOG_MESSAGE,
-                "params": {"type": kind.value, "message": message},
-            }
+        self.protocol.notify(
+            types.WINDOW_LOG_MESSAGE, types.LogMessageParams(type=kind, message=message)
         )
 
     def permission_settings(
@@ -287,24 +222,45 @@ class CawServer(LanguageServer):
     def store(self) -> Store | None:
         return Store(self.options.data_dir) if self.options.data_dir is not None else None
 
+    # --- DaemonHooks: what the protocol calls --------------------------------------------
+
+    def saw_message(self, method: str) -> None:
+        # Log lines go to the client from its first message on (LSP allows them during initialize).
+        logs.CLIENT_HANDLER.sender = self._log_to_client
+
+    async def initialize(self, params: types.InitializeParams) -> dict[str, Any]:
+        """``initialize``: apply ``initializationOptions``, answer caw's capabilities."""
+        if params.initialization_options is not None:
+            await self._apply(
+                parse_params(
+                    wire.InitializationOptions,
+                    params.initialization_options,
+                    prefix="initializationOptions.",
+                )
+            )
+        providers = await self._probe.get() if self._probe else []
+        if self._watcher is not None:  # after initialize, changes to the data dir are seen
+            try:
+                await asyncio.wait_for(self._watcher.ready.wait(), 5.0)
+            except asyncio.TimeoutError:
+                log.warning("the data dir watcher is slow to start")
+        return {"caw": wire.CawCapabilities(providers=providers).to_wire()}
+
+    def request_exit(self, code: int = 0) -> None:
+        self.exit_code = code
+        if self._exit is not None:
+            self._exit.set()
+
     # --- lifecycle ---------------------------------------------------------------------
 
-    def on_initialize(self, params: types.InitializeParams) -> None:
-        raw = params.initialization_options
-        if raw is None:
-            return
-        given = parse_params(wire.InitializationOptions, raw, prefix="initializationOptions.")
+    async def _apply(self, given: wire.InitializationOptions) -> None:
+        """Each option given overrides the matching command-line flag."""
         fields = given.model_fields_set
         if "provider" in fields:
             try:
                 self.options.provider = canonical_name(given.provider) if given.provider else None
             except UnknownProvider as exc:
                 raise invalid_field("initializationOptions.provider", str(exc)) from None
-        if "data_dir" in fields:
-            data_dir = Path(given.data_dir).expanduser().resolve() if given.data_dir else None
-            if data_dir != self.options.data_dir:
-                self.options.data_dir = data_dir
-                asyncio.ensure_future(self._restart_watcher())
         if "idle_timeout" in fields:
             self.options.idle_timeout = given.idle_timeout
             self.registry.set_idle_timeout(given.idle_timeout)
@@ -320,20 +276,11 @@ class CawServer(LanguageServer):
         if "log_level" in fields and given.log_level:
             self.options.log_level = given.log_level
             logs.set_level(given.log_level)
-
-    async def caw_capabilities(self) -> dict[str, Any]:
-        providers = await self._probe.get() if self._probe else []
-        if self._watcher is not None:  # after initialize, changes to the data dir are seen
-            try:
-                await asyncio.wait_for(self._watcher.ready.wait(), 5.0)
-            except asyncio.TimeoutError:
-                log.warning("the data dir watcher is slow to start")
-        return wire.CawCapabilities(providers=providers).to_wire()
-
-    def request_exit(self, code: int = 0) -> None:
-        self.exit_code = code
-        if self._exit is not None:
-            self._exit.set()
+        if "data_dir" in fields:
+            data_dir = await asyncio.to_thread(_resolved, given.data_dir)
+            if data_dir != self.options.data_dir:
+                self.options.data_dir = data_dir
+                await self._restart_watcher()
 
     async def _restart_watcher(self) -> None:
         if self._watcher is not None:
@@ -346,7 +293,9 @@ class CawServer(LanguageServer):
             self._watcher.start()
 
     def _session_changed(self, session_id: str) -> None:
-        if self.client_ready:  # before that, the client has not listed anything it could refresh
+        if (
+            self.protocol.client_ready
+        ):  # before that, the client has not listed anything it could refresh
             self.notify("session/didChange", wire.SessionDidChange(session_id=session_id))
 
     async def serve(self, in_fd: int, out_fd: int) -> int:
@@ -354,7 +303,7 @@ class CawServer(LanguageServer):
         loop = asyncio.get_running_loop()
         self._exit = asyncio.Event()
         writer = await Writer.open(out_fd, self.options.max_backlog)
-        self.protocol.set_writer(writer)
+        self.protocol.open_output(writer)
         reader = await open_reader(in_fd)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, 0)
@@ -377,8 +326,7 @@ class CawServer(LanguageServer):
             task.cancel()
         await self.close()
         logs.CLIENT_HANDLER.sender = None
-        await writer.drain()
-        writer.close()
+        await writer.aclose()
         return self.exit_code
 
     async def _read(self, reader: asyncio.StreamReader, writer: Writer) -> None:
@@ -402,13 +350,7 @@ class CawServer(LanguageServer):
         if self._closing:
             return
         self._closing = True
-        pending = [
-            f
-            for f in self.protocol._request_futures.values()
-            if isinstance(f, asyncio.Future) and not f.done()
-        ]
-        for future in pending:
-            future.cancel()
+        pending = self.protocol.cancel_requests()
         if pending:
             await asyncio.wait(pending, timeout=15.0)
         await self.registry.end_all()
@@ -454,7 +396,7 @@ class CawServer(LanguageServer):
         if p.exclusive and session.busy:
             raise SessionBusy(f"session {p.session_id} is running a turn")
         progress = (
-            TurnProgress(self, p.work_done_token, session)
+            TurnProgress(self.work_done_progress, p.work_done_token, session)
             if p.work_done_token is not None
             else None
         )
@@ -484,36 +426,49 @@ class CawServer(LanguageServer):
         return wire.SendResult(turn=turn, resume_handle=_handle_of(session))
 
     async def session_resume(self, p: wire.ResumeParams) -> wire.ResumeResult:
-        # The daemon's default provider is a default, not a pin: the handle decides.
+        # The daemon's default provider is a default, not a pin: the handle names its provider.
         agent = self.agent(
             cwd=_check_cwd(p.cwd),
             pinned=False,
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
+        handle: ResumeHandle | None = None
         if p.handle is not None:
             handle = agent.read_handle(p.handle)
             if p.session_id is not None and p.session_id != handle.session_id:
                 raise invalid_field("sessionId", "does not match the handle's session")
-        else:
-            live = self.registry.find(p.session_id)
-            if live is None and self.options.data_dir is None:
-                raise UnknownSession(
-                    "this daemon has no data dir, so a bare session id cannot be resumed: pass the handle"
-                )
-            handle = agent.read_handle(p.session_id) if live is None else None
-        session_id = handle.session_id if handle is not None else p.session_id
-        if handle is not None:
             SECRETS.add(handle.resume_key, handle.session_id)
+            session_id = handle.session_id
+        elif p.session_id is not None:
+            session_id = p.session_id
+            if self.registry.find(session_id) is None:
+                handle = self._stored_handle(agent, session_id)
+        else:  # ResumeParams requires one of the two
+            raise invalid_field("params", "either 'handle' or 'sessionId' is required")
         async with self.registry.attach_lock(session_id):
             session = self.registry.find(session_id)
             if session is None:
+                # A live session found above may have ended while this waited for the lock.
+                handle = handle or self._stored_handle(agent, session_id)
                 session = await agent.resume_session(handle.encode())
                 self.registry.add(session)
                 log.info("session %s resumed (%s)", session_id, session.provider_name)
         return wire.ResumeResult(
-            session_id=session.session_id, provider=session.provider_name,
-            resume_handle=_handle_of(session), turns=session.trajectory.turns,
-        )  # fmt: skip
+            session_id=session.session_id,
+            provider=session.provider_name,
+            resume_handle=_handle_of(session),
+            turns=session.trajectory.turns,
+        )
+
+    def _stored_handle(self, agent: AsyncAgent, session_id: str) -> ResumeHandle:
+        """The handle the data dir holds for a bare session id."""
+        if self.options.data_dir is None:
+            raise UnknownSession(
+                "this daemon has no data dir, so a bare session id cannot be resumed: pass the handle"
+            )
+        handle = agent.read_handle(session_id)
+        SECRETS.add(handle.resume_key, handle.session_id)
+        return handle
 
     async def session_cancel(self, p: wire.SessionRef) -> wire.CancelResult:
         return wire.CancelResult(cancelled=await self.registry.get(p.session_id).cancel())
@@ -546,7 +501,7 @@ class CawServer(LanguageServer):
                         updated_at=now,
                         num_turns=t.num_turns,
                         live=True,
-                    )  # fmt: skip
+                    )
                 )
         if p.cwd is not None:
             wanted = _realpath(p.cwd)
@@ -573,6 +528,6 @@ def _stored_sessions(store: Store, live: dict[str, AsyncSession]) -> list[wire.S
                 updated_at=updated,
                 num_turns=t.num_turns,
                 live=t.session_id in live,
-            )  # fmt: skip
+            )
         )
     return found

@@ -1,26 +1,29 @@
 """pygls' LSP protocol, made strict about JSON-RPC 2.0 and quiet about message bodies.
 
-What changes against pygls 2.1:
+The protocol reaches the daemon only through :class:`DaemonHooks`, and the daemon sends
+through the protocol's public methods (``notify`` for notifications, ``answer_error``,
+``receive_frame``, ``open_output``, ``cancel_requests``).
 
-* Frames are parsed here, not by a ``json.loads`` object hook: unparsable
-  input answers -32700 with id null, a non-request answers -32600, batches
-  work as JSON-RPC 2.0 says, and params of caw's own methods arrive as plain
-  dicts (pygls would turn them into namedtuples) for pydantic to validate.
-* Responses are plain dicts with exactly one of ``result``/``error``; an
-  exception's traceback is logged, never sent.
-* Message bodies are never logged (a ``session/send`` answer carries a handle).
-* ``exit`` and end of input stop the daemon through its own shutdown path
-  (ending every backend) instead of ``sys.exit`` inside a callback.
+pygls does the dispatch: handler lookup, running handlers, ``shutdown``,
+``$/progress`` and ``window/workDoneProgress/cancel``. What it cannot be configured to
+do is overridden below; each override says which behaviour it fixes, and
+``tests/server/test_pygls_seams.py`` fails if a pygls upgrade stops calling it or
+changes what it relies on. Besides, frames are parsed here (:meth:`receive_frame`),
+not by pygls' ``json.loads`` object hook: unparsable input answers -32700 with id
+null, a non-request answers -32600, batches work as JSON-RPC 2.0 says, and params of
+caw's own methods arrive as plain dicts (pygls would turn them into namedtuples) for
+pydantic to validate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import cattrs
@@ -33,10 +36,11 @@ from pygls.protocol import (
     lsp_method,
 )
 
-from . import wire
+from .errors import INTERNAL_ERROR, internal_error, rpc_error
 
 if TYPE_CHECKING:
-    from .app import CawServer
+    from cattrs import Converter
+    from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger("caw_server.protocol")
 
@@ -45,20 +49,26 @@ _MISSING = object()
 DROPPABLE = frozenset({"session/update", types.WINDOW_LOG_MESSAGE})
 
 
-class RpcError(JsonRpcException):
-    """An error answer: code, message and ``data`` (an :class:`~caw_server.wire.ErrorData` dict)."""
+@runtime_checkable
+class DaemonHooks(Protocol):
+    """What the protocol needs from the daemon (:class:`~caw_server.app.CawServer`)."""
 
-    def __init__(self, code: int, message: str, data: dict[str, Any] | None = None):
-        super().__init__(message=message, code=code, data=data)
+    def saw_message(self, method: str) -> None:
+        """A well-formed message for ``method`` arrived; it is handled next."""
+
+    async def initialize(self, params: types.InitializeParams) -> dict[str, Any]:
+        """Apply ``initializationOptions``; return ``capabilities.experimental``."""
+
+    def request_exit(self, code: int) -> None:
+        """``exit`` arrived: stop serving, end every backend, exit with ``code``."""
 
 
-def rpc_error(kind: str, message: str, **data: Any) -> RpcError:
-    code = wire.ERRORS[kind][0]
-    return RpcError(
-        code,
-        message,
-        wire.ErrorData(kind=kind, **data).model_dump(mode="json", by_alias=True, exclude_none=True),
-    )
+class FrameWriter(Protocol):
+    """Where framed messages go (:class:`~caw_server.transport.Writer`)."""
+
+    def write(self, data: bytes, *, droppable: bool = False) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _Batch:
@@ -103,7 +113,19 @@ def _reject_non_json_number(name: str) -> None:
 
 
 class CawProtocol(LanguageServerProtocol):
-    _server: CawServer
+    def __init__(self, server: LanguageServer, converter: Converter):
+        super().__init__(server, converter)
+        if not isinstance(server, DaemonHooks):
+            raise TypeError(f"{type(server).__name__} does not implement DaemonHooks")
+        self._hooks: DaemonHooks = server
+        self._output: FrameWriter | None = None
+        # LSP: no notifications of the server's own before initialize is answered (log lines may
+        # come during it). A client that skips initialize (by hand) is ready at its first request.
+        self.client_ready = False
+
+    def open_output(self, writer: FrameWriter) -> None:
+        self._output = writer
+        self.set_writer(writer)
 
     # --- input ---------------------------------------------------------------------
 
@@ -180,7 +202,9 @@ class CawProtocol(LanguageServerProtocol):
             method,
             f" id={msg_id!r:.100}" if is_request else "",
         )
-        self._server.saw_message(method)
+        self._hooks.saw_message(method)
+        if method != types.INITIALIZE:
+            self.client_ready = True
         known = (
             method in self.fm.builtin_features
             or method in self.fm.features
@@ -203,6 +227,7 @@ class CawProtocol(LanguageServerProtocol):
                     f"invalid request: {method} is a notification: send it without an id",
                 ),
             )
+        message: Any
         if lsp_type is not None:
             try:
                 message = self._converter.structure(
@@ -233,17 +258,18 @@ class CawProtocol(LanguageServerProtocol):
             try:
                 error = self._converter.structure(error, types.ResponseError)
             except Exception:
-                error = types.ResponseError(code=wire.INTERNAL_ERROR, message="malformed error")
+                error = types.ResponseError(code=INTERNAL_ERROR, message="malformed error")
         self._handle_response(msg["id"], msg.get("result"), error)
 
-    # pygls logs params here; caw's may hold a handle.
-    def forget_request(self, msg_id: Any) -> None:
-        """Stop waiting for the client's answer to our request ``msg_id`` (a late one is dropped)."""
-        self._request_futures.pop(msg_id, None)
-
+    # pygls override. (1) pygls files each notification handler's future under a fresh id
+    # in _request_futures and never removes it: memory would grow with every notification.
+    # One id per method keeps one. (2) A $/cancelRequest for a request that has finished is
+    # routine (the client races the answer); pygls warns about each, and the warning would
+    # reach the client as window/logMessage. (3) A failing handler is logged with its
+    # traceback, never its params.
     def _handle_notification(self, method_name: str, params: Any) -> None:
         if method_name == types.CANCEL_REQUEST:
-            return self._handle_cancel_notification(params.id)
+            return self._cancel_request(params.id)
         try:
             handler = self._get_handler(method_name)
         except JsonRpcException:
@@ -254,24 +280,40 @@ class CawProtocol(LanguageServerProtocol):
                 msg_id=f"notification:{method_name}",
                 handler=handler,
                 args=(params,),
-                callback=self._check_handler_result,
+                callback=_log_notification_failure,
             )
         except Exception:
             log.exception("notification %s failed", method_name)
+        return None
 
-    def _handle_cancel_notification(self, msg_id: Any) -> None:
+    def _cancel_request(self, msg_id: Any) -> None:
         future = self._request_futures.get(msg_id)
         if future is None:
             log.debug("$/cancelRequest for unknown or finished request %r", msg_id)
             return
         future.cancel()
 
-    def _check_handler_result(self, future: Future[Any]) -> None:
-        if not future.cancelled() and (exc := future.exception()) is not None:
-            log.error("notification handler failed", exc_info=exc)
+    def forget_request(self, msg_id: Any) -> None:
+        """Stop waiting for the client's answer to our request ``msg_id`` (a late one is dropped)."""
+        self._request_futures.pop(msg_id, None)
+
+    def cancel_requests(self) -> list[asyncio.Future[Any]]:
+        """Cancel every request still running; returns them, to wait for their answers."""
+        pending: list[asyncio.Future[Any]] = []
+        for future in self._request_futures.values():
+            # caw's handlers run as asyncio tasks, which can be awaited; pygls' generator
+            # handlers (initialize) end with the tasks they wait on.
+            if isinstance(future, asyncio.Future) and not future.done():
+                future.cancel()
+                pending.append(future)
+        return pending
 
     # --- output --------------------------------------------------------------------
 
+    # pygls override. (1) A cancelled request answers -32800 with data.kind "cancelled" like
+    # every caw error (pygls sends no data). (2) An unexpected exception answers "internal"
+    # and its traceback goes to the log only (pygls sends it to the client in error.data).
+    # (3) An expected error (unknownSession, ...) is not logged with a traceback.
     def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
         self._request_futures.pop(msg_id, None)
         if future.cancelled():
@@ -282,21 +324,20 @@ class CawProtocol(LanguageServerProtocol):
         if isinstance(exc, JsonRpcException):
             return self.answer_error(msg_id, exc)
         log.error("internal error answering request %r", msg_id, exc_info=exc)
-        self.answer_error(
-            msg_id,
-            rpc_error("internal", f"internal error: {type(exc).__name__} (see the daemon's log)"),
-        )
-        return None
+        return self.answer_error(msg_id, internal_error(exc))
 
     def answer_error(self, msg_id: Any, exc: JsonRpcException) -> None:
         self._send_response(msg_id, error=exc.to_response_error())
 
+    # pygls override. (1) pygls' converter drops "id" from an error answer whose id is null
+    # (a parse error's): JSON-RPC 2.0 requires "id": null. (2) An answer to a request that came
+    # in a batch joins the batch's one array (pygls has no batches).
     def _send_response(
         self, msg_id: Any, result: Any = None, error: types.ResponseError | None = None
     ) -> None:
         answer: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id}
         if error is not None:
-            payload = {"code": error.code, "message": error.message}
+            payload: dict[str, Any] = {"code": error.code, "message": error.message}
             if error.data is not None:
                 payload["data"] = error.data
             answer["error"] = payload
@@ -312,8 +353,12 @@ class CawProtocol(LanguageServerProtocol):
         else:
             self._send_data(answer)
 
+    # pygls override: every outgoing message passes here. (1) It tells the writer which
+    # messages a lagging client may miss (DROPPABLE) so output stays bounded. (2) Content-Length
+    # counts bytes and no Content-Type header is sent (pygls counts characters and adds one).
+    # (3) Bodies are never logged (pygls logs each at info; an answer may carry a handle).
     def _send_data(self, data: Any) -> None:
-        if self.writer is None:
+        if self._output is None:
             return
         try:
             body = json.dumps(data, default=self._serialize_message, separators=(",", ":")).encode(
@@ -322,25 +367,38 @@ class CawProtocol(LanguageServerProtocol):
         except Exception:
             log.exception("could not serialize an outgoing message")
             return
-        droppable = isinstance(data, dict) and data.get("method") in DROPPABLE
-        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body, droppable=droppable)
+        method = data.get("method") if isinstance(data, dict) else getattr(data, "method", None)
+        self._output.write(
+            b"Content-Length: %d\r\n\r\n" % len(body) + body, droppable=method in DROPPABLE
+        )
 
     # --- lifecycle -----------------------------------------------------------------
 
+    # pygls override: pygls builds the InitializeResult from its registered features and
+    # offers no way to add capabilities.experimental (caw's protocol version and providers).
+    # The daemon decides everything in DaemonHooks.initialize; this only puts it in the answer.
     @lsp_method(types.INITIALIZE)
-    def lsp_initialize(self, params: types.InitializeParams):
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
         result = yield from super().lsp_initialize(params)
-        caw = yield self._server.caw_capabilities, (), None
+        experimental = yield self._hooks.initialize, (params,), None
         result.capabilities.text_document_sync = None  # caw has no use for documents
-        result.capabilities.experimental = {"caw": caw}
-        self._server.client_ready = (
-            True  # the answer goes out right after this, before anything else
-        )
+        result.capabilities.experimental = experimental
+        self.client_ready = True  # the answer goes out right after this, before anything else
         return result
 
+    # pygls override: pygls calls sys.exit inside the handler, which would skip ending the
+    # backends; the daemon stops through its own shutdown path instead.
     @lsp_method(types.EXIT)
-    def lsp_exit(self, *args: Any) -> None:
-        self._server.request_exit(0 if self._shutdown else 1)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        self._hooks.request_exit(0 if self._shutdown else 1)
+        yield from ()
+
+
+def _log_notification_failure(future: Future[Any]) -> None:
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.error("notification handler failed", exc_info=exc)
 
 
 def _without_params(msg: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +412,7 @@ def _short(exc: BaseException) -> str:
 def _cattrs_message(exc: BaseException) -> str:
     """cattrs' messages with the field path in wire spelling: '... @ params.processId'."""
     try:
-        lines = cattrs.transform_error(exc, path="$")  # type: ignore[arg-type]
+        lines = cattrs.transform_error(exc, path="$")
     except Exception:
         return _short(exc)
     out = []

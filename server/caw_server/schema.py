@@ -17,12 +17,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import wire
+from . import errors, wire
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "protocol" / "caw.schema.json"
 
@@ -32,15 +32,15 @@ def build() -> dict[str, Any]:
     inputs += [wire.InitializationOptions]
     inputs += [m[1] for m in wire.CLIENT_REQUESTS.values()]  # the client's answers
     outputs = [m[1] for m in wire.METHODS.values() if m[1] is not None]
-    outputs += list(wire.NOTIFICATIONS.values()) + [wire.CawCapabilities, wire.ErrorData]
+    outputs += list(wire.NOTIFICATIONS.values()) + [wire.CawCapabilities, errors.ErrorData]
     outputs += [m[0] for m in wire.CLIENT_REQUESTS.values()]
-    keyed = [(m, "validation") for m in dict.fromkeys(inputs)] + [
-        (m, "serialization") for m in dict.fromkeys(outputs)
-    ]
+    keyed: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (m, "validation") for m in dict.fromkeys(inputs)
+    ] + [(m, "serialization") for m in dict.fromkeys(outputs)]
     refs, schema = models_json_schema(keyed, by_alias=True, ref_template="#/$defs/{model}")
 
-    def ref(model: type, mode: str) -> str:
-        return refs[(model, mode)]["$ref"]
+    def ref(model: type[BaseModel], mode: Literal["validation", "serialization"]) -> str:
+        return str(refs[(model, mode)]["$ref"])
 
     methods = {}
     for name, (params, result, doc) in wire.METHODS.items():
@@ -76,9 +76,9 @@ def build() -> dict[str, Any]:
         },
         "x-errors": [
             {"code": code, "kind": kind, "description": text}
-            for kind, (code, text) in wire.ERRORS.items()
+            for kind, (code, text) in errors.ERRORS.items()
         ],
-        "x-errorData": {"$ref": ref(wire.ErrorData, "serialization")},
+        "x-errorData": {"$ref": ref(errors.ErrorData, "serialization")},
         "$defs": schema["$defs"],
     }
 

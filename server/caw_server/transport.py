@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -151,7 +152,9 @@ async def open_reader(fd: int) -> asyncio.StreamReader:
     return reader
 
 
-def _pump_file(pipe, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+def _pump_file(
+    pipe: io.FileIO, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop
+) -> None:
     try:
         while chunk := pipe.read(_CHUNK):
             loop.call_soon_threadsafe(reader.feed_data, chunk)
@@ -166,7 +169,7 @@ class Writer:
 
     def __init__(self, max_backlog: int = DEFAULT_MAX_BACKLOG) -> None:
         self._transport: asyncio.WriteTransport | None = None
-        self._file = None
+        self._file: io.FileIO | None = None
         self.max_backlog = max_backlog
         self.closed = asyncio.Event()
         self.writable = asyncio.Event()  # clear while the backlog is over max_backlog
@@ -195,7 +198,7 @@ class Writer:
             return
         if self._transport is not None:
             self._transport.write(data)
-        else:
+        elif self._file is not None:
             try:
                 self._file.write(data)
             except OSError:
@@ -215,18 +218,15 @@ class Writer:
             for task in waits:
                 task.cancel()
 
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait (a little) until queued output has been written."""
-        if self._transport is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (
-            self._transport.get_write_buffer_size()
-            and not self.closed.is_set()
-            and loop.time() < deadline
-        ):
-            await asyncio.sleep(0.01)
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Close once queued output has been written (a little while at most)."""
+        if self._transport is not None and not self.closed.is_set():
+            self._transport.close()  # writes what is queued, then connection_lost sets closed
+            try:
+                await asyncio.wait_for(self.closed.wait(), timeout)
+            except asyncio.TimeoutError:
+                self._transport.abort()
+        self.close()
 
     def close(self) -> None:
         if self._transport is not None:

@@ -9,7 +9,7 @@ module by :mod:`caw_server.schema`) cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -17,6 +17,11 @@ from caw.events import Event
 from caw.models import CawModel, Trajectory, Turn
 from caw.permissions import PermissionMode
 
+# Error answers (ERRORS: data.kind -> code; ErrorData) are protocol messages too; they are
+# defined in errors.py, beside the exception that carries them.
+from .errors import ERRORS as ERRORS
+from .errors import ErrorData as ErrorData
+from .errors import FieldError as FieldError
 from .permissions import (
     ClientCapabilities,
     RequestPermissionParams,
@@ -28,7 +33,7 @@ from .permissions import (
 #: Major: anything a v1 client could trip over.
 PROTOCOL_VERSION = "1.0"
 
-ProgressToken = Union[int, str]
+ProgressToken = int | str
 LogLevel = Literal["error", "warning", "info", "debug"]
 
 
@@ -218,88 +223,8 @@ class SessionDidChange(CawModel):
     session_id: str
 
 
-# --- errors --------------------------------------------------------------------------
-
-
-class FieldError(CawModel):
-    field: str
-    message: str
-
-
-class ErrorData(CawModel):
-    """``error.data`` of every caw error; ``kind`` is the stable thing to switch on."""
-
-    kind: str
-    exit_code: int | None = None
-    stderr_tail: str | None = None
-    install_hint: str | None = None
-    provider: str | None = None
-    errors: list[FieldError] | None = Field(
-        None, description="invalidParams: each problem, naming its field."
-    )
-    turn: Turn | None = Field(
-        None, description="cancelled: what the turn had produced when it stopped."
-    )
-
-
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-REQUEST_CANCELLED = -32800
-
-#: data.kind -> (code, meaning). The JSON-RPC and LSP codes first, then caw's own.
-ERRORS: dict[str, tuple[int, str]] = {
-    "parseError": (
-        PARSE_ERROR,
-        "The frame is not valid JSON or UTF-8, or its header is unusable (also: frame too large). id is null.",
-    ),
-    "invalidRequest": (
-        INVALID_REQUEST,
-        "Not a JSON-RPC 2.0 request object, a notification sent with an id, or a request after shutdown.",
-    ),
-    "methodNotFound": (METHOD_NOT_FOUND, "No such method."),
-    "invalidParams": (INVALID_PARAMS, "The params do not validate; data.errors names each field."),
-    "internal": (INTERNAL_ERROR, "A bug in caw; the daemon's log has the details."),
-    "cancelled": (
-        REQUEST_CANCELLED,
-        "The turn was cancelled (session/cancel, $/cancelRequest, session/end or shutdown).",
-    ),
-    "unknownSession": (
-        1001,
-        "No live session with this id (session/resume it first), or none stored under it.",
-    ),
-    "providerNotInstalled": (
-        1002,
-        "The provider's CLI is not installed; the message and data.installHint say how to install it.",
-    ),
-    "backendFailed": (
-        1003,
-        "The backend CLI died or failed; data.exitCode and data.stderrTail say how. The session stays usable.",
-    ),
-    "modelError": (
-        1004,
-        "The model API answered with an error (rate limit, overload, server error).",
-    ),
-    "usageLimit": (1005, "The account's usage limit is reached."),
-    "timeout": (
-        1006,
-        "The turn ran longer than the turn timeout and was stopped. The session stays usable.",
-    ),
-    "invalidHandle": (
-        1007,
-        "The resume handle or id is malformed, of an unknown provider, or unsafe.",
-    ),
-    "noHandleYet": (1008, "The backend has not assigned a resume key yet; send a message first."),
-    "sessionBusy": (1009, "A turn is running and the send asked for exclusivity."),
-    "sessionClosed": (1010, "The session has ended."),
-    "persistenceFailed": (1011, "Writing to the data dir failed."),
-}
-
-
 #: method -> (params model, result model or None, one line of documentation)
-METHODS: dict[str, tuple[type[CawModel], type[CawModel] | None, str]] = {
+METHODS: dict[str, tuple[type[Params], type[CawModel] | None, str]] = {
     "session/start": (
         StartParams,
         StartResult,

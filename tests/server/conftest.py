@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
 
 from caw.client import CawClient
+from caw_server import logs
+from caw_server.app import CawServer
+from caw_server.options import Options
+
+from .inprocess import CaptureWriter, Daemon
 
 REPO = Path(__file__).resolve().parents[2]
 BACKENDS_BIN = REPO / "tests" / "backends" / "node_modules" / ".bin"
@@ -66,3 +72,16 @@ async def spawn_daemon(tmp_path):
         await client.aclose(timeout=60)
     for client in clients:
         assert_no_secrets_logged(client)
+
+
+@pytest_asyncio.fixture
+async def daemon() -> AsyncIterator[Daemon]:
+    """A CawServer in this process (no data dir, no backend), fed frames directly."""
+    server = CawServer(Options(data_dir=None))
+    out = CaptureWriter()
+    server.protocol.open_output(out)
+    try:
+        yield Daemon(server, out)
+    finally:
+        logs.CLIENT_HANDLER.sender = None  # the daemon attaches it at its first message
+        await server.registry.end_all()

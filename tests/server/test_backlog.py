@@ -81,10 +81,12 @@ def test_a_client_that_does_not_read_misses_updates_but_not_the_answer(cli_env, 
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env("claude_code"), cwd=tmp_path,
         start_new_session=True,
     )  # fmt: skip
+    assert proc.stdin and proc.stdout and proc.stderr
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
     paused, ended, resumed = threading.Event(), threading.Event(), threading.Event()
 
     def watch_stderr() -> None:
-        for line in proc.stderr:
+        for line in stderr:
             if b"the client is not reading" in line:
                 paused.set()
             elif re.search(rb"turn \d+ ended", line):
@@ -95,7 +97,7 @@ def test_a_client_that_does_not_read_misses_updates_but_not_the_answer(cli_env, 
     threading.Thread(target=watch_stderr, daemon=True).start()
     try:
         seen: list[dict] = []
-        proc.stdin.write(
+        stdin.write(
             _frame(
                 {
                     "jsonrpc": "2.0",
@@ -105,23 +107,23 @@ def test_a_client_that_does_not_read_misses_updates_but_not_the_answer(cli_env, 
                 }
             )
         )
-        proc.stdin.flush()
-        sid = _answer(proc.stdout, "start", seen)["result"]["sessionId"]
+        stdin.flush()
+        sid = _answer(stdout, "start", seen)["result"]["sessionId"]
         send = {"sessionId": sid, "message": "Repeat after me: " + " ".join(words)}
-        proc.stdin.write(
+        stdin.write(
             _frame({"jsonrpc": "2.0", "id": "turn", "method": "session/send", "params": send})
         )
-        proc.stdin.flush()
+        stdin.flush()
         # Nothing is read while the whole turn streams.
         assert paused.wait(120), "the daemon did not notice that its client stopped reading"
         assert ended.wait(120)
         seen.clear()
-        answer = _answer(proc.stdout, "turn", seen)
+        answer = _answer(stdout, "turn", seen)
         assert answer["result"]["turn"]["result"] == " ".join(words), "the answer is whole"
         streamed = [m["params"]["update"] for m in seen if m.get("method") == "session/update"]
         assert 0 < len(streamed) < len(words) / 2, "updates beyond the backlog were dropped"
         assert resumed.wait(30)
-        proc.stdin.close()
+        stdin.close()
         assert proc.wait(60) == 0
     finally:
         if proc.poll() is None:

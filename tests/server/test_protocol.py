@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -98,18 +99,18 @@ async def test_framing_errors_answer_parse_error_with_null_id(spawn_daemon):
     await still_serving(client)
 
 
+def _rss_kib(pid: int | None) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+
+
 async def test_a_giant_frame_is_refused_without_allocating_it(spawn_daemon):
     client = await spawn_daemon("--no-data-dir")
     answer = await answer_to(client, b"Content-Length: 999999999999\r\n\r\n")
     assert error_of(answer) == (-32700, None)
     assert "exceeds the limit" in answer["error"]["message"]
     client.write_raw(b"x" * (4 * 1024 * 1024))  # part of the announced body: skipped, not stored
-    rss_kib = int(
-        next(
-            line for line in open(f"/proc/{client.pid}/status") if line.startswith("VmRSS")
-        ).split()[1]
-    )
-    assert rss_kib < 300 * 1024
+    assert _rss_kib(client.pid) < 300 * 1024
     client.process.close_stdin()  # the daemon is still consuming that body; end of input ends it cleanly
     assert await client.wait_closed() == 0
 

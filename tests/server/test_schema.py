@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from caw.events import EVENT_TYPES
 from caw_server import schema, wire
 
 from .conftest import REPO
@@ -31,11 +32,7 @@ def test_schema_covers_every_method_notification_and_error():
     assert {e["kind"] for e in document["x-errors"]} == set(wire.ERRORS)
     update = document["$defs"]["SessionUpdate"]["properties"]["update"]
     assert set(update["discriminator"]["mapping"]) == {
-        "text",
-        "thinking",
-        "toolCall",
-        "toolResult",
-        "usage",
+        event.model_fields["kind"].default for event in EVENT_TYPES
     }
     for entry in document["x-methods"].values():  # every reference resolves
         for part in ("params", "result"):
