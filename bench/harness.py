@@ -456,6 +456,9 @@ class Run:
     concurrency_turns: int = 4
     memory_sessions: int = 10
     idle_timeout: float = 4.0
+    large_sizes: list[tuple[int, int]] = field(
+        default_factory=lambda: [(1_000_000, 20), (10_000_000, 1000), (30_000_000, 1000)]
+    )  # (characters, characters per delta) of the large-answer measurement
     errors: list[str] = field(default_factory=list)
     _servers: dict[tuple[float, float], ModelServer] = field(default_factory=dict)
 

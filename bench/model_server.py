@@ -2,7 +2,9 @@
 
     python bench/model_server.py --timing-log FILE [--latency S] [--delta-delay S]
 
-prints its base URL on one line and serves until SIGTERM. For every main-agent
+prints its base URL on one line and serves until SIGTERM. ``Write N characters in
+deltas of D (TOKEN)`` is answered with TOKEN and N characters in words of D (the
+large-answer measurement; see :func:`large_answer`). For every main-agent
 request that streams text it appends one JSON line to FILE:
 ``{"user": <latest user text>, "t_request": ..., "deltas": [[monotonic, cumulative chars], ...]}``,
 each time taken right after the delta's bytes were written to the socket. The
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
@@ -22,6 +25,29 @@ from pathlib import Path
 from typing import Any
 
 from caw.testing.model_server import RecordedRequest, ScriptedModelServer
+from caw.testing.script import Reply
+
+LARGE = re.compile(r"Write (\d+) characters in deltas of (\d+) \((\w+)\)")
+
+
+def large_message(chars: int, delta: int, token: str) -> str:
+    return f"Write {chars} characters in deltas of {delta} ({token})"
+
+
+def large_answer(chars: int, delta: int, token: str) -> str:
+    """The answer to :func:`large_message`: TOKEN then words of ``delta`` characters (the server
+    streams an answer word by word), ``chars`` characters in all."""
+    word = "x" * (delta - 1) + " "
+    head = token + " "
+    return head + (word * ((chars - len(head)) // delta + 1))[: chars - len(head)]
+
+
+def _responder(rec: RecordedRequest, reply: Reply) -> Reply | None:
+    texts = rec.user_texts()
+    match = LARGE.search(texts[-1]) if texts and rec.kind == "main" else None
+    if match is None:
+        return None
+    return Reply(text=large_answer(int(match[1]), int(match[2]), match[3]))
 
 
 def _delta_text(data: dict[str, Any]) -> str | None:
@@ -80,6 +106,7 @@ def main() -> int:
         latency=args.latency,
         delta_delay=args.delta_delay,
         observer=TimingLog(args.timing_log),
+        responder=_responder,
     )
     server.start()
     print(server.base_url, flush=True)

@@ -246,6 +246,32 @@ def memory_table(results: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def large_table(results: dict[str, Any]) -> list[str]:
+    lr = results.get("large")
+    if not lr:
+        return []
+    lines = [
+        "### Large answers (one turn; time, and peak RSS of the caw process and of the CLI's processes)",
+        "",
+        "| provider | answer | bare CLI | caw library | caw-server | library peak (CLI's) | daemon peak (CLI's) | CLI alone peak | data dir after the turn (library) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for provider, sizes in lr.items():
+        if not isinstance(sizes, dict):
+            continue
+        for size, row in sizes.items():
+            chars, delta = (int(x) for x in size.split("/"))
+            f, lib, srv = (row.get(k) or {} for k in (FLOOR, LIBRARY, SERVER))
+            lines.append(
+                f"| {provider} | {chars / 1e6:g} MB in {delta}-char deltas | {_s(f.get('seconds'))} "
+                f"| {_s(lib.get('seconds'))} ({_ratio(lib.get('seconds'), f.get('seconds'))}) "
+                f"| {_s(srv.get('seconds'))} ({_ratio(srv.get('seconds'), f.get('seconds'))}) "
+                f"| {_mib(lib.get('caw_peak'))} ({_mib(lib.get('cli_peak'))}) | {_mib(srv.get('caw_peak'))} ({_mib(srv.get('cli_peak'))}) "
+                f"| {_mib(f.get('cli_peak'))} | {_mib(lib.get('disk'))} ({_ratio(lib.get('disk'), chars)}) |"
+            )
+    return lines + [""]
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 6's targets with the measured value next to each."""
     out: list[dict[str, Any]] = []
@@ -320,7 +346,7 @@ def render(results: dict[str, Any], out: Path, chart: Path | None = None) -> Non
         "",
     ]
     lines += turns_tables(results) + streaming_table(results) + resume_table(results)
-    lines += concurrency_table(results) + memory_table(results)
+    lines += concurrency_table(results) + memory_table(results) + large_table(results)
     tgs = targets(results)
     if tgs:
         lines += ["### Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|"]

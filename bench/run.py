@@ -42,7 +42,7 @@ from harness import (
     log,
 )
 
-PHASES = ("turns", "streaming", "resume", "concurrency", "memory")
+PHASES = ("turns", "streaming", "resume", "concurrency", "memory", "large")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="include caw 0.1.9 (default: yes, except with --quick)",
     )
     p.add_argument("--no-caw019", dest="caw019", action="store_false", help="leave caw 0.1.9 out")
+    p.add_argument(
+        "--large",
+        default=None,
+        help="large answers as CHARS/DELTA, comma-separated (default 1000000/20,10000000/1000,"
+        "30000000/1000; quick: 300000/20)",
+    )
     p.add_argument(
         "--no-data-dir",
         action="store_true",
@@ -142,6 +148,9 @@ def make_run(ns: argparse.Namespace, root: Path) -> Run:
         run.streaming_turns, run.streaming_words = 1, 10
         run.resume_reps, run.concurrency_turns = 1, 2
         run.memory_sessions, run.idle_timeout = 2, 2.0
+    large = ns.large or ("300000/20" if ns.quick else None)
+    if large:
+        run.large_sizes = [(int(c), int(d)) for c, d in (x.split("/") for x in large.split(","))]
     return run
 
 
@@ -243,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             from phases import memory
 
             results["memory"] = memory.run(run)
+        if "large" in only:
+            from phases import large
+
+            results["large"] = large.run(run)
     except KeyboardInterrupt:
         run.error("run", "interrupted")
     finally:

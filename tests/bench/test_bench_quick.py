@@ -42,5 +42,9 @@ def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
         assert {n: r["correct"] == r["turns"] for n, r in levels.items()} == {"2": True}
         memory = results["memory"][provider]
         assert memory["all_reaped"] and memory["answer_after_reaping_correct"]
+        large = results["large"][provider]["300000/20"]
+        assert {column: r["streamed"] for column, r in large.items()} == {
+            "floor": 300_000, "library": 300_000, "server": 300_000,
+        }  # fmt: skip
     report = (out / "results.md").read_text()
     assert report.startswith("# caw benchmark results") and "### Targets (issue 6)" in report
