@@ -26,6 +26,7 @@ RECALL = "Where am I deploying?"
 
 def cli_pids(client: CawClient, provider: str) -> list[int]:
     cli = provider_class(provider).cli
+    assert client.pid is not None, "a spawned daemon has a pid"
     return [pid for pid, cmd in descendants(client.pid).items() if cli in cmd]
 
 
