@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from caw import AsyncAgent
+from caw import Agent, AsyncAgent
 from caw.errors import TurnCancelled
 from caw.permissions import PermissionRequest
 
@@ -82,23 +82,16 @@ async def test_reject_once_always_and_resume(provider, cli_env, work, tmp_path, 
         await resumed.end()
 
 
-async def test_edit_is_asked_with_its_diff_and_stream_code_can_answer(
-    provider, cli_env, work, tmp_path, scripted
-):
-    session = await AsyncAgent(
-        provider, cwd=work, env=cli_env(provider), permission_mode="ask"
-    ).start_session()
+def test_edit_is_asked_with_its_diff_and_stream_code_can_answer(provider, cli_env, work, scripted):
+    """The sync API: the question arrives in stream() and is answered from the consumer's thread."""
     seen: list[PermissionRequest] = []
-
-    def on_event(event: object) -> None:
-        if isinstance(event, PermissionRequest):
-            seen.append(event)
-            event.respond("reject_once")
-
-    try:
-        await session.send(write("new.txt", "hello world"), on_event=on_event)
-    finally:
-        await session.end()
+    with Agent(
+        provider, cwd=work, env=cli_env(provider), permission_mode="ask"
+    ).start_session() as session:
+        for event in session.stream(write("new.txt", "hello world")):
+            if isinstance(event, PermissionRequest):
+                seen.append(event)
+                event.respond("reject_once")
     assert not (work / "new.txt").exists()
     assert len(seen) == 1, seen
     edit = seen[0]
@@ -107,6 +100,7 @@ async def test_edit_is_asked_with_its_diff_and_stream_code_can_answer(
     assert [(Path(d.path).name, d.old_text, d.new_text) for d in edit.diff] == [
         ("new.txt", None, "hello world\n")
     ]
+    assert session.last_turn is not None and "reject" in session.last_turn.result.lower()
 
 
 async def test_cancel_while_a_question_is_open(provider, cli_env, work, tmp_path, scripted):
