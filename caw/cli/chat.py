@@ -5,8 +5,9 @@ plain lines in a pipe. Ctrl-C cancels a running turn; pressed twice it leaves (s
 or /exit). Slash commands: /new, /resume [N|ID], /provider [NAME], /model [NAME], /cost,
 /export [FILE], /help, /exit.
 
-Permission questions: the core has no permission-request API yet. When it lands, wire
-``TerminalPermissions.ask`` into the session (see its docstring); nothing else here changes.
+Permission questions (``--permission-mode ask``, the default in a terminal) are asked in the
+terminal: the command or the edit's diff, then allow once / always / reject once / always. In a
+pipe nothing can be asked: the default there is ``deny``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
 import hashlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.text import Text
 
 from .. import AsyncAgent, AsyncSession
 from ..errors import CawError, TurnCancelled
 from ..models import Trajectory
+from ..permissions import OptionKind, PermissionRequest
 from ..providers import PROVIDER_NAMES, canonical_name
 from ..store import Store
 from .chat_render import TurnPrinter, one_line
@@ -44,6 +49,8 @@ from .resolve import CHAT_SOURCE, last_session, same_dir
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
 
+    from ..permissions import PermissionMode
+
 HELP = """/new               start a fresh chat here
 /resume [N|ID]     continue another chat of this directory (no argument: pick from a list)
 /provider [NAME]   show the provider, or start a fresh chat with another one
@@ -57,19 +64,44 @@ class Leave(Exception):
     """The user asked to leave."""
 
 
-class TerminalPermissions:
-    """The hook for permission questions (a later issue adds the core's request API).
+ANSWERS: dict[str, OptionKind] = {
+    "y": "allow_once", "yes": "allow_once", "a": "allow_always", "always": "allow_always",
+    "n": "reject_once", "no": "reject_once", "": "reject_once", "never": "reject_always",
+}  # fmt: skip
 
-    ``ask`` shows the tool and its input and returns the user's decision; the chat will pass
-    it to the session as its permission handler once the session can ask.
-    """
+
+class TerminalPermissions:
+    """Answers the session's permission questions in the terminal (``on_permission``)."""
 
     def __init__(self, chat: Chat):
         self.chat = chat
 
-    async def ask(self, tool: str, summary: str) -> bool:
-        answer = await self.chat.read_line(f"allow {tool}: {summary}? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
+    async def ask(self, request: PermissionRequest) -> OptionKind:
+        chat = self.chat
+        if chat.printer is not None:
+            chat.printer.close()
+        chat.console.print(
+            Text(f"? {request.tool} wants to run: {request.title}", style="bold yellow")
+        )
+        if request.command and request.command != request.title:
+            chat.console.print(Text(f"  $ {request.command}", style="yellow"), highlight=False)
+        for change in request.diff:
+            chat.console.print(Text(f"  {change.path}", style="yellow"), highlight=False)
+            diff = "".join(
+                difflib.unified_diff(
+                    (change.old_text or "").splitlines(keepends=True),
+                    change.new_text.splitlines(keepends=True), lineterm="\n",
+                )
+            )  # fmt: skip
+            chat.console.print(Syntax(diff or "(no change)", "diff", theme="ansi_dark"))
+        while True:
+            try:
+                line = await chat.read_line("allow? [y]es / [a]lways / [n]o / never: ")
+            finally:
+                chat.rearm_sigint()  # prompt_toolkit took SIGINT over while it read the answer
+            answer = ANSWERS.get(line.strip().lower())
+            if answer is not None:
+                return answer
 
 
 class Chat:
@@ -83,7 +115,15 @@ class Chat:
         self.interactive = sys.stdin.isatty() and console.is_terminal
         self.prompt = None if not self.interactive else self._prompt_session()
         self.permissions = TerminalPermissions(self)
+        self.permission_mode: str = ns.permission_mode or ("ask" if self.interactive else "deny")
         self.interrupts = 0  # consecutive Ctrl-C presses; two leave
+        self.printer: TurnPrinter | None = None
+        self._turn_sigint: Callable[[], None] | None = None
+
+    def rearm_sigint(self) -> None:
+        """Put the running turn's Ctrl-C handler back (a prompt in between removes it)."""
+        if self._turn_sigint is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._turn_sigint)
 
     # --- input -----------------------------------------------------------------------------
 
@@ -129,8 +169,9 @@ class Chat:
     def agent(self) -> AsyncAgent:
         return AsyncAgent(
             provider=self.provider, model=self.model, system_prompt=self.ns.system_prompt,
-            data_dir=self.data_dir, cwd=self.cwd, permission_mode=self.ns.permission_mode,
-            pinned=False,
+            data_dir=self.data_dir, cwd=self.cwd, pinned=False,
+            permission_mode=cast("PermissionMode", self.permission_mode),
+            on_permission=self.permissions.ask if self.permission_mode == "ask" else None,
         )  # fmt: skip
 
     async def open(self, new: bool) -> None:
@@ -178,7 +219,7 @@ class Chat:
     async def turn(self, text: str) -> None:
         assert self.session is not None
         session = self.session
-        printer = TurnPrinter(self.console)
+        printer = self.printer = TurnPrinter(self.console)
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         presses = 0
@@ -196,6 +237,7 @@ class Chat:
             elif task is not None:
                 task.cancel()
 
+        self._turn_sigint = on_sigint
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         try:
             await session.send(text, printer)
@@ -211,6 +253,7 @@ class Chat:
                 raise
             self.console.print(Text(f"error: {exc} (status {exit_status(exc)})", style="red"))
         finally:
+            self._turn_sigint, self.printer = None, None
             loop.remove_signal_handler(signal.SIGINT)
 
     # --- commands ----------------------------------------------------------------------------
@@ -353,6 +396,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_provider(p)
     p.add_argument("--model", help="the backend's model name")
     p.add_argument("--system-prompt", help="a system prompt for a new chat")
-    p.add_argument("--permission-mode", choices=("bypass", "deny"), default="bypass")
+    p.add_argument(
+        "--permission-mode", choices=("ask", "bypass", "deny"), default=None,
+        help="ask in the terminal (the default in a terminal), bypass, or deny (the default in a pipe)",
+    )  # fmt: skip
     add_data_dir(p)
     p.set_defaults(func=chat)

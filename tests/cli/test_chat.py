@@ -61,11 +61,19 @@ def test_a_chat_turn_ctrl_c_new_and_resume_on_return(env, scripted, tmp_path):
         child.expect(r"turn cancelled", timeout=30)
         say(child, "Where am I deploying?", "staging-eu")
 
+        # a terminal chat asks before a tool runs (the default mode there is ask)
+        say(child, "[[tool:bash:touch approved.txt]] run it", r"wants to run: touch approved.txt")
+        child.expect(r"allow\?")
+        assert not (work / "approved.txt").exists()
+        child.sendline("y")
+        child.expect("Tool said:")
+        assert (work / "approved.txt").exists()
+
         # /new starts a fresh conversation that knows nothing
         say(child, "/new", "new chat")
         say(child, "Where am I deploying?", "I don't know")
         say(child, "My colour is teal.", "Noted: colour is teal")
-        say(child, "/cost", r"3 turns|2 turns")
+        say(child, "/cost", r"2 turns: \d+ in")
 
         # Ctrl-C twice at the prompt leaves
         child.expect_exact(PROMPT)
@@ -96,7 +104,7 @@ def test_a_chat_turn_ctrl_c_new_and_resume_on_return(env, scripted, tmp_path):
 
 def test_a_pipe_gets_plain_text(env, scripted, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "caw.cli", "chat", "--new"],
+        [sys.executable, "-m", "caw.cli", "chat", "--new", "--permission-mode", "bypass"],
         input="My deploy target is staging-eu.\n[[tool:bash:echo hello]] run it\n/cost\nWhere am I deploying?\n",
         env={k: v for k, v in env.items() if k != "TERM"}, cwd=tmp_path, capture_output=True,
         text=True, timeout=180,
