@@ -111,6 +111,7 @@ def test_unit(built):
         "out/test/unit/chatStore.test.js",
         "out/test/unit/chatModel.test.js",
         "out/test/unit/serverPath.test.js",
+        "out/test/unit/permissions.test.js",
         timeout=120,
     )
 

@@ -15,12 +15,32 @@ import {
   type ViewTurn,
   viewTurn,
 } from './chatModel';
-import type { ResumeResult, Turn } from './protocol';
-import { errorData, errorMessage, isCancelled, isConnectionLost } from './rpc';
-import type { CawServer } from './server';
+import type { PermissionRules } from './permissionRules';
+import {
+  CANCELLED,
+  CHOICES,
+  describeRequest,
+  isChoice,
+  outcomeFor,
+  type PermissionCard,
+  type PermissionChoice,
+  permissionCard,
+  workspaceRule,
+} from './permissions';
+import type { RequestPermissionParams, RequestPermissionResult, ResumeResult, RuleSpec, Turn } from './protocol';
+import { type CancellationTokenLike, errorData, errorMessage, isCancelled, isConnectionLost } from './rpc';
+import { type CawServer, permissionMode } from './server';
 
 const TITLE_LENGTH = 60;
 const RECONNECT_WAIT_MS = 60_000;
+
+interface Question {
+  card: PermissionCard;
+  params: RequestPermissionParams;
+  /** A notification was shown for it (the chat view was hidden). */
+  notified: boolean;
+  settle(result: RequestPermissionResult): void;
+}
 
 function titleOf(message: string): string {
   const flat = message.split(/\s+/).filter(Boolean).join(' ');
@@ -34,6 +54,9 @@ export class Chat implements vscode.Disposable {
   private sending = 0;
   private reconnecting?: Promise<void>;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly questions = new Map<string, Question>();
+  private asked = 0;
+  private disposed = false;
   /** Turns completed in this window (tests read it). */
   completedTurns = 0;
 
@@ -41,6 +64,7 @@ export class Chat implements vscode.Disposable {
     readonly folder: vscode.WorkspaceFolder,
     private readonly server: CawServer,
     private readonly store: ChatStore,
+    private readonly rules: PermissionRules,
     private readonly extensionUri: vscode.Uri,
   ) {
     this.state = { folderName: folder.name, status: 'empty', entries: [] };
@@ -75,7 +99,11 @@ export class Chat implements vscode.Disposable {
   show(preserveFocus = false): void {
     if (!this.panel) {
       this.panel = new ChatPanel(this, this.extensionUri, preserveFocus);
-      this.panel.onDidDispose(() => (this.panel = undefined));
+      this.panel.onDidDispose(() => {
+        this.panel = undefined;
+        this.notifyHiddenQuestions();
+      });
+      this.panel.onDidHide(() => this.notifyHiddenQuestions());
     } else {
       this.panel.reveal(preserveFocus);
     }
@@ -92,6 +120,7 @@ export class Chat implements vscode.Disposable {
         model: model || null,
         cwd: this.folder.uri.fsPath,
         metadata: { client: 'vscode' },
+        ...this.permissionParams(),
       });
       this.meta = await this.store.save(this.key, {
         sessionId: started.sessionId,
@@ -146,15 +175,87 @@ export class Chat implements vscode.Disposable {
   private async attach(meta: ChatMeta): Promise<ResumeResult> {
     const rpc = await this.server.rpc();
     const handle = await this.store.handle(this.key, meta.sessionId);
-    const result = await rpc.resume(
-      handle ? { handle, cwd: this.folder.uri.fsPath } : { sessionId: meta.sessionId, cwd: this.folder.uri.fsPath },
-    );
+    const result = await rpc.resume({
+      ...(handle ? { handle } : { sessionId: meta.sessionId }),
+      cwd: this.folder.uri.fsPath,
+      ...this.permissionParams(),
+    });
     this.meta = await this.store.save(
       this.key,
       { sessionId: result.sessionId, provider: result.provider, model: meta.model ?? null },
       result.resumeHandle,
     );
     return result;
+  }
+
+  /** The permission part of session/start and session/resume: the mode and this workspace's rules. */
+  private permissionParams(): { permissionMode: 'ask' | 'bypass'; permissionRules: RuleSpec[] } {
+    return {
+      permissionMode: permissionMode(vscode.workspace.getConfiguration('caw', this.folder.uri)),
+      permissionRules: this.rules.rules(this.key),
+    };
+  }
+
+  /**
+   * The daemon asks whether a tool may run: a card in the chat (and a notification
+   * when the chat is not on screen) until a button answers or the daemon stops waiting.
+   */
+  askPermission(params: RequestPermissionParams, token: CancellationTokenLike): Promise<RequestPermissionResult> {
+    const card = permissionCard(`q${++this.asked}`, params);
+    return new Promise<RequestPermissionResult>((resolve) => {
+      const question: Question = {
+        card,
+        params,
+        notified: false,
+        settle: (result) => {
+          if (!this.questions.delete(card.id)) return;
+          sub.dispose();
+          this.state.permissions = [...this.questions.values()].map((q) => q.card);
+          this.render();
+          resolve(result);
+        },
+      };
+      const sub = token.onCancellationRequested(() => question.settle(CANCELLED));
+      this.questions.set(card.id, question);
+      this.state.permissions = [...this.questions.values()].map((q) => q.card);
+      this.render();
+      if (!this.panel?.visible) this.notifyHidden(question);
+    });
+  }
+
+  /** A button of a card (or of its notification). */
+  async answerPermission(id: string, choice: PermissionChoice): Promise<void> {
+    const question = this.questions.get(id);
+    if (!question) return; // answered already, or withdrawn
+    const rule = workspaceRule(question.params, choice);
+    if (rule) await this.rules.add(this.key, rule);
+    question.settle(outcomeFor(question.params, choice));
+  }
+
+  /** Open questions (tests read them). */
+  get pendingPermissions(): PermissionCard[] {
+    return [...this.questions.values()].map((q) => q.card);
+  }
+
+  private notifyHiddenQuestions(): void {
+    if (this.disposed) return;
+    for (const q of this.questions.values()) if (!q.notified) this.notifyHidden(q);
+  }
+
+  /** The chat is not on screen: a notification says what is asked and answers the simple cases. */
+  private notifyHidden(question: Question): void {
+    question.notified = true;
+    const show = 'Show Chat';
+    const allow = CHOICES[0].label;
+    const reject = CHOICES[3].label;
+    void vscode.window
+      .showWarningMessage(`caw (${this.folder.name}): the agent asks to ${describeRequest(question.card)}`, show, allow, reject)
+      .then((picked) => {
+        if (picked === show) this.show();
+        else if (picked === allow) void this.answerPermission(question.card.id, 'once');
+        else if (picked === reject) void this.answerPermission(question.card.id, 'reject');
+        else if (this.questions.has(question.card.id)) question.notified = false; // dismissed: tell again when hidden again
+      });
   }
 
   /** Sends after the turns already queued here (one turn streams at a time). */
@@ -251,6 +352,8 @@ export class Chat implements vscode.Disposable {
   }
 
   private daemonStopped(restarting: boolean): void {
+    // Nobody waits for these any more.
+    for (const q of [...this.questions.values()]) q.settle(CANCELLED);
     if (!this.state.sessionId || this.state.status === 'ended') return;
     const running = runningTurn(this.state.entries);
     if (running) {
@@ -305,6 +408,8 @@ export class Chat implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
+    for (const q of [...this.questions.values()]) q.settle(CANCELLED);
     this.panel?.dispose();
     for (const d of this.disposables) d.dispose();
   }
@@ -325,6 +430,11 @@ export class Chat implements vscode.Disposable {
         break;
       case 'newChat':
         void vscode.commands.executeCommand('caw.newChat', this.folder);
+        break;
+      case 'permission':
+        if (isChoice(message.choice)) {
+          this.answerPermission(message.id, message.choice).catch((error: unknown) => this.notice('error', `Answering failed: ${describe(error)}`));
+        }
         break;
     }
   }
@@ -372,6 +482,17 @@ class ChatPanel {
     this.panel.onDidDispose(listener);
   }
 
+  /** The panel went off screen (another tab in its group, or its group hidden). */
+  onDidHide(listener: () => void): void {
+    this.panel.onDidChangeViewState((e) => {
+      if (!e.webviewPanel.visible) listener();
+    });
+  }
+
+  get visible(): boolean {
+    return this.panel.visible;
+  }
+
   reveal(preserveFocus: boolean): void {
     this.panel.reveal(undefined, preserveFocus);
   }
@@ -413,6 +534,7 @@ export function chatHtml(webview: vscode.Webview, script: vscode.Uri, style: vsc
 <body>
 <header id="header"><span id="title">caw</span><span id="meta"></span><span id="status"></span></header>
 <main id="transcript" aria-live="polite"></main>
+<section id="permissions" aria-live="assertive" hidden></section>
 <footer id="composer">
   <textarea id="input" rows="3" placeholder="Ask the agent… (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
   <div id="buttons">

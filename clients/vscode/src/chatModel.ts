@@ -1,5 +1,6 @@
 // What the chat view shows, shared by the extension (which owns it) and the
 // webview (which renders it and applies streamed updates between redraws).
+import type { PermissionCard, PermissionChoice } from './permissions';
 import type { Block, Turn, Update } from './protocol';
 
 export interface ViewTurn {
@@ -24,6 +25,8 @@ export interface ChatViewState {
   sessionId?: string;
   title?: string;
   entries: Entry[];
+  /** Permission questions waiting for an answer (shown as cards above the composer). */
+  permissions?: PermissionCard[];
 }
 
 export type ToWebview =
@@ -31,7 +34,12 @@ export type ToWebview =
   | { type: 'update'; update: Update }
   | { type: 'focus' };
 
-export type FromWebview = { type: 'ready' } | { type: 'send'; text: string } | { type: 'cancel' } | { type: 'newChat' };
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'send'; text: string }
+  | { type: 'cancel' }
+  | { type: 'newChat' }
+  | { type: 'permission'; id: string; choice: PermissionChoice };
 
 export function viewTurn(turn: Turn): ViewTurn {
   return {

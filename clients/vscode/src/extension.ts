@@ -4,6 +4,9 @@ import * as vscode from 'vscode';
 import { Chat } from './chat';
 import { type ChatMeta, ChatStore } from './chatStore';
 import type { ChatViewState } from './chatModel';
+import { PermissionRules } from './permissionRules';
+import { CANCELLED, type PermissionCard } from './permissions';
+import type { RuleSpec } from './protocol';
 import { CawServer, ServerNotFound } from './server';
 import { errorMessage } from './rpc';
 
@@ -13,6 +16,10 @@ export interface CawExtensionApi {
   storedChats(folder: vscode.Uri): ChatMeta[];
   storedHandle(folder: vscode.Uri, sessionId: string): Promise<string | undefined>;
   serverStarts(): number;
+  /** The folder's "Always in this workspace" rules. */
+  permissionRules(folder: vscode.Uri): RuleSpec[];
+  /** Permission questions waiting in the folder's chat. */
+  pendingPermissions(folder: vscode.Uri): PermissionCard[];
   /** Settles when the chats restored at startup are shown (or failed). */
   restored: Promise<void>;
 }
@@ -24,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   const server = new CawServer(output);
   activeServer = server;
   const store = new ChatStore(context.secrets, context.workspaceState);
+  const rules = new PermissionRules(context.workspaceState);
   const chats = new Map<string, Chat>();
   context.subscriptions.push(output);
 
@@ -48,12 +56,20 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   const chatFor = (folder: vscode.WorkspaceFolder): Chat => {
     let chat = chats.get(folder.uri.toString());
     if (!chat) {
-      chat = new Chat(folder, server, store, context.extensionUri);
+      chat = new Chat(folder, server, store, rules, context.extensionUri);
       chats.set(folder.uri.toString(), chat);
       context.subscriptions.push(chat);
     }
     return chat;
   };
+
+  // Each question goes to the chat that shows its session; a session no chat shows is not allowed.
+  context.subscriptions.push(
+    server.handlePermissions((params, token) => {
+      const chat = [...chats.values()].find((c) => c.sessionId === params.sessionId);
+      return chat ? chat.askPermission(params, token) : Promise.resolve(CANCELLED);
+    }),
+  );
 
   const report = (error: unknown): void => {
     if (error instanceof ServerNotFound) {
@@ -171,7 +187,7 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
 
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir')) {
+      if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir') || e.affectsConfiguration('caw.permissionMode')) {
         void vscode.window
           .showInformationMessage('caw: restart caw-server to use the new settings?', 'Restart')
           .then((choice) => choice && vscode.commands.executeCommand('caw.restartServer'));
@@ -203,6 +219,8 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     storedChats: (folder) => store.chats(folder.toString()),
     storedHandle: (folder, sessionId) => store.handle(folder.toString(), sessionId),
     serverStarts: () => server.starts,
+    permissionRules: (folder) => rules.rules(folder.toString()),
+    pendingPermissions: (folder) => chats.get(folder.toString())?.pendingPermissions ?? [],
     restored,
   };
 }

@@ -9,9 +9,14 @@ export type {
   InitializationOptions,
   ListParams,
   ListResult,
+  PermissionOption,
+  PermissionToolCall,
   ProviderInfo,
+  RequestPermissionParams,
+  RequestPermissionResult,
   ResumeParams,
   ResumeResult,
+  RuleSpec,
   SendParams,
   SendResult,
   SessionDidChange,
@@ -39,6 +44,11 @@ export const Methods = {
   cancel: 'session/cancel',
   end: 'session/end',
   list: 'session/list',
+} as const;
+
+/** Requests the daemon sends to the client. */
+export const ClientRequests = {
+  requestPermission: 'session/requestPermission',
 } as const;
 
 export const Notifications = {

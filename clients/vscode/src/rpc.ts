@@ -7,6 +7,8 @@ import type {
   EndResult,
   ErrorData,
   ListResult,
+  RequestPermissionParams,
+  RequestPermissionResult,
   ResumeParams,
   ResumeResult,
   SendParams,
@@ -16,7 +18,7 @@ import type {
   StartParams,
   StartResult,
 } from './protocol';
-import { Methods, Notifications, REQUEST_CANCELLED } from './protocol';
+import { ClientRequests, Methods, Notifications, REQUEST_CANCELLED } from './protocol';
 
 export interface Disposable {
   dispose(): void;
@@ -30,7 +32,12 @@ export interface CancellationTokenLike {
 export interface RpcConnection {
   sendRequest<R>(method: string, params: unknown, token?: CancellationTokenLike): Promise<R>;
   onNotification(method: string, handler: (params: never) => void): Disposable;
+  /** Requests from the daemon; the token is cancelled when it stops waiting ($/cancelRequest). */
+  onRequest?(method: string, handler: (params: never, token: CancellationTokenLike) => Promise<unknown>): Disposable;
 }
+
+/** Answers session/requestPermission; resolves with the user's answer. */
+export type PermissionHandler = (params: RequestPermissionParams, token: CancellationTokenLike) => Promise<RequestPermissionResult>;
 
 type Listener<T> = (value: T) => void;
 
@@ -49,6 +56,7 @@ export class CawRpc {
   private readonly updates = new Emitter<SessionUpdate>();
   private readonly changes = new Emitter<SessionDidChange>();
   private readonly registrations: Disposable[];
+  private permissionHandler?: PermissionHandler;
 
   constructor(private readonly connection: RpcConnection) {
     // A connection keeps one handler per notification: fan out from here.
@@ -56,6 +64,17 @@ export class CawRpc {
       connection.onNotification(Notifications.update, (p: SessionUpdate) => this.updates.fire(p)),
       connection.onNotification(Notifications.didChange, (p: SessionDidChange) => this.changes.fire(p)),
     ];
+    const permission = connection.onRequest?.(ClientRequests.requestPermission, (p: RequestPermissionParams, token) =>
+      // Nobody to ask: not allowed.
+      this.permissionHandler ? this.permissionHandler(p, token) : Promise.resolve({ outcome: { outcome: 'cancelled' } }),
+    );
+    if (permission) this.registrations.push(permission);
+  }
+
+  /** Who answers the daemon's permission questions (one handler; a later call replaces it). */
+  handlePermissions(handler: PermissionHandler): Disposable {
+    this.permissionHandler = handler;
+    return { dispose: () => (this.permissionHandler = this.permissionHandler === handler ? undefined : this.permissionHandler) };
   }
 
   start(params: StartParams): Promise<StartResult> {

@@ -17,7 +17,8 @@ import {
   type WorkDoneProgressReport,
 } from 'vscode-languageclient/node';
 import type { CawCapabilities, InitializationOptions, ProviderInfo } from './protocol';
-import { CawRpc, cawCapabilities } from './rpc';
+import { CANCELLED } from './permissions';
+import { CawRpc, cawCapabilities, type PermissionHandler } from './rpc';
 import { findServer } from './serverPath';
 
 const RESTARTS_ALLOWED = 5;
@@ -31,6 +32,7 @@ export class CawServer implements vscode.Disposable {
   private rpcInstance?: CawRpc;
   private stopping = false;
   private restarts: number[] = [];
+  private permissionHandler?: PermissionHandler;
   /** Times the daemon process was (re)started and initialized. */
   starts = 0;
   private readonly onReadyEmitter = new vscode.EventEmitter<{ restarted: boolean }>();
@@ -92,7 +94,11 @@ export class CawServer implements vscode.Disposable {
         : `caw-server not found (looked in ${found.tried.join(', ')}). Install caw (pip install caw) in the workspace's .venv or on PATH, or set caw.serverPath.`;
       throw new ServerNotFound(message);
     }
-    const initializationOptions: InitializationOptions = {};
+    // This client answers permission questions (the chat's card); the mode is also sent per session.
+    const initializationOptions: InitializationOptions = {
+      permissionMode: permissionMode(config),
+      clientCapabilities: { permissions: true },
+    };
     const provider = config.get<string>('provider', '');
     if (provider) initializationOptions.provider = provider;
     const dataDir = config.get<string>('dataDir', '');
@@ -119,7 +125,9 @@ export class CawServer implements vscode.Disposable {
       sendRequest: (method, params, token?: vscode.CancellationToken) =>
         token ? client.sendRequest(method, params, token) : client.sendRequest(method, params),
       onNotification: (method, handler) => client.onNotification(method, handler as (p: unknown) => void),
+      onRequest: (method, handler) => client.onRequest(method, (p: unknown, token: vscode.CancellationToken) => handler(p as never, token)),
     });
+    this.rpcInstance.handlePermissions((params, token) => (this.permissionHandler ? this.permissionHandler(params, token) : Promise.resolve(CANCELLED)));
     let first = true;
     client.onDidChangeState((e) => {
       if (e.newState === State.Running) {
@@ -152,6 +160,14 @@ export class CawServer implements vscode.Disposable {
     }
     this.output.appendLine('caw-server stopped; restarting it');
     return { action: CloseAction.Restart, handled: true };
+  }
+
+  /** Who answers the daemon's permission questions, for this and every later daemon process. */
+  handlePermissions(handler: PermissionHandler): vscode.Disposable {
+    this.permissionHandler = handler;
+    return new vscode.Disposable(() => {
+      if (this.permissionHandler === handler) this.permissionHandler = undefined;
+    });
   }
 
   /** Stops the daemon (its backends end with it) and starts it again. */
@@ -204,4 +220,9 @@ export class CawServer implements vscode.Disposable {
     this.onReadyEmitter.dispose();
     this.onStoppedEmitter.dispose();
   }
+}
+
+/** `caw.permissionMode`: ask (the default: every command and edit is put to the user) or bypass. */
+export function permissionMode(config: vscode.WorkspaceConfiguration): 'ask' | 'bypass' {
+  return config.get<string>('permissionMode', 'ask') === 'bypass' ? 'bypass' : 'ask';
 }

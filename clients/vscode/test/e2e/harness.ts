@@ -1,6 +1,7 @@
 // The end-to-end harness: the scripted model server, code-server 4.99.4 and a
 // headless Debian chromium driven by playwright-core. Everything runs on
 // 127.0.0.1, each child in its own process group that is ended as a whole.
+import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -381,6 +382,47 @@ export function processesIn(dir: string): { pid: number; cmdline: string }[] {
     }
   }
   return found;
+}
+
+/**
+ * One window: code-server up, a page running `step`'s in-host module (test/e2e/suite/<step>.ts);
+ * `drive` plays the user. The module's exit code is the verdict; no process may be left in the folder.
+ */
+export async function runWindow(
+  wb: Workbench,
+  step: string,
+  modelLog: () => string,
+  drive: (b: Browser, cs: CodeServer) => Promise<void>,
+): Promise<void> {
+  const cs = await CodeServer.start(wb);
+  let browser: Browser | undefined;
+  try {
+    browser = await Browser.open(wb, cs, path.join(__dirname, 'suite', `${step}.js`));
+    await drive(browser, cs);
+    fs.writeFileSync(path.join(wb.syncDir, `ui-done-${step}`), '');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      browser.exitCode,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${step}: no exit code from the extension host`)), config.timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const errorFile = path.join(wb.syncDir, `${step}.error`);
+    assert.equal(code, 0, fs.existsSync(errorFile) ? fs.readFileSync(errorFile, 'utf8') : `${step}: the extension host test failed`);
+  } catch (error) {
+    await failureScreenshot(browser, step);
+    fs.mkdirSync(config.outputDir, { recursive: true });
+    fs.writeFileSync(path.join(config.outputDir, `${step}-code-server.log`), cs.log);
+    fs.writeFileSync(path.join(config.outputDir, `${step}-model-server.log`), modelLog());
+    throw error;
+  } finally {
+    await browser?.close();
+    await cs.stop();
+  }
+  // code-server took the extension host, the daemon and its claude processes with it.
+  await until(`no process left in ${wb.folder}`, () => processesIn(wb.folder).length === 0, 15_000).catch(() => {
+    throw new Error(`orphans after ${step}: ${JSON.stringify(processesIn(wb.folder))}`);
+  });
 }
 
 /** Polls `check` (a cheap, local look) until it returns a value. */

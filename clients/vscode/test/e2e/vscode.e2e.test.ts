@@ -20,11 +20,10 @@ import {
   ModelServer,
   prepareWorkbench,
   processesIn,
+  runWindow,
   until,
   type Workbench,
 } from './harness';
-
-const suite = (name: string): string => path.join(__dirname, 'suite', `${name}.js`);
 
 for (const [what, file] of [
   ['code-server (run clients/vscode/scripts/install-e2e.sh)', config.codeServer],
@@ -56,36 +55,8 @@ function workbench(name: string, port: number, settings: Record<string, unknown>
 }
 
 /** One window: code-server up, a page running `step`'s in-host module; `drive` plays the user. */
-async function window(wb: Workbench, step: string, drive: (b: Browser, cs: CodeServer) => Promise<void>): Promise<void> {
-  const cs = await CodeServer.start(wb);
-  let browser: Browser | undefined;
-  try {
-    browser = await Browser.open(wb, cs, suite(step));
-    await drive(browser, cs);
-    fs.writeFileSync(path.join(wb.syncDir, `ui-done-${step}`), '');
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      browser.exitCode,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${step}: no exit code from the extension host`)), config.timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    const errorFile = path.join(wb.syncDir, `${step}.error`);
-    assert.equal(code, 0, fs.existsSync(errorFile) ? fs.readFileSync(errorFile, 'utf8') : `${step}: the extension host test failed`);
-  } catch (error) {
-    await failureScreenshot(browser, step);
-    fs.mkdirSync(config.outputDir, { recursive: true });
-    fs.writeFileSync(path.join(config.outputDir, `${step}-code-server.log`), cs.log);
-    fs.writeFileSync(path.join(config.outputDir, `${step}-model-server.log`), model.log);
-    throw error;
-  } finally {
-    await browser?.close();
-    await cs.stop();
-  }
-  // code-server took the extension host, the daemon and its claude processes with it.
-  await until(`no process left in ${wb.folder}`, () => processesIn(wb.folder).length === 0, 15_000).catch(() => {
-    throw new Error(`orphans after ${step}: ${JSON.stringify(processesIn(wb.folder))}`);
-  });
+function window(wb: Workbench, step: string, drive: (b: Browser, cs: CodeServer) => Promise<void>): Promise<void> {
+  return runWindow(wb, step, () => model.log, drive);
 }
 
 describe('caw in VS Code', { concurrency: 1 }, () => {
