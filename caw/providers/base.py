@@ -11,11 +11,12 @@ format or JSON-RPC.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ from ..permissions import PermissionBroker
 from ..permissions import (
     PermissionMode as PermissionMode,  # re-exported: adapters import it from here
 )
+
+log = logging.getLogger("caw.providers")
 
 RawSink = Callable[[dict[str, Any]], None]
 """Receives every raw wire message of a turn, for ``turns/NNN_raw_output.jsonl``."""
@@ -143,6 +146,43 @@ class Provider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional: only providers with a shared server override it
         """End any backend server this provider shares between conversations."""
+
+
+# What a translator raises when a line has a shape it does not expect (a string where an
+# object was, a number for a text, a missing key): pydantic's ValidationError is a ValueError.
+SHAPE_ERRORS: tuple[type[Exception], ...] = (
+    AttributeError, KeyError, IndexError, TypeError, ValueError,
+)  # fmt: skip
+
+
+def _skipped(cli: str, exc: Exception) -> None:
+    # Not the line: it may carry a resume key, or a secret a tool read.
+    log.warning(
+        "%s: skipped a line of an unexpected shape (%s: %.200s)", cli, type(exc).__name__, exc
+    )
+
+
+def tolerant(cli: str, translate: Callable[..., Iterable[Event]], *args: Any) -> list[Event]:
+    """The events ``translate(*args)`` makes of one wire line, or none (with a warning) when
+    the line has a shape the translator does not expect: an odd line is skipped, never fatal
+    (issue 21, finding 2)."""
+    try:
+        return list(translate(*args))
+    except SHAPE_ERRORS as exc:
+        _skipped(cli, exc)
+        return []
+
+
+async def tolerant_async(cli: str, events: AsyncIterator[Event]) -> list[Event]:
+    """:func:`tolerant` for a translator that awaits (answers permission questions)."""
+    out: list[Event] = []
+    try:
+        async for event in events:
+            out.append(event)
+    except SHAPE_ERRORS as exc:
+        _skipped(cli, exc)
+        return []
+    return out
 
 
 def cli_version(

@@ -127,7 +127,8 @@ class JsonRpcPeer:
         try:
             async for message in self.process.json_lines():
                 self._dispatch(message)
-        except Exception:
+        except Exception as exc:  # e.g. LineTooLong: the peer ends, its conversations fail
+            log.warning("%s: reading its output failed: %s", self.process.name, exc)
             log.debug("%s: reading failed", self.process.name, exc_info=True)
         finally:
             self._eof = True  # from here on requests fail at once instead of joining _pending

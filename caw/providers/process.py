@@ -14,6 +14,7 @@ import atexit
 import collections
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -31,8 +32,18 @@ log = logging.getLogger("caw.process")
 # A line from a CLI can carry a whole file read by a tool.
 LINE_LIMIT = 64 * 1024 * 1024
 STDERR_TAIL_LINES = 40
+# The stdout pipe's buffer (capped by /proc/sys/fs/pipe-max-size): see _grow_stdout_pipe.
+STDOUT_PIPE_SIZE = 1024 * 1024
 
 _live: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
+
+
+class LineTooLong(BackendFailed):
+    """A backend printed a line longer than :data:`LINE_LIMIT`."""
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 # Loaded once here: the child between fork and exec should do as little as possible.
@@ -48,6 +59,33 @@ def _die_with_parent(parent_pid: int) -> None:
             os._exit(1)
 
 
+def _pipe_max_size() -> int:
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            return min(int(f.read()), STDOUT_PIPE_SIZE)
+    except (OSError, ValueError):
+        return 0
+
+
+def _grow_stdout_pipe(proc: asyncio.subprocess.Process) -> None:
+    """Give the child's stdout pipe up to :data:`STDOUT_PIPE_SIZE` of buffer.
+
+    A Node or Bun CLI that exits right after printing (``opencode run``) loses whatever of
+    its output the pipe could not take at once: with Linux's default 64 KiB a long answer's
+    last line was cut off (issue 21, finding 6). The pipe is caw's end of a child it just
+    made, reached through asyncio's transport (no public accessor)."""
+    size = _pipe_max_size()
+    transport = getattr(proc, "_transport", None)
+    pipe = transport.get_pipe_transport(1) if transport is not None else None
+    fileobj = pipe.get_extra_info("pipe") if pipe is not None else None
+    if not size or fileobj is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    try:
+        fcntl.fcntl(fileobj.fileno(), fcntl.F_SETPIPE_SZ, size)
+    except (OSError, ValueError) as exc:  # over the pipe quota, or the child already ended
+        log.debug("could not grow the stdout pipe: %s", exc)
+
+
 class ChildProcess:
     """One running CLI process with piped stdio."""
 
@@ -56,6 +94,7 @@ class ChildProcess:
         self.name = name
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_task = asyncio.ensure_future(self._drain_stderr()) if proc.stderr else None
+        self.skipped_lines = 0  # stdout lines json_lines() could not read as a JSON object
         _live.add(self)
 
     @classmethod
@@ -79,8 +118,9 @@ class ChildProcess:
             cwd=cwd,
             start_new_session=True,
             preexec_fn=lambda: _die_with_parent(parent),
-            limit=LINE_LIMIT,
+            limit=LINE_LIMIT,  # read at each spawn, so a test may lower it
         )
+        _grow_stdout_pipe(proc)
         log.debug("started %s (pid %s)", name, proc.pid)
         return cls(proc, name)
 
@@ -153,12 +193,24 @@ class ChildProcess:
         )
 
     async def read_line(self) -> bytes:
-        """The next stdout line, b"" at end of output."""
+        """The next stdout line, b"" at end of output.
+
+        A line longer than :data:`LINE_LIMIT` raises :class:`LineTooLong` (a BackendFailed):
+        the turn it belongs to cannot be read whole, so the session core stops this backend
+        rather than read on out of step."""
         assert self.proc.stdout is not None
-        return await self.proc.stdout.readline()
+        try:
+            return await self.proc.stdout.readline()
+        except ValueError as exc:  # asyncio's LimitOverrunError, re-raised by readline
+            raise LineTooLong(
+                f"{self.name} printed a line longer than caw's limit of {_size(LINE_LIMIT)}"
+                " (caw.providers.process.LINE_LIMIT); the turn was broken off"
+            ) from exc
 
     async def json_lines(self) -> AsyncIterator[dict[str, Any]]:
-        """Parse stdout as JSON lines until EOF; non-JSON lines are logged and skipped."""
+        """Parse stdout as JSON lines until EOF. A line that is not a JSON object is skipped
+        with a warning and counted in :attr:`skipped_lines` (callers whose wire has no other
+        sign of a torn answer check it)."""
         while True:
             line = await self.read_line()
             if not line:
@@ -169,10 +221,17 @@ class ChildProcess:
             try:
                 obj = json.loads(line)
             except ValueError:
-                log.debug("%s printed a non-JSON line: %.200r", self.name, line)
-                continue
+                obj = None
             if isinstance(obj, dict):
                 yield obj
+                continue
+            self.skipped_lines += 1
+            # Not the line itself: it may carry a resume key or a secret a tool read.
+            log.warning(
+                "%s printed a line that is not a JSON object (%d bytes); skipped",
+                self.name,
+                len(line),
+            )
 
     async def write_json(self, obj: Any) -> None:
         assert self.proc.stdin is not None

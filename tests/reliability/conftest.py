@@ -52,6 +52,9 @@ CATEGORIES = {
     "protocol": "Protocol (fuzz and JSON-RPC examples)",
     "handles": "Tampered handles and ids",
     "secrets": "Secrets",
+    "odd-output": "Odd CLI output",
+    "argv": "Options and secrets on argv",
+    "processes": "Processes and limits",
 }
 
 

@@ -35,6 +35,9 @@ CATEGORIES = {
     ),
     "handles": ("Tampered handles and ids", "tests/reliability/test_handles.py"),
     "secrets": ("Secrets", "tests/reliability/test_secrets.py"),
+    "odd-output": ("Odd CLI output", "tests/reliability/test_odd_output.py"),
+    "argv": ("Options and secrets on argv", "tests/reliability/test_argv.py"),
+    "processes": ("Processes and limits", "tests/reliability/test_processes.py"),
 }
 
 

@@ -381,8 +381,9 @@ def test_run_fallback_flags_and_config():
         permission_mode="deny", env={"OPENCODE_CONFIG_CONTENT": json.dumps({"instructions": ["mine.md"], "share": "disabled"})},
     )  # fmt: skip
     conv = RunConversation("/bin/opencode", options, "ses_abc")
-    assert conv._argv() == ["/bin/opencode", "run", "--format", "json", "--thinking", "--session", "ses_abc",
-                            "--model", "anthropic/caw-scripted-1", "--variant", "high"]  # fmt: skip
+    # values joined to their flags: none can become a flag of its own (issue 21, finding 5)
+    assert conv._argv() == ["/bin/opencode", "run", "--format=json", "--thinking", "--session=ses_abc",
+                            "--model=anthropic/caw-scripted-1", "--variant=high"]  # fmt: skip
     config = json.loads(conv._env("/tmp/x/system-prompt.md")["OPENCODE_CONFIG_CONTENT"])
     assert config["instructions"] == ["mine.md", "/tmp/x/system-prompt.md"]
     assert (
@@ -391,7 +392,7 @@ def test_run_fallback_flags_and_config():
         and config["permission"]["read"] == "allow"
     )
     bypass = RunConversation("/bin/opencode", ConversationOptions(session_id="s", cwd="/tmp"), None)
-    assert bypass._argv()[-1] == "--auto" and "--session" not in bypass._argv()
+    assert bypass._argv()[-1] == "--auto" and not any("--session" in a for a in bypass._argv())
     assert (
         bypass._env(None) == bypass._options.process_env()
     )  # nothing to add: the user's config stays as it is

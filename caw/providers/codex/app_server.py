@@ -20,7 +20,7 @@ from ...events import Event
 from ...permissions import PermissionBroker
 from ...permissions import codex as codex_permissions
 from ...redact import hide_key
-from ..base import Conversation, ConversationOptions, RawSink, model_error
+from ..base import Conversation, ConversationOptions, RawSink, model_error, tolerant
 from ..jsonrpc_lines import JsonRpcPeer, PeerClosed, RpcError
 from ..pool import ServerPool
 from ..process import ChildProcess
@@ -201,7 +201,7 @@ class AppServerConversation(Conversation):
                 if turn_id is not None and turn_id != self._turn_id:
                     continue  # a notification about an earlier turn (e.g. usage replayed on resume)
                 raw(message)
-                for event in translator.events(method, params):
+                for event in tolerant("codex", translator.events, method, params):
                     yield event
                 if method == "turn/completed":
                     turn = params.get("turn") or {}

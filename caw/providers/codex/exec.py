@@ -14,7 +14,7 @@ from ...errors import BackendFailed
 from ...events import Event, UsageUpdate
 from ...models import Usage
 from ...redact import hide_key
-from ..base import Conversation, ConversationOptions, RawSink, model_error
+from ..base import Conversation, ConversationOptions, RawSink, model_error, tolerant
 from ..process import ChildProcess
 from .options import toml_string
 from .translate import EXEC_TOKENS, TurnTranslator, exec_item, minus, usage_of
@@ -32,6 +32,7 @@ class ExecConversation(Conversation):
         self._interrupted = False
         # Exec reports the thread's cumulative usage; a resumed thread's earlier total is unknown.
         self._usage_total: dict[str, Any] | None = None if resume_key else {}
+        self._error: str | None = None  # what the running turn's lines reported as its error
 
     def _argv(self, text: str) -> list[str]:
         options = self.options
@@ -56,32 +57,15 @@ class ExecConversation(Conversation):
             self._argv(text), name="codex exec", env=self.env, cwd=self.options.cwd, stdin=False
         )
         self._process = process
-        error: str | None = None
+        self._error = None
         translator = TurnTranslator()
         try:
             async for line in process.json_lines():
                 raw(line)
-                kind = line.get("type")
-                if kind == "thread.started":
-                    self.resume_key = line.get("thread_id") or self.resume_key
-                    hide_key(self.resume_key, self.options.session_id)
-                elif kind in ("item.started", "item.completed"):
-                    method = "item/started" if kind == "item.started" else "item/completed"
-                    for event in translator.events(
-                        method, {"item": exec_item(line.get("item") or {})}
-                    ):
-                        yield event
-                elif kind == "turn.completed":
-                    usage = self._turn_usage(line.get("usage") or {})
-                    if usage is not None:
-                        yield UsageUpdate(usage=usage)
-                elif kind == "turn.failed":
-                    error = str(
-                        (line.get("error") or {}).get("message") or error or "the turn failed"
-                    )
-                elif kind == "error":
-                    error = str(line.get("message") or "")
+                for event in tolerant("codex", self._line_events, line, translator):
+                    yield event
             await process.proc.wait()
+            error = self._error
             if self._interrupted:
                 return
             failed = await process.exit_error("codex exec failed", wait_exit=0)
@@ -98,6 +82,27 @@ class ExecConversation(Conversation):
         finally:
             self._process = None
             await process.stop()
+
+    def _line_events(self, line: Mapping[str, Any], translator: TurnTranslator) -> list[Event]:
+        """One ``codex exec --json`` line's events; its error, if it reports one."""
+        kind = line.get("type")
+        if kind == "thread.started":
+            thread = line.get("thread_id")
+            if isinstance(thread, str) and thread:
+                self.resume_key = thread
+                hide_key(thread, self.options.session_id)
+        elif kind in ("item.started", "item.completed"):
+            method = "item/started" if kind == "item.started" else "item/completed"
+            return list(translator.events(method, {"item": exec_item(line.get("item") or {})}))
+        elif kind == "turn.completed":
+            usage = self._turn_usage(line.get("usage") or {})
+            return [] if usage is None else [UsageUpdate(usage=usage)]
+        elif kind == "turn.failed":
+            failed = (line.get("error") or {}).get("message")
+            self._error = str(failed or self._error or "the turn failed")
+        elif kind == "error":
+            self._error = str(line.get("message") or "")
+        return []
 
     def _turn_usage(self, cumulative: Mapping[str, Any]) -> Usage | None:
         before, self._usage_total = self._usage_total, dict(cumulative)

@@ -11,16 +11,26 @@ import json
 import os
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import BackendFailed
 from ...events import Event
 from ...models import Usage
 from ...redact import hide_key
-from ..base import Conversation, ConversationOptions, RawSink
+from ..base import Conversation, ConversationOptions, RawSink, tolerant
 from ..process import ChildProcess
 from .options import KEY_RE, READ_ONLY_TOOLS
 from .translate import error_of, run_line_events
+
+
+@dataclass
+class _RunTurn:
+    """What one run's lines said so far."""
+
+    usage: Usage = field(default_factory=Usage)
+    failure: BackendFailed | None = None
+    last_finish: str | None = None  # the last line's step_finish reason; None: not a step_finish
 
 
 def _write_prompt(folder: str, text: str) -> str:
@@ -41,19 +51,24 @@ class RunConversation(Conversation):
         self._process: ChildProcess | None = None
         self._interrupted = False
         self._closed = False
+        self._turn: _RunTurn | None = None
 
     @property
     def alive(self) -> bool:
         return not self._closed
 
     def _argv(self) -> list[str]:
-        argv = [self._cli, "run", "--format", "json", "--thinking"]
+        # Values are joined to their flags (`--model=VALUE`): a value can never become a flag
+        # of its own (issue 21, finding 5; ConversationOptions refuses leading dashes too).
+        # The session id has to be on argv: `opencode run` takes it nowhere else (its serve
+        # mode, the default, sends it over HTTP); see docs/reliability.md, "Secrets on argv".
+        argv = [self._cli, "run", "--format=json", "--thinking"]
         if self.resume_key:
-            argv += ["--session", self.resume_key]
+            argv.append(f"--session={self.resume_key}")
         if self._options.model:
-            argv += ["--model", self._options.model]
+            argv.append(f"--model={self._options.model}")
         if self._options.reasoning:
-            argv += ["--variant", self._options.reasoning]
+            argv.append(f"--variant={self._options.reasoning}")
         if self._options.permission_mode == "bypass":
             argv.append("--auto")
         return argv
@@ -107,25 +122,17 @@ class RunConversation(Conversation):
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 process.close_stdin()
-                failure: BackendFailed | None = None
-                usage = Usage()
+                self._turn = _RunTurn()
                 async for line in process.json_lines():
                     raw(line)
-                    session = line.get("sessionID")
-                    if isinstance(session, str) and KEY_RE.fullmatch(session):
-                        self.resume_key = session
-                        hide_key(session, self._options.session_id)
-                    if line.get("type") == "error" and failure is None:
-                        failure = error_of(line.get("error") or {})
-                    events, usage = run_line_events(line, usage)
-                    for event in events:
+                    for event in tolerant("opencode", self._line_events, line, self._turn):
                         yield event
                 await process.proc.wait()
                 failed = await process.exit_error("opencode run failed", wait_exit=0)
                 if self._interrupted:
                     return
-                if failure is not None:
-                    raise failure
+                if self._turn.failure is not None:
+                    raise self._turn.failure
                 if process.returncode != 0:
                     if "Session not found" in failed.stderr_tail:
                         raise BackendFailed(
@@ -133,9 +140,44 @@ class RunConversation(Conversation):
                             exit_code=process.returncode,
                         )
                     raise failed
+                torn = self._torn(process)
+                if torn:  # never a silently empty or cut answer (issue 21, finding 6)
+                    raise BackendFailed(
+                        f"opencode run's output ended {torn}; the answer is incomplete",
+                        exit_code=process.returncode,
+                        stderr_tail=failed.stderr_tail,
+                    )
             finally:
                 self._process = None
                 await process.stop()
+
+    def _line_events(self, line: dict[str, Any], turn: _RunTurn) -> list[Event]:
+        session = line.get("sessionID")
+        if isinstance(session, str) and KEY_RE.fullmatch(session):
+            self.resume_key = session
+            hide_key(session, self._options.session_id)
+        kind = line.get("type")
+        turn.last_finish = None
+        if kind == "error" and turn.failure is None:
+            turn.failure = error_of(line.get("error") or {})
+        elif kind == "step_finish":
+            reason = (line.get("part") or {}).get("reason")
+            turn.last_finish = reason if isinstance(reason, str) else ""
+        events, turn.usage = run_line_events(line, turn.usage)
+        return events
+
+    def _torn(self, process: ChildProcess) -> str | None:
+        """How the turn's output fell short of a whole run, or None.
+
+        ``opencode run`` exits 0 before its stdout pipe is drained, so a long answer's last
+        line can be cut off: an unreadable line, or a last line that is not the final
+        ``step_finish`` (a step that ended for anything but tool calls)."""
+        assert self._turn is not None
+        if process.skipped_lines:
+            return f"with {process.skipped_lines} unreadable (torn) line(s)"
+        if self._turn.last_finish in (None, "tool-calls"):
+            return "before its final step_finish event"
+        return None
 
     async def interrupt(self) -> None:
         process = self._process
