@@ -296,6 +296,7 @@ class CawProtocol(LanguageServerProtocol):
     def forget_request(self, msg_id: Any) -> None:
         """Stop waiting for the client's answer to our request ``msg_id`` (a late one is dropped)."""
         self._request_futures.pop(msg_id, None)
+        self._result_types.pop(msg_id, None)
 
     def cancel_requests(self) -> list[asyncio.Future[Any]]:
         """Cancel every request still running; returns them, to wait for their answers."""

@@ -36,6 +36,7 @@ USED = {
     "_converter",
     "_shutdown",
     "_request_futures",
+    "_result_types",
     "_execute_handler",
     "_get_handler",
     "_handle_response",
@@ -45,6 +46,7 @@ USED = {
     "handle_message",
     "set_writer",
     "notify",
+    "send_request",
     "progress",
 }
 
@@ -109,6 +111,22 @@ async def test_log_lines_reach_the_client_as_droppable_log_messages(daemon: Daem
     assert droppable
     assert message["method"] == "window/logMessage"
     assert message["params"] == {"type": types.MessageType.Warning.value, "message": "careful"}
+
+
+async def test_a_request_to_the_client_is_answered_through_pygls(daemon: Daemon):
+    """send_request (permissions.py asks the client) and _handle_response, fed by receive_frame."""
+    future = daemon.protocol.send_request("test/ask", {"q": 1}, msg_id="ask-1")
+    message, droppable = await daemon.out.next()
+    assert message == {"jsonrpc": "2.0", "id": "ask-1", "method": "test/ask", "params": {"q": 1}}
+    assert not droppable
+    daemon.send({"jsonrpc": "2.0", "id": "ask-1", "result": {"a": 2}})
+    assert await asyncio.wait_for(asyncio.wrap_future(future), 10) == {"a": 2}
+    assert "ask-1" not in daemon.protocol._request_futures
+    late = daemon.protocol.send_request("test/ask", {}, msg_id="ask-2")
+    daemon.protocol.forget_request("ask-2")
+    assert "ask-2" not in daemon.protocol._result_types
+    daemon.send({"jsonrpc": "2.0", "id": "ask-2", "result": {}})  # a late answer is dropped
+    assert not late.done()
 
 
 # --- _send_response -----------------------------------------------------------------------
