@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -116,3 +117,22 @@ def test_a_pipe_gets_plain_text(env, scripted, tmp_path):
     assert "› ⏺ Bash(echo hello)" in lines and "  ⎿ hello" in lines and "Tool said: hello" in lines
     assert "› staging-eu" in lines
     assert any("2 turns:" in line and "cost $" in line for line in lines)
+
+
+def test_slash_commands_in_a_pipe(env, scripted, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "caw.cli", "chat", "--new"],
+        input="My colour is teal.\n/export moved.json\n/new\n/resume\n1\nWhat is my colour?\n"
+        "/provider\n/model\n/bogus\n/help\n",
+        env={k: v for k, v in env.items() if k != "TERM"}, cwd=tmp_path, capture_output=True,
+        text=True, timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    assert "exported" in text and (tmp_path / "moved.json").stat().st_mode & 0o777 == 0o600
+    assert json.loads((tmp_path / "moved.json").read_text())["format"] == "caw-session-bundle"
+    assert "  1. My colour is teal.  [claude_code, 1 turns]" in text
+    assert "resumed chat 'My colour is teal.'" in text
+    assert "› teal" in text.splitlines()
+    assert "provider: claude_code" in text and "model: " in text
+    assert "unknown command /bogus" in text and "/resume [N|ID]" in text
