@@ -179,7 +179,10 @@ class AsyncSession:
                 queue.put_nowait(_DONE)
 
         broker = self.options.permissions
-        if broker is not None:  # the CLI's questions join this turn's event stream
+        if broker is not None and on_event is not None:
+            # The CLI's questions join this turn's event stream, where on_event / stream()
+            # code may answer them. Without a reader only on_permission can answer (if set;
+            # else each question is rejected at once instead of waiting for nobody).
             broker.emit = queue.put_nowait
         pumping = asyncio.ensure_future(pump())
         deadline = None if self.turn_timeout is None else time.monotonic() + self.turn_timeout

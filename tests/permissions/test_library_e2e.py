@@ -122,5 +122,8 @@ async def test_cancel_while_a_question_is_open(provider, cli_env, work, tmp_path
         assert not (work / "cancelled.txt").exists()
         turn = await session.send("Repeat after me: still here")  # the session stays usable
         assert turn.result == "still here"
+        # Nobody reads this turn's events and there is no on_permission: rejected, not stuck.
+        turn = await asyncio.wait_for(session.send(touch("nobody.txt")), 120)
+        assert not (work / "nobody.txt").exists() and "reject" in turn.result.lower()
     finally:
         await session.end()
