@@ -225,3 +225,40 @@ async def test_the_real_clis_over_the_line_limit_stay_in_step(
         assert all(a in (f"after {n}", "backendFailed") for n, a in enumerate(after)), after
     else:
         assert after == ["after 0", "after 1"]
+
+
+RUN_LINES = {
+    "start": '{"type":"step_start","sessionID":"ses_standin1","part":{"type":"step-start"}}',
+    "text": '{"type":"text","sessionID":"ses_standin1","part":{"type":"text","text":"half an answer"}}',
+    "finish": '{"type":"step_finish","sessionID":"ses_standin1","part":{"type":"step-finish","reason":"stop","tokens":{"input":1,"output":1}}}',
+    "tools": '{"type":"step_finish","sessionID":"ses_standin1","part":{"type":"step-finish","reason":"tool-calls","tokens":{}}}',
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "output"),
+    [
+        ("torn last line", RUN_LINES["start"] + "\n" + RUN_LINES["text"][:40]),
+        ("no finish event", RUN_LINES["start"] + "\n" + RUN_LINES["text"] + "\n"),
+        ("nothing at all", ""),
+        ("ends after a tool step", "\n".join([RUN_LINES["start"], RUN_LINES["tools"]]) + "\n"),
+        (
+            "torn line before the finish",
+            "\n".join([RUN_LINES["text"][:40], RUN_LINES["finish"]]) + "\n",
+        ),
+    ],
+)
+async def test_an_opencode_run_cut_short_is_backend_failed(tmp_path, name, output):
+    """A stand-in `opencode run` that exits 0 with its output cut short (as the real one does
+    when its pipe is not drained): never an empty or partial successful turn."""
+    (tmp_path / "out.jsonl").write_text(output)
+    standin = tmp_path / "opencode"
+    standin.write_text(f"#!/bin/sh\ncat >/dev/null\ncat '{tmp_path / 'out.jsonl'}'\nexit 0\n")
+    standin.chmod(0o700)
+    env = {"CAW_OPENCODE_BIN": str(standin), "CAW_OPENCODE_MODE": "run"}
+    session = await AsyncAgent(provider="opencode", env=env, cwd=tmp_path).start_session()
+    try:
+        with pytest.raises(caw.BackendFailed, match="opencode run's output ended"):
+            await asyncio.wait_for(session.send("hello"), TURN)
+    finally:
+        await session.end()

@@ -33,7 +33,15 @@ from ...events import Event
 from ...permissions import PermissionBroker
 from ...permissions import opencode as opencode_permissions
 from ...redact import RedactFilter, hide_key
-from ..base import Conversation, ConversationOptions, RawSink, model_error
+from ..base import (
+    SHAPE_ERRORS,
+    Conversation,
+    ConversationOptions,
+    RawSink,
+    model_error,
+    tolerant,
+    tolerant_async,
+)
 from ..pool import ServerPool
 from ..process import ChildProcess
 from ..sse import iter_json
@@ -209,6 +217,12 @@ class ServeProcess:
                     conversation._feed(_GONE)
 
     def _dispatch(self, event: dict[str, Any]) -> None:
+        try:
+            self._route(event)
+        except SHAPE_ERRORS as exc:  # an odd event must not end the event stream for everyone
+            log.warning("opencode serve: skipped an event of an unexpected shape (%r)", exc)
+
+    def _route(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "server.connected":
             self._connected.set()
@@ -351,7 +365,7 @@ class ServeConversation(Conversation):
                 if item is _GONE:
                     continue  # the POST fails too, with the exit status
                 raw(item)
-                async for event in self._on_event(turn, item):
+                for event in await tolerant_async("opencode", self._on_event(turn, item)):
                     yield event
             response = post.result()
             if response.status_code >= 400:
@@ -391,13 +405,13 @@ class ServeConversation(Conversation):
                     break
                 if item is not _POST_DONE:
                     raw(item)
-                    async for event in self._on_event(turn, item):
+                    for event in await tolerant_async("opencode", self._on_event(turn, item)):
                         yield event
             if ours:
                 # The answer is authoritative: emit whatever the stream did not deliver.
                 await self._on_message(turn, info)
                 for part in answer.get("parts") or []:
-                    for event in turn.part_events(part):
+                    for event in tolerant("opencode", turn.part_events, part):
                         yield event
             last = turn.infos[turn.last] if turn.last else {}
             if turn.failure is not None:
