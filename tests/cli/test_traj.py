@@ -75,12 +75,12 @@ def test_bad_input_is_one_clear_line(tmp_path):
 
 
 def test_caw_traj_script_is_the_same_view(tmp_path):
+    script = Path(sys.executable).with_name("caw-traj")  # the console script pyproject declares
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from caw.cli.traj import main; sys.exit(main())",
-         str(FIXTURE), "--step", "2"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [str(script), str(FIXTURE), "--step", "2"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "Fixed the typo" in out.stdout
+    assert out.stdout == traj(str(FIXTURE), "--step", "2", cwd=tmp_path).stdout
 
 
 @pytest.mark.e2e
