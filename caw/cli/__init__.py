@@ -8,10 +8,11 @@ remove, export and import), ``traj`` (a step-indexed terminal view of a trajecto
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import chat, demo, doctor, run, sessions, traj, viewer
-from .common import EXIT_CANCELLED, exit_status, is_expected_error
+from .common import EXIT_CANCELLED, EXIT_OK, exit_status, is_expected_error
 
 SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor)
 
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except KeyboardInterrupt:
         return EXIT_CANCELLED
+    except BrokenPipeError:  # the reader went away (`caw ... | head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a clear line, not a traceback
         if is_expected_error(exc):
             print(f"caw: {exc}", file=sys.stderr)
