@@ -98,8 +98,9 @@ def test_workspace_rules_live_in_the_private_state_file(editors, nvim_env, state
     data["workspaces"][str(a)]["rules"].append({"tool": "Bash"})
     state_file.write_text(json.dumps(data))
     assert ed.lua("return require('caw.state').rules(...)", str(a)) == [rule]
-    ed.lua("require('caw.state').clear_rules(...)", str(a))
+    ed.cmd(f"cd {a} | CawForgetRules")
     assert ed.lua("return require('caw.state').rules(...)", str(a)) == []
+    assert "forgot the permission rules of " + str(a) in ed.notes()[-1]
 
 
 def test_initialize_and_session_start_carry_the_mode_and_rules(editors, nvim_env, tmp_path):

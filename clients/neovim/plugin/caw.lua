@@ -47,6 +47,10 @@ command('CawCancel', function()
   caw().cancel()
 end, { desc = 'Stop the running caw turn' })
 
+command('CawForgetRules', function()
+  caw().forget_rules()
+end, { desc = 'Forget the "always in this workspace" permission answers of this workspace' })
+
 command('CawEnd', function()
   caw().end_chat()
 end, { desc = "End the caw chat's session" })

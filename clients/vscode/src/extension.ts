@@ -181,6 +181,13 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     if (folder) chatFor(folder).show();
   });
 
+  command('caw.forgetPermissionRules', async (arg) => {
+    const folder = await pickFolder(arg);
+    if (!folder) return;
+    await rules.clear(folder.uri.toString());
+    void vscode.window.showInformationMessage(`caw: forgot the "Always in this workspace" answers of ${folder.name}; new and resumed chats ask again.`);
+  });
+
   command('caw.restartServer', async () => {
     await server.restart();
   });

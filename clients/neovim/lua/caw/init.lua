@@ -144,6 +144,13 @@ function M.end_chat()
   chat_for():end_chat()
 end
 
+--- :CawForgetRules: forget this workspace's "always in this workspace" answers.
+function M.forget_rules()
+  local root = M.root()
+  require('caw.state').clear_rules(root)
+  vim.notify('caw: forgot the permission rules of ' .. root, vim.log.levels.INFO)
+end
+
 --- Providers for :CawNew completion: what the running daemon reported, else the known ones.
 function M.providers()
   local daemon = require('caw.daemon')

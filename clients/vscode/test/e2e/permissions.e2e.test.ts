@@ -137,6 +137,9 @@ describe('caw asks before tools run, in VS Code', { concurrency: 1 }, () => {
       await (await card(b, 'touch other.txt')).locator('button', { hasText: 'Reject' }).click();
       await b.answers(2);
       assert.equal(fs.existsSync(file('other.txt')), false);
+
+      await b.runCommand('caw: Forget Workspace Permission Rules');
+      await b.page.locator('.notification-toast', { hasText: 'ask again' }).waitFor({ timeout: config.timeoutMs });
     });
   });
 });
