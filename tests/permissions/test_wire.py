@@ -123,3 +123,30 @@ def test_unified_diffs_apply_or_say_they_do_not() -> None:
     assert apply_unified("a\nb\nc\nd\n", diff) == "a\nB\nc\nd\n"
     assert apply_unified("x\n", diff) is None
     assert apply_unified("a\n", "no hunk here") is None
+
+
+def test_the_scripted_model_writes_files_with_each_clis_tool() -> None:
+    """[[tool:write:PATH:CONTENT]] (caw.testing): the write tool where there is one, else apply_patch."""
+    from caw.testing.script import Message, plan_reply
+
+    def reply_to(tools: list[dict]) -> tuple[str, dict]:
+        body = {"tools": tools}
+        messages = [Message(role="user", texts=["[[tool:write:new.txt:hello]] go"])]
+        call = plan_reply("anthropic", body, messages).tool_call
+        assert call is not None
+        return call.name, call.arguments
+
+    claude = {"name": "Write", "input_schema": {"properties": {"file_path": {}, "content": {}}}}
+    opencode = {"name": "write", "input_schema": {"properties": {"filePath": {}, "content": {}}}}
+    codex = {
+        "type": "function",
+        "name": "exec_command",
+        "parameters": {"properties": {"cmd": {"type": "string"}}},
+    }
+    assert reply_to([claude]) == ("Write", {"file_path": "new.txt", "content": "hello\n"})
+    assert reply_to([opencode]) == ("write", {"filePath": "new.txt", "content": "hello\n"})
+    name, args = reply_to([codex])
+    assert name == "exec_command" and args["cmd"].startswith(
+        "apply_patch <<'EOF'\n*** Begin Patch\n"
+    )
+    assert "*** Add File: new.txt\n+hello\n*** End Patch" in args["cmd"]
