@@ -4,7 +4,8 @@ Steps are numbered from 0 as in caw 0.1.9: a ``user`` step per turn input and an
 step per run of text/thinking. Tool calls belong to the assistant step before them (the
 overview names them, ``--step N`` shows their input and output), and a subagent's steps
 nest under that step: ``12/3`` is step 3 inside step 12. ``--step`` takes ``7``, ``7-10``,
-``12/3``, ``12/3-5`` and comma lists. Reads our trajectory.json and caw 0.1.9's format.
+``12/3``, ``12/3-5`` and comma lists. Each step names its lines in the file (``L12-L15``).
+Reads our trajectory.json and caw 0.1.9's format.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Step:
     text: str = ""
     tools: list[ToolView] = field(default_factory=list)
     children: list[Step] = field(default_factory=list)
+    lines: tuple[int, int] | None = None  # where the step is in the file (1-based, inclusive)
 
     @property
     def content(self) -> str:
@@ -46,11 +48,49 @@ class Step:
         return "\n".join(b.text.strip() for b in self.blocks if b.text.strip())
 
 
-def build_steps(view: TrajectoryView) -> list[Step]:
+class LineFinder:
+    """Finds, front to back, the file line holding each step's string (as 0.1.9 showed ``L12``).
+
+    Both formats write one field per line, and the steps come in file order, so each string is
+    looked for from where the previous one was found; one not found leaves the step without lines.
+    """
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.cursor = 0
+
+    def find(self, key: str, value: str) -> int | None:
+        needles = {
+            f'"{key}": {json.dumps(value)}',
+            f'"{key}": {json.dumps(value, ensure_ascii=False)}',
+        }
+        for index in range(self.cursor, len(self.lines)):
+            if any(n in self.lines[index] for n in needles):
+                self.cursor = index + 1
+                return index + 1
+        return None
+
+
+def _span(found: list[int | None]) -> tuple[int, int] | None:
+    known = [n for n in found if n is not None]
+    return (min(known), max(known)) if known else None
+
+
+def build_steps(view: TrajectoryView, finder: LineFinder | None = None) -> list[Step]:
     steps: list[Step] = []
+
+    def locate(key: str, value: str) -> int | None:
+        return finder.find(key, value) if finder is not None else None
+
+    def flush(blocks: list[BlockView]) -> Step:
+        step = Step("asst", blocks=blocks, lines=_span([locate("text", b.text) for b in blocks]))
+        steps.append(step)
+        return step
+
     for turn in view.turns:
+        line = locate("input", turn.input)
         if turn.input.strip():
-            steps.append(Step("user", text=turn.input.strip()))
+            steps.append(Step("user", text=turn.input.strip(), lines=_span([line])))
         pending: list[BlockView] = []
         anchor: Step | None = None
         for block in turn.blocks:
@@ -58,18 +98,24 @@ def build_steps(view: TrajectoryView) -> list[Step]:
                 pending.append(block)
                 continue
             if pending:
-                anchor = Step("asst", blocks=pending)
-                steps.append(anchor)
-                pending = []
+                anchor, pending = flush(pending), []
+            tool_line = locate("id", block.tool.id)
             if anchor is None:
-                anchor = Step("asst")  # the turn began with tool calls
+                anchor = Step("asst", lines=_span([tool_line]))  # the turn began with tool calls
                 steps.append(anchor)
             anchor.tools.append(block.tool)
             if block.tool.subagent is not None:
-                anchor.children.extend(build_steps(block.tool.subagent))
+                anchor.children.extend(build_steps(block.tool.subagent, finder))
         if pending:
-            steps.append(Step("asst", blocks=pending))
+            flush(pending)
     return steps
+
+
+def line_range(step: Step) -> str:
+    if step.lines is None:
+        return "L?"
+    first, last = step.lines
+    return f"L{first}" if first == last else f"L{first}-L{last}"
 
 
 def count(steps: Sequence[Step]) -> int:
@@ -182,9 +228,10 @@ def overview(
         address = (*prefix, i)
         label = "[" + "/".join(map(str, address)) + "]"
         content = step.content
-        line = f'{indent}{label} {step.kind}: "{_preview(content, width)}" ({_k(len(content))}c)'
+        where = line_range(step)
+        line = f'{indent}{label} {step.kind}: "{_preview(content, width)}" ({_k(len(content))}c, {where})'
         if not content and step.tools:
-            line = f"{indent}{label} {step.kind}: (tool calls only)"
+            line = f"{indent}{label} {step.kind}: (tool calls only, {where})"
         if step.tools:
             names = ", ".join(t.name for t in step.tools[:4]) + (
                 ", …" if len(step.tools) > 4 else ""
@@ -203,7 +250,7 @@ def overview(
 def detail(steps: Sequence[Step], address: tuple[int, ...]) -> list[str]:
     step = resolve(steps, address)
     label = "[" + "/".join(map(str, address)) + "]"
-    lines = [f"{label} {step.kind}:"]
+    lines = [f"{label} in the file: {line_range(step)}", f"{label} {step.kind}:"]
     if step.kind == "user":
         return lines + [step.text]
     for block in step.blocks:
@@ -237,7 +284,7 @@ def traj(ns: argparse.Namespace) -> int:
     try:
         path, view = load(ns.target, ns)
         addresses = parse_selectors(ns.step or [])
-        steps = build_steps(view)
+        steps = build_steps(view, LineFinder(path.read_text(encoding="utf-8")))
         lines = [f"Source: {path} ({view.format} format)", *summary(view, steps), ""]
         if addresses:
             for address in addresses:

@@ -32,7 +32,8 @@ def test_overview_of_a_0_1_9_file(tmp_path):
     )
     assert "In: 1.5k | Out: 100" in lines[1]  # the subagent's usage is counted in
     assert lines[2] == "Tool usage: Edit=1, Read=1, security_reviewer=1"
-    assert lines[4].startswith('[0] user: "Review the auth module')
+    assert lines[4] == '[0] user: "Review the auth module and fix the typo in README.md" (52c, L13)'
+
     assert lines[5].startswith('[1] asst: "I should ask the reviewer subagent first. Asking')
     assert "tools: security_reviewer, Edit" in lines[5] and "[nested steps: 3]" in lines[5]
     assert lines[6].startswith('[2] asst: "Fixed the typo')
@@ -42,9 +43,9 @@ def test_overview_of_a_0_1_9_file(tmp_path):
 def test_recursive_and_nested_steps(tmp_path):
     out = traj(str(FIXTURE), "--recursive", cwd=tmp_path)
     assert '  [1/0] user: "Review auth.py"' in out.stdout
-    assert "  [1/1] asst: (tool calls only) tools: Read" in out.stdout
+    assert "  [1/1] asst: (tool calls only, L31) tools: Read" in out.stdout
     out = traj(str(FIXTURE), "--step", "1/0-1", cwd=tmp_path)
-    assert "[1/0] user:\nReview auth.py" in out.stdout
+    assert "[1/0] in the file: L29\n[1/0] user:\nReview auth.py" in out.stdout
     assert 'Tool Read input:\n{\n  "file_path": "auth.py"\n}' in out.stdout
 
 
@@ -102,6 +103,7 @@ def test_our_trajectory_with_a_tool_call_by_session_id(cli_env, require_cli, scr
     view = traj(session_id[:8], "--data-dir", data, cwd=tmp_path, env=env)
     assert view.returncode == 0, view.stderr
     assert "(caw format)" in view.stdout and "Tool usage: Bash=1" in view.stdout
+    assert "L?" not in view.stdout  # every step found in our trajectory.json
     assert '[0] user: "[[tool:bash:echo hello]] run it"' in view.stdout
     detail = traj(session_id, "--data-dir", data, "--step", "1-2", cwd=tmp_path, env=env).stdout
     assert '"command": "echo hello"' in detail and "Output:\nhello" in detail, detail
