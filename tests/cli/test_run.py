@@ -141,3 +141,15 @@ def test_ctrl_c_cancels_the_turn_with_status_130(claude_env, scripted, tmp_path)
     jsonschema.validate(result, json_schema())
     assert result["status"] == "cancelled"
     assert os.path.isdir(tmp_path / "d" / "sessions" / result["sessionId"])
+
+
+def test_resume_by_handle_into_another_data_dir(claude_env, scripted, tmp_path):
+    first = caw("run", "--json", "--data-dir", str(tmp_path / "a"), "My colour is teal.",
+                env=claude_env, cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    handle = json.loads(first.stdout)["resumeHandle"]
+    again = caw("run", "--data-dir", str(tmp_path / "b"), "--resume", handle, "What is my colour?",
+                env=claude_env, cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout == "teal\n"
+    assert json.loads(handle)["resume_key"] not in again.stderr
