@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type CancellationToken, createMessageConnection, type MessageConnection, ProgressType, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import type { SessionUpdate } from '../../src/protocol';
+import { CANCELLED, outcomeFor, type PermissionChoice } from '../../src/permissions';
+import type { RequestPermissionParams, SessionUpdate } from '../../src/protocol';
 import { CawRpc, cawCapabilities, errorData, errorKind, isCancelled, isConnectionLost } from '../../src/rpc';
 import { type Child, config, ModelServer, startChild } from '../support/processes';
 
@@ -22,7 +23,7 @@ let root: string;
 let env: NodeJS.ProcessEnv;
 const daemons: Daemon[] = [];
 
-async function daemon(dataDir: string | null): Promise<Daemon> {
+async function daemon(dataDir: string | null, initializationOptions?: Record<string, unknown>): Promise<Daemon> {
   const args = dataDir === null ? ['--no-data-dir'] : ['--data-dir', dataDir];
   const child = startChild('caw-server', config.cawServer, args, env, root, 'pipe');
   const { stdout, stdin } = child.proc;
@@ -33,6 +34,7 @@ async function daemon(dataDir: string | null): Promise<Daemon> {
     sendRequest: <R>(method: string, params: unknown, token?: CancellationToken) =>
       token ? connection.sendRequest<R>(method, params, token) : connection.sendRequest<R>(method, params),
     onNotification: (method, handler) => connection.onNotification(method, handler as (p: unknown) => void),
+    onRequest: (method, handler) => connection.onRequest(method, (p: unknown, token: CancellationToken) => handler(p as never, token)),
   });
   const d: Daemon = { child, connection, rpc, initializeResult: undefined };
   daemons.push(d);
@@ -41,6 +43,7 @@ async function daemon(dataDir: string | null): Promise<Daemon> {
     rootUri: null,
     capabilities: { window: { workDoneProgress: true } },
     clientInfo: { name: 'caw-vscode-unit' },
+    initializationOptions,
   });
   await connection.sendNotification('initialized', {});
   d.initializeResult = initializeResult;
@@ -137,6 +140,52 @@ describe('CawRpc against caw-server', { concurrency: 1, timeout: 120_000 }, () =
     const listed = await d.rpc.list(root);
     assert.ok(listed.sessions.some((s) => s.sessionId === started.sessionId && s.live));
     await d.rpc.end(started.sessionId);
+    await shutdown(d);
+  });
+
+  test('permission questions reach the handler, its answer decides, a cancelled turn cancels the question', async () => {
+    const d = await daemon(null, { clientCapabilities: { permissions: true } });
+    const work = fs.mkdtempSync(path.join(root, 'work-'));
+    const { sessionId } = await d.rpc.start({ provider: 'claude_code', cwd: work });
+    const asked: RequestPermissionParams[] = [];
+    let next: PermissionChoice = 'reject';
+    d.rpc.handlePermissions((p) => {
+      asked.push(p);
+      return Promise.resolve(outcomeFor(p, next));
+    });
+    const rejected = await d.rpc.send({ sessionId, message: '[[tool:bash:touch rejected.txt]] Run it.' });
+    assert.match(rejected.turn.result, /reject/i);
+    assert.equal(fs.existsSync(path.join(work, 'rejected.txt')), false);
+    assert.equal(asked[0].sessionId, sessionId);
+    assert.equal(asked[0].toolCall.title, 'touch rejected.txt');
+    assert.equal(asked[0].toolCall.kind, 'execute');
+
+    next = 'once';
+    await d.rpc.send({ sessionId, message: '[[tool:bash:touch once.txt]] Run it.' });
+    assert.ok(fs.existsSync(path.join(work, 'once.txt')));
+    assert.equal(asked.length, 2);
+
+    // Nobody answers; cancelling the turn makes the daemon withdraw the question ($/cancelRequest).
+    let withdrawn!: () => void;
+    const wasWithdrawn = new Promise<void>((resolve) => (withdrawn = resolve));
+    let waiting!: () => void;
+    const isWaiting = new Promise<void>((resolve) => (waiting = resolve));
+    d.rpc.handlePermissions((_p, token) => {
+      waiting();
+      return new Promise((resolve) =>
+        token.onCancellationRequested(() => {
+          withdrawn();
+          resolve(CANCELLED);
+        }),
+      );
+    });
+    const pending = d.rpc.send({ sessionId, message: '[[tool:bash:touch never.txt]] Run it.' });
+    await isWaiting;
+    assert.equal((await d.rpc.cancel(sessionId)).cancelled, true);
+    await assert.rejects(pending, (error: unknown) => isCancelled(error));
+    await wasWithdrawn;
+    assert.equal(fs.existsSync(path.join(work, 'never.txt')), false);
+    await d.rpc.end(sessionId);
     await shutdown(d);
   });
 
