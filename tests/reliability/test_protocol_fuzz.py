@@ -202,6 +202,8 @@ def json_types(annotation: Any) -> set[str]:
         return set().union(*(json_types(a) for a in typing.get_args(annotation)))
     if annotation is type(None):
         return {"null"}
+    if origin is typing.Literal:  # the JSON types of its values
+        return set().union(*(json_types(type(v)) for v in typing.get_args(annotation)))
     if annotation is Any:
         return set(JSON_TYPES)
     base = origin or annotation
