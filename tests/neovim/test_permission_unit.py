@@ -121,3 +121,14 @@ def test_initialize_and_session_start_carry_the_mode_and_rules(editors, nvim_env
         "return require('caw.chat').get(...):_permission_params({ cwd = 'x' })", str(ws)
     )
     assert params == {"cwd": "x", "permissionMode": "bypass", "permissionRules": [rule]}
+
+
+def test_checkhealth_names_the_permission_mode(editors, nvim_env, tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    # No daemon: the check reports it missing, and still reports the mode.
+    ed = editors(ws, nvim_env, {"cmd": ["caw-server-not-installed"], "permission_mode": "bypass"})
+    ed.cmd("checkhealth caw")
+    report = ed.lua("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')")
+    assert (
+        'permission_mode = "bypass": the agent runs every command and edit without asking' in report
+    )

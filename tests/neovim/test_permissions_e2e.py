@@ -124,7 +124,9 @@ def test_claude_asks_in_a_float_and_keys_decide(editors, env, state_file, tmp_pa
     answered(ed)
     assert (ws / "once.txt").exists()
     (ws / "once.txt").unlink()
-    ed.cmd("CawSend [[tool:bash:touch once.txt]] Again.")
+    # Typed in the prompt (Insert mode): the question window takes the keys in Normal mode.
+    assert ed.lua("return vim.bo.buftype") == "prompt"
+    ed.nvim.input("i[[tool:bash:touch once.txt]] Again.<CR>")
     question(ed)
     ed.nvim.input("a")
     answered(ed)

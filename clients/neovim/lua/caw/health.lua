@@ -88,6 +88,21 @@ function M.check()
     end
   end
 
+  local permission_mode = config.options.permission_mode
+  if permission_mode == 'bypass' then
+    health.warn('permission_mode = "bypass": the agent runs every command and edit without asking', {
+      'setup({ permission_mode = "ask" }) (the default) asks first; see :help caw-permissions',
+    })
+  else
+    health.ok(
+      ('permission_mode = %q'):format(permission_mode)
+        .. (
+          permission_mode == 'ask' and ': the agent asks before each command or edit'
+          or ': tools that need approval are refused'
+        )
+    )
+  end
+
   local path = state.path()
   local mode = state.mode()
   if not mode then
