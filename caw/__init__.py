@@ -1,5 +1,8 @@
 """caw, the coding-agent wrapper: one resumable Agent/Session API over Claude Code, Codex and opencode."""
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .agent import AsyncAgent
 from .errors import (
     BackendFailed,
@@ -26,6 +29,19 @@ from .sync import Agent, Session
 
 __version__ = "0.2.0"
 
+if TYPE_CHECKING:
+    from .viewer import ViewerServer, start_viewer_server
+
+# The viewer pulls in Starlette and uvicorn: imported on first use, not with caw.
+_LAZY = {"ViewerServer": ".viewer", "start_viewer_server": ".viewer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'caw' has no attribute {name!r}")
+
+
 _configure_logging()
 
 __all__ = [
@@ -33,5 +49,5 @@ __all__ = [
     "ModelError", "NoHandleYet", "PersistenceFailed", "ProviderNotInstalled", "ResumeHandle", "Session", "SessionBusy",
     "SessionClosed", "TextBlock", "TextDelta", "ThinkingBlock", "ThinkingDelta", "ToolCall", "ToolResult",
     "ToolUseBlock", "Trajectory", "Turn", "TurnCancelled", "TurnTimeout", "UnknownProvider", "UnknownSession",
-    "Usage", "UsageLimitReached", "UsageUpdate", "decode_handle",
+    "Usage", "UsageLimitReached", "UsageUpdate", "ViewerServer", "decode_handle", "start_viewer_server",
 ]  # fmt: skip
