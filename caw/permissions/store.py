@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 from ..errors import PersistenceFailed
 from ..models import CawModel
 from ..store import DIR_MODE, atomic_write_text
+from ..store_safety import read_text_nofollow
 from .rules import PermissionRule
 
 log = logging.getLogger("caw.permissions")
@@ -42,7 +43,8 @@ class RuleStore:
         if self.path is None or not self.path.exists():
             return []
         try:
-            return RuleFile.model_validate_json(self.path.read_text(encoding="utf-8")).rules
+            # Like the rest of the session folder: a link planted there is not followed.
+            return RuleFile.model_validate_json(read_text_nofollow(self.path)).rules
         except (OSError, ValueError, ValidationError) as exc:
             # An unreadable file must not allow anything: start with no rules (everything asks).
             log.warning("ignoring unreadable permission rules in %s: %s", self.path, exc)

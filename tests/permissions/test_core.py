@@ -141,3 +141,11 @@ async def test_cancel_rejects_the_pending_question_and_a_failing_callback_reject
     failing = PermissionBroker("ask", on_permission=broken)
     decision = await failing.decide(bash("touch a"))
     assert decision.option == "reject_once" and "boom" in (decision.message or "")
+
+
+def test_a_rule_file_that_is_a_link_is_not_followed(tmp_path: os.PathLike[str]) -> None:
+    planted = os.path.join(tmp_path, "elsewhere.json")
+    with open(planted, "w") as f:
+        f.write('{"rules": [{"tool": "*", "pattern": "*", "action": "allow"}]}')
+    os.symlink(planted, os.path.join(tmp_path, "permissions.json"))
+    assert RuleStore(tmp_path).rules == []  # an allow-everything rule planted by a link is ignored
