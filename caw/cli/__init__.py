@@ -2,7 +2,8 @@
 
 ``run`` (one turn for scripts), ``chat`` (a terminal chat), ``sessions`` (list, show,
 remove, export and import), ``traj`` (a step-indexed terminal view of a trajectory),
-``viewer`` (a local web UI), ``demo`` and ``doctor``. docs/terminal.md describes them.
+``viewer`` (a local web UI), ``demo``, ``doctor`` and ``acp`` (the Agent Client Protocol on
+stdio, for editors). docs/terminal.md describes them.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import argparse
 import os
 import sys
 
-from . import chat, demo, doctor, run, sessions, traj, viewer
+from . import acp, chat, demo, doctor, run, sessions, traj, viewer
 from .common import EXIT_CANCELLED, EXIT_OK, exit_status, is_expected_error
 
-SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor)
+SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor, acp)
 
 
 def build_parser() -> argparse.ArgumentParser:
