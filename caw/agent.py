@@ -12,7 +12,7 @@ from .handle import ResumeHandle, check_id, decode_handle, looks_like_handle
 from .models import Trajectory
 from .permissions import PermissionBroker, PermissionCallback, PermissionRule, RuleStore
 from .providers import UnknownProvider, canonical_name, provider_class, shared_provider
-from .providers.base import ConversationOptions, PermissionMode
+from .providers.base import ConversationOptions, PermissionMode, check_option_values
 from .session import AsyncSession
 from .store import SessionDir, Store
 
@@ -48,6 +48,7 @@ class AsyncAgent:
         :class:`~caw.permissions.PermissionRequest` event that ``stream()`` / ``on_event`` code
         may answer with ``respond()``). ``permission_timeout``: seconds after which an unanswered
         question is rejected. ``workspace_rules``: remembered answers shared by every session."""
+        check_option_values(model=model, reasoning=reasoning)  # before any session exists
         if pinned is None:
             pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
         self._pinned = pinned

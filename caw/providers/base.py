@@ -44,6 +44,26 @@ UUID_RE = re.compile(
 )
 
 
+def check_option_values(**values: str | None) -> None:
+    """Refuse an option value that a CLI could read as a flag of its own (issue 21, finding 5).
+
+    ``model`` and ``reasoning`` reach some CLIs on argv (claude, ``codex exec``, ``opencode
+    run``); the adapters join each value to its flag (``--model=VALUE``) as well, and this is
+    the one check, for every CLI and mode: a value is a non-empty line that does not start
+    with ``-``. (``reasoning="--auto"`` once turned permission_mode="deny" into bypass in
+    opencode run, and ``model="--file=/path"`` sent a file to the model.)"""
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, not {type(value).__name__}")
+        if not value.strip() or value.lstrip().startswith("-") or any(c in value for c in "\0\r\n"):
+            raise ValueError(
+                f"{name} {value[:80]!r} is not accepted: an option value must be a non-empty"
+                " line that does not start with '-'"
+            )
+
+
 @dataclass
 class ConversationOptions:
     """Everything a provider needs to start or resume a conversation."""
@@ -58,6 +78,9 @@ class ConversationOptions:
     permission_mode: PermissionMode = "bypass"
     permissions: PermissionBroker | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_option_values(model=self.model, reasoning=self.reasoning)
 
     def process_env(self) -> dict[str, str]:
         """The backend's environment: ours, overlaid with the Agent's ``env``."""

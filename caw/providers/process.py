@@ -18,8 +18,10 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -86,6 +88,20 @@ def _grow_stdout_pipe(proc: asyncio.subprocess.Process) -> None:
         log.debug("could not grow the stdout pipe: %s", exc)
 
 
+def private_folder(prefix: str) -> str:
+    """A new folder only this user can enter (0700), for what must not go on argv."""
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def private_file(folder: str, name: str, text: str) -> str:
+    """``text`` written to ``folder/name`` readable by this user only (0600); its path."""
+    path = os.path.join(folder, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
 class ChildProcess:
     """One running CLI process with piped stdio."""
 
@@ -95,6 +111,7 @@ class ChildProcess:
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_task = asyncio.ensure_future(self._drain_stderr()) if proc.stderr else None
         self.skipped_lines = 0  # stdout lines json_lines() could not read as a JSON object
+        self._remove: list[str] = []
         _live.add(self)
 
     @classmethod
@@ -233,6 +250,17 @@ class ChildProcess:
                 len(line),
             )
 
+    async def write_stdin(self, text: str) -> None:
+        """Write ``text`` as the whole of stdin and close it (a CLI that reads its prompt
+        there); a CLI that exited meanwhile is left to its exit status."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(text.encode("utf-8"))
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_stdin()
+
     async def write_json(self, obj: Any) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write((json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8"))
@@ -245,6 +273,10 @@ class ChildProcess:
     def _signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
+
+    def remove_on_stop(self, path: str) -> None:
+        """Delete ``path`` (a private folder made for this process) once it is stopped."""
+        self._remove.append(path)
 
     async def stop(self, grace: float = 3.0) -> None:
         """End the process and its group: SIGTERM, then SIGKILL after ``grace`` seconds."""
@@ -262,6 +294,9 @@ class ChildProcess:
             await self.wait_stderr(0.5)
             self._stderr_task.cancel()
         _live.discard(self)
+        for path in self._remove:
+            shutil.rmtree(path, ignore_errors=True)
+        self._remove.clear()
         log.debug("stopped %s (%s)", self.name, self.describe_exit().splitlines()[0])
 
     def kill_now(self) -> None:

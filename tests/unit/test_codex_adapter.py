@@ -342,15 +342,11 @@ def test_exec_argv_quotes_config_values_as_toml():
         reasoning="low",
         permission_mode="deny",
     )
-    argv = ExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")._argv(
-        "-rf"
-    )
+    argv = ExecConversation("codex", {}, options, "01a2139e-e111-74b1-bd1b-c7b72a68d453")._argv()
     assert argv[:3] == ["codex", "exec", "resume"]
-    assert argv[-3:] == [
-        "--",
-        "01a2139e-e111-74b1-bd1b-c7b72a68d453",
-        "-rf",
-    ]  # a prompt is never an option
+    # the prompt is read from stdin ("-"): never on argv (issue 21, finding 7)
+    assert argv[-3:] == ["--", "01a2139e-e111-74b1-bd1b-c7b72a68d453", "-"]
+    assert "--model=m1" in argv  # a value joined to its flag (issue 21, finding 5)
     assert 'developer_instructions="say \\"42\\"\\nthen stop"' in argv
     assert 'model_reasoning_effort="low"' in argv and 'sandbox_mode="read-only"' in argv
     assert "--dangerously-bypass-approvals-and-sandbox" not in argv

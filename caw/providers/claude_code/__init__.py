@@ -12,9 +12,11 @@ claude has no server mode, so nothing is shared between conversations (no pool).
 
 from __future__ import annotations
 
+import shutil
+
 from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
-from ..process import ChildProcess
+from ..process import ChildProcess, private_file, private_folder
 from .options import argv, permission_broker
 from .stream_json import ClaudeConversation
 
@@ -31,9 +33,21 @@ class ClaudeCodeProvider(Provider):
     async def _spawn(self, flags: list[str], options: ConversationOptions) -> ChildProcess:
         env = options.process_env()
         cli = self.require_cli(env)
-        return await ChildProcess.spawn(
-            [*argv(cli, options), *flags], name="claude", env=env, cwd=options.cwd
-        )
+        folder = private_folder("caw-claude-") if options.system_prompt else None
+        prompt_file = None
+        if folder is not None and options.system_prompt:
+            prompt_file = private_file(folder, "system-prompt.md", options.system_prompt)
+        try:
+            process = await ChildProcess.spawn(
+                [*argv(cli, options, prompt_file), *flags], name="claude", env=env, cwd=options.cwd
+            )
+        except BaseException:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        if folder is not None:
+            process.remove_on_stop(folder)  # claude may read it again at any point of its life
+        return process
 
     async def start(self, options: ConversationOptions) -> Conversation:
         self.check_resume_key(options.session_id)

@@ -6,8 +6,12 @@ from ...permissions import PermissionBroker
 from ..base import ConversationOptions
 
 
-def argv(cli: str, options: ConversationOptions) -> list[str]:
-    """``claude -p`` in stream-json both ways, with the options as flags (no session flag yet)."""
+def argv(cli: str, options: ConversationOptions, prompt_file: str | None = None) -> list[str]:
+    """``claude -p`` in stream-json both ways, with the options as flags (no session flag yet).
+
+    Values are joined to their flags (``--model=VALUE``), so none can read as a flag of its
+    own; the system prompt is read from ``prompt_file`` (0600), never put on argv, where every
+    local user could read it in /proc (issue 21, findings 5 and 7)."""
     argv = [
         cli, "-p", "--verbose",
         "--input-format", "stream-json",
@@ -19,12 +23,12 @@ def argv(cli: str, options: ConversationOptions) -> list[str]:
     elif options.permission_mode == "ask":  # claude asks caw (can_use_tool control requests)
         argv += ["--permission-prompt-tool", "stdio"]
     if options.model:
-        argv += ["--model", options.model]
-    if options.system_prompt:
+        argv.append(f"--model={options.model}")
+    if prompt_file:
         # Appended, so the agent keeps Claude Code's own instructions for its tools.
-        argv += ["--append-system-prompt", options.system_prompt]
+        argv.append(f"--append-system-prompt-file={prompt_file}")
     if options.reasoning:
-        argv += ["--effort", options.reasoning]
+        argv.append(f"--effort={options.reasoning}")
     return argv
 
 

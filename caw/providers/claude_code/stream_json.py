@@ -17,7 +17,7 @@ from ...errors import BackendFailed
 from ...events import Event, UsageUpdate
 from ...permissions import PermissionBroker
 from ...permissions import claude as claude_permissions
-from ..base import Conversation, RawSink, model_error
+from ..base import Conversation, RawSink, model_error, tolerant
 from ..process import ChildProcess
 from .translate import TurnTranslator, usage_of
 
@@ -56,21 +56,16 @@ class ClaudeConversation(Conversation):
             raw(line)
             kind = line.get("type")
             if kind == "system" and line.get("subtype") == "init":
-                self.resume_key = line.get("session_id") or self.resume_key
+                self._adopt_key(line.get("session_id"))
             elif kind in ("stream_event", "assistant", "user"):
-                for event in translator.events(line):
+                for event in tolerant("claude", translator.events, line):
                     yield event
             elif self.permissions is not None and claude_permissions.is_permission_request(line):
                 await self._answer_permission(line)
             elif kind == "result":
-                self.resume_key = line.get("session_id") or self.resume_key
-                total = line.get("total_cost_usd")
-                cost = None
-                if isinstance(total, (int, float)):
-                    if self._cumulative_cost is not None:
-                        cost = max(0.0, float(total) - self._cumulative_cost)
-                    self._cumulative_cost = float(total)
-                yield UsageUpdate(usage=usage_of(line, cost))
+                self._adopt_key(line.get("session_id"))
+                for event in tolerant("claude", self._usage, line):
+                    yield event
                 if line.get("is_error") and not self._interrupted:
                     errors = line.get("errors") or []
                     message = (
@@ -87,6 +82,19 @@ class ClaudeConversation(Conversation):
                     raise model_error(f"claude reported an error: {message}")
                 return
         raise await self._died()
+
+    def _adopt_key(self, key: object) -> None:
+        if isinstance(key, str) and key:
+            self.resume_key = key
+
+    def _usage(self, result: dict[str, Any]) -> list[Event]:
+        total = result.get("total_cost_usd")
+        cost = None
+        if isinstance(total, (int, float)):
+            if self._cumulative_cost is not None:
+                cost = max(0.0, float(total) - self._cumulative_cost)
+            self._cumulative_cost = float(total)
+        return [UsageUpdate(usage=usage_of(result, cost))]
 
     async def _answer_permission(self, line: dict[str, Any]) -> None:
         assert self.permissions is not None

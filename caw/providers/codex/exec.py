@@ -34,7 +34,11 @@ class ExecConversation(Conversation):
         self._usage_total: dict[str, Any] | None = None if resume_key else {}
         self._error: str | None = None  # what the running turn's lines reported as its error
 
-    def _argv(self, text: str) -> list[str]:
+    def _argv(self) -> list[str]:
+        """The prompt is read from stdin (``-``): on argv every local user could read it in
+        /proc, and over 128 KiB it did not fit (E2BIG). Values are joined to their flags.
+        The thread id stays on argv: ``codex exec resume`` takes it nowhere else (the
+        app-server mode, the default, sends it over stdin); see docs/reliability.md."""
         options = self.options
         flags = ["--json", "--skip-git-repo-check"]
         if options.permission_mode == "bypass":
@@ -42,21 +46,22 @@ class ExecConversation(Conversation):
         else:  # nobody can answer an approval here: never ask, and sandbox read-only
             flags += ["-c", 'sandbox_mode="read-only"', "-c", 'approval_policy="never"']
         if options.model:
-            flags += ["-m", options.model]
+            flags.append(f"--model={options.model}")
         if options.system_prompt:
             flags += ["-c", f"developer_instructions={toml_string(options.system_prompt)}"]
         if options.reasoning:
             flags += ["-c", f"model_reasoning_effort={toml_string(options.reasoning)}"]
         if self.resume_key is None:
-            return [self.cli, "exec", *flags, "--", text]
-        return [self.cli, "exec", "resume", *flags, "--", self.resume_key, text]
+            return [self.cli, "exec", *flags, "--", "-"]
+        return [self.cli, "exec", "resume", *flags, "--", self.resume_key, "-"]
 
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
         self._interrupted = False
         process = await ChildProcess.spawn(
-            self._argv(text), name="codex exec", env=self.env, cwd=self.options.cwd, stdin=False
+            self._argv(), name="codex exec", env=self.env, cwd=self.options.cwd
         )
         self._process = process
+        await process.write_stdin(text)
         self._error = None
         translator = TurnTranslator()
         try:

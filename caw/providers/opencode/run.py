@@ -115,13 +115,7 @@ class RunConversation(Conversation):
             )
             self._process = process
             try:
-                assert process.proc.stdin is not None
-                try:
-                    process.proc.stdin.write(text.encode("utf-8"))
-                    await process.proc.stdin.drain()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                process.close_stdin()
+                await process.write_stdin(text)
                 self._turn = _RunTurn()
                 async for line in process.json_lines():
                     raw(line)
