@@ -11,7 +11,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import acp
 import pytest
@@ -22,7 +22,10 @@ TURN = 120  # seconds: a generous bound for one turn on a busy 2-core machine
 
 
 class Editor:
-    """An ACP client that records updates and answers permission questions in order."""
+    """An ACP client that records updates and answers permission questions in order.
+
+    It declares no fs or terminal capability, so only these two client methods are used
+    (hence the cast to ``acp.Client`` where it is handed to the SDK)."""
 
     def __init__(self) -> None:
         self.updates: list[tuple[str, Any]] = []
@@ -72,7 +75,7 @@ async def caw_acp(
     """``caw acp FLAGS`` with the SDK's client connected; its stderr goes to ``stderr``."""
     with stderr.open("ab") as log:
         async with acp.spawn_agent_process(
-            editor, sys.executable, "-m", "caw.cli", "acp", *flags,
+            cast(acp.Client, editor), sys.executable, "-m", "caw.cli", "acp", *flags,
             env=env, cwd=str(cwd), transport_kwargs={"stderr": log},
             use_unstable_protocol=True,
         ) as (conn, proc):  # fmt: skip
