@@ -536,9 +536,10 @@ export function chatHtml(webview: vscode.Webview, script: vscode.Uri, style: vsc
 <main id="transcript" aria-live="polite"></main>
 <section id="permissions" aria-live="assertive" hidden></section>
 <footer id="composer">
-  <textarea id="input" rows="3" placeholder="Ask the agent… (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
+  <!-- Disabled until the first state arrives: a message sent before the chat has its session would be lost. -->
+  <textarea id="input" rows="3" placeholder="Ask the agent… (Enter to send, Shift+Enter for a new line)" aria-label="Message" disabled></textarea>
   <div id="buttons">
-    <button id="send" type="button">Send</button>
+    <button id="send" type="button" disabled>Send</button>
     <button id="cancel" type="button" class="secondary" hidden>Cancel</button>
     <button id="new" type="button" class="secondary" hidden>New chat</button>
   </div>

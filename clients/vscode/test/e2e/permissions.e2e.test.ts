@@ -3,7 +3,7 @@
 // the agent asks before each command or edit; a card in the chat shows the command or the
 // diff, a click or a key answers, and the effect is checked on disk. "Always in this
 // workspace" outlasts the window (workspaceState) and covers new chats; a question asked
-// while the chat is hidden comes as a notification.
+// while the chat is hidden comes as a notification. Codex asks through the same card.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,10 +27,10 @@ after(async () => {
   if (process.env.CAW_E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true });
 });
 
-function workbench(name: string, port: number): Workbench {
+function workbench(name: string, port: number, provider = 'claude_code', cliEnv = env): Workbench {
   // No caw.permissionMode: the default must ask.
-  const settings = { 'caw.serverPath': config.cawServer, 'caw.dataDir': path.join(root, 'caw-data'), 'caw.provider': 'claude_code' };
-  return prepareWorkbench(root, name, env, settings, port);
+  const settings = { 'caw.serverPath': config.cawServer, 'caw.dataDir': path.join(root, 'caw-data'), 'caw.provider': provider };
+  return prepareWorkbench(root, name, cliEnv, settings, port);
 }
 
 /** The finished answers shown now. */
@@ -140,6 +140,22 @@ describe('caw asks before tools run, in VS Code', { concurrency: 1 }, () => {
 
       await b.runCommand('caw: Forget Workspace Permission Rules');
       await b.page.locator('.notification-toast', { hasText: 'ask again' }).waitFor({ timeout: config.timeoutMs });
+    });
+  });
+
+  test('codex asks too: a rejected command does not run, an allowed one does', async () => {
+    const wb = workbench('perm-codex', await freePort(), 'codex', model.cliEnvironment(path.join(root, 'cli-codex'), 'codex'));
+    const file = (name: string): string => path.join(wb.folder, name);
+    await runWindow(wb, 'perm-codex', () => model.log, async (b) => {
+      await b.runCommand('caw: New Chat');
+      await b.say('[[tool:bash:touch rejected.txt]] Run it.');
+      await (await card(b, 'touch rejected.txt')).locator('button', { hasText: 'Reject' }).click();
+      await b.answers(1);
+      assert.equal(fs.existsSync(file('rejected.txt')), false);
+      await b.say('[[tool:bash:touch allowed.txt]] Run it.');
+      await (await card(b, 'touch allowed.txt')).locator('button', { hasText: 'Allow once' }).click();
+      await b.answers(2);
+      assert.ok(fs.existsSync(file('allowed.txt')));
     });
   });
 });

@@ -130,11 +130,11 @@ export class ModelServer {
     return new ModelServer(child, m[1]);
   }
 
-  /** cli_environment("claude_code", url, root): a private HOME where `claude` talks to this server. */
-  cliEnvironment(root: string): NodeJS.ProcessEnv {
+  /** cli_environment(provider, url, root): a private HOME where the provider's CLI talks to this server. */
+  cliEnvironment(root: string, provider = 'claude_code'): NodeJS.ProcessEnv {
     const script =
-      'import json, sys\nfrom caw.testing import cli_environment\nprint(json.dumps(cli_environment("claude_code", sys.argv[1], sys.argv[2])))';
-    const out = execFileSync(config.python, ['-c', script, this.url, root], { cwd: repoRoot, encoding: 'utf8' });
+      'import json, sys\nfrom caw.testing import cli_environment\nprint(json.dumps(cli_environment(sys.argv[3], sys.argv[1], sys.argv[2])))';
+    const out = execFileSync(config.python, ['-c', script, this.url, root, provider], { cwd: repoRoot, encoding: 'utf8' });
     return JSON.parse(out) as NodeJS.ProcessEnv;
   }
 
