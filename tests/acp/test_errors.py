@@ -108,7 +108,7 @@ async def test_a_new_session_can_switch_provider_before_its_first_prompt(
     env = {**cli_env("claude_code"), **cli_env("opencode")}
     editor = Editor()
     flags = ("--provider", "claude_code", "--data-dir", str(tmp_path / "data"))
-    async with caw_acp(editor, env, work, *flags, stderr=tmp_path / "log") as (conn, proc):
+    async with caw_acp(editor, env, work, *flags, stderr=tmp_path / "log") as (conn, _proc):
         sid = (await conn.new_session(cwd=str(work), mcp_servers=[])).session_id
         changed = await conn.set_config_option(
             config_id="provider", session_id=sid, value="opencode"
@@ -154,7 +154,7 @@ async def test_initialize_advertises_what_caw_does(cli_env, work, tmp_path):
     editor = Editor()
     async with caw_acp(
         editor, cli_env(PROVIDER), work, "--data-dir", str(tmp_path / "d"), stderr=tmp_path / "log"
-    ) as (conn, proc):
+    ) as (conn, _proc):
         init = await asyncio.wait_for(conn.initialize(protocol_version=1), TURN)
     caps = init.agent_capabilities
     assert caps is not None and caps.load_session
