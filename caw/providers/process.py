@@ -18,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -34,6 +35,8 @@ log = logging.getLogger("caw.process")
 # A line from a CLI can carry a whole file read by a tool.
 LINE_LIMIT = 64 * 1024 * 1024
 STDERR_TAIL_LINES = 40
+# Every backend gets a random value under this name; all it starts inherit it (kill_marked).
+MARKER_ENV = "CAW_BACKEND_MARKER"
 # The stdout pipe's buffer (capped by /proc/sys/fs/pipe-max-size): see _grow_stdout_pipe.
 STDOUT_PIPE_SIZE = 1024 * 1024
 
@@ -88,6 +91,38 @@ def _grow_stdout_pipe(proc: asyncio.subprocess.Process) -> None:
         log.debug("could not grow the stdout pipe: %s", exc)
 
 
+def kill_marked(marker: str) -> int:
+    """SIGKILL every process of this user whose environment carries ``MARKER_ENV=marker``:
+    the backend's descendants, also those that left its process group and session (setsid)
+    or were re-parented to init (issue 21, finding 9). Needs no privileges and no cgroup;
+    a tool that scrubs its whole environment escapes it (docs/reliability.md). Returns how
+    many were killed."""
+    if not marker or not os.path.isdir("/proc"):
+        return 0
+    needle = f"{MARKER_ENV}={marker}".encode() + b"\0"
+    killed = 0
+    for _ in range(3):  # a process may fork while we scan: scan until a pass finds none
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    environ = f.read()
+            except OSError:  # gone, or another user's
+                continue
+            if needle in environ or environ.endswith(needle[:-1]):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry), signal.SIGKILL)
+                    found += 1
+        killed += found
+        if not found:
+            break
+    if killed:
+        log.debug("killed %d leftover process(es) of a backend", killed)
+    return killed
+
+
 def private_folder(prefix: str) -> str:
     """A new folder only this user can enter (0700), for what must not go on argv."""
     return tempfile.mkdtemp(prefix=prefix)
@@ -112,6 +147,7 @@ class ChildProcess:
         self._stderr_task = asyncio.ensure_future(self._drain_stderr()) if proc.stderr else None
         self.skipped_lines = 0  # stdout lines json_lines() could not read as a JSON object
         self._remove: list[str] = []
+        self.marker = ""  # this backend's MARKER_ENV value, inherited by all it starts
         _live.add(self)
 
     @classmethod
@@ -126,12 +162,13 @@ class ChildProcess:
     ) -> ChildProcess:
         parent = os.getpid()
         hide_environment(env if env is not None else os.environ)
+        marker = secrets.token_hex(12)
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=dict(env) if env is not None else None,
+            env={**(os.environ if env is None else env), MARKER_ENV: marker},
             cwd=cwd,
             start_new_session=True,
             preexec_fn=lambda: _die_with_parent(parent),
@@ -139,7 +176,9 @@ class ChildProcess:
         )
         _grow_stdout_pipe(proc)
         log.debug("started %s (pid %s)", name, proc.pid)
-        return cls(proc, name)
+        child = cls(proc, name)
+        child.marker = marker
+        return child
 
     @property
     def pid(self) -> int:
@@ -287,8 +326,10 @@ class ChildProcess:
             except asyncio.TimeoutError:
                 self._signal_group(signal.SIGKILL)
                 await self.proc.wait()
-        # Children of the CLI (tool commands) may outlive it in its group.
+        # Children of the CLI (tool commands) may outlive it in its group, or in a session of
+        # their own (setsid): every process that inherited this backend's marker ends too.
         self._signal_group(signal.SIGKILL)
+        kill_marked(self.marker)
         self.close_stdin()
         if self._stderr_task is not None:
             await self.wait_stderr(0.5)
@@ -302,6 +343,7 @@ class ChildProcess:
     def kill_now(self) -> None:
         """Synchronous last resort (interpreter exit)."""
         self._signal_group(signal.SIGKILL)
+        kill_marked(self.marker)
 
 
 @atexit.register

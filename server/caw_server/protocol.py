@@ -36,6 +36,7 @@ from pygls.protocol import (
     lsp_method,
 )
 
+from . import wire
 from .errors import INTERNAL_ERROR, internal_error, rpc_error
 
 if TYPE_CHECKING:
@@ -217,6 +218,13 @@ class CawProtocol(LanguageServerProtocol):
                 )
             else:
                 log.debug("ignored notification for unknown method %.200r", method)
+            return None
+        if not is_request and method in wire.METHODS:
+            # A caw request sent as a notification: session/start would start a backend no one
+            # hears of (issue 21, finding 9). It cannot be answered, so it is refused in the log.
+            log.warning(
+                "refused %s sent as a notification: send it as a request (with an id)", method
+            )
             return None
         lsp_type = self.get_message_type(method)
         if is_request and lsp_type is not None and "id" not in attrs.fields_dict(lsp_type):
