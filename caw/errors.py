@@ -57,7 +57,17 @@ class ModelError(BackendFailed):
 
 
 class UsageLimitReached(ModelError):
+    """The account's usage limit was hit. ``wait_minutes``: minutes until it resets, read from
+    the CLI's message (caw.usage_limits), else the default wait."""
+
     kind = "usageLimit"
+
+    @property
+    def wait_minutes(self) -> int:
+        from .usage_limits import DEFAULT_WAIT_MINUTES, wait_minutes_from_message
+
+        found = wait_minutes_from_message(f"{self} {self.stderr_tail}")
+        return found if found is not None else DEFAULT_WAIT_MINUTES
 
 
 class TurnTimeout(BackendFailed):

@@ -20,7 +20,7 @@ _MODULES = {
     "opencode": ("caw.providers.opencode", "OpenCodeProvider"),
 }
 ALIASES = {"claude": "claude_code", "cc": "claude_code", "claude-code": "claude_code"}
-PROVIDER_NAMES = tuple(_MODULES)
+PROVIDER_NAMES = tuple(_MODULES)  # the built-in providers (registered ones: provider_names())
 DEFAULT_PROVIDER = "claude_code"
 
 
@@ -28,19 +28,41 @@ class UnknownProvider(CawError, ValueError):
     kind = "unknownProvider"
 
 
+def provider_names() -> tuple[str, ...]:
+    """Every provider name, built-in first, then the registered ones."""
+    return tuple(_MODULES)
+
+
 def canonical_name(name: str | None) -> str:
     """``name`` (or ``$CAW_PROVIDER``, or the default) resolved through the aliases."""
-    chosen = name or os.environ.get("CAW_PROVIDER") or DEFAULT_PROVIDER
+    # CAW_PROVIDER may be a fallback order ("claude,codex"): its first name is the default.
+    env_first = os.environ.get("CAW_PROVIDER", "").split(",")[0].strip()
+    chosen = name or env_first or DEFAULT_PROVIDER
     chosen = ALIASES.get(chosen, chosen)
     if chosen not in _MODULES:
-        raise UnknownProvider(
-            f"unknown provider {chosen!r}; choose one of {', '.join(PROVIDER_NAMES)}"
-        )
+        raise UnknownProvider(f"unknown provider {chosen!r}; choose one of {', '.join(_MODULES)}")
     return chosen
 
 
+_REGISTERED: dict[str, type[Provider]] = {}
+
+
+def register(name: str, cls: type[Provider]) -> None:
+    """Add a user's provider class under ``name`` (caw.register_provider)."""
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise TypeError(f"register_provider needs a caw.Provider subclass, not {cls!r}")
+    key = name.strip()
+    if not key or "," in key:
+        raise ValueError(f"a provider name must be a non-empty word, not {name!r}")
+    _REGISTERED[key] = cls
+    _MODULES[key] = ("", key)
+
+
 def provider_class(name: str) -> type[Provider]:
-    module, attr = _MODULES[canonical_name(name)]
+    key = canonical_name(name)
+    if key in _REGISTERED:
+        return _REGISTERED[key]
+    module, attr = _MODULES[key]
     provider: type[Provider] = getattr(importlib.import_module(module), attr)
     return provider
 
@@ -68,5 +90,6 @@ async def close_shared_providers() -> None:
 
 __all__ = [
     "ALIASES", "DEFAULT_PROVIDER", "PROVIDER_NAMES", "Conversation", "ConversationOptions", "Provider",
-    "UnknownProvider", "canonical_name", "close_shared_providers", "provider_class", "shared_provider",
+    "UnknownProvider", "canonical_name", "close_shared_providers", "provider_class", "provider_names", "register",
+    "shared_provider",
 ]  # fmt: skip
