@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    computed_field,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 
@@ -38,12 +47,20 @@ class Usage(CawModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
+        """Input plus output tokens; cache reads and writes are counted apart (as caw 0.1.9)."""
+        return self.input_tokens + self.output_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        """caw 0.1.9's dict shape (snake_case; an unknown cost is 0.0 there)."""
+        return {
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens,
+            "cost_usd": self.cost_usd or 0.0,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Usage:
+        return cls.model_validate(data)
 
     def __add__(self, other: Usage) -> Usage:
         cost = (
@@ -74,9 +91,22 @@ class ToolUseBlock(CawModel):
     type: Literal["tool_use"] = "tool_use"
     id: str
     name: str
-    input: dict[str, Any] = Field(default_factory=dict)
+    # caw 0.1.9 wrote a tool's input as "arguments": both are read.
+    input: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("input", "arguments")
+    )
     output: str | None = None
     is_error: bool = False
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """caw 0.1.9's name for ``input``."""
+        return self.input
+
+    @property
+    def subagent_trajectory(self) -> Trajectory | None:
+        """caw 0.1.9's nested subagent record; caw records subagents as their own sessions."""
+        return None
 
 
 Block = Annotated[TextBlock | ThinkingBlock | ToolUseBlock, Field(discriminator="type")]
@@ -106,6 +136,47 @@ class Turn(CawModel):
             if isinstance(block, TextBlock) and block.text.strip():
                 return block.text
         return ""
+
+    @property
+    def tool_calls(self) -> list[ToolUseBlock]:
+        return [b for b in self.output if isinstance(b, ToolUseBlock)]
+
+    @property
+    def failed(self) -> bool:
+        return self.stop_reason == "error"
+
+    @property
+    def failure_reason(self) -> str | None:
+        return self.error if self.failed else None
+
+    @property
+    def usage_limited(self) -> bool:
+        return self.failed and "usage limit" in (self.error or "").lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        """caw 0.1.9's dict shape (tool input as ``arguments``)."""
+        return {
+            "input": self.input,
+            "output": [_block_dict(b) for b in self.output],
+            "usage": self.usage.to_dict(),
+            "duration_ms": self.duration_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        return cls.model_validate(data)
+
+
+def _block_dict(block: TextBlock | ThinkingBlock | ToolUseBlock) -> dict[str, Any]:
+    if isinstance(block, ToolUseBlock):
+        out: dict[str, Any] = {
+            "type": "tool_use", "id": block.id, "name": block.name,
+            "arguments": block.input, "output": block.output or "",
+        }  # fmt: skip
+        if block.is_error:
+            out["is_error"] = True
+        return out
+    return {"type": block.type, "text": block.text}
 
 
 class Trajectory(CawModel):
@@ -144,6 +215,106 @@ class Trajectory(CawModel):
     def result(self) -> str:
         return self.turns[-1].result if self.turns else ""
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_legacy(cls, data: Any, handler: ModelWrapValidatorHandler[Trajectory]) -> Trajectory:
+        """Also read caw 0.1.9's trajectory.json: "" for unknown times and names, turns
+        without an index, the reasoning effort on the record."""
+        reasoning = None
+        if isinstance(data, dict) and not isinstance(data.get("turns", []), str):
+            data = dict(data)
+            for key in ("completed_at", "created_at", "model", "system_prompt"):
+                if data.get(key) == "":
+                    del data[key]
+            reasoning = data.get("reasoning")
+            turns = data.get("turns")
+            if isinstance(turns, list):
+                data["turns"] = [
+                    {**t, "index": i} if isinstance(t, dict) and "index" not in t else t
+                    for i, t in enumerate(turns)
+                ]
+        trajectory = handler(data)
+        if isinstance(reasoning, str) and reasoning:
+            trajectory.reasoning = reasoning
+        return trajectory
+
+    # caw 0.1.9 recorded the reasoning effort on the trajectory; ours is session configuration,
+    # so it is kept in memory only (not written to trajectory.json).
+    _reasoning: str | None = PrivateAttr(default=None)
+
+    @property
+    def reasoning(self) -> str:
+        return self._reasoning or ""
+
+    @reasoning.setter
+    def reasoning(self, value: str | None) -> None:
+        self._reasoning = value or None
+
+    @property
+    def usage_limited(self) -> bool:
+        """Whether the session's last turn stopped on a usage limit."""
+        return bool(self.turns) and self.turns[-1].usage_limited
+
+    @property
+    def is_usage_limited(self) -> bool:
+        return self.usage_limited
+
+    @property
+    def total_tool_calls(self) -> int:
+        return sum(len(turn.tool_calls) for turn in self.turns)
+
+    @property
+    def subagent_trajectories(self) -> list[Trajectory]:
+        return [
+            tool.subagent_trajectory
+            for turn in self.turns
+            for tool in turn.tool_calls
+            if tool.subagent_trajectory is not None
+        ]
+
+    @property
+    def total_usage(self) -> Usage:
+        """This session's usage plus every nested subagent's."""
+        total = self.usage
+        for sub in self.subagent_trajectories:
+            total = total + sub.total_usage
+        return total
+
+    @property
+    def is_complete(self) -> bool:
+        """Ended (``completed_at`` set) and not stopped by a usage limit."""
+        return self.completed_at is not None and not self.usage_limited
+
+    @property
+    def failed_turns(self) -> list[Turn]:
+        return [turn for turn in self.turns if turn.failed]
+
+    @property
+    def ended_on_failure(self) -> bool:
+        return bool(self.turns) and self.turns[-1].failed
+
+    @property
+    def failure_reason(self) -> str | None:
+        return self.turns[-1].failure_reason if self.turns else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """caw 0.1.9's dict shape (snake_case, empty strings for unknowns)."""
+        return {
+            "agent": self.agent, "model": self.model or "", "session_id": self.session_id,
+            "created_at": self.created_at.isoformat(),
+            "completed_at": self.completed_at.isoformat() if self.completed_at else "",
+            "usage_limited": self.usage_limited, "system_prompt": self.system_prompt or "",
+            "reasoning": self.reasoning, "mcp_servers": list(getattr(self, "mcp_servers", [])),
+            "turns": [turn.to_dict() for turn in self.turns], "usage": self.usage.to_dict(),
+            "total_usage": self.total_usage.to_dict(), "duration_ms": self.duration_ms,
+            "metadata": self.metadata,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trajectory:
+        """Ours or caw 0.1.9's."""
+        return cls.model_validate(data)
+
     @property
     def title(self) -> str:
         """A short human title: metadata's ``title`` or the first user message."""
@@ -153,3 +324,9 @@ class Trajectory(CawModel):
         first = self.turns[0].input if self.turns else ""
         first = " ".join(first.split())
         return first[:60] + ("…" if len(first) > 60 else "")
+
+
+# caw 0.1.9's names for the same models.
+UsageStats = Usage
+ToolUse = ToolUseBlock
+ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock
