@@ -19,6 +19,7 @@ setup: $(VENV)/.installed $(BACKENDS)/node_modules/.installed
 test-setup: setup
 	./scripts/system-deps.sh $(APT_PACKAGES)
 	bash clients/vscode/scripts/install-e2e.sh
+	cd tests/acp/node && npm ci --no-audit --no-fund --loglevel=error  # the ACP TypeScript SDK client
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
