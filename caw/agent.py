@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -133,6 +134,8 @@ class AsyncAgent:
         except BaseException:  # a failed start leaves its folder free
             if sdir is not None:
                 sdir.unlock()
+                # Nothing happened in it: a start that failed leaves no session to list.
+                shutil.rmtree(sdir.path, ignore_errors=True)
             raise
         return session
 

@@ -14,6 +14,7 @@ import atexit
 import collections
 import contextlib
 import ctypes
+import errno
 import fcntl
 import json
 import logging
@@ -45,6 +46,46 @@ _live: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
 
 class LineTooLong(BackendFailed):
     """A backend printed a line longer than :data:`LINE_LIMIT`."""
+
+
+class ArgumentTooLong(BackendFailed):
+    """The backend's command line or environment is over the system's limit (E2BIG)."""
+
+    kind = "argumentTooLong"
+
+
+class TooManyOpenFiles(BackendFailed):
+    """caw's process (or the system) is out of file descriptors (EMFILE, ENFILE)."""
+
+    kind = "tooManyOpenFiles"
+
+
+class WorkingDirectoryMissing(BackendFailed):
+    """The session's working directory (e.g. a stored ``cwd``) no longer exists."""
+
+    kind = "cwdMissing"
+
+
+def _spawn_error(exc: OSError, name: str, argv: Sequence[str], cwd: str | None) -> Exception:
+    """A distinct error for a spawn that failed for a reason the user can act on (issue 21,
+    finding 9); any other OSError as it was (a missing CLI is found before this)."""
+    if exc.errno == errno.E2BIG:
+        size = sum(len(a) + 1 for a in argv)
+        return ArgumentTooLong(
+            f"{name} could not start: its command line and environment are over the system's"
+            f" limit (E2BIG; argv {size} bytes)"
+        )
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return TooManyOpenFiles(
+            f"{name} could not start: out of file descriptors ({os.strerror(exc.errno)});"
+            " end some sessions or raise the limit (ulimit -n)"
+        )
+    if cwd is not None and exc.errno in (errno.ENOENT, errno.ENOTDIR) and not os.path.isdir(cwd):
+        return WorkingDirectoryMissing(
+            f"{name} could not start: its working directory {cwd!r} does not exist (moved or"
+            " deleted?); resume the session with another cwd"
+        )
+    return exc
 
 
 def _size(n: int) -> str:
@@ -163,17 +204,20 @@ class ChildProcess:
         parent = os.getpid()
         hide_environment(env if env is not None else os.environ)
         marker = secrets.token_hex(12)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**(os.environ if env is None else env), MARKER_ENV: marker},
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(parent),
-            limit=LINE_LIMIT,  # read at each spawn, so a test may lower it
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**(os.environ if env is None else env), MARKER_ENV: marker},
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=lambda: _die_with_parent(parent),
+                limit=LINE_LIMIT,  # read at each spawn, so a test may lower it
+            )
+        except OSError as exc:
+            raise _spawn_error(exc, name, argv, cwd) from exc
         _grow_stdout_pipe(proc)
         log.debug("started %s (pid %s)", name, proc.pid)
         child = cls(proc, name)

@@ -4,12 +4,23 @@ caw request sent as a notification starts nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import resource
+import shutil
+from pathlib import Path
 
 import pytest
 
 from caw import AsyncAgent
 from caw.providers import close_shared_providers
+from caw.providers.process import (
+    ArgumentTooLong,
+    ChildProcess,
+    TooManyOpenFiles,
+    WorkingDirectoryMissing,
+)
+from caw.store import Store
 from tests.support.procs import processes
 
 from .conftest import TURN
@@ -73,3 +84,57 @@ async def test_session_start_as_a_notification_starts_nothing(all_env, scripted,
         assert "refused session/start sent as a notification" in stderr
     finally:
         await client.aclose()
+
+
+STANDIN = Path(__file__).parent / "standins" / "claude_odd.py"
+
+
+def _standin_env(tmp_path: Path) -> dict[str, str]:
+    return {"CAW_CLAUDE_BIN": str(STANDIN), "STANDIN_ODD": "", "STANDIN_LOG": str(tmp_path / "log")}
+
+
+async def test_a_stored_cwd_that_is_gone_is_its_own_error_and_no_phantom_is_left(tmp_path):
+    """A start in a folder that does not exist, and a resume of a session whose folder was
+    deleted, fail with cwdMissing; the failed start leaves no session in the data dir."""
+    data = tmp_path / "data"
+    gone = tmp_path / "gone"
+    agent = AsyncAgent(provider="claude_code", env=_standin_env(tmp_path), cwd=gone, data_dir=data)
+    with pytest.raises(WorkingDirectoryMissing, match="does not exist") as failed:
+        await agent.start_session()
+    assert failed.value.kind == "cwdMissing"
+    assert list(Store(data).iter_trajectories()) == []  # no phantom session
+
+    gone.mkdir()
+    session = await agent.start_session()
+    await session.send("one")
+    await session.end()
+    shutil.rmtree(gone)
+    with pytest.raises(WorkingDirectoryMissing):
+        await AsyncAgent(
+            provider="claude_code", env=_standin_env(tmp_path), data_dir=data
+        ).resume_session(session.session_id)
+    # still listed, and resumable in another folder
+    resumed = await AsyncAgent(
+        provider="claude_code", env=_standin_env(tmp_path), data_dir=data, cwd=tmp_path
+    ).resume_session(session.session_id)
+    assert (await resumed.send("two")).result == "answer to: two"
+    await resumed.end()
+    assert [t.session_id for _, t in Store(data).iter_trajectories()] == [session.session_id]
+
+
+async def test_an_argv_over_the_system_limit_is_argument_too_long(tmp_path):
+    with pytest.raises(ArgumentTooLong, match="E2BIG") as failed:
+        await ChildProcess.spawn(["true", "x" * (256 * 1024)], name="true")
+    assert failed.value.kind == "argumentTooLong"
+
+
+async def test_out_of_file_descriptors_is_its_own_error(tmp_path):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 1, hard))
+    try:
+        with pytest.raises(TooManyOpenFiles, match="file descriptors") as failed:
+            await ChildProcess.spawn(["true"], name="true")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert failed.value.kind == "tooManyOpenFiles"
