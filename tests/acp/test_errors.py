@@ -42,8 +42,10 @@ async def test_bad_requests_get_clear_errors(cli_env, scripted, work, tmp_path):
         assert descendants(proc.pid) == {}
 
         # MCP servers: not attached yet, so refused clearly (not silently ignored)
-        stdio = schema.McpServerStdio(name="lookup", command="/bin/true", args=[], env=[])
-        http = schema.HttpMcpServer(
+        stdio: schema.McpServerStdio | schema.HttpMcpServer = schema.McpServerStdio(
+            name="lookup", command="/bin/true", args=[], env=[]
+        )
+        http: schema.McpServerStdio | schema.HttpMcpServer = schema.HttpMcpServer(
             type="http", name="web", url="http://127.0.0.1:9/mcp", headers=[]
         )
         for servers in ([stdio], [http]):
