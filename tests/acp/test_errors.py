@@ -42,15 +42,13 @@ async def test_bad_requests_get_clear_errors(cli_env, scripted, work, tmp_path):
         assert descendants(proc.pid) == {}
 
         # MCP servers: not attached yet, so refused clearly (not silently ignored)
-        stdio: schema.McpServerStdio | schema.HttpMcpServer = schema.McpServerStdio(
-            name="lookup", command="/bin/true", args=[], env=[]
-        )
-        http: schema.McpServerStdio | schema.HttpMcpServer = schema.HttpMcpServer(
+        stdio = schema.McpServerStdio(name="lookup", command="/bin/true", args=[], env=[])
+        http = schema.HttpMcpServer(
             type="http", name="web", url="http://127.0.0.1:9/mcp", headers=[]
         )
-        for servers in ([stdio], [http]):
+        for server in (stdio, http):
             with pytest.raises(RequestError) as err:
-                await conn.new_session(cwd=str(work), mcp_servers=servers)
+                await conn.new_session(cwd=str(work), mcp_servers=[server])
             assert err.value.code == -32602 and "MCP" in json.dumps(err.value.data)
         with pytest.raises(RequestError) as err:
             await conn.new_session(cwd="relative/dir", mcp_servers=[])
