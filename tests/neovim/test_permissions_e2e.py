@@ -223,3 +223,33 @@ def test_other_providers_ask_too(editors, cli_env, tmp_path, provider):
     ed.nvim.input("a")
     answered(ed)
     wait_until(lambda: (ws / "allowed.txt").exists(), 10, what="allowed.txt")
+
+
+def test_an_unanswered_question_times_out_and_its_window_closes(editors, env, tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    ed = start(editors, ws, env, provider="claude_code", init_options={"permissionTimeout": 2})
+    # Record the daemon's withdrawals ($/cancelRequest) and whether they matched the open question.
+    ed.lua(
+        """
+        require('caw.chat') -- it sets daemon.on_withdraw: wrap that one
+        local daemon = require('caw.daemon')
+        local withdraw = daemon.on_withdraw
+        _G.caw_test.withdrawn = {}
+        daemon.on_withdraw = function(client_id, ordinal)
+          local chat = require('caw.chat').get(require('caw').root())
+          local open = {}
+          for _, q in ipairs(chat.questions) do open[#open + 1] = q.ordinal end
+          table.insert(_G.caw_test.withdrawn, { ordinal = ordinal, open = open })
+          return withdraw(client_id, ordinal)
+        end
+        """
+    )
+    ed.cmd("CawSend [[tool:bash:touch late.txt]] Run it.")
+    question(ed)
+    ed.wait("#_G.caw_test.withdrawn > 0", 30, "the daemon to withdraw the question")
+    ed.wait("not _G.caw_test.question()", 30, "the question window to close")
+    assert ed.lua("return _G.caw_test.withdrawn") == [{"ordinal": 1, "open": [1]}]
+    told = ed.wait_text("Tool said:", TURN).rsplit("Tool said:", 1)[1]
+    assert "reject" in told.lower(), told
+    ed.wait_idle(TURN)
+    assert not (ws / "late.txt").exists()
