@@ -38,7 +38,7 @@ def secrets_of(data: Path, sid: str) -> list[str]:
 
 async def test_editor_flow_survives_kill_9(provider, cli_env, scripted, work, tmp_path):
     env, data, log = cli_env(provider), tmp_path / "data", tmp_path / "caw-acp.log"
-    flags = ("--provider", provider, "--data-dir", str(data))
+    flags = ("--provider", provider, "--data-dir", str(data), "--log-level", "debug")
     editor = Editor()
     async with caw_acp(editor, env, work, *flags, stderr=log) as (conn, proc):
         new = await conn.new_session(cwd=str(work), mcp_servers=[])
@@ -127,6 +127,7 @@ async def test_editor_flow_survives_kill_9(provider, cli_env, scripted, work, tm
         assert closed.value.code == -32002
 
     logged = log.read_text()
+    assert "caw acp" in logged  # debug logging was on: the check below means something
     for secret in secrets_of(data, sid):
         assert secret not in logged
 
@@ -136,7 +137,16 @@ async def test_backend_killed_mid_turn_then_the_next_prompt_resumes(
 ):
     env, data, log = cli_env(provider), tmp_path / "data", tmp_path / "caw-acp.log"
     editor = Editor()
-    flags = ("--provider", provider, "--data-dir", str(data), "--permission-mode", "bypass")
+    flags = (
+        "--provider",
+        provider,
+        "--data-dir",
+        str(data),
+        "--permission-mode",
+        "bypass",
+        "--log-level",
+        "debug",
+    )
     async with caw_acp(editor, env, work, *flags, stderr=log) as (conn, proc):
         sid = (await conn.new_session(cwd=str(work), mcp_servers=[])).session_id
         assert (
