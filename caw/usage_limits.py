@@ -14,6 +14,8 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .models import CawModel
+
 log = logging.getLogger("caw.usage_limits")
 
 DEFAULT_WAIT_MINUTES = 60
@@ -78,3 +80,11 @@ def auto_wait_default() -> bool:
 async def sleep_minutes(minutes: float) -> None:
     """The auto-wait sleep (a seam: tests replace it to wait in milliseconds)."""
     await asyncio.sleep(minutes * 60)
+
+
+class UsageLimitWait(CawModel):
+    """Told to a session's watchers when auto-wait starts waiting out a usage limit."""
+
+    kind: str = "usageLimitWait"
+    wait_minutes: int
+    message: str = ""
