@@ -4,6 +4,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .agent import AsyncAgent
+from .compat.front import Agent, InteractiveResult, Session
 from .errors import (
     BackendFailed,
     CawError,
@@ -22,32 +23,132 @@ from .errors import (
 from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from .handle import ResumeHandle, decode_handle
 from .logs import configure_from_env as _configure_logging
-from .models import TextBlock, ThinkingBlock, ToolUseBlock, Trajectory, Turn, Usage
+from .models import (
+    ContentBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolUse,
+    ToolUseBlock,
+    Trajectory,
+    Turn,
+    Usage,
+    UsageStats,
+)
 from .providers import PROVIDER_NAMES, UnknownProvider
 from .session import AsyncSession
-from .sync import Agent, Session
 
 __version__ = "0.2.0"
 
 if TYPE_CHECKING:
+    from .display import AgentLogger, Display, DisplayMode, get_global_display, set_global_display
+    from .health import AuthSignal, ProviderHealth, check_providers
+    from .provider_order import (
+        get_provider_models,
+        get_provider_order,
+        installed_providers,
+        register_provider,
+        set_provider_order,
+    )
+    from .tiers import ModelTier
     from .viewer import ViewerServer, start_viewer_server
 
-# The viewer pulls in Starlette and uvicorn: imported on first use, not with caw.
-_LAZY = {"ViewerServer": ".viewer", "start_viewer_server": ".viewer"}
+# Imported on first use, not with caw: the viewer pulls in Starlette and uvicorn; the rest are
+# caw 0.1.9's helpers (docs/migrating.md), which most programs never touch.
+_LAZY = {
+    "ViewerServer": ".viewer", "start_viewer_server": ".viewer",
+    "ModelTier": ".tiers",
+    "register_provider": ".provider_order", "installed_providers": ".provider_order",
+    "get_provider_order": ".provider_order", "set_provider_order": ".provider_order",
+    "get_provider_models": ".provider_order",
+    "check_providers": ".health", "ProviderHealth": ".health", "AuthSignal": ".health",
+    "Display": ".display", "DisplayMode": ".display", "AgentLogger": ".display",
+    "get_global_display": ".display", "set_global_display": ".display",
+    "Provider": ".providers.base", "ClaudeCodeProvider": ".providers.claude_code",
+    "CodexProvider": ".providers.codex",
+}  # fmt: skip
+# caw 0.1.9's names for caw's own classes.
+_RENAMED = {
+    "OpencodeProvider": (".providers.opencode", "OpenCodeProvider"),
+    "ProviderSession": (".providers.base", "Conversation"),
+}
+# Names the tools work provides in caw.tools (looked up there when it has them).
+_TOOLS = (
+    "AgentSpec", "ToolGroup", "MCPTool", "MCPServerHandle", "mcp_tool", "register_tool",
+    "create_mcp_http_server_bundle", "create_stateless_tool_server",
+    "create_subagent_tool_server", "get_state_from_context",
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    if name in _RENAMED:
+        module, attr = _RENAMED[name]
+        return getattr(importlib.import_module(module, __name__), attr)
+    if name in _TOOLS:
+        try:
+            found = getattr(importlib.import_module(".tools", __name__), name, None)
+        except ImportError:
+            found = None
+        if found is not None:
+            return found
     raise AttributeError(f"module 'caw' has no attribute {name!r}")
 
 
 _configure_logging()
 
 __all__ = [
-    "PROVIDER_NAMES", "Agent", "AsyncAgent", "AsyncSession", "BackendFailed", "CawError", "Event", "InvalidHandle",
-    "ModelError", "NoHandleYet", "PersistenceFailed", "ProviderNotInstalled", "ResumeHandle", "Session", "SessionBusy",
-    "SessionClosed", "TextBlock", "TextDelta", "ThinkingBlock", "ThinkingDelta", "ToolCall", "ToolResult",
-    "ToolUseBlock", "Trajectory", "Turn", "TurnCancelled", "TurnTimeout", "UnknownProvider", "UnknownSession",
-    "Usage", "UsageLimitReached", "UsageUpdate", "ViewerServer", "decode_handle", "start_viewer_server",
+    "PROVIDER_NAMES",
+    "Agent",
+    "AgentLogger",
+    "AsyncAgent",
+    "AsyncSession",
+    "AuthSignal",
+    "BackendFailed",
+    "CawError",
+    "ContentBlock",
+    "Display",
+    "DisplayMode",
+    "Event",
+    "InteractiveResult",
+    "InvalidHandle",
+    "ModelError",
+    "ModelTier",
+    "NoHandleYet",
+    "PersistenceFailed",
+    "ProviderHealth",
+    "ProviderNotInstalled",
+    "ResumeHandle",
+    "Session",
+    "SessionBusy",
+    "SessionClosed",
+    "TextBlock",
+    "TextDelta",
+    "ThinkingBlock",
+    "ThinkingDelta",
+    "ToolCall",
+    "ToolResult",
+    "ToolUse",
+    "ToolUseBlock",
+    "Trajectory",
+    "Turn",
+    "TurnCancelled",
+    "TurnTimeout",
+    "UnknownProvider",
+    "UnknownSession",
+    "Usage",
+    "UsageLimitReached",
+    "UsageStats",
+    "UsageUpdate",
+    "ViewerServer",
+    "check_providers",
+    "decode_handle",
+    "get_global_display",
+    "get_provider_models",
+    "get_provider_order",
+    "installed_providers",
+    "register_provider",
+    "set_global_display",
+    "set_provider_order",
+    "start_viewer_server",
 ]  # fmt: skip
