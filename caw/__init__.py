@@ -36,6 +36,7 @@ from .models import (
 )
 from .providers import PROVIDER_NAMES, UnknownProvider
 from .session import AsyncSession
+from .tools import MCPServer, ToolKit, tool
 
 __version__ = "0.2.0"
 
@@ -112,6 +113,7 @@ __all__ = [
     "Event",
     "InteractiveResult",
     "InvalidHandle",
+    "MCPServer",
     "ModelError",
     "ModelTier",
     "NoHandleYet",
@@ -127,6 +129,7 @@ __all__ = [
     "ThinkingBlock",
     "ThinkingDelta",
     "ToolCall",
+    "ToolKit",
     "ToolResult",
     "ToolUse",
     "ToolUseBlock",
@@ -151,4 +154,5 @@ __all__ = [
     "set_global_display",
     "set_provider_order",
     "start_viewer_server",
+    "tool",
 ]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import InvalidHandle, UnknownSession
@@ -16,6 +16,8 @@ from .providers import UnknownProvider, canonical_name, provider_class, shared_p
 from .providers.base import ConversationOptions, PermissionMode, check_option_values
 from .session import AsyncSession
 from .store import SessionDir, Store
+from .tools import MCPServer, ToolKit, ToolServer
+from .tools.attach import AgentTools
 
 
 class AsyncAgent:
@@ -37,6 +39,9 @@ class AsyncAgent:
         workspace_rules: Iterable[PermissionRule] = (),
         turn_timeout: float | None = None,
         pinned: bool | None = None,
+        mcp_servers: Iterable[MCPServer] = (),
+        tool_servers: Iterable[ToolKit | ToolServer] = (),
+        stateless_tools: Iterable[Callable[..., Any]] = (),
     ):
         """``pinned``: whether a handle of another provider is an error. By default an Agent is
         pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
@@ -48,7 +53,11 @@ class AsyncAgent:
         ``"allow_always"``, ``"reject_once"`` or ``"reject_always"``, and appears as a
         :class:`~caw.permissions.PermissionRequest` event that ``stream()`` / ``on_event`` code
         may answer with ``respond()``). ``permission_timeout``: seconds after which an unanswered
-        question is rejected. ``workspace_rules``: remembered answers shared by every session."""
+        question is rejected. ``workspace_rules``: remembered answers shared by every session.
+
+        Tools (see docs/tools.md): ``mcp_servers`` (:class:`~caw.tools.MCPServer`), ``tool_servers``
+        (:class:`~caw.tools.ToolKit` instances) and ``stateless_tools`` (``@tool`` functions)
+        are given to every session; Python tools are served by the session itself."""
         check_option_values(model=model, reasoning=reasoning)  # before any session exists
         if pinned is None:
             pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
@@ -66,6 +75,15 @@ class AsyncAgent:
         self.permission_timeout = permission_timeout
         self.workspace_rules = list(workspace_rules)
         self.turn_timeout = turn_timeout
+        self.tools = AgentTools(mcp_servers, tool_servers, stateless_tools)
+
+    def add_mcp_server(self, server: MCPServer) -> None:
+        """Give sessions started from now on this MCP server."""
+        self.tools.add_mcp_server(server)
+
+    def add_tool_server(self, server: ToolKit | ToolServer) -> None:
+        """Give sessions started from now on this ToolKit's tools."""
+        self.tools.add_tool_server(server)
 
     @property
     def pinned(self) -> bool:
@@ -127,11 +145,13 @@ class AsyncAgent:
             sdir = self.store.create(session_id)
             sdir.lock()  # one writer per session (caw.session_lock)
         try:
+            await self.tools.attach(options, trajectory)
             if sdir is not None:
                 sdir.save_trajectory(trajectory)
             session = self._session(self.provider, options, trajectory, sdir, None)
             await session.open_backend()
         except BaseException:  # a failed start leaves its folder free
+            await options.release()
             if sdir is not None:
                 sdir.unlock()
                 # Nothing happened in it: a start that failed leaves no session to list.
@@ -214,10 +234,15 @@ class AsyncAgent:
                 # so that a wrong or stale handle cannot destroy the session's stored key.
                 key_unconfirmed = True
             sdir.save_trajectory(trajectory)
-        session = self._session(
-            handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed
-        )
-        await session.open_backend()
+        await self.tools.attach(options, trajectory)
+        try:
+            session = self._session(
+                handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed
+            )
+            await session.open_backend()
+        except BaseException:
+            await options.release()
+            raise
         return session
 
     async def completion(self, message: str) -> Trajectory:

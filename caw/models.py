@@ -191,6 +191,8 @@ class Trajectory(CawModel):
     cwd: str | None = None
     turns: list[Turn] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The session's MCP servers and Python tool servers, secrets left out (caw.tools).
+    mcp_servers: list[dict[str, Any]] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

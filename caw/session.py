@@ -361,6 +361,7 @@ class AsyncSession:
                 if self._conversation is not None:
                     await self._conversation.close()
                     self._conversation = None
+                await self.options.release()  # the session's tool server (caw.tools)
                 self.trajectory.completed_at = utcnow()
                 if self._dir is not None:
                     try:

@@ -13,7 +13,7 @@ import concurrent.futures
 import os
 import queue
 import threading
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from .models import Trajectory, Turn
 from .permissions import PermissionCallback, PermissionRule
 from .providers.base import PermissionMode
 from .session import AsyncSession, EventCallback
+from .tools import MCPServer, ToolKit, ToolServer
 
 T = TypeVar("T")
 
@@ -149,6 +150,9 @@ class Agent:
         workspace_rules: Iterable[PermissionRule] = (),
         turn_timeout: float | None = None,
         pinned: bool | None = None,
+        mcp_servers: Iterable[MCPServer] = (),
+        tool_servers: Iterable[ToolKit | ToolServer] = (),
+        stateless_tools: Iterable[Callable[..., Any]] = (),
     ):
         """Permissions: see :class:`~caw.agent.AsyncAgent` (``on_permission`` runs on caw's
         loop thread; a ``stream()`` consumer may instead answer the request event)."""
@@ -156,8 +160,17 @@ class Agent:
             provider, model, system_prompt, reasoning, data_dir, cwd, env,
             permission_mode=permission_mode, on_permission=on_permission,
             permission_timeout=permission_timeout, workspace_rules=workspace_rules,
-            turn_timeout=turn_timeout, pinned=pinned,
+            turn_timeout=turn_timeout, pinned=pinned, mcp_servers=mcp_servers,
+            tool_servers=tool_servers, stateless_tools=stateless_tools,
         )  # fmt: skip
+
+    def add_mcp_server(self, server: MCPServer) -> None:
+        """Give sessions started from now on this MCP server (see docs/tools.md)."""
+        self._core.add_mcp_server(server)
+
+    def add_tool_server(self, server: ToolKit | ToolServer) -> None:
+        """Give sessions started from now on this ToolKit's tools (see docs/tools.md)."""
+        self._core.add_tool_server(server)
 
     @property
     def provider(self) -> str:

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ from ..permissions import PermissionBroker
 from ..permissions import (
     PermissionMode as PermissionMode,  # re-exported: adapters import it from here
 )
+from ..tools.servers import MCPServer
 
 log = logging.getLogger("caw.providers")
 
@@ -78,9 +79,18 @@ class ConversationOptions:
     permission_mode: PermissionMode = "bypass"
     permissions: PermissionBroker | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    # The session's MCP servers (its own and its Python tools' server), in the CLI's config.
+    mcp_servers: list[MCPServer] = field(default_factory=list)
+    # What ends with the session (its Python tools' server), called by AsyncSession.end.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_option_values(model=self.model, reasoning=self.reasoning)
+
+    async def release(self) -> None:
+        """Stop what lives as long as the session (idempotent)."""
+        while self.closers:
+            await self.closers.pop()()
 
     def process_env(self) -> dict[str, str]:
         """The backend's environment: ours, overlaid with the Agent's ``env``."""

@@ -12,9 +12,11 @@ claude has no server mode, so nothing is shared between conversations (no pool).
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from ...redact import hide_key
+from ...tools.wiring import claude_config
 from ..base import Conversation, ConversationOptions, Provider
 from ..process import ChildProcess, private_file, private_folder
 from .options import argv, permission_broker
@@ -33,14 +35,20 @@ class ClaudeCodeProvider(Provider):
     async def _spawn(self, flags: list[str], options: ConversationOptions) -> ChildProcess:
         env = options.process_env()
         cli = self.require_cli(env)
-        folder = private_folder("caw-claude-") if options.system_prompt else None
-        prompt_file = None
+        private = options.system_prompt or options.mcp_servers
+        folder = private_folder("caw-claude-") if private else None
+        prompt_file = mcp_file = None
         if folder is not None and options.system_prompt:
             prompt_file = private_file(folder, "system-prompt.md", options.system_prompt)
+        if folder is not None and options.mcp_servers:
+            mcp_file = private_file(
+                folder, "mcp.json", json.dumps(claude_config(options.mcp_servers))
+            )
         try:
             process = await ChildProcess.spawn(
-                [*argv(cli, options, prompt_file), *flags], name="claude", env=env, cwd=options.cwd
-            )
+                [*argv(cli, options, prompt_file, mcp_file), *flags],
+                name="claude", env=env, cwd=options.cwd,
+            )  # fmt: skip
         except BaseException:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,12 @@ from ...permissions import PermissionBroker
 from ..base import ConversationOptions
 
 
-def argv(cli: str, options: ConversationOptions, prompt_file: str | None = None) -> list[str]:
+def argv(
+    cli: str,
+    options: ConversationOptions,
+    prompt_file: str | None = None,
+    mcp_file: str | None = None,
+) -> list[str]:
     """``claude -p`` in stream-json both ways, with the options as flags (no session flag yet).
 
     Values are joined to their flags (``--model=VALUE``), so none can read as a flag of its
@@ -29,6 +34,8 @@ def argv(cli: str, options: ConversationOptions, prompt_file: str | None = None)
         argv.append(f"--append-system-prompt-file={prompt_file}")
     if options.reasoning:
         argv.append(f"--effort={options.reasoning}")
+    if mcp_file:  # the session's servers only, from a private file (it holds secrets)
+        argv += [f"--mcp-config={mcp_file}", "--strict-mcp-config"]
     return argv
 
 

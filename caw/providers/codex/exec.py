@@ -14,6 +14,7 @@ from ...errors import BackendFailed
 from ...events import Event, UsageUpdate
 from ...models import Usage
 from ...redact import hide_key
+from ...tools.wiring import codex_exec_overrides
 from ..base import Conversation, ConversationOptions, RawSink, model_error, tolerant
 from ..process import ChildProcess
 from .options import toml_string
@@ -51,6 +52,7 @@ class ExecConversation(Conversation):
             flags += ["-c", f"developer_instructions={toml_string(options.system_prompt)}"]
         if options.reasoning:
             flags += ["-c", f"model_reasoning_effort={toml_string(options.reasoning)}"]
+        flags += codex_exec_overrides(options.mcp_servers)[0]
         if self.resume_key is None:
             return [self.cli, "exec", *flags, "--", "-"]
         return [self.cli, "exec", "resume", *flags, "--", self.resume_key, "-"]
@@ -58,7 +60,10 @@ class ExecConversation(Conversation):
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
         self._interrupted = False
         process = await ChildProcess.spawn(
-            self._argv(), name="codex exec", env=self.env, cwd=self.options.cwd
+            self._argv(),
+            name="codex exec",
+            env={**self.env, **codex_exec_overrides(self.options.mcp_servers)[1]},
+            cwd=self.options.cwd,
         )
         self._process = process
         await process.write_stdin(text)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from ...tools.wiring import codex_config
 from ..base import ConversationOptions
 from ..jsonrpc_lines import RpcError
 
@@ -70,8 +71,13 @@ def thread_params(options: ConversationOptions) -> dict[str, Any]:
     if options.system_prompt:
         # Added as developer instructions, so codex keeps its own instructions for its tools.
         params["developerInstructions"] = options.system_prompt
+    config: dict[str, Any] = {}
     if options.reasoning:
-        params["config"] = {"model_reasoning_effort": options.reasoning}
+        config["model_reasoning_effort"] = options.reasoning
+    if options.mcp_servers:  # on stdin, so header and env values may travel here
+        config["mcp_servers"] = codex_config(options.mcp_servers)
+    if config:
+        params["config"] = config
     return params
 
 

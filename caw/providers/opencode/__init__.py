@@ -21,6 +21,7 @@ from typing import Any
 
 from ...errors import BackendFailed, InvalidHandle
 from ...redact import hide_key
+from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
 from .options import KEY_RE, MODE_ENV, START_TIMEOUT_ENV, float_env, permission_rules
@@ -83,7 +84,9 @@ class OpenCodeProvider(Provider):
     async def _serve_conversation(
         self, options: ConversationOptions, resume_key: str | None
     ) -> Conversation | None:
-        env = options.process_env()
+        # The session's MCP servers are part of its serve's environment: no other session's
+        # serve (a pool key of its own) ever lists them.
+        env = opencode_env(options.process_env(), options.mcp_servers)
         cli = self.require_cli(env)
         mode = self._mode(env)
         if mode == "run":

@@ -18,6 +18,7 @@ from ...errors import BackendFailed
 from ...events import Event
 from ...models import Usage
 from ...redact import hide_key
+from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, RawSink, tolerant
 from ..process import ChildProcess
 from .options import KEY_RE, READ_ONLY_TOOLS
@@ -75,7 +76,7 @@ class RunConversation(Conversation):
 
     def _env(self, instructions: str | None) -> dict[str, str]:
         """run has no system prompt or permission flags: both go in through inline config."""
-        env = self._options.process_env()
+        env = opencode_env(self._options.process_env(), self._options.mcp_servers)
         extra: dict[str, Any] = {}
         if instructions:
             extra["instructions"] = [instructions]

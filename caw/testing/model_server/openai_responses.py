@@ -236,6 +236,8 @@ def events(reply: Reply, model: str, input_tokens: int, body: dict[str, Any]) ->
                 "name": call.name,
                 "arguments": "",
             }
+            if call.namespace is not None:  # a function of a namespace tool (codex's MCP tools)
+                item["namespace"] = call.namespace
             yield ev("response.output_item.added", {"output_index": index, "item": item})
             half = len(args) // 2
             for piece in (args[:half], args[half:]):

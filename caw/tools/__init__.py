@@ -1,0 +1,9 @@
+"""Tools for a session: MCP servers (:class:`MCPServer`) and Python tools (``@tool``, :class:`ToolKit`).
+
+The ``mcp`` SDK is imported only when a session serves Python tools (:mod:`caw.tools.host`).
+"""
+
+from .servers import MCPServer, MCPServerFailed
+from .toolkit import ToolKit, ToolServer, tool
+
+__all__ = ["MCPServer", "MCPServerFailed", "ToolKit", "ToolServer", "tool"]
