@@ -33,7 +33,7 @@ from ..events import Event
 from ..handle import check_id
 from ..models import Trajectory
 from ..permissions import PermissionDecision, PermissionMode, PermissionRequest
-from ..providers import provider_class
+from ..providers import canonical_name, provider_class
 from ..redact import SECRETS
 from ..session import AsyncSession
 from ..store import Store
@@ -301,7 +301,10 @@ class CawAcpAgent:
             agent = self._agent(None, None, self.settings.permission_mode, cwd)
             try:
                 session = await agent.resume_session(session_id)
-            except (UnknownSession, InvalidHandle) as exc:
+            except UnknownSession as exc:
+                # No resume key yet: a session that was listed but never prompted starts afresh.
+                session = await self._reopen_unprompted(session_id, cwd, exc)
+            except InvalidHandle as exc:
                 raise not_found(session_id, str(exc)) from None
             except SessionBusy as exc:
                 raise _error(exc) from None
@@ -317,6 +320,18 @@ class CawAcpAgent:
             self.sessions[session_id] = live
             log.info("session %s resumed (%s)", session_id, session.provider_name)
             return live
+
+    async def _reopen_unprompted(self, session_id: str, cwd: str, why: Exception) -> AsyncSession:
+        assert self.store is not None
+        try:
+            trajectory = self.store.session(session_id).load_trajectory()
+            provider = canonical_name(trajectory.agent) if trajectory is not None else None
+        except (CawError, ValueError):
+            trajectory, provider = None, None
+        if trajectory is None or trajectory.turns or provider is None:
+            raise not_found(session_id, str(why))
+        config = SessionConfig(provider, trajectory.model, self.settings.permission_mode)
+        return await self._start(config, cwd, session_id=session_id)
 
     async def load_session(
         self,

@@ -31,6 +31,7 @@ class Editor:
         self.updates: list[tuple[str, Any]] = []
         self.asked: list[schema.RequestPermissionRequest] = []
         self.answers: list[str] = []  # option ids, used in order; empty: allow_once
+        self.hold = False  # True: questions wait unanswered (until the agent withdraws them)
         self.changed = asyncio.Event()
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
@@ -45,6 +46,9 @@ class Editor:
                 session_id=session_id, tool_call=tool_call, options=options
             )
         )
+        if self.hold:
+            self.changed.set()
+            await asyncio.Event().wait()  # cancelled when the agent stops waiting
         option = self.answers.pop(0) if self.answers else "allow_once"
         return schema.RequestPermissionResponse(
             outcome=schema.AllowedOutcome(outcome="selected", option_id=option)

@@ -166,3 +166,18 @@ async def test_initialize_advertises_what_caw_does(cli_env, work, tmp_path):
     )
     assert caps.prompt_capabilities is not None and caps.prompt_capabilities.embedded_context
     assert init.agent_info is not None and init.agent_info.name == "caw"
+
+
+async def test_a_session_never_prompted_loads_in_a_new_process(cli_env, scripted, work, tmp_path):
+    env, flags = cli_env(PROVIDER), ("--provider", PROVIDER, "--data-dir", str(tmp_path / "data"))
+    async with caw_acp(Editor(), env, work, *flags, stderr=tmp_path / "log") as (conn, proc):
+        sid = (await conn.new_session(cwd=str(work), mcp_servers=[])).session_id
+        proc.kill()
+        await proc.wait()
+    editor = Editor()
+    async with caw_acp(editor, env, work, *flags, stderr=tmp_path / "log") as (conn, _proc):
+        assert [s.session_id for s in (await conn.list_sessions(cwd=str(work))).sessions] == [sid]
+        await conn.load_session(cwd=str(work), session_id=sid, mcp_servers=[])
+        assert editor.updates == []  # nothing to replay
+        assert await prompt(conn, sid, text_block("Repeat after me: first words")) == "end_turn"
+        assert editor.text() == "first words"

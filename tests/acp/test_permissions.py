@@ -6,11 +6,12 @@ rule in the session's data dir that a new ``caw acp`` applies without asking aga
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import pytest
 
-from .conftest import Editor, caw_acp, prompt, text_block
+from .conftest import TURN, Editor, caw_acp, prompt, text_block
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +62,33 @@ async def test_reject_allow_and_always_outlasts_kill_9(provider, cli_env, script
         assert await prompt(conn, sid, text_block(touch("always.txt"))) == "end_turn"
         assert (work / "always.txt").exists()
         assert editor.asked == []  # the remembered rule answered
+
+
+async def test_cancel_while_a_question_is_open(provider, cli_env, scripted, work, tmp_path):
+    """session/cancel with a question unanswered: the prompt answers cancelled, nothing runs,
+    and the session goes on."""
+    env, log = cli_env(provider), tmp_path / "caw-acp.log"
+    editor = Editor()
+    async with caw_acp(editor, env, work, "--provider", provider, "--no-data-dir", stderr=log) as (
+        conn,
+        _proc,
+    ):
+        sid = (await conn.new_session(cwd=str(work), mcp_servers=[])).session_id
+        editor.hold = True
+        asking = asyncio.ensure_future(
+            conn.prompt(session_id=sid, prompt=[text_block(touch("held.txt"))])
+        )
+        await asyncio.wait_for(_asked(editor), TURN)
+        await conn.cancel(session_id=sid)
+        assert (await asyncio.wait_for(asking, 60)).stop_reason == "cancelled"
+        assert not (work / "held.txt").exists()
+        editor.hold = False
+        mark = len(editor.updates)
+        assert await prompt(conn, sid, text_block("Repeat after me: still here")) == "end_turn"
+        assert editor.text(since=mark) == "still here"
+
+
+async def _asked(editor: Editor) -> None:
+    while not editor.asked:
+        editor.changed.clear()
+        await editor.changed.wait()
