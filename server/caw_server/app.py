@@ -364,7 +364,17 @@ class CawServer(LanguageServer, DaemonHooks):
 
     # --- methods -----------------------------------------------------------------------
 
+    def _check_capacity(self) -> None:
+        limit = self.options.max_sessions
+        if len(self.registry) >= limit:
+            raise rpc_error(
+                "tooManySessions",
+                f"this caw-server already has {len(self.registry)} live sessions, its limit"
+                f" (--max-sessions {limit}): end one (session/end) or raise the limit",
+            )
+
     async def session_start(self, p: wire.StartParams) -> wire.StartResult:
+        self._check_capacity()
         provider = canonical_name(p.provider or self.options.provider)
         agent = self.agent(
             provider,
@@ -450,6 +460,7 @@ class CawServer(LanguageServer, DaemonHooks):
             if session is None:
                 # A live session found above may have ended while this waited for the lock.
                 handle = handle or self._stored_handle(agent, session_id)
+                self._check_capacity()
                 session = await agent.resume_session(handle.encode())
                 self.registry.add(session)
                 log.info("session %s resumed (%s)", session_id, session.provider_name)

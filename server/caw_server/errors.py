@@ -74,6 +74,22 @@ ERRORS: dict[str, tuple[int, str]] = {
     "sessionBusy": (1009, "A turn is running and the send asked for exclusivity."),
     "sessionClosed": (1010, "The session has ended."),
     "persistenceFailed": (1011, "Writing to the data dir failed."),
+    "tooManySessions": (
+        1012,
+        "The daemon's limit of live sessions (--max-sessions) is reached; end one first.",
+    ),
+    "argumentTooLong": (
+        1013,
+        "The backend could not start: its command line and environment are over the system's limit.",
+    ),
+    "tooManyOpenFiles": (
+        1014,
+        "The backend could not start: the daemon is out of file descriptors.",
+    ),
+    "cwdMissing": (
+        1015,
+        "The session's working directory does not exist (moved or deleted); resume it with another cwd.",
+    ),
 }
 
 

@@ -21,6 +21,9 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("caw")
 
 
+DEFAULT_MAX_SESSIONS = 64
+
+
 @dataclass
 class Options:
     provider: str | None = None
@@ -34,6 +37,9 @@ class Options:
     # client cannot answer); bypass has to be chosen.
     permission_mode: PermissionMode = "ask"
     permission_timeout: float = DEFAULT_PERMISSION_TIMEOUT
+    # Live sessions (each holds a backend, or a share of one) beyond which a start or resume
+    # is refused with tooManySessions (issue 21, finding 9).
+    max_sessions: int = DEFAULT_MAX_SESSIONS
 
 
 def _positive(text: str) -> float:
@@ -104,6 +110,10 @@ def parser() -> argparse.ArgumentParser:
         help="output waiting for a client that does not read, beyond which updates are dropped and no request is read",
     )  # fmt: skip
     p.add_argument(
+        "--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS, metavar="N",
+        help="live sessions (and so backends) at most; more starts and resumes get tooManySessions",
+    )  # fmt: skip
+    p.add_argument(
         "--stdio",
         action="store_true",
         help="accepted for LSP clients that pass it; stdio is the only transport",
@@ -131,4 +141,5 @@ def from_args(argv: list[str] | None = None) -> Options:
         max_backlog=max(1024, args.max_backlog),
         permission_mode=args.permission_mode,
         permission_timeout=args.permission_timeout,
+        max_sessions=max(1, args.max_sessions),
     )

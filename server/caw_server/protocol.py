@@ -36,7 +36,6 @@ from pygls.protocol import (
     lsp_method,
 )
 
-from . import wire
 from .errors import INTERNAL_ERROR, internal_error, rpc_error
 
 if TYPE_CHECKING:
@@ -46,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("caw_server.protocol")
 
 _MISSING = object()
+# caw requests that start a backend: refused when sent as a notification.
+_STARTS_A_BACKEND = frozenset({"session/start", "session/resume"})
 # What a client that does not read may miss: session/send's answer carries the whole turn.
 DROPPABLE = frozenset({"session/update", types.WINDOW_LOG_MESSAGE})
 
@@ -219,9 +220,9 @@ class CawProtocol(LanguageServerProtocol):
             else:
                 log.debug("ignored notification for unknown method %.200r", method)
             return None
-        if not is_request and method in wire.METHODS:
-            # A caw request sent as a notification: session/start would start a backend no one
-            # hears of (issue 21, finding 9). It cannot be answered, so it is refused in the log.
+        if not is_request and method in _STARTS_A_BACKEND:
+            # Sent as a notification, it would start a backend no one hears of (issue 21,
+            # finding 9). It cannot be answered, so it is refused in the log.
             log.warning(
                 "refused %s sent as a notification: send it as a request (with an id)", method
             )

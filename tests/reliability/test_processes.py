@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from caw import AsyncAgent
+from caw.client import RpcError
 from caw.providers import close_shared_providers
 from caw.providers.process import (
     ArgumentTooLong,
@@ -138,3 +139,35 @@ async def test_out_of_file_descriptors_is_its_own_error(tmp_path):
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert failed.value.kind == "tooManyOpenFiles"
+
+
+async def test_the_daemon_limits_live_sessions_with_a_clear_error(leaks, tmp_path):
+    """--max-sessions 2: a third start is tooManySessions (no backend, nothing listed for it);
+    ending one makes room. Resuming a session whose folder was deleted is cwdMissing, and the
+    session stays listed."""
+    env = {**os.environ, **_standin_env(tmp_path)}
+    client = await leaks.daemon(tmp_path / "data", env, tmp_path, "--max-sessions", "2")
+    try:
+        await client.initialize()
+        first = (await client.start_session(provider="claude_code"))["sessionId"]
+        await client.start_session(provider="claude_code")
+        with pytest.raises(RpcError) as refused:
+            await client.start_session(provider="claude_code")
+        assert (
+            refused.value.kind == "tooManySessions" and "--max-sessions 2" in refused.value.message
+        )
+        assert len(await client.list_sessions()) == 2
+        await client.request("session/end", {"sessionId": first})
+        work = tmp_path / "work"
+        work.mkdir()
+        moved = (await client.start_session(provider="claude_code", cwd=str(work)))["sessionId"]
+        await client.send(moved, "one")
+        await client.request("session/end", {"sessionId": moved})
+        shutil.rmtree(work)
+        with pytest.raises(RpcError) as missing:
+            await client.request("session/resume", {"sessionId": moved})
+        assert missing.value.kind == "cwdMissing", missing.value
+        listed = {s["sessionId"] for s in await client.list_sessions()}
+        assert moved in listed and len(listed) == 3  # still listed; no phantom
+    finally:
+        await client.aclose()
