@@ -36,7 +36,7 @@ from .models import (
 )
 from .providers import PROVIDER_NAMES, UnknownProvider
 from .session import AsyncSession
-from .tools import MCPServer, ToolKit, tool
+from .tools import MCPServer, ToolGroup, ToolKit, tool
 
 __version__ = "0.2.0"
 
@@ -129,6 +129,7 @@ __all__ = [
     "ThinkingBlock",
     "ThinkingDelta",
     "ToolCall",
+    "ToolGroup",
     "ToolKit",
     "ToolResult",
     "ToolUse",

@@ -18,6 +18,8 @@ from .session import AsyncSession
 from .store import SessionDir, Store
 from .tools import MCPServer, ToolKit, ToolServer
 from .tools.attach import AgentTools
+from .tools.groups import ToolGroup
+from .tools.groups import check as check_tool_group
 
 
 class AsyncAgent:
@@ -42,6 +44,7 @@ class AsyncAgent:
         mcp_servers: Iterable[MCPServer] = (),
         tool_servers: Iterable[ToolKit | ToolServer] = (),
         stateless_tools: Iterable[Callable[..., Any]] = (),
+        tools: ToolGroup | None = None,
     ):
         """``pinned``: whether a handle of another provider is an error. By default an Agent is
         pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
@@ -57,7 +60,9 @@ class AsyncAgent:
 
         Tools (see docs/tools.md): ``mcp_servers`` (:class:`~caw.tools.MCPServer`), ``tool_servers``
         (:class:`~caw.tools.ToolKit` instances) and ``stateless_tools`` (``@tool`` functions)
-        are given to every session; Python tools are served by the session itself."""
+        are given to every session; Python tools are served by the session itself. ``tools``
+        (:class:`~caw.tools.ToolGroup`) limits the CLI's built-in tools; a provider that cannot
+        express the group exactly refuses it when a session starts."""
         check_option_values(model=model, reasoning=reasoning)  # before any session exists
         if pinned is None:
             pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
@@ -76,6 +81,7 @@ class AsyncAgent:
         self.workspace_rules = list(workspace_rules)
         self.turn_timeout = turn_timeout
         self.tools = AgentTools(mcp_servers, tool_servers, stateless_tools)
+        self.tool_group = tools
 
     def add_mcp_server(self, server: MCPServer) -> None:
         """Give sessions started from now on this MCP server."""
@@ -102,6 +108,7 @@ class AsyncAgent:
             reasoning=self.reasoning,
             permission_mode=self.permission_mode,
             env=self.env,
+            tools=self.tool_group,
         )
 
     def _session(
@@ -113,6 +120,7 @@ class AsyncAgent:
         resume_key: str | None,
         key_unconfirmed: bool = False,
     ) -> AsyncSession:
+        check_tool_group(provider, self.tool_group)  # before any backend starts
         # The session's rules live beside its trajectory, so an "always" outlasts a resume.
         options.permissions = PermissionBroker(
             self.permission_mode,

@@ -24,6 +24,7 @@ from .permissions import PermissionCallback, PermissionRule
 from .providers.base import PermissionMode
 from .session import AsyncSession, EventCallback
 from .tools import MCPServer, ToolKit, ToolServer
+from .tools.groups import ToolGroup
 
 T = TypeVar("T")
 
@@ -153,6 +154,7 @@ class Agent:
         mcp_servers: Iterable[MCPServer] = (),
         tool_servers: Iterable[ToolKit | ToolServer] = (),
         stateless_tools: Iterable[Callable[..., Any]] = (),
+        tools: ToolGroup | None = None,
     ):
         """Permissions: see :class:`~caw.agent.AsyncAgent` (``on_permission`` runs on caw's
         loop thread; a ``stream()`` consumer may instead answer the request event)."""
@@ -161,7 +163,7 @@ class Agent:
             permission_mode=permission_mode, on_permission=on_permission,
             permission_timeout=permission_timeout, workspace_rules=workspace_rules,
             turn_timeout=turn_timeout, pinned=pinned, mcp_servers=mcp_servers,
-            tool_servers=tool_servers, stateless_tools=stateless_tools,
+            tool_servers=tool_servers, stateless_tools=stateless_tools, tools=tools,
         )  # fmt: skip
 
     def add_mcp_server(self, server: MCPServer) -> None:

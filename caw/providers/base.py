@@ -32,6 +32,7 @@ from ..permissions import PermissionBroker
 from ..permissions import (
     PermissionMode as PermissionMode,  # re-exported: adapters import it from here
 )
+from ..tools.groups import ToolGroup
 from ..tools.servers import MCPServer
 
 log = logging.getLogger("caw.providers")
@@ -81,6 +82,8 @@ class ConversationOptions:
     env: Mapping[str, str] = field(default_factory=dict)
     # The session's MCP servers (its own and its Python tools' server), in the CLI's config.
     mcp_servers: list[MCPServer] = field(default_factory=list)
+    # The built-in tools allowed (caw.tools.groups); None: the CLI's own set.
+    tools: ToolGroup | None = None
     # What ends with the session (its Python tools' server), called by AsyncSession.end.
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

@@ -3,7 +3,16 @@
 The ``mcp`` SDK is imported only when a session serves Python tools (:mod:`caw.tools.host`).
 """
 
+from .groups import ToolGroup, ToolGroupUnsupported
 from .servers import MCPServer, MCPServerFailed
 from .toolkit import ToolKit, ToolServer, tool
 
-__all__ = ["MCPServer", "MCPServerFailed", "ToolKit", "ToolServer", "tool"]
+__all__ = [
+    "MCPServer",
+    "MCPServerFailed",
+    "ToolGroup",
+    "ToolGroupUnsupported",
+    "ToolKit",
+    "ToolServer",
+    "tool",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...permissions import PermissionBroker
+from ...tools.groups import ToolGroup, claude_tools
 from ..base import ConversationOptions
 
 
@@ -34,6 +35,8 @@ def argv(
         argv.append(f"--append-system-prompt-file={prompt_file}")
     if options.reasoning:
         argv.append(f"--effort={options.reasoning}")
+    if options.tools is not None and options.tools != ToolGroup.ALL:
+        argv.append(f"--tools={claude_tools(options.tools)}")
     if mcp_file:  # the session's servers only, from a private file (it holds secrets)
         argv += [f"--mcp-config={mcp_file}", "--strict-mcp-config"]
     return argv

@@ -14,6 +14,7 @@ from ...errors import BackendFailed
 from ...events import Event, UsageUpdate
 from ...models import Usage
 from ...redact import hide_key
+from ...tools.groups import ToolGroup
 from ...tools.wiring import codex_exec_overrides
 from ..base import Conversation, ConversationOptions, RawSink, model_error, tolerant
 from ..process import ChildProcess
@@ -53,6 +54,10 @@ class ExecConversation(Conversation):
         if options.reasoning:
             flags += ["-c", f"model_reasoning_effort={toml_string(options.reasoning)}"]
         flags += codex_exec_overrides(options.mcp_servers)[0]
+        if options.tools is not None and ToolGroup.WRITER not in options.tools:
+            flags += ["-c", 'sandbox_mode="read-only"']  # the last -c wins (caw.tools.groups)
+        if options.tools is not None and ToolGroup.WEB not in options.tools:
+            flags += ["-c", 'web_search="disabled"']
         if self.resume_key is None:
             return [self.cli, "exec", *flags, "--", "-"]
         return [self.cli, "exec", "resume", *flags, "--", self.resume_key, "-"]

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from ...tools.groups import ToolGroup
 from ...tools.wiring import codex_config
 from ..base import ConversationOptions
 from ..jsonrpc_lines import RpcError
@@ -72,6 +73,10 @@ def thread_params(options: ConversationOptions) -> dict[str, Any]:
         # Added as developer instructions, so codex keeps its own instructions for its tools.
         params["developerInstructions"] = options.system_prompt
     config: dict[str, Any] = {}
+    if options.tools is not None and ToolGroup.WRITER not in options.tools:
+        params["sandbox"] = "read-only"  # commands run but cannot write (caw.tools.groups)
+    if options.tools is not None and ToolGroup.WEB not in options.tools:
+        config["web_search"] = "disabled"
     if options.reasoning:
         config["model_reasoning_effort"] = options.reasoning
     if options.mcp_servers:  # on stdin, so header and env values may travel here

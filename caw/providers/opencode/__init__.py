@@ -21,6 +21,7 @@ from typing import Any
 
 from ...errors import BackendFailed, InvalidHandle
 from ...redact import hide_key
+from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
@@ -97,6 +98,8 @@ class OpenCodeProvider(Provider):
         try:
             model, variant = await resolve_model(serve, options)
             rules = permission_rules(options.permission_mode)
+            if options.tools is not None:  # last, so they win (caw.tools.groups)
+                rules = [*rules, *opencode_denials(options.tools)]
             if resume_key is None:
                 created = await serve.json(
                     "POST", "/session", "POST /session", json={"permission": rules}

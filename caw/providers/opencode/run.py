@@ -18,6 +18,7 @@ from ...errors import BackendFailed
 from ...events import Event
 from ...models import Usage
 from ...redact import hide_key
+from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, RawSink, tolerant
 from ..process import ChildProcess
@@ -82,6 +83,10 @@ class RunConversation(Conversation):
             extra["instructions"] = [instructions]
         if self._options.permission_mode != "bypass":  # run cannot ask anyone: "ask" refuses too
             extra["permission"] = {"*": "ask", **dict.fromkeys(READ_ONLY_TOOLS, "allow")}
+        if self._options.tools is not None:  # after the others: they win (caw.tools.groups)
+            denied = {rule["permission"]: "deny" for rule in opencode_denials(self._options.tools)}
+            if denied:
+                extra["permission"] = {**extra.get("permission", {}), **denied}
         if extra:
             try:
                 config = json.loads(env.get("OPENCODE_CONFIG_CONTENT") or "{}")
