@@ -140,9 +140,14 @@ class AsyncAgent:
             key_unconfirmed=key_unconfirmed,
         )
 
-    async def start_session(self, metadata: dict[str, Any] | None = None) -> AsyncSession:
-        """A new conversation. Its backend starts now, so a missing CLI fails here."""
-        session_id = str(uuid.uuid4())
+    async def start_session(
+        self, metadata: dict[str, Any] | None = None, *, session_id: str | None = None
+    ) -> AsyncSession:
+        """A new conversation. Its backend starts now, so a missing CLI fails here.
+
+        ``session_id``: the caller's id instead of a new one (``caw acp`` restarts a session
+        that has no turn yet under the same id when its provider or model changes)."""
+        session_id = str(uuid.uuid4()) if session_id is None else check_id(session_id, "session_id")
         options = self._options(session_id)
         trajectory = Trajectory(
             agent=self.provider, model=self.model, session_id=session_id, system_prompt=self.system_prompt,

@@ -25,28 +25,25 @@ from ..errors import (
     CawError,
     InvalidHandle,
     ProviderNotInstalled,
-    SessionBusy,
     TurnCancelled,
     UnknownSession,
 )
 from ..events import Event
 from ..handle import check_id
-from ..models import Trajectory
 from ..permissions import PermissionDecision, PermissionMode, PermissionRequest
 from ..providers import canonical_name, provider_class
 from ..redact import SECRETS
 from ..session import AsyncSession
 from ..store import Store
+from ..tools import MCPServer
 from .config import SessionConfig
 from .history import replay
+from .mcp import AcpMcpServers as McpServers
+from .mcp import mcp_servers as _mcp_servers
 from .prompt import PromptBlock, prompt_text
 from .updates import SessionUpdate, to_update
 
 log = logging.getLogger("caw.acp")
-
-McpServers = list[
-    schema.HttpMcpServer | schema.SseMcpServer | schema.AcpMcpServer | schema.McpServerStdio
-]
 
 
 @dataclass
@@ -65,6 +62,7 @@ class Live:
 
     session: AsyncSession
     config: SessionConfig
+    mcp: list[MCPServer] = field(default_factory=list)
     prompting: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -81,19 +79,6 @@ def _check_cwd(cwd: str) -> str:
     if not os.path.isdir(cwd):
         raise RequestError.invalid_params({"details": f"cwd {cwd!r} is not an existing directory"})
     return cwd
-
-
-def _check_mcp(servers: McpServers | None) -> None:
-    # caw's MCP plumbing (caw.tools) is not released yet: an editor's servers would be silently
-    # ignored, which is the bug users report against other agents. Refuse them clearly instead.
-    if servers:
-        kinds = sorted({getattr(s, "type", None) or "stdio" for s in servers})
-        raise RequestError.invalid_params(
-            {
-                "details": f"caw acp does not attach MCP servers yet (got {', '.join(kinds)}); "
-                "send mcpServers: [] (the agent's capabilities advertise no MCP transport)"
-            }
-        )
 
 
 def _error(exc: CawError) -> RequestError:
@@ -122,7 +107,12 @@ class CawAcpAgent:
     # --- the core's objects ---------------------------------------------------------------
 
     def _agent(
-        self, provider: str | None, model: str | None, mode: PermissionMode, cwd: str | None
+        self,
+        provider: str | None,
+        model: str | None,
+        mode: PermissionMode,
+        cwd: str | None,
+        mcp: list[MCPServer],
     ) -> AsyncAgent:
         return AsyncAgent(
             provider=provider,
@@ -133,6 +123,7 @@ class CawAcpAgent:
             on_permission=self._ask,
             turn_timeout=self.settings.turn_timeout,
             pinned=provider is not None,
+            mcp_servers=mcp,
         )
 
     def _live(self, session_id: str) -> Live:
@@ -210,7 +201,7 @@ class CawAcpAgent:
                 prompt_capabilities=schema.PromptCapabilities(
                     image=False, audio=False, embedded_context=True
                 ),
-                mcp_capabilities=schema.McpCapabilities(http=False, sse=False),
+                mcp_capabilities=schema.McpCapabilities(http=True, sse=False),
                 session_capabilities=schema.SessionCapabilities(
                     list=schema.SessionListCapabilities() if self.store is not None else None,
                     resume=schema.SessionResumeCapabilities() if self.store is not None else None,
@@ -238,23 +229,27 @@ class CawAcpAgent:
         **kwargs: Any,
     ) -> schema.NewSessionResponse:
         _check_cwd(cwd)
-        _check_mcp(mcp_servers)
+        mcp = _mcp_servers(mcp_servers)
         config = SessionConfig(self.settings.provider, None, self.settings.permission_mode)
-        session = await self._start(config, cwd)
-        self.sessions[session.session_id] = Live(session, config)
+        session = await self._start(config, cwd, mcp)
+        self.sessions[session.session_id] = Live(session, config, mcp)
         log.info("session %s started (%s)", session.session_id, config.provider)
         return schema.NewSessionResponse(
             session_id=session.session_id, config_options=config.options()
         )
 
     async def _start(
-        self, config: SessionConfig, cwd: str, session_id: str | None = None
+        self,
+        config: SessionConfig,
+        cwd: str,
+        mcp: list[MCPServer],
+        session_id: str | None = None,
     ) -> AsyncSession:
-        agent = self._agent(config.provider, config.model, config.permission_mode, cwd)
+        """A new caw session (``session_id``: keep that id, for a session with no turn yet
+        that restarts on another provider or model)."""
+        agent = self._agent(config.provider, config.model, config.permission_mode, cwd, mcp)
         try:
-            if session_id is None:
-                return await agent.start_session()
-            return await self._restart_as(agent, session_id)
+            return await agent.start_session(session_id=session_id)
         except ProviderNotInstalled as exc:
             raise RequestError(
                 -32603,
@@ -264,29 +259,7 @@ class CawAcpAgent:
         except CawError as exc:
             raise _error(exc) from None
 
-    async def _restart_as(self, agent: AsyncAgent, session_id: str) -> AsyncSession:
-        """A fresh backend for a session that has no turn yet, keeping its id (a new
-        provider or model before the first prompt). AsyncAgent.start_session picks a new id,
-        so this does its few steps with the given one."""
-        options = agent._options(session_id)
-        trajectory = Trajectory(
-            agent=agent.provider, model=agent.model, session_id=session_id, cwd=options.cwd
-        )
-        sdir = agent.store.create(session_id) if agent.store is not None else None
-        if sdir is not None:
-            sdir.lock()
-        try:
-            if sdir is not None:
-                sdir.save_trajectory(trajectory)
-            session = agent._session(agent.provider, options, trajectory, sdir, None)
-            await session.open_backend()
-        except BaseException:
-            if sdir is not None:
-                sdir.unlock()
-            raise
-        return session
-
-    async def _attach_stored(self, session_id: str, cwd: str) -> Live:
+    async def _attach_stored(self, session_id: str, cwd: str, mcp: list[MCPServer]) -> Live:
         """The live session for a stored one: already open here, or resumed from the data dir."""
         try:
             check_id(session_id, "sessionId")
@@ -298,30 +271,28 @@ class CawAcpAgent:
                 return live
             if self.store is None or not self.store.has(session_id):
                 raise not_found(session_id, "no such session in the data dir")
-            agent = self._agent(None, None, self.settings.permission_mode, cwd)
+            agent = self._agent(None, None, self.settings.permission_mode, cwd, mcp)
             try:
                 session = await agent.resume_session(session_id)
             except UnknownSession as exc:
                 # No resume key yet: a session that was listed but never prompted starts afresh.
-                session = await self._reopen_unprompted(session_id, cwd, exc)
+                session = await self._reopen_unprompted(session_id, cwd, mcp, exc)
             except InvalidHandle as exc:
                 raise not_found(session_id, str(exc)) from None
-            except SessionBusy as exc:
-                raise _error(exc) from None
-            except ProviderNotInstalled as exc:
+            except CawError as exc:  # busy in another process, CLI missing, backend failed
                 raise _error(exc) from None
             SECRETS.add(session.resume_key, session.session_id)
-            live = Live(
-                session,
-                SessionConfig(
-                    session.provider_name, session.options.model, self.settings.permission_mode
-                ),
+            config = SessionConfig(
+                session.provider_name, session.options.model, self.settings.permission_mode
             )
+            live = Live(session, config, mcp)
             self.sessions[session_id] = live
             log.info("session %s resumed (%s)", session_id, session.provider_name)
             return live
 
-    async def _reopen_unprompted(self, session_id: str, cwd: str, why: Exception) -> AsyncSession:
+    async def _reopen_unprompted(
+        self, session_id: str, cwd: str, mcp: list[MCPServer], why: Exception
+    ) -> AsyncSession:
         assert self.store is not None
         try:
             trajectory = self.store.session(session_id).load_trajectory()
@@ -331,7 +302,7 @@ class CawAcpAgent:
         if trajectory is None or trajectory.turns or provider is None:
             raise not_found(session_id, str(why))
         config = SessionConfig(provider, trajectory.model, self.settings.permission_mode)
-        return await self._start(config, cwd, session_id=session_id)
+        return await self._start(config, cwd, mcp, session_id=session_id)
 
     async def load_session(
         self,
@@ -342,8 +313,7 @@ class CawAcpAgent:
         **kwargs: Any,
     ) -> schema.LoadSessionResponse:
         _check_cwd(cwd)
-        _check_mcp(mcp_servers)
-        live = await self._attach_stored(session_id, cwd)
+        live = await self._attach_stored(session_id, cwd, _mcp_servers(mcp_servers))
         for update in replay(live.session.trajectory):
             await self._send_update(session_id, update)
         return schema.LoadSessionResponse(config_options=live.config.options())
@@ -357,8 +327,7 @@ class CawAcpAgent:
         **kwargs: Any,
     ) -> schema.ResumeSessionResponse:
         _check_cwd(cwd)
-        _check_mcp(mcp_servers)
-        live = await self._attach_stored(session_id, cwd)
+        live = await self._attach_stored(session_id, cwd, _mcp_servers(mcp_servers))
         return schema.ResumeSessionResponse(config_options=live.config.options())
 
     async def list_sessions(
@@ -411,7 +380,7 @@ class CawAcpAgent:
             elif new != live.config:
                 cwd = session.options.cwd
                 await session.end()
-                live.session = await self._start(new, cwd, session_id=session_id)
+                live.session = await self._start(new, cwd, live.mcp, session_id=session_id)
             live.config = new
         return schema.SetSessionConfigOptionResponse(config_options=new.options())
 

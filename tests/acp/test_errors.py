@@ -41,15 +41,15 @@ async def test_bad_requests_get_clear_errors(cli_env, scripted, work, tmp_path):
                 assert err.value.code == -32002
         assert descendants(proc.pid) == {}
 
-        # MCP servers: not attached yet, so refused clearly (not silently ignored)
-        stdio = schema.McpServerStdio(name="lookup", command="/bin/true", args=[], env=[])
-        http = schema.HttpMcpServer(
-            type="http", name="web", url="http://127.0.0.1:9/mcp", headers=[]
+        # MCP servers: an unsupported transport or a bad server is refused by name, never dropped
+        sse = schema.SseMcpServer(
+            type="sse", name="events", url="http://127.0.0.1:9/sse", headers=[]
         )
-        for server in (stdio, http):
+        bad = schema.McpServerStdio(name="bad name!", command="/bin/true", args=[], env=[])
+        for server, words in ((sse, "sse transport"), (bad, "bad name!")):
             with pytest.raises(RequestError) as err:
                 await conn.new_session(cwd=str(work), mcp_servers=[server])
-            assert err.value.code == -32602 and "MCP" in json.dumps(err.value.data)
+            assert err.value.code == -32602 and words in json.dumps(err.value.data)
         with pytest.raises(RequestError) as err:
             await conn.new_session(cwd="relative/dir", mcp_servers=[])
         assert err.value.code == -32602
@@ -165,6 +165,7 @@ async def test_initialize_advertises_what_caw_does(cli_env, work, tmp_path):
         and caps.session_capabilities.close
     )
     assert caps.prompt_capabilities is not None and caps.prompt_capabilities.embedded_context
+    assert caps.mcp_capabilities is not None and caps.mcp_capabilities.http
     assert init.agent_info is not None and init.agent_info.name == "caw"
 
 
