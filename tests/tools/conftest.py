@@ -16,13 +16,30 @@ from caw import MCPServer
 LOOKUP = Path(__file__).with_name("lookup_server.py")
 
 
-def stdio_lookup(name: str = "pstdio") -> MCPServer:
+def stdio_lookup(marker: str, name: str = "pstdio") -> MCPServer:
+    """The lookup server on stdio; ``marker`` (on its argv) finds its process."""
     return MCPServer(
         name=name,
         command=sys.executable,
-        args=[str(LOOKUP)],
+        args=[str(LOOKUP), "stdio", marker],
         env={"LOOKUP_PREFIX": "env-ok-"},
     )
+
+
+def processes_with(marker: str) -> list[int]:
+    """The live processes whose argv holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture(scope="module")

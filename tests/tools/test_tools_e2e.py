@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ import pytest
 from caw import AsyncAgent, MCPServer
 from caw.tools import MCPServerFailed
 
-from .conftest import stdio_lookup
+from .conftest import processes_with, stdio_lookup
 from .toolbox import Counter, add, call, explode
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +37,8 @@ async def test_mcp_servers_stdio_and_http(provider, search, cli_env, work, http_
         pytest.skip("tool search is claude's")
     extra = {"ENABLE_TOOL_SEARCH": "false"} if search == "off" else {}
     agent = AsyncAgent(provider, cwd=work, env=cli_env(provider, extra=extra))
-    agent.add_mcp_server(stdio_lookup())
+    marker = f"caw-test-{uuid.uuid4()}"
+    agent.add_mcp_server(stdio_lookup(marker))
     agent.add_mcp_server(http_lookup)
     session = await agent.start_session()
     try:
@@ -44,8 +46,10 @@ async def test_mcp_servers_stdio_and_http(provider, search, cli_env, work, http_
         assert turn.result == "Tool said: env-ok-stdio-value-of-alpha", turn.output
         turn = await session.send(call("phttp", "lookup", '{"key": "beta"}'))
         assert turn.result == "Tool said: http-value-of-beta", turn.output
+        assert processes_with(marker)  # the stdio server runs while the session does
     finally:
         trajectory = await session.end()
+    await gone(marker)  # and not after
     recorded = json.dumps(trajectory.mcp_servers)
     assert [s["name"] for s in trajectory.mcp_servers] == ["pstdio", "phttp"]
     assert "LOOKUP_PREFIX" in recorded and "env-ok-" not in recorded
@@ -98,6 +102,36 @@ async def test_python_tools_state_errors_token_and_resume(
     out, err = await asyncio.wait_for(child.communicate(), 240)
     assert child.returncode == 0, err.decode()[-3000:]
     assert out.decode().strip().splitlines()[-1] == "Tool said: count is 5", out
+
+
+async def gone(marker: str, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while processes_with(marker):
+        assert asyncio.get_running_loop().time() < deadline, (
+            "the stdio MCP server outlived its session"
+        )
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("mode", ["codex-exec", "opencode-run"])
+async def test_per_turn_modes_get_the_tools_too(mode, cli_env, work, scripted):
+    """codex exec and opencode run (the fallbacks when no server mode can start)."""
+    provider, _, name = mode.partition("-")
+    variable = "CAW_CODEX_MODE" if provider == "codex" else "CAW_OPENCODE_MODE"
+    marker = f"caw-test-{uuid.uuid4()}"
+    agent = AsyncAgent(
+        provider, cwd=work, env=cli_env(provider, extra={variable: name}),
+        stateless_tools=[add], mcp_servers=[stdio_lookup(marker)],
+    )  # fmt: skip
+    session = await agent.start_session()
+    try:
+        turn = await session.send(call("tools", "add", '{"a": 1, "b": 2}'))
+        assert turn.result == "Tool said: 3", turn.output
+        turn = await session.send(call("pstdio", "lookup", '{"key": "gamma"}'))
+        assert turn.result == "Tool said: env-ok-stdio-value-of-gamma", turn.output
+    finally:
+        await session.end()
+    await gone(marker)
 
 
 async def test_mcp_server_that_cannot_start_is_named(provider, cli_env, work, scripted):
