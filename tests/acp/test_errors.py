@@ -14,6 +14,7 @@ import sys
 import pytest
 from acp import RequestError, schema
 
+from caw.acp.mcp import AcpMcpServers
 from tests.support.procs import descendants
 
 from .conftest import TURN, Editor, caw_acp, prompt, text_block
@@ -45,10 +46,11 @@ async def test_bad_requests_get_clear_errors(cli_env, scripted, work, tmp_path):
         sse = schema.SseMcpServer(
             type="sse", name="events", url="http://127.0.0.1:9/sse", headers=[]
         )
-        bad = schema.McpServerStdio(name="bad name!", command="/bin/true", args=[], env=[])
-        for server, words in ((sse, "sse transport"), (bad, "bad name!")):
+        misnamed = schema.McpServerStdio(name="bad name!", command="/bin/true", args=[], env=[])
+        for server, words in ((sse, "sse transport"), (misnamed, "bad name!")):
+            servers: AcpMcpServers = [server]
             with pytest.raises(RequestError) as err:
-                await conn.new_session(cwd=str(work), mcp_servers=[server])
+                await conn.new_session(cwd=str(work), mcp_servers=servers)
             assert err.value.code == -32602 and words in json.dumps(err.value.data)
         with pytest.raises(RequestError) as err:
             await conn.new_session(cwd="relative/dir", mcp_servers=[])

@@ -8,6 +8,7 @@ import sys
 import pytest
 from acp import schema
 
+from caw.acp.mcp import AcpMcpServers
 from caw.tools import MCPServer
 from tests.tools.conftest import LOOKUP
 from tests.tools.conftest import http_lookup as http_lookup  # the tool tests' HTTP server
@@ -48,7 +49,7 @@ async def test_mcp_servers_from_session_new_are_called(
         "--permission-mode",
         "bypass",
     )
-    servers: list[schema.HttpMcpServer | schema.SseMcpServer | schema.AcpMcpServer | schema.McpServerStdio] = [
+    servers: AcpMcpServers = [
         stdio_server(), http_server(http_lookup),
     ]  # fmt: skip
     editor = Editor()
