@@ -13,6 +13,7 @@ permission broker, the same core ``caw-server`` drives. docs/acp.md describes it
 | ``history.py`` | a stored trajectory -> the updates ``session/load`` replays |
 | ``config.py`` | the ``configOptions`` (provider, model, permission mode) |
 | ``prompt.py`` | ACP content blocks -> the message sent to the backend |
+| ``mcp.py`` | ACP ``mcpServers`` -> caw's :class:`~caw.tools.MCPServer` s |
 | ``transport.py`` | the stdio framing: the SDK's, plus the parse errors it drops |
 | ``serve.py`` | the process: logging on stderr, serving, ending every backend |
 """
