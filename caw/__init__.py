@@ -41,6 +41,7 @@ from .tools import MCPServer, ToolGroup, ToolKit, tool
 __version__ = "0.2.0"
 
 if TYPE_CHECKING:
+    from .compat.stats import FastStats
     from .display import AgentLogger, Display, DisplayMode, get_global_display, set_global_display
     from .health import AuthSignal, ProviderHealth, check_providers
     from .provider_order import (
@@ -65,7 +66,7 @@ _LAZY = {
     "Display": ".display", "DisplayMode": ".display", "AgentLogger": ".display",
     "get_global_display": ".display", "set_global_display": ".display",
     "Provider": ".providers.base", "ClaudeCodeProvider": ".providers.claude_code",
-    "CodexProvider": ".providers.codex",
+    "CodexProvider": ".providers.codex", "FastStats": ".compat.stats",
 }  # fmt: skip
 # caw 0.1.9's names for caw's own classes.
 _RENAMED = {
@@ -111,6 +112,7 @@ __all__ = [
     "Display",
     "DisplayMode",
     "Event",
+    "FastStats",
     "InteractiveResult",
     "InvalidHandle",
     "MCPServer",

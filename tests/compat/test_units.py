@@ -3,6 +3,7 @@ provider order, the models' 0.1.9 names, the Agent's positional order and enviro
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 
@@ -219,3 +220,23 @@ def test_health_signals_without_a_verdict(tmp_path):
     assert codex.auth.present and codex.auth.credentials_path.endswith("auth.json")
     assert opencode.auth.present is False and not opencode.probed
     assert os.fspath(home) in codex.auth.credentials_path
+
+
+def test_fast_stats_over_a_data_dir_of_both_formats(tmp_path):
+    from caw import FastStats
+
+    legacy = tmp_path / "sessions" / LEGACY["session_id"]
+    legacy.mkdir(parents=True)
+    (legacy / "trajectory.json").write_text(json.dumps(LEGACY))
+    ours = Trajectory.from_dict(
+        {**LEGACY, "session_id": "other", "completed_at": "2026-03-01T10:05:00+00:00"}
+    )
+    (tmp_path / "run.traj.json").write_text(ours.model_dump_json(by_alias=True))
+    (tmp_path / "broken.traj.json").write_text("{not json")
+    stats = {s.session_id: s for s in FastStats.iter_directory(tmp_path)}
+    assert set(stats) == {LEGACY["session_id"], "other"}
+    first = stats[LEGACY["session_id"]]
+    assert (first.agent, first.total_tokens, first.completed_at) == ("codex", 120, "")
+    assert stats["other"].completed_at.startswith("2026-03-01T10:05")
+    assert FastStats.directory_total_cost(tmp_path) == pytest.approx(0.02)
+    assert FastStats.from_path(tmp_path / "missing.json") is None
