@@ -300,8 +300,6 @@ class Agent(sync.Agent):
             if value:
                 self._core_options[key] = value
         self._core = self._make_core(self._selected, {})
-        if tools is not None:
-            self.set_tools(tools)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -317,6 +315,8 @@ class Agent(sync.Agent):
         return resolve_model(provider, bound) if bound is not None else None
 
     def _make_core(self, provider: str, overrides: Mapping[str, Any]) -> AsyncAgent:
+        tool_group = overrides.get("tools", self._tool_group)
+        extra = {"tools": tool_group} if tool_group is not None else {}
         core = AsyncAgent(
             provider,
             self._model_for(provider, overrides),
@@ -325,6 +325,7 @@ class Agent(sync.Agent):
             self._data_dir,
             pinned=self._pinned_choice,
             **self._core_options,
+            **extra,
         )
         previous = getattr(self, "_core", None)
         if previous is not None and hasattr(previous, "tools"):
@@ -371,12 +372,9 @@ class Agent(sync.Agent):
         self._core = self._make_core(self._selected, {})
 
     def set_tools(self, tools: Any) -> None:
-        """Which built-in tool groups the agent may use (a ``ToolGroup``)."""
-        setter = getattr(self._core, "set_tools", None)
-        if setter is None:
-            raise NotImplementedError("tool groups (ToolGroup) are not available in this caw yet")
+        """Which of the CLI's built-in tools sessions may use (a ``ToolGroup``, docs/tools.md)."""
         self._tool_group = tools
-        setter(tools)
+        self._core = self._make_core(self._selected, {})
 
     def add_subagent(self, spec: Any) -> None:
         adder = getattr(self._core, "add_subagent", None)
