@@ -1,7 +1,7 @@
 """``caw acp`` driven by the official TypeScript SDK's client (``@agentclientprotocol/sdk``).
 
 ``node/flow.mjs`` runs an editor's day (initialize, new, a fact, a tool call, a cancelled
-slow prompt, a permission question rejected then allowed, kill -9, a new ``caw acp``,
+slow prompt, a stdio MCP server's tool, a permission question rejected then allowed, kill -9, a new ``caw acp``,
 list, load, the fact recalled, a tampered id) and prints what it saw; this judges it.
 ``make test-setup`` installs the SDK from ``node/package-lock.json``.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import processes, wait_until
+from tests.tools.conftest import LOOKUP
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ def test_typescript_sdk_client_flow(provider, cli_env, scripted, tmp_path):
     env, work, data = cli_env(provider), tmp_path / "work", tmp_path / "data"
     work.mkdir()
     out = subprocess.run(
-        [node, str(NODE_DIR / "flow.mjs"), sys.executable, provider, str(data), str(work)],
+        [node, str(NODE_DIR / "flow.mjs"), sys.executable, provider, str(data), str(work), str(LOOKUP)],
         env={**os.environ, **env}, cwd=NODE_DIR, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-4000:]
@@ -67,6 +68,10 @@ def test_typescript_sdk_client_flow(provider, cli_env, scripted, tmp_path):
         and ends[-1]["status"] == "completed"
         and "node-tool-ran" in json.dumps(ends[-1]["rawOutput"])
     )
+    assert seen["mcp"] == {
+        "stopReason": "end_turn",
+        "text": "Tool said: env-ok-stdio-value-of-alpha",
+    }
     assert seen["cancelled"] == "cancelled"
 
     asked = seen["permissions"]["asked"]
@@ -82,6 +87,7 @@ def test_typescript_sdk_client_flow(provider, cli_env, scripted, tmp_path):
     assert "Noted: deploy target is staging-eu." in seen["replayed"]["agent"]
     assert any("echo node-tool-ran" in t for t in seen["replayed"]["toolCalls"])
     assert seen["recalled"] == {"stopReason": "end_turn", "text": "staging-eu"}
+    assert seen["mcpAgain"] == "Tool said: env-ok-stdio-value-of-gamma"  # re-attached by load
     assert seen["tampered"] == -32002
     assert seen["secondExit"] == 0
     # neither the killed caw acp nor the one that exited left a backend behind

@@ -1,12 +1,16 @@
 // The official ACP TypeScript SDK's client side driving `caw acp` through an editor's day.
-// Run by tests/acp/test_node_client.py: node flow.mjs PYTHON PROVIDER DATA_DIR WORK_DIR
+// Run by tests/acp/test_node_client.py: node flow.mjs PYTHON PROVIDER DATA_DIR WORK_DIR LOOKUP_SERVER
 // It prints one JSON object (what it saw) on its last stdout line; the Python test judges it.
 // (SDK 2.x replaced ClientSideConnection with this app API: client().onRequest().connect().)
 import { spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
 import * as acp from "@agentclientprotocol/sdk";
 
-const [python, provider, dataDir, work] = process.argv.slice(2);
+const [python, provider, dataDir, work, lookupServer] = process.argv.slice(2);
+// A stdio MCP server (tests/tools/lookup_server.py) the editor hands to the session.
+const mcpServers = [
+  { name: "pstdio", command: python, args: [lookupServer], env: [{ name: "LOOKUP_PREFIX", value: "env-ok-" }] },
+];
 const TURN = 120_000;
 
 function within(promise, ms, what) {
@@ -72,7 +76,7 @@ const init = await within(
   "initialize",
 );
 out.initialize = init;
-const created = await first.agent.request(acp.methods.agent.session.new, { cwd: work, mcpServers: [] });
+const created = await first.agent.request(acp.methods.agent.session.new, { cwd: work, mcpServers });
 const sessionId = created.sessionId;
 out.sessionId = sessionId;
 out.configOptions = created.configOptions;
@@ -84,6 +88,9 @@ out.fact = { stopReason: fact.stopReason, text: texts(fact.updates, "agent_messa
 const tool = await prompt(first.agent, editor, sessionId, "[[tool:bash:echo node-tool-ran]] go");
 out.tool = { stopReason: tool.stopReason, calls: tool.updates.filter((u) => u.sessionUpdate.startsWith("tool_call")),
   text: texts(tool.updates, "agent_message_chunk").join("") };
+
+const mcp = await prompt(first.agent, editor, sessionId, '[[mcp:pstdio:lookup:{"key": "alpha"}]] go');
+out.mcp = { stopReason: mcp.stopReason, text: texts(mcp.updates, "agent_message_chunk").join("") };
 
 const mark = editor.updates.length;
 const slow = first.agent.request(acp.methods.agent.session.prompt, {
@@ -109,7 +116,7 @@ const second = start(editor);
 await within(second.agent.request(acp.methods.agent.initialize, { protocolVersion: 1, clientCapabilities: {} }), 60_000, "initialize 2");
 out.listed = (await second.agent.request(acp.methods.agent.session.list, { cwd: work })).sessions;
 await within(
-  second.agent.request(acp.methods.agent.session.load, { sessionId, cwd: work, mcpServers: [] }),
+  second.agent.request(acp.methods.agent.session.load, { sessionId, cwd: work, mcpServers }),
   TURN,
   "load",
 );
@@ -120,6 +127,8 @@ out.replayed = {
 };
 const recalled = await prompt(second.agent, editor, sessionId, "Where am I deploying?");
 out.recalled = { stopReason: recalled.stopReason, text: texts(recalled.updates, "agent_message_chunk").join("") };
+const mcpAgain = await prompt(second.agent, editor, sessionId, '[[mcp:pstdio:lookup:{"key": "gamma"}]] go');
+out.mcpAgain = texts(mcpAgain.updates, "agent_message_chunk").join("");
 try {
   await second.agent.request(acp.methods.agent.session.load, { sessionId: "../../etc", cwd: work, mcpServers: [] });
   out.tampered = "accepted";
