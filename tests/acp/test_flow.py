@@ -167,3 +167,35 @@ async def test_backend_killed_mid_turn_then_the_next_prompt_resumes(
         assert editor.text(since=mark) == "a heron"
     for secret in secrets_of(data, sid):
         assert secret not in log.read_text()
+
+
+async def test_thoughts_and_file_edits_stream_and_replay(
+    provider, cli_env, scripted, work, tmp_path
+):
+    """agent_thought_chunk, and an edit's tool call with kind edit and its file location; both
+    come back in the replay of session/load."""
+    env, data, log = cli_env(provider), tmp_path / "data", tmp_path / "caw-acp.log"
+    flags = ("--provider", provider, "--data-dir", str(data), "--permission-mode", "bypass")
+    editor = Editor()
+    async with caw_acp(editor, env, work, *flags, stderr=log) as (conn, _proc):
+        sid = (await conn.new_session(cwd=str(work), mcp_servers=[])).session_id
+        assert (
+            await prompt(conn, sid, text_block("[[think]] Repeat after me: pondered")) == "end_turn"
+        )
+        assert "Thinking about" in editor.text("agent_thought_chunk")
+        assert editor.text() == "pondered"
+        mark = len(editor.updates)
+        target = work / "notes.txt"
+        assert (
+            await prompt(conn, sid, text_block(f"[[tool:write:{target}:hello-notes]] go"))
+            == "end_turn"
+        )
+        assert target.read_text().strip() == "hello-notes"
+        edits = [u for u in editor.of("tool_call", mark) if u.kind == "edit"]
+        assert edits, [(u.kind, u.title) for u in editor.of("tool_call", mark)]
+        assert any(loc.path.endswith("notes.txt") for loc in edits[0].locations or [])
+    editor = Editor()
+    async with caw_acp(editor, env, work, *flags, stderr=log) as (conn, _proc):
+        await conn.load_session(cwd=str(work), session_id=sid, mcp_servers=[])
+        assert "Thinking about" in editor.text("agent_thought_chunk")
+        assert any(u.kind == "edit" for u in editor.of("tool_call"))
