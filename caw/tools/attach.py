@@ -64,7 +64,11 @@ class AgentTools:
         """Start the session's tool server (if it has Python tools) and give the CLI every
         server. The tool server stops with the session (``options.release``)."""
         servers = list(self.mcp_servers)
-        check_startable(servers, options.process_env(), options.cwd)
+        if servers:
+            from .probe import probe_all  # the mcp SDK loads only for sessions with MCP servers
+
+            check_startable(servers, options.process_env(), options.cwd)
+            await probe_all(servers, options.process_env(), options.cwd)
         if self.tool_servers:
             from .host import ToolHost  # the mcp SDK loads only for sessions with Python tools
 

@@ -134,8 +134,18 @@ async def test_per_turn_modes_get_the_tools_too(mode, cli_env, work, scripted):
     await gone(marker)
 
 
-async def test_mcp_server_that_cannot_start_is_named(provider, cli_env, work, scripted):
-    agent = AsyncAgent(provider, cwd=work, env=cli_env(provider))
-    agent.add_mcp_server(MCPServer(name="broken", command=str(work / "no-such-server")))
+@pytest.mark.parametrize("how", ["missing", "dies", "unreachable"])
+async def test_mcp_server_that_cannot_start_is_named(how, cli_env, work, scripted):
+    """Refused when the session starts, by name, before any CLI (the same for all three;
+    claude and opencode would leave such a server out silently, codex names it)."""
+    provider = "claude_code"
+    broken = {
+        "missing": MCPServer(name="broken", command=str(work / "no-such-server")),
+        "dies": MCPServer(
+            name="broken", command=sys.executable, args=["-c", "raise SystemExit(3)"]
+        ),
+        "unreachable": MCPServer(name="broken", url="http://127.0.0.1:9/mcp"),
+    }[how]
+    agent = AsyncAgent(provider, cwd=work, env=cli_env(provider), mcp_servers=[broken])
     with pytest.raises(MCPServerFailed, match="'broken' cannot start"):
         await agent.start_session()
