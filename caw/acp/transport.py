@@ -111,10 +111,17 @@ def protect_stdout() -> int:
 async def open_stdio(protocol_fd: int) -> StdioTransport:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_LINE)
-    await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0, closefd=False)
-    )
     out = os.fdopen(protocol_fd, "wb", buffering=0)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
+    try:
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader),
+            os.fdopen(0, "rb", buffering=0, closefd=False),
+        )
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
+    except ValueError:  # a regular file: asyncio reads and writes only pipes, sockets, ttys
+        raise ValueError(
+            "caw acp talks to its client over pipes: run it from an ACP client (an editor), "
+            "not with stdin or stdout redirected to a file"
+        ) from None
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     return StdioTransport(reader, writer)
