@@ -20,6 +20,7 @@ from .tools import MCPServer, ToolKit, ToolServer
 from .tools.attach import AgentTools
 from .tools.groups import ToolGroup
 from .tools.groups import check as check_tool_group
+from .trust import check_workspace
 
 
 class AsyncAgent:
@@ -45,6 +46,7 @@ class AsyncAgent:
         tool_servers: Iterable[ToolKit | ToolServer] = (),
         stateless_tools: Iterable[Callable[..., Any]] = (),
         tools: ToolGroup | None = None,
+        trusted: bool | None = None,
     ):
         """``pinned``: whether a handle of another provider is an error. By default an Agent is
         pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
@@ -64,6 +66,9 @@ class AsyncAgent:
         (:class:`~caw.tools.ToolGroup`) limits the CLI's built-in tools; a provider that cannot
         express the group exactly refuses it when a session starts."""
         check_option_values(model=model, reasoning=reasoning)  # before any session exists
+        # Workspace trust (caw.trust): None refuses a folder whose agent configuration would
+        # run as code; False starts the CLI with the project's configuration switched off.
+        self.trusted = trusted
         if pinned is None:
             pinned = provider is not None or bool(os.environ.get("CAW_PROVIDER"))
         self._pinned = pinned
@@ -109,6 +114,7 @@ class AsyncAgent:
             permission_mode=self.permission_mode,
             env=self.env,
             tools=self.tool_group,
+            trusted=self.trusted is not False,
         )
 
     def _session(
@@ -149,6 +155,7 @@ class AsyncAgent:
         that has no turn yet under the same id when its provider or model changes)."""
         session_id = str(uuid.uuid4()) if session_id is None else check_id(session_id, "session_id")
         options = self._options(session_id)
+        check_workspace(options.cwd, self.trusted, self.provider)  # before anything starts
         trajectory = Trajectory(
             agent=self.provider, model=self.model, session_id=session_id, system_prompt=self.system_prompt,
             cwd=options.cwd, metadata=dict(metadata or {}),
@@ -228,6 +235,7 @@ class AsyncAgent:
     async def _resume(self, handle: ResumeHandle, sdir: SessionDir | None) -> AsyncSession:
         trajectory = sdir.load_trajectory() if sdir is not None else None
         options = self._options(handle.session_id, trajectory)
+        check_workspace(options.cwd, self.trusted, handle.provider)
         if trajectory is None:
             trajectory = Trajectory(
                 agent=handle.provider, model=options.model, session_id=handle.session_id,

@@ -34,6 +34,7 @@ from ..permissions import (
 )
 from ..tools.groups import ToolGroup
 from ..tools.servers import MCPServer
+from ..trust import untrusted_env
 
 log = logging.getLogger("caw.providers")
 
@@ -84,6 +85,9 @@ class ConversationOptions:
     mcp_servers: list[MCPServer] = field(default_factory=list)
     # The built-in tools allowed (caw.tools.groups); None: the CLI's own set.
     tools: ToolGroup | None = None
+    # False: the folder's own agent configuration must not run (caw.trust); the CLI starts
+    # with the project's configuration switched off.
+    trusted: bool = True
     # What ends with the session (its Python tools' server), called by AsyncSession.end.
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -96,8 +100,10 @@ class ConversationOptions:
             await self.closers.pop()()
 
     def process_env(self) -> dict[str, str]:
-        """The backend's environment: ours, overlaid with the Agent's ``env``."""
-        return {**os.environ, **self.env}
+        """The backend's environment: ours, overlaid with the Agent's ``env`` (and, in an
+        untrusted folder, the switches that turn the project's configuration off)."""
+        env = {**os.environ, **self.env}
+        return env if self.trusted else untrusted_env(env)
 
 
 class Conversation(ABC):

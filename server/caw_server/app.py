@@ -382,6 +382,7 @@ class CawServer(LanguageServer, DaemonHooks):
             system_prompt=p.system_prompt,
             reasoning=p.reasoning,
             cwd=_check_cwd(p.cwd),
+            trusted=p.trusted,
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         try:
@@ -440,6 +441,7 @@ class CawServer(LanguageServer, DaemonHooks):
         agent = self.agent(
             cwd=_check_cwd(p.cwd),
             pinned=False,
+            trusted=p.trusted,
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         handle: ResumeHandle | None = None

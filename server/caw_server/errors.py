@@ -16,6 +16,7 @@ from pygls.exceptions import JsonRpcException
 from caw.errors import BackendFailed, CawError, TurnCancelled
 from caw.models import CawModel, Turn
 from caw.providers import UnknownProvider
+from caw.trust import UntrustedWorkspace
 
 from .logs import SECRETS
 
@@ -86,6 +87,11 @@ ERRORS: dict[str, tuple[int, str]] = {
         1014,
         "The backend could not start: the daemon is out of file descriptors.",
     ),
+    "untrustedWorkspace": (
+        1016,
+        "The folder carries agent configuration that would run as code; data.files names it."
+        " Ask the user, then start again with trusted true (or false).",
+    ),
     "cwdMissing": (
         1015,
         "The session's working directory does not exist (moved or deleted); resume it with another cwd.",
@@ -111,6 +117,9 @@ class ErrorData(CawModel):
     )
     turn: Turn | None = Field(
         None, description="cancelled: what the turn had produced when it stopped."
+    )
+    files: list[str] | None = Field(
+        None, description="untrustedWorkspace: the agent configuration found, relative to cwd."
     )
 
 
@@ -186,6 +195,8 @@ def to_rpc_error(exc: BaseException) -> JsonRpcException:
             exc.kind if exc.kind in ERRORS else "backendFailed", message,
             exit_code=exc.exit_code, stderr_tail=SECRETS.redact(exc.stderr_tail) or None,
         )  # fmt: skip
+    if isinstance(exc, UntrustedWorkspace):
+        return rpc_error(exc.kind, message, files=exc.files)
     if isinstance(exc, CawError) and exc.kind in ERRORS:
         return rpc_error(exc.kind, message)
     if isinstance(exc, ValueError):

@@ -118,6 +118,13 @@ class StartParams(Params):
         default_factory=list,
         description="Workspace rules (remembered answers the client keeps for this workspace).",
     )
+    trusted: bool | None = Field(
+        None,
+        description="Whether the folder's own agent configuration (hooks, plugins, MCP servers,"
+        " settings) may run. Absent: a folder that carries any is refused with"
+        " untrustedWorkspace (data.files names it); false: the CLI starts with the project's"
+        " configuration switched off where it allows that; true: it runs as it would without caw.",
+    )
 
 
 class StartResult(CawModel):
@@ -157,6 +164,13 @@ class ResumeParams(Params):
     permission_rules: list[RuleSpec] = Field(
         default_factory=list,
         description="Workspace rules (remembered answers the client keeps for this workspace).",
+    )
+    trusted: bool | None = Field(
+        None,
+        description="Whether the folder's own agent configuration (hooks, plugins, MCP servers,"
+        " settings) may run. Absent: a folder that carries any is refused with"
+        " untrustedWorkspace (data.files names it); false: the CLI starts with the project's"
+        " configuration switched off where it allows that; true: it runs as it would without caw.",
     )
 
     @model_validator(mode="after")

@@ -55,6 +55,7 @@ CATEGORIES = {
     "odd-output": "Odd CLI output",
     "argv": "Options and secrets on argv",
     "processes": "Processes and limits",
+    "trust": "Workspace trust",
 }
 
 

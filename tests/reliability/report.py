@@ -38,6 +38,7 @@ CATEGORIES = {
     "odd-output": ("Odd CLI output", "tests/reliability/test_odd_output.py"),
     "argv": ("Options and secrets on argv", "tests/reliability/test_argv.py"),
     "processes": ("Processes and limits", "tests/reliability/test_processes.py"),
+    "trust": ("Workspace trust", "tests/reliability/test_trust.py"),
 }
 
 

@@ -28,6 +28,10 @@ def argv(
         argv.append("--dangerously-skip-permissions")
     elif options.permission_mode == "ask":  # claude asks caw (can_use_tool control requests)
         argv += ["--permission-prompt-tool", "stdio"]
+    if not options.trusted:  # no project hooks, settings or .mcp.json (caw.trust)
+        argv.append("--setting-sources=user")
+        if not mcp_file:
+            argv.append("--strict-mcp-config")
     if options.model:
         argv.append(f"--model={options.model}")
     if prompt_file:

@@ -77,6 +77,9 @@ export interface Trajectory {
   metadata?: {
     [k: string]: unknown | undefined;
   };
+  mcpServers?: {
+    [k: string]: unknown | undefined;
+  }[];
   numTurns: number;
   usage: Usage1;
   durationMs: number;
@@ -143,6 +146,9 @@ export interface Usage {
   cacheReadTokens?: number;
   cacheWriteTokens?: number;
   costUsd?: number | null;
+  /**
+   * Input plus output tokens; cache reads and writes are counted apart (as caw 0.1.9).
+   */
   totalTokens: number;
 }
 export interface Usage1 {
@@ -151,6 +157,9 @@ export interface Usage1 {
   cacheReadTokens?: number;
   cacheWriteTokens?: number;
   costUsd?: number | null;
+  /**
+   * Input plus output tokens; cache reads and writes are counted apart (as caw 0.1.9).
+   */
   totalTokens: number;
 }
 /**
@@ -173,6 +182,10 @@ export interface ErrorData {
    * cancelled: what the turn had produced when it stopped.
    */
   turn?: Turn | null;
+  /**
+   * untrustedWorkspace: the agent configuration found, relative to cwd.
+   */
+  files?: string[] | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -417,6 +430,10 @@ export interface ResumeParams {
    * Workspace rules (remembered answers the client keeps for this workspace).
    */
   permissionRules?: RuleSpec1[];
+  /**
+   * Whether the folder's own agent configuration (hooks, plugins, MCP servers, settings) may run. Absent: a folder that carries any is refused with untrustedWorkspace (data.files names it); false: the CLI starts with the project's configuration switched off where it allows that; true: it runs as it would without caw.
+   */
+  trusted?: boolean | null;
 }
 /**
  * A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
@@ -585,6 +602,10 @@ export interface StartParams {
    * Workspace rules (remembered answers the client keeps for this workspace).
    */
   permissionRules?: RuleSpec1[];
+  /**
+   * Whether the folder's own agent configuration (hooks, plugins, MCP servers, settings) may run. Absent: a folder that carries any is refused with untrustedWorkspace (data.files names it); false: the CLI starts with the project's configuration switched off where it allows that; true: it runs as it would without caw.
+   */
+  trusted?: boolean | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
