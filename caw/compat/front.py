@@ -18,9 +18,10 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,27 @@ class Session(sync.Session):
     def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
         """One turn; waits out a usage limit when ``auto_wait`` is on."""
         return sync.run(self._send(message, on_event))
+
+    def stream(self, message: str) -> Iterator[Event]:
+        """``send`` as an iterator of its events (fallback and auto-wait included; a wait is a
+        ``usageLimitWait`` item); ``last_turn`` holds the turn after."""
+        events: queue.Queue[Any] = queue.Queue()
+        done = object()
+
+        async def drive() -> Turn:
+            try:
+                return await self._send(message, events.put_nowait)
+            finally:
+                events.put_nowait(done)
+
+        future = asyncio.run_coroutine_threadsafe(drive(), sync._background_loop())
+        try:
+            while (item := events.get()) is not done:
+                yield item
+            self.last_turn = future.result()
+        finally:
+            if not future.done():
+                future.cancel()
 
     async def send_async(self, message: str) -> Turn:
         """``send`` for asyncio code: overlapping calls run in the order they were made."""

@@ -78,3 +78,13 @@ def test_check_limit(provider, cli_env, scripted):
     limit_first_request(scripted)
     minutes = agent.check_limit()
     assert isinstance(minutes, int) and minutes >= 1
+
+
+def test_stream_shows_the_wait_and_then_the_answer(provider, cli_env, scripted, waits):
+    limit_first_request(scripted)
+    with Agent(provider, env=cli_env(provider)).start_session() as session:
+        kinds = [getattr(event, "kind", "") for event in session.stream("Repeat after me: again")]
+        assert session.last_turn is not None and session.last_turn.result == "again"
+    # (claude streams its error text before the wait; the answer's text comes after it)
+    assert kinds.count("usageLimitWait") == 1
+    assert "text" in kinds[kinds.index("usageLimitWait") + 1 :]
