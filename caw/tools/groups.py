@@ -36,6 +36,8 @@ class ToolGroup(enum.Flag):
 class ToolGroupUnsupported(CawError, ValueError):
     """The CLI cannot restrict its tools to this group exactly."""
 
+    kind = "invalidParams"  # the daemon's answer: the request asked for what cannot be had
+
 
 CLAUDE_TOOLS: dict[ToolGroup, tuple[str, ...]] = {
     ToolGroup.READER: ("Read", "Glob", "Grep", "NotebookRead", "TodoWrite", "ToolSearch"),

@@ -25,15 +25,16 @@ from pygls.progress import Progress
 
 import caw
 from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
-from caw.errors import ProviderNotInstalled, SessionBusy, TurnCancelled
+from caw.errors import CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
 from caw.events import Event, ToolCall
 from caw.handle import ResumeHandle
 from caw.models import CawModel
 from caw.permissions import PermissionMode, PermissionRequest
 from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
 from caw.store import Store
+from caw.tools import MCPServer
 
-from . import logs, wire
+from . import logs, tools, wire
 from .errors import invalid_field, parse_params, rpc_error, to_rpc_error
 from .logs import SECRETS
 from .options import Options
@@ -383,6 +384,8 @@ class CawServer(LanguageServer, DaemonHooks):
             reasoning=p.reasoning,
             cwd=_check_cwd(p.cwd),
             trusted=p.trusted,
+            mcp_servers=tools.mcp_servers(p.mcp_servers or []),
+            tools=tools.tool_group(p.tools),
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         try:
@@ -442,6 +445,7 @@ class CawServer(LanguageServer, DaemonHooks):
             cwd=_check_cwd(p.cwd),
             pinned=False,
             trusted=p.trusted,
+            tools=tools.tool_group(p.tools),
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         handle: ResumeHandle | None = None
@@ -463,6 +467,8 @@ class CawServer(LanguageServer, DaemonHooks):
                 # A live session found above may have ended while this waited for the lock.
                 handle = handle or self._stored_handle(agent, session_id)
                 self._check_capacity()
+                for server in self._resumed_servers(agent, p, session_id):
+                    agent.add_mcp_server(server)
                 session = await agent.resume_session(handle.encode())
                 self.registry.add(session)
                 log.info("session %s resumed (%s)", session_id, session.provider_name)
@@ -472,6 +478,20 @@ class CawServer(LanguageServer, DaemonHooks):
             resume_handle=_handle_of(session),
             turns=session.trajectory.turns,
         )
+
+    def _resumed_servers(
+        self, agent: AsyncAgent, p: wire.ResumeParams, session_id: str
+    ) -> list[MCPServer]:
+        """The params' MCP servers, else the ones recorded for the session (values aside)."""
+        if p.mcp_servers is not None:
+            return tools.mcp_servers(p.mcp_servers)
+        if agent.store is None or not agent.store.has(session_id):
+            return []
+        try:
+            trajectory = agent.store.session(session_id).load_trajectory()
+        except CawError:
+            return []
+        return tools.recorded_servers(trajectory)
 
     def _stored_handle(self, agent: AsyncAgent, session_id: str) -> ResumeHandle:
         """The handle the data dir holds for a bare session id."""

@@ -9,7 +9,7 @@ module by :mod:`caw_server.schema`) cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -92,6 +92,62 @@ class CawCapabilities(CawModel):
 
     protocol_version: str = PROTOCOL_VERSION
     providers: list[ProviderInfo] = Field(default_factory=list)
+    tools: ToolsCapabilities = Field(default_factory=lambda: ToolsCapabilities())
+
+
+# --- MCP servers and tool groups (the Agent Client Protocol's shapes) -----------------
+
+
+class NameValue(Params):
+    name: str
+    value: str
+
+
+class McpServerStdio(Params):
+    """An MCP server the agent starts as a subprocess (ACP ``McpServerStdio``)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: list[NameValue] = Field(
+        default_factory=list, description="Values are secrets: never recorded or logged."
+    )
+
+
+class McpServerHttp(Params):
+    """An MCP server over streamable HTTP (ACP ``McpServerHttp``)."""
+
+    type: Literal["http"]
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    url: str = Field(pattern=r"^https?://")
+    headers: list[NameValue] = Field(
+        default_factory=list, description="Values are secrets: never recorded or logged."
+    )
+
+
+McpServerSpec = McpServerHttp | McpServerStdio
+ToolGroupName = Literal[
+    "READER", "WRITER", "EXEC", "WEB", "PARALLEL", "INTERACTION", "ALL", "NO_INTERACTION"
+]
+
+
+def _transports() -> list[Literal["stdio", "http"]]:
+    return ["stdio", "http"]
+
+
+def _group_names() -> list[ToolGroupName]:
+    return list(get_args(ToolGroupName))
+
+
+class ToolsCapabilities(CawModel):
+    """What session/start and session/resume accept about tools."""
+
+    mcp_servers: list[Literal["stdio", "http"]] = Field(default_factory=_transports)
+    tool_groups: list[ToolGroupName] = Field(
+        default_factory=_group_names,
+        description="Names for 'tools'; a provider that cannot express a union exactly refuses"
+        " it (invalidParams, before any backend starts).",
+    )
 
 
 # --- session/* -----------------------------------------------------------------------
@@ -124,6 +180,14 @@ class StartParams(Params):
         " settings) may run. Absent: a folder that carries any is refused with"
         " untrustedWorkspace (data.files names it); false: the CLI starts with the project's"
         " configuration switched off where it allows that; true: it runs as it would without caw.",
+    )
+    mcp_servers: list[McpServerSpec] | None = Field(
+        None,
+        description="MCP servers for the session (stdio or http). On session/resume, absent: the"
+        " servers recorded for the session, without their env and header values.",
+    )
+    tools: list[ToolGroupName] | None = Field(
+        None, description="Tool groups the CLI's built-in tools are limited to (their union)."
     )
 
 
@@ -171,6 +235,14 @@ class ResumeParams(Params):
         " settings) may run. Absent: a folder that carries any is refused with"
         " untrustedWorkspace (data.files names it); false: the CLI starts with the project's"
         " configuration switched off where it allows that; true: it runs as it would without caw.",
+    )
+    mcp_servers: list[McpServerSpec] | None = Field(
+        None,
+        description="MCP servers for the session (stdio or http). On session/resume, absent: the"
+        " servers recorded for the session, without their env and header values.",
+    )
+    tools: list[ToolGroupName] | None = Field(
+        None, description="Tool groups the CLI's built-in tools are limited to (their union)."
     )
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ export interface CancelledOutcome {
 export interface CawCapabilities {
   protocolVersion?: string;
   providers?: ProviderInfo[];
+  tools?: ToolsCapabilities;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -39,6 +40,19 @@ export interface ProviderInfo {
   name: string;
   installed: boolean;
   version?: string | null;
+}
+/**
+ * What session/start and session/resume accept about tools.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "ToolsCapabilities".
+ */
+export interface ToolsCapabilities {
+  mcpServers?: ('stdio' | 'http')[];
+  /**
+   * Names for 'tools'; a provider that cannot express a union exactly refuses it (invalidParams, before any backend starts).
+   */
+  toolGroups?: ('READER' | 'WRITER' | 'EXEC' | 'WEB' | 'PARALLEL' | 'INTERACTION' | 'ALL' | 'NO_INTERACTION')[];
 }
 /**
  * ``initializationOptions.clientCapabilities``: what the client can do for the daemon.
@@ -290,6 +304,44 @@ export interface Location {
   line?: number | null;
 }
 /**
+ * An MCP server over streamable HTTP (ACP ``McpServerHttp``).
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "McpServerHttp".
+ */
+export interface McpServerHttp {
+  type: 'http';
+  name: string;
+  url: string;
+  /**
+   * Values are secrets: never recorded or logged.
+   */
+  headers?: NameValue[];
+}
+/**
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "NameValue".
+ */
+export interface NameValue {
+  name: string;
+  value: string;
+}
+/**
+ * An MCP server the agent starts as a subprocess (ACP ``McpServerStdio``).
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "McpServerStdio".
+ */
+export interface McpServerStdio {
+  name: string;
+  command: string;
+  args?: string[];
+  /**
+   * Values are secrets: never recorded or logged.
+   */
+  env?: NameValue[];
+}
+/**
  * One choice offered to the user (ACP ``PermissionOption``).
  *
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -434,6 +486,14 @@ export interface ResumeParams {
    * Whether the folder's own agent configuration (hooks, plugins, MCP servers, settings) may run. Absent: a folder that carries any is refused with untrustedWorkspace (data.files names it); false: the CLI starts with the project's configuration switched off where it allows that; true: it runs as it would without caw.
    */
   trusted?: boolean | null;
+  /**
+   * MCP servers for the session (stdio or http). On session/resume, absent: the servers recorded for the session, without their env and header values.
+   */
+  mcpServers?: (McpServerHttp | McpServerStdio)[] | null;
+  /**
+   * Tool groups the CLI's built-in tools are limited to (their union).
+   */
+  tools?: ('READER' | 'WRITER' | 'EXEC' | 'WEB' | 'PARALLEL' | 'INTERACTION' | 'ALL' | 'NO_INTERACTION')[] | null;
 }
 /**
  * A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
@@ -606,6 +666,14 @@ export interface StartParams {
    * Whether the folder's own agent configuration (hooks, plugins, MCP servers, settings) may run. Absent: a folder that carries any is refused with untrustedWorkspace (data.files names it); false: the CLI starts with the project's configuration switched off where it allows that; true: it runs as it would without caw.
    */
   trusted?: boolean | null;
+  /**
+   * MCP servers for the session (stdio or http). On session/resume, absent: the servers recorded for the session, without their env and header values.
+   */
+  mcpServers?: (McpServerHttp | McpServerStdio)[] | null;
+  /**
+   * Tool groups the CLI's built-in tools are limited to (their union).
+   */
+  tools?: ('READER' | 'WRITER' | 'EXEC' | 'WEB' | 'PARALLEL' | 'INTERACTION' | 'ALL' | 'NO_INTERACTION')[] | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
