@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .servers import MCPServer
@@ -118,3 +118,13 @@ def opencode_env(env: Mapping[str, str], servers: list[MCPServer]) -> dict[str, 
     config["mcp"] = {**(config.get("mcp") or {}), **opencode_mcp(servers)}
     out["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
     return out
+
+
+def mcp_tool_name(name: str, servers: Iterable[str]) -> str:
+    """opencode's ``<server>_<tool>`` as ``mcp__<server>__<tool>``, the name claude and codex
+    give an MCP tool call, so that a tool call names its server and tool the same way for
+    every provider (the longest server name that prefixes ``name`` wins)."""
+    for server in sorted(servers, key=len, reverse=True):
+        if name.startswith(f"{server}_") and len(name) > len(server) + 1:
+            return f"mcp__{server}__{name[len(server) + 1 :]}"
+    return name

@@ -64,6 +64,8 @@ async def test_daemon_mcp_servers_groups_and_resume(
     updates: list[dict[str, Any]] = []
     text = await send(client, sid, call("pstdio", "lookup", '{"key": "alpha"}'), updates)
     assert text == "Tool said: env-ok-stdio-value-of-alpha"
+    names = {u.get("name") for u in updates if u.get("kind") == "toolCall"}
+    assert "mcp__pstdio__lookup" in names, updates  # the same for every provider
     text = await send(client, sid, call("phttp", "lookup", '{"key": "beta"}'), updates)
     assert text == "Tool said: http-value-of-beta"
     trajectory = await client.end(sid)

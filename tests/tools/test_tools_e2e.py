@@ -44,6 +44,8 @@ async def test_mcp_servers_stdio_and_http(provider, search, cli_env, work, http_
     try:
         turn = await session.send(call("pstdio", "lookup", '{"key": "alpha"}'))
         assert turn.result == "Tool said: env-ok-stdio-value-of-alpha", turn.output
+        # The same name for every provider (opencode's own is pstdio_lookup).
+        assert turn.output[-2].type == "tool_use" and turn.output[-2].name == "mcp__pstdio__lookup"
         turn = await session.send(call("phttp", "lookup", '{"key": "beta"}'))
         assert turn.result == "Tool said: http-value-of-beta", turn.output
         assert processes_with(marker)  # the stdio server runs while the session does

@@ -163,7 +163,8 @@ class RunConversation(Conversation):
         elif kind == "step_finish":
             reason = (line.get("part") or {}).get("reason")
             turn.last_finish = reason if isinstance(reason, str) else ""
-        events, turn.usage = run_line_events(line, turn.usage)
+        servers = tuple(server.name for server in self._options.mcp_servers)
+        events, turn.usage = run_line_events(line, turn.usage, servers)
         return events
 
     def _torn(self, process: ChildProcess) -> str | None:

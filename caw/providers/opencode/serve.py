@@ -346,7 +346,10 @@ class ServeConversation(Conversation):
             raise BackendFailed("this opencode conversation was closed")
         if not self.serve.alive:
             raise await self.serve.gone_error("before the turn")
-        turn = TurnState(user_message=new_id("msg"))
+        turn = TurnState(
+            user_message=new_id("msg"),
+            mcp_servers=tuple(server.name for server in self._options.mcp_servers),
+        )
         self._interrupted = False
         self._queue = asyncio.Queue()
         self._turn = turn

@@ -9,6 +9,7 @@ from typing import Any
 from ...errors import BackendFailed
 from ...events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from ...models import Usage
+from ...tools.wiring import mcp_tool_name
 from ..base import model_error
 
 
@@ -45,6 +46,7 @@ class TurnState:
     """What one turn has seen so far, to filter events and never emit anything twice."""
 
     user_message: str
+    mcp_servers: tuple[str, ...] = ()  # the session's MCP server names (tool call names)
     assistant: set[str] = field(
         default_factory=set
     )  # our assistant messages (parentID == user_message)
@@ -100,7 +102,9 @@ class TurnState:
                 turn.tool_calls.add(call)
                 out.append(
                     ToolCall(
-                        id=call, name=str(part.get("tool") or ""), input=state.get("input") or {}
+                        id=call,
+                        name=mcp_tool_name(str(part.get("tool") or ""), turn.mcp_servers),
+                        input=state.get("input") or {},
                     )
                 )
             if status in ("completed", "error") and call not in turn.tool_results:
@@ -120,7 +124,9 @@ class TurnState:
         return out
 
 
-def run_line_events(line: Mapping[str, Any], usage: Usage) -> tuple[list[Event], Usage]:
+def run_line_events(
+    line: Mapping[str, Any], usage: Usage, mcp_servers: tuple[str, ...] = ()
+) -> tuple[list[Event], Usage]:
     """The events of one ``opencode run --format json`` line, and the turn's usage after it."""
     kind = line.get("type")
     part = line.get("part") or {}
@@ -137,7 +143,11 @@ def run_line_events(line: Mapping[str, Any], usage: Usage) -> tuple[list[Event],
             else ToolResult(id=call, output=str(state.get("output") or ""))
         )
         return [
-            ToolCall(id=call, name=str(part.get("tool") or ""), input=state.get("input") or {}),
+            ToolCall(
+                id=call,
+                name=mcp_tool_name(str(part.get("tool") or ""), mcp_servers),
+                input=state.get("input") or {},
+            ),
             result,
         ], usage
     if kind == "step_finish":
