@@ -129,8 +129,9 @@ def _argv_words(root: int) -> list[str]:
 @pytest.mark.e2e
 @pytest.mark.parametrize("mode", MODES, ids=_mode_id)
 async def test_prompts_are_never_on_argv(mode, cli_env, scripted, tmp_path, record_property):
-    """A 200 KiB message and a system prompt, sent while every backend's argv is sampled:
-    neither appears in any argv; the answer is whole (codex exec took it on stdin)."""
+    """A 216 kB message and a system prompt, sent while every backend's argv is sampled:
+    neither appears in any argv; the model got the message whole (codex exec took it on
+    stdin)."""
     provider, variable, name = mode
     env = cli_env(provider)
     if variable:
@@ -144,7 +145,8 @@ async def test_prompts_are_never_on_argv(mode, cli_env, scripted, tmp_path, reco
     keys_on_argv = False
     try:
         turn_task = asyncio.ensure_future(
-            session.send(f"[[slow:2]] Repeat after me: {message_marker} {big}")
+            # a question with no fact to answer it: a short answer to a long prompt
+            session.send(f"[[slow:1]] {message_marker} {big}?")
         )
         while not turn_task.done():
             words = _argv_words(os.getpid())
@@ -153,7 +155,8 @@ async def test_prompts_are_never_on_argv(mode, cli_env, scripted, tmp_path, reco
             keys_on_argv |= bool(session.resume_key) and session.resume_key in words
             await asyncio.sleep(0.05)  # sampling /proc while the turn runs: nothing to wait for
         turn = await asyncio.wait_for(turn_task, TURN)
-        assert turn.result == f"{message_marker} {big}"
+        assert turn.result == "I don't know."
+        assert scripted.main_requests()[-1].user_texts()[-1].endswith(f"{message_marker} {big}?")
         assert any(marker in r.system for r in scripted.main_requests())
         second = await asyncio.wait_for(session.send("Repeat after me: again"), TURN)
         assert second.result == "again"
