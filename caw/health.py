@@ -8,6 +8,7 @@ into the result.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .providers import canonical_name, provider_class, provider_names
+
+#: Seconds a live probe's turn may take (a CLI that cannot reach its API retries for minutes).
+PROBE_TIMEOUT = 20.0
 
 
 @dataclass
@@ -157,12 +161,16 @@ def _probe(health: ProviderHealth, env: dict[str, str]) -> None:
 
     health.probed = True
     try:
-        run(AsyncAgent(health.provider, env=env).completion("Reply with OK."))
+        probe = AsyncAgent(health.provider, env=env, turn_timeout=PROBE_TIMEOUT)
+        run(asyncio.wait_for(probe.completion("Reply with OK."), PROBE_TIMEOUT * 2))
     except UsageLimitReached as exc:
         health.rate_limited, health.wait_minutes = True, exc.wait_minutes
         return
     except (CawError, OSError) as exc:
         health.error = str(exc)
+        return
+    except TimeoutError:
+        health.error = f"no answer within {PROBE_TIMEOUT * 2:.0f} s"
         return
     health.rate_limited = False
 
