@@ -36,7 +36,7 @@ from .models import (
 )
 from .providers import PROVIDER_NAMES, UnknownProvider
 from .session import AsyncSession
-from .tools import MCPServer, ToolGroup, ToolKit, tool
+from .tools import AgentSpec, MCPServer, ToolGroup, ToolKit, tool
 
 __version__ = "0.2.0"
 
@@ -103,6 +103,7 @@ __all__ = [
     "PROVIDER_NAMES",
     "Agent",
     "AgentLogger",
+    "AgentSpec",
     "AsyncAgent",
     "AsyncSession",
     "AuthSignal",

@@ -20,6 +20,7 @@ from .tools import MCPServer, ToolKit, ToolServer
 from .tools.attach import AgentTools
 from .tools.groups import ToolGroup
 from .tools.groups import check as check_tool_group
+from .tools.subagents import AgentSpec
 from .trust import check_workspace
 
 
@@ -47,6 +48,7 @@ class AsyncAgent:
         stateless_tools: Iterable[Callable[..., Any]] = (),
         tools: ToolGroup | None = None,
         trusted: bool | None = None,
+        subagents: Iterable[AgentSpec] = (),
     ):
         """``pinned``: whether a handle of another provider is an error. By default an Agent is
         pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
@@ -85,7 +87,7 @@ class AsyncAgent:
         self.permission_timeout = permission_timeout
         self.workspace_rules = list(workspace_rules)
         self.turn_timeout = turn_timeout
-        self.tools = AgentTools(mcp_servers, tool_servers, stateless_tools)
+        self.tools = AgentTools(mcp_servers, tool_servers, stateless_tools, subagents)
         self.tool_group = tools
 
     def add_mcp_server(self, server: MCPServer) -> None:
@@ -95,6 +97,10 @@ class AsyncAgent:
     def add_tool_server(self, server: ToolKit | ToolServer) -> None:
         """Give sessions started from now on this ToolKit's tools."""
         self.tools.add_tool_server(server)
+
+    def add_subagent(self, spec: AgentSpec) -> None:
+        """Give sessions started from now on this subagent (a tool that runs a child session)."""
+        self.tools.add_subagent(spec)
 
     @property
     def pinned(self) -> bool:
@@ -165,7 +171,7 @@ class AsyncAgent:
             sdir = self.store.create(session_id)
             sdir.lock()  # one writer per session (caw.session_lock)
         try:
-            await self.tools.attach(options, trajectory)
+            await self.tools.attach(options, trajectory, self.provider)
             if sdir is not None:
                 sdir.save_trajectory(trajectory)
             session = self._session(self.provider, options, trajectory, sdir, None)
@@ -255,7 +261,7 @@ class AsyncAgent:
                 # so that a wrong or stale handle cannot destroy the session's stored key.
                 key_unconfirmed = True
             sdir.save_trajectory(trajectory)
-        await self.tools.attach(options, trajectory)
+        await self.tools.attach(options, trajectory, handle.provider)
         try:
             session = self._session(
                 handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed

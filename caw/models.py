@@ -97,16 +97,13 @@ class ToolUseBlock(CawModel):
     )
     output: str | None = None
     is_error: bool = False
+    # The child session's trajectory when this call ran a subagent (caw.tools.subagents).
+    subagent_trajectory: Trajectory | None = None
 
     @property
     def arguments(self) -> dict[str, Any]:
         """caw 0.1.9's name for ``input``."""
         return self.input
-
-    @property
-    def subagent_trajectory(self) -> Trajectory | None:
-        """caw 0.1.9's nested subagent record; caw records subagents as their own sessions."""
-        return None
 
 
 Block = Annotated[TextBlock | ThinkingBlock | ToolUseBlock, Field(discriminator="type")]

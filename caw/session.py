@@ -302,6 +302,8 @@ class AsyncSession:
         if self._key_unconfirmed:  # the backend took the key: now it may replace the stored one
             self._key_unconfirmed = False
             self._persist(turn, lambda d: d.save_handle(self.handle()))
+        for hook in self.options.on_turn:  # caw.tools: subagent trajectories onto their blocks
+            hook(turn)
         self.trajectory.turns.append(turn)
         self._persist(turn, lambda d: d.save_trajectory(self.trajectory))
         self._persist(

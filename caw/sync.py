@@ -25,6 +25,7 @@ from .providers.base import PermissionMode
 from .session import AsyncSession, EventCallback
 from .tools import MCPServer, ToolKit, ToolServer
 from .tools.groups import ToolGroup
+from .tools.subagents import AgentSpec
 
 T = TypeVar("T")
 
@@ -155,6 +156,7 @@ class Agent:
         tool_servers: Iterable[ToolKit | ToolServer] = (),
         stateless_tools: Iterable[Callable[..., Any]] = (),
         tools: ToolGroup | None = None,
+        subagents: Iterable[AgentSpec] = (),
     ):
         """Permissions: see :class:`~caw.agent.AsyncAgent` (``on_permission`` runs on caw's
         loop thread; a ``stream()`` consumer may instead answer the request event)."""
@@ -164,6 +166,7 @@ class Agent:
             permission_timeout=permission_timeout, workspace_rules=workspace_rules,
             turn_timeout=turn_timeout, pinned=pinned, mcp_servers=mcp_servers,
             tool_servers=tool_servers, stateless_tools=stateless_tools, tools=tools,
+            subagents=subagents,
         )  # fmt: skip
 
     def add_mcp_server(self, server: MCPServer) -> None:
@@ -173,6 +176,10 @@ class Agent:
     def add_tool_server(self, server: ToolKit | ToolServer) -> None:
         """Give sessions started from now on this ToolKit's tools (see docs/tools.md)."""
         self._core.add_tool_server(server)
+
+    def add_subagent(self, spec: AgentSpec) -> None:
+        """Give sessions started from now on this subagent (see docs/tools.md)."""
+        self._core.add_subagent(spec)
 
     @property
     def provider(self) -> str:

@@ -5,9 +5,11 @@ The ``mcp`` SDK is imported only when a session serves Python tools (:mod:`caw.t
 
 from .groups import ToolGroup, ToolGroupUnsupported
 from .servers import MCPServer, MCPServerFailed
+from .subagents import AgentSpec
 from .toolkit import ToolKit, ToolServer, tool
 
 __all__ = [
+    "AgentSpec",
     "MCPServer",
     "MCPServerFailed",
     "ToolGroup",
