@@ -42,6 +42,7 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from .compat.stats import FastStats
+    from .compat.storage import JsonlWriter, SessionStore
     from .display import AgentLogger, Display, DisplayMode, get_global_display, set_global_display
     from .health import AuthSignal, ProviderHealth, check_providers
     from .provider_order import (
@@ -67,6 +68,7 @@ _LAZY = {
     "get_global_display": ".display", "set_global_display": ".display",
     "Provider": ".providers.base", "ClaudeCodeProvider": ".providers.claude_code",
     "CodexProvider": ".providers.codex", "FastStats": ".compat.stats",
+    "SessionStore": ".compat.storage", "JsonlWriter": ".compat.storage",
 }  # fmt: skip
 # caw 0.1.9's names for caw's own classes.
 _RENAMED = {
@@ -116,6 +118,7 @@ __all__ = [
     "FastStats",
     "InteractiveResult",
     "InvalidHandle",
+    "JsonlWriter",
     "MCPServer",
     "ModelError",
     "ModelTier",
@@ -127,6 +130,7 @@ __all__ = [
     "Session",
     "SessionBusy",
     "SessionClosed",
+    "SessionStore",
     "TextBlock",
     "TextDelta",
     "ThinkingBlock",

@@ -52,7 +52,7 @@ def test_usage_limit_without_auto_wait_carries_wait_minutes(provider, cli_env, s
 
 def test_auto_wait_waits_then_sends_the_turn_again(provider, cli_env, scripted, waits):
     limit_first_request(scripted)
-    seen = []
+    seen: list = []
     agent = Agent(provider, env=cli_env(provider), on_event=seen.append)
     with agent.start_session() as session:
         turn = session.send("Repeat after me: still here")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -84,8 +85,11 @@ def test_positional_order_is_0_1_9s(tmp_path):
         "claude_code", str(tmp_path), "You review code.", "opus", "high",
     )  # fmt: skip
     assert agent.provider.name == "claude_code"
+    positional: list = ["claude", str(tmp_path), None, None, None, None, None, None, "", "", None]
+    Agent(*positional)  # 0.1.9's eleven positional parameters
+    untyped: Any = Agent
     with pytest.raises(TypeError):
-        Agent("claude", str(tmp_path), cwd_positional_is_not_allowed=1)  # type: ignore[call-arg]
+        untyped(*positional, str(tmp_path))  # caw's own options (cwd, ...) are keyword-only
 
 
 def test_environment_defaults(monkeypatch):
@@ -159,7 +163,7 @@ def test_models_bound_to_the_order(tmp_path, monkeypatch):
     assert caw.get_provider_models() == {"codex": "o3"}
 
 
-LEGACY = {
+LEGACY: dict = {
     "agent": "codex", "model": "", "session_id": "0b6f7c52-1111-4222-8333-944455556666",
     "created_at": "2026-03-01T10:00:00+00:00", "completed_at": "", "usage_limited": False,
     "system_prompt": "", "reasoning": "high", "mcp_servers": [],
@@ -216,10 +220,11 @@ def test_health_signals_without_a_verdict(tmp_path):
     env = {"HOME": str(home), "PATH": str(tmp_path), "OPENAI_API_KEY": "", "CODEX_API_KEY": "",
            "ANTHROPIC_API_KEY": "", "CODEX_HOME": "", "CLAUDE_CONFIG_DIR": "", "XDG_DATA_HOME": ""}  # fmt: skip
     claude, codex, opencode = caw.check_providers(["claude", "codex", "opencode"], env=env)
+    assert claude.auth and codex.auth and opencode.auth
     assert (claude.installed, claude.binary_path, claude.auth.present) == (False, None, False)
-    assert codex.auth.present and codex.auth.credentials_path.endswith("auth.json")
+    assert codex.auth.present and str(codex.auth.credentials_path).endswith("auth.json")
     assert opencode.auth.present is False and not opencode.probed
-    assert os.fspath(home) in codex.auth.credentials_path
+    assert os.fspath(home) in str(codex.auth.credentials_path)
 
 
 def test_fast_stats_over_a_data_dir_of_both_formats(tmp_path):
@@ -240,3 +245,27 @@ def test_fast_stats_over_a_data_dir_of_both_formats(tmp_path):
     assert stats["other"].completed_at.startswith("2026-03-01T10:05")
     assert FastStats.directory_total_cost(tmp_path) == pytest.approx(0.02)
     assert FastStats.from_path(tmp_path / "missing.json") is None
+
+
+def test_session_store_writes_0_1_9_events_in_a_private_folder(tmp_path):
+    from caw import JsonlWriter, SessionStore
+
+    traj = Trajectory.from_dict(LEGACY)
+    store = SessionStore(tmp_path / "data", traj.session_id)
+    store.write_metadata(traj)
+    store.append_turn(traj.turns[0], traj, raw_output='{"raw": 1}\n')
+    assert (store.session_dir / "turns" / "000_input.txt").read_text() == "List files"
+    kinds = [json.loads(line)["type"] for line in store.jsonl_path.read_text().splitlines()]
+    assert kinds == ["metadata", "user", "thinking", "tool_call", "tool_result", "text", "turn_end"]
+    assert (
+        Trajectory.model_validate_json((store.session_dir / "trajectory.json").read_text()) == traj
+    )
+    assert oct(store.session_dir.stat().st_mode & 0o777) == "0o700"
+    resumed = SessionStore(tmp_path / "data", traj.session_id, resume=True)
+    resumed.append_turn(traj.turns[0], traj)
+    assert (store.session_dir / "turns" / "001_input.txt").exists()
+    JsonlWriter(tmp_path / "sub.jsonl", subagent="helper").append({"type": "text"})
+    assert json.loads((tmp_path / "sub.jsonl").read_text()) == {
+        "type": "text",
+        "subagent": "helper",
+    }
