@@ -3,7 +3,8 @@
 A tier says what the caller wants, not which model, so it survives a fallback to another
 provider. Resolution order for one provider and tier (highest first): the provider's own
 environment variable (``ANTHROPIC_MODEL`` / ``ANTHROPIC_SMALL_FAST_MODEL``, ``OPENCODE_MODEL``
-/ ``OPENCODE_SMALL_FAST_MODEL``), then the built-in table. ``None`` means "the CLI's own
+/ ``OPENCODE_SMALL_FAST_MODEL``), then the user's config file (caw.user_config, ``caw config``),
+then the built-in table. ``None`` means "the CLI's own
 default model". No defaults are fetched from the network.
 """
 
@@ -59,7 +60,9 @@ def tier_model(provider: str, tier: ModelTier) -> str | None:
     variable = ENV_OVERRIDES.get(name, {}).get(tier)
     if variable and os.environ.get(variable, "").strip():
         return os.environ[variable].strip()
-    return DEFAULT_MODELS.get(name, {}).get(tier)
+    from .user_config import tier_override
+
+    return tier_override(name, tier) or DEFAULT_MODELS.get(name, {}).get(tier)
 
 
 def resolve_model(provider: str, model: str | ModelTier | None) -> str | None:

@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 
-from . import acp, chat, demo, doctor, run, sessions, traj, viewer
+from . import acp, chat, config, demo, doctor, run, sessions, traj, viewer
 from .common import EXIT_CANCELLED, EXIT_OK, exit_status, is_expected_error
 
-SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor, acp)
+SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor, config, acp)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -268,3 +268,33 @@ def test_session_store_writes_0_1_9_events_in_a_private_folder(tmp_path):
         "type": "text",
         "subagent": "helper",
     }
+
+
+def test_user_config_sets_tier_models_below_the_provider_variables(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("CAW_HOME", str(tmp_path / "home"))
+
+    def caw_config(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "caw.cli", "config", *args], capture_output=True, text=True, timeout=60
+        )  # fmt: skip
+
+    assert caw_config("set", "codex", "strongest", "gpt-5.5").returncode == 0
+    assert resolve_model("codex", ModelTier.STRONGEST) == "gpt-5.5"
+    assert caw_config("get", "codex", "strongest").stdout.strip() == "gpt-5.5"
+    assert "codex        strongest  gpt-5.5" in caw_config("list").stdout
+    assert oct((tmp_path / "home" / "config.json").stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("OPENCODE_MODEL", "from-env")
+    caw_config("set", "opencode", "strongest", "from-config")
+    assert resolve_model("opencode", ModelTier.STRONGEST) == "from-env"
+    caw_config("unset", "codex", "strongest")
+    assert resolve_model("codex", ModelTier.STRONGEST) is None
+    (tmp_path / "home" / "config.json").write_text("{broken")
+    broken = caw_config("list")
+    assert (
+        broken.returncode != 0
+        and "config.json" in broken.stderr
+        and "Traceback" not in broken.stderr
+    )
