@@ -28,7 +28,8 @@ SEEN = [
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
+def clean_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("CAW_HOME", str(tmp_path / "caw-home"))  # no user config file
     for name in ("CAW_PROVIDER", "CAW_MODEL", "CAW_EFFORT", "CAW_AUTOWAIT", "ANTHROPIC_MODEL",
                  "ANTHROPIC_SMALL_FAST_MODEL", "OPENCODE_MODEL", "OPENCODE_SMALL_FAST_MODEL"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
