@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..acp import ServeOptions, serve
 from ..permissions import PERMISSION_MODES
 from ..providers import canonical_name
 from .common import add_data_dir, add_provider, data_dir_of
 
 
 def acp(ns: argparse.Namespace) -> int:
+    from ..acp import ServeOptions, serve  # the ACP SDK takes a second to import: only here
+
     options = ServeOptions(
         provider=canonical_name(ns.provider),
         data_dir=None if ns.no_data_dir else data_dir_of(ns),

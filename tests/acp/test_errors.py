@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 
@@ -184,3 +185,25 @@ async def test_a_session_never_prompted_loads_in_a_new_process(cli_env, scripted
         assert editor.updates == []  # nothing to replay
         assert await prompt(conn, sid, text_block("Repeat after me: first words")) == "end_turn"
         assert editor.text() == "first words"
+
+
+def test_stdio_may_be_files_or_dev_null(tmp_path):
+    """Not only pipes: /dev/null ends it at once; a file of requests is answered into a file."""
+    command = [sys.executable, "-m", "caw.cli", "acp", "--no-data-dir"]
+    with open(os.devnull, "rb") as nothing:
+        done = subprocess.run(command, stdin=nothing, capture_output=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == b""
+    requests, answers = tmp_path / "requests.jsonl", tmp_path / "answers.jsonl"
+    requests.write_text(
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}}
+        )
+        + "\n"
+    )
+    with requests.open("rb") as given, answers.open("wb") as taken:
+        done = subprocess.run(
+            command, stdin=given, stdout=taken, stderr=subprocess.PIPE, timeout=60, cwd=tmp_path
+        )
+    assert done.returncode == 0, done.stderr
+    (answer,) = [json.loads(line) for line in answers.read_text().splitlines()]
+    assert answer["id"] == 1 and answer["result"]["protocolVersion"] == 1
