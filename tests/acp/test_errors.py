@@ -16,7 +16,7 @@ import pytest
 from acp import RequestError, schema
 
 from caw.acp.mcp import AcpMcpServers
-from tests.support.procs import descendants
+from tests.support.procs import alive, descendants, wait_until
 
 from .conftest import TURN, Editor, caw_acp, prompt, text_block
 
@@ -207,3 +207,25 @@ def test_stdio_may_be_files_or_dev_null(tmp_path):
     assert done.returncode == 0, done.stderr
     (answer,) = [json.loads(line) for line in answers.read_text().splitlines()]
     assert answer["id"] == 1 and answer["result"]["protocolVersion"] == 1
+
+
+async def test_sigterm_ends_the_backends_and_exits_cleanly(cli_env, scripted, work, tmp_path):
+    flags = ("--provider", PROVIDER, "--data-dir", str(tmp_path / "data"))
+    editor = Editor()
+    async with caw_acp(editor, cli_env(PROVIDER), work, *flags, stderr=tmp_path / "log") as (
+        conn,
+        proc,
+    ):
+        sid = (await conn.new_session(cwd=str(work), mcp_servers=[])).session_id
+        assert await prompt(conn, sid, text_block("Repeat after me: before the end")) == "end_turn"
+        backends = descendants(proc.pid)
+        assert backends
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        wait_until(
+            lambda: not any(alive(p) for p in backends), timeout=30, what="the backends to end"
+        )
+    trajectory = json.loads((tmp_path / "data" / "sessions" / sid / "trajectory.json").read_text())
+    assert trajectory["completedAt"] and [t["result"] for t in trajectory["turns"]] == [
+        "before the end"
+    ]
