@@ -53,8 +53,28 @@ class UsageUpdate(CawModel):
     usage: Usage
 
 
+class SubagentUpdate(CawModel):
+    """An event of a subagent's turn (a child caw session the parent called as a tool),
+    streamed through the parent's turn. Not part of the parent's own output: the child's
+    whole trajectory is on the parent's tool-use block once the turn is recorded."""
+
+    kind: Literal["subagent"] = "subagent"
+    agent: str = Field(description="The subagent's name (its AgentSpec.name).")
+    provider: str
+    update: Event
+
+
 Event = Annotated[
-    TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest,
+    TextDelta
+    | ThinkingDelta
+    | ToolCall
+    | ToolResult
+    | UsageUpdate
+    | PermissionRequest
+    | SubagentUpdate,
     Field(discriminator="kind"),
 ]
-EVENT_TYPES = (TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate, PermissionRequest)
+EVENT_TYPES = (
+    TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate, PermissionRequest, SubagentUpdate,
+)  # fmt: skip
+SubagentUpdate.model_rebuild()

@@ -184,6 +184,7 @@ class AsyncSession:
             # code may answer them. Without a reader only on_permission can answer (if set;
             # else each question is rejected at once instead of waiting for nobody).
             broker.emit = queue.put_nowait
+        self.options.emit = queue.put_nowait  # subagents' events join the stream (caw.tools)
         pumping = asyncio.ensure_future(pump())
         deadline = None if self.turn_timeout is None else time.monotonic() + self.turn_timeout
         try:
@@ -225,6 +226,7 @@ class AsyncSession:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
             raise
         finally:
+            self.options.emit = None
             if broker is not None:
                 broker.emit = None
                 broker.cancel_pending("The turn ended before the question was answered.")

@@ -88,6 +88,8 @@ class ConversationOptions:
     # False: the folder's own agent configuration must not run (caw.trust); the CLI starts
     # with the project's configuration switched off.
     trusted: bool = True
+    # While a turn runs: puts an event into its stream (a subagent's events, caw.tools).
+    emit: Callable[[Any], None] | None = None
     # Called with each turn before it is recorded (subagent trajectories onto their blocks).
     on_turn: list[Callable[[Any], None]] = field(default_factory=list)
     # What ends with the session (its Python tools' server), called by AsyncSession.end.

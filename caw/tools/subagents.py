@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..events import Event, SubagentUpdate
 from ..models import Trajectory, Turn
 from .groups import ToolGroup
 from .servers import NAME_RE, MCPServer
@@ -86,8 +87,9 @@ def _runner(
     async def run_subagent(task: str) -> str:
         from ..agent import AsyncAgent  # the agent module imports this one
 
+        provider = spec.provider or parent_provider
         child = AsyncAgent(
-            spec.provider or parent_provider,
+            provider,
             model=spec.model,
             system_prompt=spec.system_prompt,
             reasoning=spec.reasoning,
@@ -100,8 +102,13 @@ def _runner(
             subagents=spec.subagents,
         )
         session = await child.start_session(metadata={"subagent": spec.name})
+
+        def forward(event: Event) -> None:  # into the parent's turn, marked with the child's name
+            if options.emit is not None:
+                options.emit(SubagentUpdate(agent=spec.name, provider=provider, update=event))
+
         try:
-            turn = await session.send(task)
+            turn = await session.send(task, forward)
         finally:
             trajectory = await asyncio.shield(session.end())
             runs.pending.append((spec.name, task, trajectory))

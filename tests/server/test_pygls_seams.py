@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from lsprotocol import types
@@ -254,6 +254,10 @@ async def test_initialize_answers_caw_capabilities_through_the_daemon(daemon: Da
     assert capabilities["experimental"]["caw"] == {
         "protocolVersion": PROTOCOL_VERSION,
         "providers": [],  # no probe runs in process
+        "tools": {
+            "mcpServers": ["stdio", "http"],
+            "toolGroups": list(get_args(wire.ToolGroupName)),
+        },
     }
     assert "textDocumentSync" not in capabilities
     assert answer["result"]["serverInfo"]["name"] == "caw-server"

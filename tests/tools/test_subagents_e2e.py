@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from caw import AgentSpec, AsyncAgent
+from caw.events import SubagentUpdate, TextDelta
 
 from .toolbox import call
 
@@ -29,10 +30,18 @@ async def test_subagent_on_another_provider(provider, cli_env, work, scripted):
     agent.add_subagent(reviewer)
     session = await agent.start_session()
     try:
+        events: list[object] = []
         turn = await session.send(
-            call("subagents", "reviewer", '{"task": "Repeat after me: looks good"}')
+            call("subagents", "reviewer", '{"task": "Repeat after me: looks good"}'), events.append
         )
         assert turn.result == "Tool said: looks good", turn.output
+        # The child's events streamed through the parent's, marked with its name.
+        children = [e for e in events if isinstance(e, SubagentUpdate)]
+        assert children and {(e.agent, e.provider) for e in children} == {("reviewer", child)}
+        streamed = "".join(e.update.text for e in children if isinstance(e.update, TextDelta))
+        assert streamed == "looks good"
+        parent_text = "".join(b.text for b in turn.output if b.type == "text")
+        assert parent_text == "Tool said: looks good"  # none of the child's text is the parent's
     finally:
         trajectory = await session.end()
     [sub] = trajectory.subagent_trajectories

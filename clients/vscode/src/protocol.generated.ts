@@ -149,6 +149,7 @@ export interface ToolUseBlock {
   };
   output?: string | null;
   isError?: boolean;
+  subagentTrajectory?: Trajectory | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -571,7 +572,7 @@ export interface SessionRef {
  */
 export interface SessionUpdate {
   sessionId: string;
-  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest;
+  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest | SubagentUpdate;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -628,6 +629,23 @@ export interface ToolResult {
 export interface UsageUpdate {
   kind: 'usage';
   usage: Usage;
+}
+/**
+ * An event of a subagent's turn (a child caw session the parent called as a tool),
+ * streamed through the parent's turn. Not part of the parent's own output: the child's
+ * whole trajectory is on the parent's tool-use block once the turn is recorded.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "SubagentUpdate".
+ */
+export interface SubagentUpdate {
+  kind: 'subagent';
+  /**
+   * The subagent's name (its AgentSpec.name).
+   */
+  agent: string;
+  provider: string;
+  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest | SubagentUpdate;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
