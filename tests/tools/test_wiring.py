@@ -88,8 +88,6 @@ def test_groups():
     assert ToolGroup.NO_INTERACTION == ToolGroup.ALL - ToolGroup.INTERACTION
     reader = claude_tools(ToolGroup.READER).split(",")
     assert "Read" in reader and "Bash" not in reader and "Write" not in reader
-        ToolGroup.READER
-    )
     denied = {rule["permission"] for rule in opencode_denials(ToolGroup.READER)}
     assert {"edit", "bash", "webfetch"} <= denied and "read" not in denied
     check("claude_code", ToolGroup.READER)
