@@ -153,14 +153,17 @@ async def test_mcp_server_that_cannot_start_is_named(how, cli_env, work, scripte
         await agent.start_session()
 
 
-async def test_the_example_runs_unchanged(provider, cli_env, work, scripted):
-    """examples/tools.py (written from caw 0.1.9's guides) against each CLI."""
+@pytest.mark.parametrize(
+    ("example", "expected"), [("tools.py", "'name': 'user_db'"), ("subagent.py", "total tokens")]
+)
+async def test_the_examples_run_unchanged(provider, example, expected, cli_env, work, scripted):
+    """examples/ (written from caw 0.1.9's guides) against each CLI."""
     env = cli_env(provider)
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "examples" / "tools.py"), provider,
+        sys.executable, str(ROOT / "examples" / example), provider,
         env={**env, "PYTHONPATH": str(ROOT)}, cwd=work,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(child.communicate(), 240)
     assert child.returncode == 0, err.decode()[-3000:]
-    assert "'name': 'user_db'" in out.decode(), out
+    assert expected in out.decode(), out
