@@ -171,3 +171,20 @@ async def test_the_daemon_limits_live_sessions_with_a_clear_error(leaks, tmp_pat
         assert moved in listed and len(listed) == 3  # still listed; no phantom
     finally:
         await client.aclose()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_opencode_tools_do_not_see_the_serve_password(trusted, cli_env, scripted, tmp_path):
+    """A tool of opencode serve reads OPENCODE_SERVER_PASSWORD: empty (caw's shell.env plugin),
+    also with the project's configuration off."""
+    agent = AsyncAgent(provider="opencode", env=cli_env("opencode"), cwd=tmp_path, trusted=trusted)
+    session = await agent.start_session()
+    try:
+        turn = await asyncio.wait_for(
+            session.send("[[tool:bash:echo pw=${#OPENCODE_SERVER_PASSWORD}]] Go."), TURN
+        )
+    finally:
+        await session.end()
+        await close_shared_providers()
+    assert turn.result == "Tool said: pw=0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import string
@@ -65,3 +66,31 @@ def float_env(env: Mapping[str, str], name: str, default: float) -> float:
         return float(env.get(name) or default)
     except ValueError:
         return default
+
+
+# An opencode plugin caw gives serve: the shell commands of tools (bash, the PTY API) get
+# serve's password blanked (opencode's `shell.env` hook overlays the environment they
+# inherit), so a tool cannot reach the server that runs it (issue 21, finding 9).
+HIDE_SECRETS_PLUGIN = """\
+export const CawHideSecrets = async () => ({
+  "shell.env": async (input, output) => {
+    output.env.OPENCODE_SERVER_PASSWORD = "";
+    output.env.OPENCODE_SERVER_USERNAME = "";
+  },
+});
+"""
+
+
+def with_plugin(env: Mapping[str, str], path: str) -> dict[str, str]:
+    """``env`` with the plugin file ``path`` added to ``OPENCODE_CONFIG_CONTENT``'s plugins."""
+    out = dict(env)
+    try:
+        config = json.loads(out.get("OPENCODE_CONFIG_CONTENT") or "{}")
+    except ValueError:
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    plugins = config.get("plugin")
+    config["plugin"] = [*(plugins if isinstance(plugins, list) else []), f"file://{path}"]
+    out["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
+    return out

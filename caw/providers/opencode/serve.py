@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -43,9 +44,9 @@ from ..base import (
     tolerant_async,
 )
 from ..pool import ServerPool
-from ..process import ChildProcess
+from ..process import ChildProcess, private_file, private_folder
 from ..sse import iter_json
-from .options import DENY_MESSAGE, closest_variant, new_id
+from .options import DENY_MESSAGE, HIDE_SECRETS_PLUGIN, closest_variant, new_id, with_plugin
 from .translate import TurnState, error_of
 
 log = logging.getLogger("caw.opencode")
@@ -118,15 +119,21 @@ class ServeProcess:
     ) -> ServeProcess:
         password = secrets.token_urlsafe(32)
         port = _free_port()
+        folder = private_folder("caw-opencode-")
         child_env = {
-            **env,
+            **with_plugin(env, private_file(folder, "caw-hide-secrets.js", HIDE_SECRETS_PLUGIN)),
             "OPENCODE_SERVER_PASSWORD": password,
             "OPENCODE_SERVER_USERNAME": USERNAME,
         }
         argv = [cli, "serve", "--hostname", "127.0.0.1", "--port", str(port)]
-        process = await ChildProcess.spawn(
-            argv, name="opencode serve", env=child_env, cwd=cwd, stdin=False
-        )
+        try:
+            process = await ChildProcess.spawn(
+                argv, name="opencode serve", env=child_env, cwd=cwd, stdin=False
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        process.remove_on_stop(folder)
         serve: ServeProcess | None = None
         try:
             deadline = time.monotonic() + timeout
