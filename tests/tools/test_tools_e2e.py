@@ -36,7 +36,11 @@ async def test_mcp_servers_stdio_and_http(provider, search, cli_env, work, http_
     if search == "off" and provider != "claude_code":
         pytest.skip("tool search is claude's")
     extra = {"ENABLE_TOOL_SEARCH": "false"} if search == "off" else {}
-    agent = AsyncAgent(provider, cwd=work, env=cli_env(provider, extra=extra))
+    env = cli_env(provider, extra=extra)
+    # Another session of the same environment (a shared app-server or serve) stays live
+    # throughout: the stdio server must still end with its own session.
+    other = await AsyncAgent(provider, cwd=work, env=env).start_session()
+    agent = AsyncAgent(provider, cwd=work, env=env)
     marker = f"caw-test-{uuid.uuid4()}"
     agent.add_mcp_server(stdio_lookup(marker))
     agent.add_mcp_server(http_lookup)
@@ -51,7 +55,10 @@ async def test_mcp_servers_stdio_and_http(provider, search, cli_env, work, http_
         assert processes_with(marker)  # the stdio server runs while the session does
     finally:
         trajectory = await session.end()
-    await gone(marker)  # and not after
+        try:
+            await gone(marker)  # and not after, though the other session goes on
+        finally:
+            await other.end()
     recorded = json.dumps(trajectory.mcp_servers)
     assert [s["name"] for s in trajectory.mcp_servers] == ["pstdio", "phttp"]
     assert "LOOKUP_PREFIX" in recorded and "env-ok-" not in recorded

@@ -50,6 +50,11 @@ class CodexProvider(Provider):
         env = options.process_env()
         cli, extra = native_cli(self.require_cli(env))
         env.update(extra)
+        if options.mcp_servers:
+            # An app-server of its own: a thread's stdio MCP servers live as long as the
+            # app-server, not the thread (they outlived thread/unsubscribe), so the session's
+            # servers end when its app-server does.
+            env["CAW_MCP_SESSION"] = options.session_id
         return cli, env, env.get(MODE_ENV, "").strip().lower() or "auto"
 
     async def _app_server(self, cli: str, env: Mapping[str, str], mode: str) -> AppServer | None:
