@@ -72,9 +72,17 @@ ERRORS: dict[str, tuple[int, str]] = {
         "The resume handle or id is malformed, of an unknown provider, or unsafe.",
     ),
     "noHandleYet": (1008, "The backend has not assigned a resume key yet; send a message first."),
-    "sessionBusy": (1009, "A turn is running and the send asked for exclusivity."),
+    "sessionBusy": (
+        1009,
+        "A turn is running and the send asked for exclusivity, or another caw process has the "
+        "session open (one writer per session; the message names its pid).",
+    ),
     "sessionClosed": (1010, "The session has ended."),
-    "persistenceFailed": (1011, "Writing to the data dir failed."),
+    "persistenceFailed": (
+        1011,
+        "Writing to the data dir failed, or the data dir is unsafe (another user's, writable by "
+        "group or others, or a symbolic link; the message names the path and the fix).",
+    ),
     "tooManySessions": (
         1012,
         "The daemon's limit of live sessions (--max-sessions) is reached; end one first.",
