@@ -88,6 +88,7 @@ def _runner(
         from ..agent import AsyncAgent  # the agent module imports this one
 
         provider = spec.provider or parent_provider
+        broker = options.permissions  # the parent's answers and rules settle the child's questions
         child = AsyncAgent(
             provider,
             model=spec.model,
@@ -96,6 +97,9 @@ def _runner(
             cwd=options.cwd,
             env=options.env,
             permission_mode=options.permission_mode,
+            on_permission=broker.on_permission if broker is not None else None,
+            workspace_rules=broker.workspace_rules if broker is not None else (),
+            permission_timeout=broker.timeout if broker is not None else None,
             tools=spec.tools,
             tool_servers=spec.tool_servers,
             mcp_servers=spec.mcp_servers,
