@@ -68,6 +68,10 @@ async def test_daemon_mcp_servers_groups_and_resume(
     assert "mcp__pstdio__lookup" in names, updates  # the same for every provider
     text = await send(client, sid, call("phttp", "lookup", '{"key": "beta"}'), updates)
     assert text == "Tool said: http-value-of-beta"
+    if provider != "codex":  # READER: MCP tools still run, a write and a command do not
+        await send(client, sid, "[[tool:write:written.txt:hello]] go", updates)
+        await send(client, sid, "[[tool:bash:touch ran.txt]] go", updates)
+        assert not (work / "written.txt").exists() and not (work / "ran.txt").exists()
     trajectory = await client.end(sid)
     recorded = json.dumps(trajectory["mcpServers"])
     assert [s["name"] for s in trajectory["mcpServers"]] == ["pstdio", "phttp"]
