@@ -229,3 +229,19 @@ async def test_sigterm_ends_the_backends_and_exits_cleanly(cli_env, scripted, wo
     assert trajectory["completedAt"] and [t["result"] for t in trajectory["turns"]] == [
         "before the end"
     ]
+
+
+async def test_a_session_open_in_another_caw_acp_is_busy(cli_env, scripted, work, tmp_path):
+    """One writer per session: a second ``caw acp`` on the same data dir gets a clear error
+    naming the holder, and starts nothing; the first goes on."""
+    env, flags = cli_env(PROVIDER), ("--provider", PROVIDER, "--data-dir", str(tmp_path / "data"))
+    first_editor = Editor()
+    async with caw_acp(first_editor, env, work, *flags, stderr=tmp_path / "log") as (first, _p1):
+        sid = (await first.new_session(cwd=str(work), mcp_servers=[])).session_id
+        assert await prompt(first, sid, text_block("Repeat after me: mine")) == "end_turn"
+        async with caw_acp(Editor(), env, work, *flags, stderr=tmp_path / "log") as (second, p2):
+            with pytest.raises(RequestError) as err:
+                await second.load_session(cwd=str(work), session_id=sid, mcp_servers=[])
+            assert err.value.code == -32603 and "sessionBusy" in json.dumps(err.value.data)
+            assert descendants(p2.pid) == {}
+        assert await prompt(first, sid, text_block("Repeat after me: still mine")) == "end_turn"
