@@ -93,8 +93,8 @@ class SessionDir:
     def trajectory_path(self) -> Path:
         return self.path / "trajectory.json"
 
-    def _guard(self, what: str):
-        return _Guard(what, self.path)
+    def _guard(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return _guard_writes(what, self.path)
 
     def ensure(self) -> None:
         with self._guard("create the session folder"):
@@ -154,21 +154,15 @@ class SessionDir:
             _append_line(self.turns_dir / f"{number:03d}_raw_output.jsonl", record)
 
 
-class _Guard:
+@contextlib.contextmanager
+def _guard_writes(what: str, where: Path) -> Iterator[None]:
     """Turns an OSError into PersistenceFailed naming what could not be written."""
-
-    def __init__(self, what: str, where: Path):
-        self.what, self.where = what, where
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is not None and isinstance(exc, OSError) and not isinstance(exc, PersistenceFailed):
-            raise PersistenceFailed(
-                f"could not {self.what} in {self.where}: {exc.strerror or exc}"
-            ) from exc
-        return False
+    try:
+        yield
+    except PersistenceFailed:
+        raise
+    except OSError as exc:
+        raise PersistenceFailed(f"could not {what} in {where}: {exc.strerror or exc}") from exc
 
 
 class Store:
@@ -196,7 +190,7 @@ class Store:
 
     def ensure(self) -> None:
         """Create the data dir and its sessions folder, owner-only."""
-        with _Guard("create the data dir", self.root):
+        with _guard_writes("create the data dir", self.root):
             # The root too: under a lax umask a world-writable root would let anyone swap `sessions`.
             self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
             check_private_dir(self.root, "the data dir")
