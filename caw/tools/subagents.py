@@ -46,6 +46,10 @@ class AgentSpec:
     def __post_init__(self) -> None:
         if not NAME_RE.fullmatch(self.name):
             raise ValueError(f"subagent name {self.name!r} must be letters, digits, '_' or '-'")
+        # caw 0.1.9's specs used "" for "not set".
+        self.system_prompt = self.system_prompt or None
+        self.model = self.model or None
+        self.reasoning = self.reasoning or None
 
 
 class SubagentRuns:
