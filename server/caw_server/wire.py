@@ -31,7 +31,7 @@ from .permissions import (
 
 #: MAJOR.MINOR. Minor: additive (new methods, new optional fields, new update kinds).
 #: Major: anything a v1 client could trip over.
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 
 ProgressToken = int | str
 LogLevel = Literal["error", "warning", "info", "debug"]
