@@ -153,23 +153,9 @@ class ToolsCapabilities(CawModel):
 # --- session/* -----------------------------------------------------------------------
 
 
-class StartParams(Params):
-    provider: str | None = Field(
-        None, description="claude_code, codex or opencode (aliases: claude). Default: the daemon's."
-    )
-    model: str | None = None
-    system_prompt: str | None = None
-    reasoning: str | None = Field(
-        None,
-        description="Reasoning effort, passed to the backend as it is (e.g. low, medium, high).",
-    )
-    cwd: str | None = Field(
-        None, description="The agent's working directory. Default: the daemon's."
-    )
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="Stored with the trajectory; 'title' names the session."
-    )
-    permission_mode: PermissionMode | None = Field(None, description="Default: the daemon's.")
+class SessionSetupParams(Params):
+    """What session/start and session/resume both take: rules, trust and tools."""
+
     permission_rules: list[RuleSpec] = Field(
         default_factory=list,
         description="Workspace rules (remembered answers the client keeps for this workspace).",
@@ -189,6 +175,25 @@ class StartParams(Params):
     tools: list[ToolGroupName] | None = Field(
         None, description="Tool groups the CLI's built-in tools are limited to (their union)."
     )
+
+
+class StartParams(SessionSetupParams):
+    provider: str | None = Field(
+        None, description="claude_code, codex or opencode (aliases: claude). Default: the daemon's."
+    )
+    model: str | None = None
+    system_prompt: str | None = None
+    reasoning: str | None = Field(
+        None,
+        description="Reasoning effort, passed to the backend as it is (e.g. low, medium, high).",
+    )
+    cwd: str | None = Field(
+        None, description="The agent's working directory. Default: the daemon's."
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Stored with the trajectory; 'title' names the session."
+    )
+    permission_mode: PermissionMode | None = Field(None, description="Default: the daemon's.")
 
 
 class StartResult(CawModel):
@@ -216,7 +221,7 @@ class SendResult(CawModel):
     )
 
 
-class ResumeParams(Params):
+class ResumeParams(SessionSetupParams):
     handle: str | None = Field(None, description="A resume handle, as returned by session/send.")
     session_id: str | None = Field(
         None, description="A bare session id; works when the daemon's data dir has the session."
@@ -224,25 +229,6 @@ class ResumeParams(Params):
     cwd: str | None = None
     permission_mode: PermissionMode | None = Field(
         None, description="Default: the daemon's. Not applied to a session live in this daemon."
-    )
-    permission_rules: list[RuleSpec] = Field(
-        default_factory=list,
-        description="Workspace rules (remembered answers the client keeps for this workspace).",
-    )
-    trusted: bool | None = Field(
-        None,
-        description="Whether the folder's own agent configuration (hooks, plugins, MCP servers,"
-        " settings) may run. Absent: a folder that carries any is refused with"
-        " untrustedWorkspace (data.files names it); false: the CLI starts with the project's"
-        " configuration switched off where it allows that; true: it runs as it would without caw.",
-    )
-    mcp_servers: list[McpServerSpec] | None = Field(
-        None,
-        description="MCP servers for the session (stdio or http). On session/resume, absent: the"
-        " servers recorded for the session, without their env and header values.",
-    )
-    tools: list[ToolGroupName] | None = Field(
-        None, description="Tool groups the CLI's built-in tools are limited to (their union)."
     )
 
     @model_validator(mode="after")

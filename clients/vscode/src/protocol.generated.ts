@@ -467,19 +467,6 @@ export interface SelectedOutcome {
  */
 export interface ResumeParams {
   /**
-   * A resume handle, as returned by session/send.
-   */
-  handle?: string | null;
-  /**
-   * A bare session id; works when the daemon's data dir has the session.
-   */
-  sessionId?: string | null;
-  cwd?: string | null;
-  /**
-   * Default: the daemon's. Not applied to a session live in this daemon.
-   */
-  permissionMode?: ('ask' | 'bypass' | 'deny') | null;
-  /**
    * Workspace rules (remembered answers the client keeps for this workspace).
    */
   permissionRules?: RuleSpec1[];
@@ -495,6 +482,19 @@ export interface ResumeParams {
    * Tool groups the CLI's built-in tools are limited to (their union).
    */
   tools?: ('READER' | 'WRITER' | 'EXEC' | 'WEB' | 'PARALLEL' | 'INTERACTION' | 'ALL' | 'NO_INTERACTION')[] | null;
+  /**
+   * A resume handle, as returned by session/send.
+   */
+  handle?: string | null;
+  /**
+   * A bare session id; works when the daemon's data dir has the session.
+   */
+  sessionId?: string | null;
+  cwd?: string | null;
+  /**
+   * Default: the daemon's. Not applied to a session live in this daemon.
+   */
+  permissionMode?: ('ask' | 'bypass' | 'deny') | null;
 }
 /**
  * A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
@@ -653,6 +653,22 @@ export interface SubagentUpdate {
  */
 export interface StartParams {
   /**
+   * Workspace rules (remembered answers the client keeps for this workspace).
+   */
+  permissionRules?: RuleSpec1[];
+  /**
+   * Whether the folder's own agent configuration (hooks, plugins, MCP servers, settings) may run. Absent: a folder that carries any is refused with untrustedWorkspace (data.files names it); false: the CLI starts with the project's configuration switched off where it allows that; true: it runs as it would without caw.
+   */
+  trusted?: boolean | null;
+  /**
+   * MCP servers for the session (stdio or http). On session/resume, absent: the servers recorded for the session, without their env and header values.
+   */
+  mcpServers?: (McpServerHttp | McpServerStdio)[] | null;
+  /**
+   * Tool groups the CLI's built-in tools are limited to (their union).
+   */
+  tools?: ('READER' | 'WRITER' | 'EXEC' | 'WEB' | 'PARALLEL' | 'INTERACTION' | 'ALL' | 'NO_INTERACTION')[] | null;
+  /**
    * claude_code, codex or opencode (aliases: claude). Default: the daemon's.
    */
   provider?: string | null;
@@ -676,22 +692,6 @@ export interface StartParams {
    * Default: the daemon's.
    */
   permissionMode?: ('ask' | 'bypass' | 'deny') | null;
-  /**
-   * Workspace rules (remembered answers the client keeps for this workspace).
-   */
-  permissionRules?: RuleSpec1[];
-  /**
-   * Whether the folder's own agent configuration (hooks, plugins, MCP servers, settings) may run. Absent: a folder that carries any is refused with untrustedWorkspace (data.files names it); false: the CLI starts with the project's configuration switched off where it allows that; true: it runs as it would without caw.
-   */
-  trusted?: boolean | null;
-  /**
-   * MCP servers for the session (stdio or http). On session/resume, absent: the servers recorded for the session, without their env and header values.
-   */
-  mcpServers?: (McpServerHttp | McpServerStdio)[] | null;
-  /**
-   * Tool groups the CLI's built-in tools are limited to (their union).
-   */
-  tools?: ('READER' | 'WRITER' | 'EXEC' | 'WEB' | 'PARALLEL' | 'INTERACTION' | 'ALL' | 'NO_INTERACTION')[] | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
