@@ -29,6 +29,7 @@ from .events import Event
 from .handle import ResumeHandle
 from .logs import full_logging
 from .models import Trajectory, Turn, utcnow
+from .pricing import PricingError, estimate_cost
 from .providers.base import Conversation, ConversationOptions, Provider
 from .store import SessionDir
 from .turn_assembly import TurnAssembler
@@ -235,6 +236,7 @@ class AsyncSession:
         turn.duration_ms = int((time.perf_counter() - started) * 1000)
         if self._cancel_requested:
             turn.stop_reason = "cancelled"
+        self._price(turn)
         self._record(turn, number)
         log.info(
             "session %s turn %d ended (%s, %d ms)",
@@ -248,6 +250,17 @@ class AsyncSession:
         if self._cancel_requested:
             raise TurnCancelled(turn=turn)
         return turn
+
+    def _price(self, turn: Turn) -> None:
+        """A turn whose CLI reported no cost (codex; claude's first turn after a resume) is
+        priced from caw's pricing table (caw.pricing); a bad user override is logged, not
+        raised: the turn's work is done."""
+        if turn.usage.cost_usd is not None:
+            return
+        try:
+            turn.usage.cost_usd = estimate_cost(self.provider.name, self.options.model, turn.usage)
+        except PricingError as exc:
+            log.warning("session %s: no cost for this turn: %s", self.session_id, exc)
 
     async def _adapter_failed(self, conv: Conversation, exc: Exception) -> Exception:
         """The one place an adapter's failure mid-turn is judged (issue 21, finding 2).
