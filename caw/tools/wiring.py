@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .servers import MCPServer
@@ -104,20 +104,31 @@ def opencode_mcp(servers: list[MCPServer]) -> dict[str, Any]:
     return entries
 
 
-def opencode_env(env: Mapping[str, str], servers: list[MCPServer]) -> dict[str, str]:
-    """``env`` with the servers merged into ``OPENCODE_CONFIG_CONTENT``'s ``mcp``."""
+def edit_opencode_config(
+    env: Mapping[str, str], edit: Callable[[dict[str, Any]], None]
+) -> dict[str, str]:
+    """``env`` with ``OPENCODE_CONFIG_CONTENT`` (an unreadable one counts as empty) changed by ``edit``."""
     out = dict(env)
-    if not servers:
-        return out
     try:
         config = json.loads(out.get("OPENCODE_CONFIG_CONTENT") or "{}")
     except ValueError:
         config = {}
     if not isinstance(config, dict):
         config = {}
-    config["mcp"] = {**(config.get("mcp") or {}), **opencode_mcp(servers)}
+    edit(config)
     out["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
     return out
+
+
+def opencode_env(env: Mapping[str, str], servers: list[MCPServer]) -> dict[str, str]:
+    """``env`` with the servers merged into ``OPENCODE_CONFIG_CONTENT``'s ``mcp``."""
+    if not servers:
+        return dict(env)
+
+    def add_servers(config: dict[str, Any]) -> None:
+        config["mcp"] = {**(config.get("mcp") or {}), **opencode_mcp(servers)}
+
+    return edit_opencode_config(env, add_servers)
 
 
 def mcp_tool_name(name: str, servers: Iterable[str]) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import string
 import time
 from collections.abc import Mapping
+from typing import Any
+
+from ...tools.wiring import edit_opencode_config
 
 KEY_RE = re.compile(
     r"ses_[A-Za-z0-9]+"
@@ -83,14 +85,9 @@ export const CawHideSecrets = async () => ({
 
 def with_plugin(env: Mapping[str, str], path: str) -> dict[str, str]:
     """``env`` with the plugin file ``path`` added to ``OPENCODE_CONFIG_CONTENT``'s plugins."""
-    out = dict(env)
-    try:
-        config = json.loads(out.get("OPENCODE_CONFIG_CONTENT") or "{}")
-    except ValueError:
-        config = {}
-    if not isinstance(config, dict):
-        config = {}
-    plugins = config.get("plugin")
-    config["plugin"] = [*(plugins if isinstance(plugins, list) else []), f"file://{path}"]
-    out["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
-    return out
+
+    def add_plugin(config: dict[str, Any]) -> None:
+        plugins = config.get("plugin")
+        config["plugin"] = [*(plugins if isinstance(plugins, list) else []), f"file://{path}"]
+
+    return edit_opencode_config(env, add_plugin)

@@ -7,7 +7,6 @@ deltas: run prints each part once it is complete.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -19,7 +18,7 @@ from ...events import Event
 from ...models import Usage
 from ...redact import hide_key
 from ...tools.groups import opencode_denials
-from ...tools.wiring import opencode_env
+from ...tools.wiring import edit_opencode_config, opencode_env
 from ..base import Conversation, ConversationOptions, RawSink, tolerant
 from ..process import ChildProcess
 from .options import KEY_RE, READ_ONLY_TOOLS
@@ -87,21 +86,18 @@ class RunConversation(Conversation):
             denied = {rule["permission"]: "deny" for rule in opencode_denials(self._options.tools)}
             if denied:
                 extra["permission"] = {**extra.get("permission", {}), **denied}
-        if extra:
-            try:
-                config = json.loads(env.get("OPENCODE_CONFIG_CONTENT") or "{}")
-            except ValueError:
-                config = {}
-            if not isinstance(config, dict):
-                config = {}
+        if not extra:
+            return env
+
+        def add_extra(config: dict[str, Any]) -> None:
             if "instructions" in extra:
                 config["instructions"] = [
                     *(config.get("instructions") or []),
                     *extra.pop("instructions"),
                 ]
             config.update(extra)
-            env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
-        return env
+
+        return edit_opencode_config(env, add_extra)
 
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
         if self._closed:
