@@ -40,7 +40,7 @@ from .logs import SECRETS
 from .options import Options
 from .permissions import ClientPermissions, RuleSpec
 from .protocol import CawProtocol, DaemonHooks
-from .providers_info import ProviderProbe
+from .providers_info import ProviderProbe, provider_health
 from .registry import Registry
 from .transport import FrameError, Writer, open_reader, read_frames
 from .watch import SessionWatcher
@@ -176,6 +176,7 @@ class CawServer(LanguageServer, DaemonHooks):
             "session/cancel": self.session_cancel,
             "session/end": self.session_end,
             "session/list": self.session_list,
+            "caw/health": self.caw_health,
         }
         assert handlers.keys() == wire.METHODS.keys()
         for name, impl in handlers.items():
@@ -239,13 +240,16 @@ class CawServer(LanguageServer, DaemonHooks):
                     prefix="initializationOptions.",
                 )
             )
+        # Health here is files and environment only (sub-millisecond): initialize never waits on
+        # a probe turn; caw/health with live=true sends one.
+        health = await provider_health()
         providers = await self._probe.get() if self._probe else []
         if self._watcher is not None:  # after initialize, changes to the data dir are seen
             try:
                 await asyncio.wait_for(self._watcher.ready.wait(), 5.0)
             except asyncio.TimeoutError:
                 log.warning("the data dir watcher is slow to start")
-        return {"caw": wire.CawCapabilities(providers=providers).to_wire()}
+        return {"caw": wire.CawCapabilities(providers=providers, health=health).to_wire()}
 
     def request_exit(self, code: int = 0) -> None:
         self.exit_code = code
@@ -541,6 +545,9 @@ class CawServer(LanguageServer, DaemonHooks):
             sessions = [s for s in sessions if _realpath(s.cwd) == wanted]
         sessions.sort(key=lambda s: s.updated_at, reverse=True)
         return wire.ListResult(sessions=sessions)
+
+    async def caw_health(self, p: wire.HealthParams) -> wire.HealthResult:
+        return wire.HealthResult(providers=await provider_health(p.providers, p.live))
 
 
 def _stored_sessions(store: Store, live: dict[str, AsyncSession]) -> list[wire.SessionInfo]:

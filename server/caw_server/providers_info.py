@@ -9,6 +9,7 @@ answers from that, and never waits more than two seconds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -16,11 +17,12 @@ from pathlib import Path
 
 import platformdirs
 
-from caw.providers import PROVIDER_NAMES, provider_class
+from caw.health import check_provider
+from caw.providers import PROVIDER_NAMES, canonical_name, provider_class
 from caw.providers.base import cli_version
 from caw.store import atomic_write_text
 
-from .wire import ProviderInfo
+from .wire import ProviderHealthInfo, ProviderInfo
 
 log = logging.getLogger("caw_server.providers")
 
@@ -111,3 +113,17 @@ class ProviderProbe:
                 ProviderInfo(name=name, installed=self._paths[name] is not None, version=version)
             )
         return infos
+
+
+async def provider_health(
+    providers: list[str] | None = None, live: bool = False
+) -> list[ProviderHealthInfo]:
+    """``caw.health.check_provider`` for each provider, as wire models. Without ``live`` it only
+    reads files and the environment (well under a millisecond once caw is imported); a live
+    probe is one turn per CLI, so the providers are probed at once, each in its own thread."""
+    names = [canonical_name(name) for name in providers] if providers else list(PROVIDER_NAMES)
+    checks = [asyncio.to_thread(check_provider, name, live) for name in names]
+    return [
+        ProviderHealthInfo.model_validate(dataclasses.asdict(health))
+        for health in await asyncio.gather(*checks)
+    ]

@@ -87,11 +87,39 @@ class ProviderInfo(CawModel):
     version: str | None = None
 
 
+class AuthInfo(CawModel):
+    """What the daemon could tell about a CLI's credentials from files and the environment
+    (``caw.health.AuthSignal``); secrets are never read into it."""
+
+    present: bool | None = Field(None, description="null: could not tell.")
+    detail: str = ""
+    credentials_path: str | None = None
+    token_expires_at: datetime | None = None
+    token_expired: bool | None = None
+
+
+class ProviderHealthInfo(CawModel):
+    """One CLI's health signals (``caw.health.ProviderHealth``, as ``caw doctor`` shows them)."""
+
+    provider: str
+    installed: bool
+    binary_path: str | None = None
+    auth: AuthInfo | None = None
+    probed: bool = Field(False, description="A live probe turn was sent (caw/health live).")
+    rate_limited: bool | None = None
+    wait_minutes: int | None = None
+    error: str | None = None
+
+
 class CawCapabilities(CawModel):
     """``InitializeResult.capabilities.experimental.caw``."""
 
     protocol_version: str = PROTOCOL_VERSION
     providers: list[ProviderInfo] = Field(default_factory=list)
+    health: list[ProviderHealthInfo] = Field(
+        default_factory=list,
+        description="Each CLI's health from files and the environment (never probed here).",
+    )
     tools: ToolsCapabilities = Field(default_factory=lambda: ToolsCapabilities())
 
 
@@ -279,6 +307,17 @@ class ListResult(CawModel):
     sessions: list[SessionInfo]
 
 
+class HealthParams(Params):
+    live: bool = Field(
+        False, description="Also send each installed CLI one short probe turn (costs a request)."
+    )
+    providers: list[str] | None = Field(None, description="Only these providers (default: all).")
+
+
+class HealthResult(CawModel):
+    providers: list[ProviderHealthInfo]
+
+
 # --- notifications -------------------------------------------------------------------
 
 
@@ -322,6 +361,11 @@ METHODS: dict[str, tuple[type[Params], type[CawModel] | None, str]] = {
         ListParams,
         ListResult,
         "Sessions in the data dir (and live ones); never handles.",
+    ),
+    "caw/health": (
+        HealthParams,
+        HealthResult,
+        "Each CLI's health as caw doctor reports it; live probes with one turn each.",
     ),
 }
 

@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol, default_converter
 
 from caw.events import TextDelta
+from caw.providers import PROVIDER_NAMES
 from caw_server import PROTOCOL_VERSION, wire
 from caw_server.errors import rpc_error
 from caw_server.protocol import CawProtocol
@@ -251,6 +252,8 @@ async def test_initialize_answers_caw_capabilities_through_the_daemon(daemon: Da
         "initialize", {"processId": None, "capabilities": {}, "initializationOptions": {}}
     )
     capabilities = answer["result"]["capabilities"]
+    health = capabilities["experimental"]["caw"].pop("health")  # files only: no probe needed
+    assert [h["provider"] for h in health] == list(PROVIDER_NAMES)
     assert capabilities["experimental"]["caw"] == {
         "protocolVersion": PROTOCOL_VERSION,
         "providers": [],  # no probe runs in process
