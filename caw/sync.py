@@ -86,7 +86,11 @@ class Session:
 
     def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
         """Send a message and wait for the whole turn. ``on_event`` runs on caw's loop thread."""
-        return run(self._core.send(message, on_event))
+        return run(self._send(message, on_event))
+
+    async def _send(self, message: str, on_event: EventCallback | None) -> Turn:
+        """The turn behind ``send`` and ``stream``, on caw's loop (a subclass may wrap it)."""
+        return await self._core.send(message, on_event)
 
     def stream(self, message: str) -> Iterator[Event]:
         """Send a message and iterate its events as they arrive; ``last_turn`` holds the turn after."""
@@ -95,7 +99,7 @@ class Session:
 
         async def drive() -> Turn:
             try:
-                return await self._core.send(message, events.put_nowait)
+                return await self._send(message, events.put_nowait)
             finally:
                 events.put_nowait(done)
 

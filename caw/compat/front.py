@@ -18,10 +18,9 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,31 +121,6 @@ class Session(sync.Session):
             raise SessionClosed("this session was loaded from a file; it cannot send")
         return self._core
 
-    def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
-        """One turn; waits out a usage limit when ``auto_wait`` is on."""
-        return sync.run(self._send(message, on_event))
-
-    def stream(self, message: str) -> Iterator[Event]:
-        """``send`` as an iterator of its events (fallback and auto-wait included; a wait is a
-        ``usageLimitWait`` item); ``last_turn`` holds the turn after."""
-        events: queue.Queue[Any] = queue.Queue()
-        done = object()
-
-        async def drive() -> Turn:
-            try:
-                return await self._send(message, events.put_nowait)
-            finally:
-                events.put_nowait(done)
-
-        future = asyncio.run_coroutine_threadsafe(drive(), sync._background_loop())
-        try:
-            while (item := events.get()) is not done:
-                yield item
-            self.last_turn = future.result()
-        finally:
-            if not future.done():
-                future.cancel()
-
     async def send_async(self, message: str) -> Turn:
         """``send`` for asyncio code: overlapping calls run in the order they were made."""
         future = asyncio.run_coroutine_threadsafe(
@@ -155,6 +129,9 @@ class Session(sync.Session):
         return await asyncio.wrap_future(future)
 
     async def _send(self, message: str, on_event: EventCallback | None) -> Turn:
+        """One turn, behind ``send`` and ``stream``: falls back to the next provider of the
+        order before the first answer, and waits out a usage limit when ``auto_wait`` is on (a
+        wait is a ``usageLimitWait`` event)."""
         if self._order_lock is None:
             self._order_lock = asyncio.Lock()
         async with self._order_lock:  # FIFO also across fallback and waits
