@@ -74,6 +74,9 @@ _LAZY = {
 _RENAMED = {
     "OpencodeProvider": (".providers.opencode", "OpenCodeProvider"),
     "ProviderSession": (".providers.base", "Conversation"),
+    "auth_setup": (".auth", "setup"),
+    "auth_get_status": (".auth", "get_status"),
+    "auth_get_docker_flags": (".auth", "get_docker_flags"),
 }
 # Names the tools work provides in caw.tools (looked up there when it has them).
 _TOOLS = (
@@ -152,6 +155,9 @@ __all__ = [
     "UsageStats",
     "UsageUpdate",
     "ViewerServer",
+    "auth_get_docker_flags",
+    "auth_get_status",
+    "auth_setup",
     "check_providers",
     "decode_handle",
     "get_global_display",
