@@ -108,16 +108,17 @@ def _auth_dir(auth_dir: str | Path | None) -> Path:
 
 
 def _agent_names(agents: list[str] | None, home: Path) -> list[str]:
-    if agents is None:  # every agent with a login on this host
-        return [name for name, files in _AGENTS.items() if (home / files[0].file).is_file()]
+    """The agents to set up: those named, else ("all" or nothing) every one logged in here."""
+    logged_in = [name for name, files in _AGENTS.items() if (home / files[0].file).is_file()]
+    if agents is None or "all" in agents:
+        return logged_in
     names: list[str] = []
     for given in agents:
-        wanted = list(_AGENTS) if given == "all" else [_ALIASES.get(given, given)]
-        for name in wanted:
-            if name not in _AGENTS:
-                raise AuthError(f"unknown agent {given!r}; choose from {', '.join(_AGENTS)}, all")
-            if name not in names:
-                names.append(name)
+        name = _ALIASES.get(given, given)
+        if name not in _AGENTS:
+            raise AuthError(f"unknown agent {given!r}; choose from {', '.join(_AGENTS)}, all")
+        if name not in names:
+            names.append(name)
     return names
 
 
@@ -164,8 +165,9 @@ def setup(
     source_home: str | None = None,
     dest_dir: str | Path | None = None,
 ) -> Path:
-    """Write the auth dir for ``agents`` (default: every agent logged in on this host; "all":
-    every agent caw knows) from the logins under ``source_home`` (default: ``$HOME``).
+    """Write the auth dir for ``agents`` (default or "all": every agent logged in on this
+    host; a named agent that is not logged in is an error) from the logins under
+    ``source_home`` (default: ``$HOME``).
     Returns the auth dir. Host files are read, never changed."""
     home = Path(source_home).expanduser() if source_home else Path.home()
     dest = _auth_dir(dest_dir)

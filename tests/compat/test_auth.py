@@ -93,8 +93,9 @@ def test_agents_are_chosen_by_name_alias_or_login(home, tmp_path):
     dest = auth.setup(agents=["claude_code"], dest_dir=tmp_path / "only-claude")
     assert {s.agent for s in auth.get_status(auth_dir=dest)} == {"claude"}
     (home / ".codex" / "auth.json").unlink()
-    dest = auth.setup(dest_dir=tmp_path / "detected")  # codex is not logged in: left out
-    assert {s.agent for s in auth.get_status(auth_dir=dest)} == {"claude"}
+    for agents in (None, ["all"]):  # codex is not logged in: left out
+        dest = auth.setup(agents=agents, dest_dir=tmp_path / f"detected-{agents}")
+        assert {s.agent for s in auth.get_status(auth_dir=dest)} == {"claude"}
     with pytest.raises(auth.AuthError, match="codex is not logged in"):
         auth.setup(agents=["codex"], dest_dir=tmp_path / "x")
     with pytest.raises(auth.AuthError, match="unknown agent 'gemini'"):

@@ -87,3 +87,22 @@ def test_auto_provider_example(cli_env, tmp_path, scripted):
 def test_health_example(provider, cli_env, tmp_path):
     out = run(example("health.py"), cli_env(provider), tmp_path)
     assert "claude_code → installed=True" in out.stdout
+
+
+def test_auth_example(tmp_path):
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / ".credentials.json").write_text(
+        '{"claudeAiOauth": {"accessToken": "secret-token", "expiresAt": 1900000000000}}'
+    )
+    env = {**os.environ, "HOME": str(home)}
+    env.pop("CAW_HOME", None)
+    out = run(example("auth.py"), env, tmp_path)
+    assert "claude/.claude/.credentials.json: type=credential, strategy=bind, exists=True" in (
+        out.stdout
+    )
+    assert "token: 2030-03-17" in out.stdout
+    assert "docker run -v " in out.stdout and "/tmp/caw_auth/claude/credentials.json:rw" in (
+        out.stdout
+    )
+    assert "secret-token" not in out.stdout + out.stderr
