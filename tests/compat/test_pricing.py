@@ -90,3 +90,20 @@ def test_a_codex_turn_through_the_real_cli_gets_a_cost(cli_env, scripted):
     assert usage.input_tokens + usage.cache_read_tokens > 0 and usage.output_tokens > 0
     assert usage.cost_usd == pytest.approx(pricing.estimate_cost("codex", None, usage))
     assert usage.cost_usd is not None and usage.cost_usd > 0
+
+
+@pytest.mark.e2e
+def test_claudes_first_turn_after_a_resume_gets_a_cost(cli_env, scripted, tmp_path):
+    from caw import Agent
+
+    agent = Agent("claude", tmp_path / "data", env=cli_env("claude_code"))
+    with agent.start_session() as session:
+        session.send("My pet is a cat.")
+        handle = session.resume_handle
+    with agent.resume_session(handle) as resumed:
+        resumed.send("What is my pet?")
+        turn = resumed.trajectory.turns[-1]
+    assert turn.result == "a cat"
+    assert turn.usage.cost_usd == pytest.approx(
+        pricing.estimate_cost("claude_code", None, turn.usage)
+    )
