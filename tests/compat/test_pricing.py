@@ -107,3 +107,22 @@ def test_claudes_first_turn_after_a_resume_gets_a_cost(cli_env, scripted, tmp_pa
     assert turn.usage.cost_usd == pytest.approx(
         pricing.estimate_cost("claude_code", None, turn.usage)
     )
+
+
+def test_caw_config_pricing_shows_the_table_its_date_and_overrides(tmp_path, monkeypatch, capsys):
+    from caw.cli import main
+
+    assert main(["config", "pricing"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        out.startswith(f"caw's pricing table of {pricing.PRICING_DATE}") and "overridden" not in out
+    )
+    assert any(
+        line.startswith("codex") and "gpt-5-codex (default)" in line for line in out.splitlines()
+    )
+    path = tmp_path / "prices.json"
+    path.write_text('{"providers": {"codex": {"models": {"mine": {"input": 9, "output": 9}}}}}')
+    monkeypatch.setenv(pricing.PRICING_ENV, str(path))
+    assert main(["config", "pricing"]) == 0
+    out = capsys.readouterr().out
+    assert f"overridden by ${pricing.PRICING_ENV}" in out and "mine" in out
