@@ -45,6 +45,7 @@ from ..providers.base import PermissionMode
 from ..session import AsyncSession, EventCallback
 from ..store import atomic_write_text
 from ..tiers import ModelTier, as_tier, resolve_model
+from ..tools.subagents import AgentSpec
 from ..usage_limits import UsageLimitWait, auto_wait_default, sleep_minutes
 from .legacy import legacy_handle
 
@@ -375,23 +376,12 @@ class Agent(sync.Agent):
         self._tool_group = tools
         self._core = self._make_core(self._selected, {})
 
-    def add_subagent(self, spec: Any) -> None:
-        adder = getattr(self._core, "add_subagent", None)
-        if adder is None:
-            raise NotImplementedError("subagents (AgentSpec) are not available in this caw yet")
-        adder(spec)
-
-    def get_spec(self) -> Any:
+    def get_spec(self) -> AgentSpec:
         """This agent as an ``AgentSpec`` (to register it as another agent's subagent)."""
-        from .. import tools as tool_package
-
-        spec_class = getattr(tool_package, "AgentSpec", None)
-        if spec_class is None:
-            raise NotImplementedError("subagents (AgentSpec) are not available in this caw yet")
-        return spec_class(
+        return AgentSpec(
             name=self.name, description=self.description,
-            system_prompt=self._system_prompt or "", model=str(self._model or ""),
-            reasoning=self._reasoning or "", tools=self._tool_group,
+            system_prompt=self._system_prompt, model=str(self._model or "") or None,
+            reasoning=self._reasoning, tools=self._tool_group,
         )  # fmt: skip
 
     # -- health and limits ---------------------------------------------------------------
