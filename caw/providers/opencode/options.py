@@ -7,9 +7,6 @@ import secrets
 import string
 import time
 from collections.abc import Mapping
-from typing import Any
-
-from ...tools.wiring import edit_opencode_config
 
 KEY_RE = re.compile(
     r"ses_[A-Za-z0-9]+"
@@ -73,21 +70,3 @@ def float_env(env: Mapping[str, str], name: str, default: float) -> float:
 # An opencode plugin caw gives serve: the shell commands of tools (bash, the PTY API) get
 # serve's password blanked (opencode's `shell.env` hook overlays the environment they
 # inherit), so a tool cannot reach the server that runs it (issue 21, finding 9).
-HIDE_SECRETS_PLUGIN = """\
-export const CawHideSecrets = async () => ({
-  "shell.env": async (input, output) => {
-    output.env.OPENCODE_SERVER_PASSWORD = "";
-    output.env.OPENCODE_SERVER_USERNAME = "";
-  },
-});
-"""
-
-
-def with_plugin(env: Mapping[str, str], path: str) -> dict[str, str]:
-    """``env`` with the plugin file ``path`` added to ``OPENCODE_CONFIG_CONTENT``'s plugins."""
-
-    def add_plugin(config: dict[str, Any]) -> None:
-        plugins = config.get("plugin")
-        config["plugin"] = [*(plugins if isinstance(plugins, list) else []), f"file://{path}"]
-
-    return edit_opencode_config(env, add_plugin)
