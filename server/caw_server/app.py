@@ -28,7 +28,7 @@ from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
 from caw.errors import CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
 from caw.events import Event, ToolCall
 from caw.handle import ResumeHandle
-from caw.models import CawModel
+from caw.models import CawModel, Trajectory
 from caw.permissions import PermissionMode, PermissionRequest
 from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
 from caw.store import Store
@@ -527,19 +527,7 @@ class CawServer(LanguageServer, DaemonHooks):
         for session in live.values():  # live sessions without a record (no data dir)
             if session.session_id not in seen:
                 t = session.trajectory
-                sessions.append(
-                    wire.SessionInfo(
-                        session_id=t.session_id,
-                        provider=session.provider_name,
-                        model=t.model,
-                        cwd=t.cwd,
-                        title=t.title,
-                        created_at=t.created_at,
-                        updated_at=now,
-                        num_turns=t.num_turns,
-                        live=True,
-                    )
-                )
+                sessions.append(_session_info(t, session.provider_name, now, live=True))
         if p.cwd is not None:
             wanted = _realpath(p.cwd)
             sessions = [s for s in sessions if _realpath(s.cwd) == wanted]
@@ -550,6 +538,22 @@ class CawServer(LanguageServer, DaemonHooks):
         return wire.HealthResult(providers=await provider_health(p.providers, p.live))
 
 
+def _session_info(
+    t: Trajectory, provider: str, updated_at: datetime, *, live: bool
+) -> wire.SessionInfo:
+    return wire.SessionInfo(
+        session_id=t.session_id,
+        provider=provider,
+        model=t.model,
+        cwd=t.cwd,
+        title=t.title,
+        created_at=t.created_at,
+        updated_at=updated_at,
+        num_turns=t.num_turns,
+        live=live,
+    )
+
+
 def _stored_sessions(store: Store, live: dict[str, AsyncSession]) -> list[wire.SessionInfo]:
     found = []
     for sdir, t in store.iter_trajectories():
@@ -557,17 +561,5 @@ def _stored_sessions(store: Store, live: dict[str, AsyncSession]) -> list[wire.S
             updated = datetime.fromtimestamp(sdir.trajectory_path.stat().st_mtime, timezone.utc)
         except OSError:
             continue
-        found.append(
-            wire.SessionInfo(
-                session_id=t.session_id,
-                provider=t.agent,
-                model=t.model,
-                cwd=t.cwd,
-                title=t.title,
-                created_at=t.created_at,
-                updated_at=updated,
-                num_turns=t.num_turns,
-                live=t.session_id in live,
-            )
-        )
+        found.append(_session_info(t, t.agent, updated, live=t.session_id in live))
     return found
