@@ -112,6 +112,9 @@ def test_unit(built):
         "out/test/unit/chatModel.test.js",
         "out/test/unit/serverPath.test.js",
         "out/test/unit/permissions.test.js",
+        "out/test/unit/selection.test.js",
+        "out/test/unit/installHint.test.js",
+        "out/test/unit/trust.test.js",
         timeout=120,
     )
 

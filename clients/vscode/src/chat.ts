@@ -27,11 +27,24 @@ import {
   permissionCard,
   workspaceRule,
 } from './permissions';
+import { runCodeAction } from './codeActions';
+import { withHint } from './installHint';
 import type { RequestPermissionParams, RequestPermissionResult, ResumeResult, RuleSpec, Turn } from './protocol';
-import { type CancellationTokenLike, errorData, errorMessage, isCancelled, isConnectionLost } from './rpc';
+import { type CancellationTokenLike, errorData, errorKind, errorMessage, isCancelled, isConnectionLost } from './rpc';
 import { type CawServer, permissionMode } from './server';
+import { type TrustDecisions, trustQuestion } from './trust';
+
+/** Errors the chat already shows (with Retry); the command that failed does not show them again. */
+const shownErrors = new WeakSet();
+export function alreadyShown(error: unknown): boolean {
+  return !!error && typeof error === 'object' && shownErrors.has(error);
+}
+function markShown(error: unknown): void {
+  if (error && typeof error === 'object') shownErrors.add(error);
+}
 
 const TITLE_LENGTH = 60;
+export const CHAT_VIEW_TYPE = 'caw.chat';
 const RECONNECT_WAIT_MS = 60_000;
 
 interface Question {
@@ -65,9 +78,10 @@ export class Chat implements vscode.Disposable {
     private readonly server: CawServer,
     private readonly store: ChatStore,
     private readonly rules: PermissionRules,
+    private readonly trust: TrustDecisions,
     private readonly extensionUri: vscode.Uri,
   ) {
-    this.state = { folderName: folder.name, status: 'empty', entries: [] };
+    this.state = { folderName: folder.name, folderUri: folder.uri.toString(), status: 'empty', entries: [] };
     this.disposables.push(
       server.onStopped(({ restarting }) => this.daemonStopped(restarting)),
       server.onReady(({ restarted }) => {
@@ -96,9 +110,11 @@ export class Chat implements vscode.Disposable {
     return JSON.parse(JSON.stringify(this.state)) as ChatViewState;
   }
 
-  show(preserveFocus = false): void {
-    if (!this.panel) {
-      this.panel = new ChatPanel(this, this.extensionUri, preserveFocus);
+  show(preserveFocus = false, restored?: vscode.WebviewPanel): void {
+    if (restored && this.panel) {
+      restored.dispose(); // shown already: keep one view
+    } else if (!this.panel || restored) {
+      this.panel = new ChatPanel(this, this.extensionUri, preserveFocus, restored);
       this.panel.onDidDispose(() => {
         this.panel = undefined;
         this.notifyHiddenQuestions();
@@ -110,18 +126,31 @@ export class Chat implements vscode.Disposable {
     if (!preserveFocus) this.panel.post({ type: 'focus' });
   }
 
+  /** A restored chat view (WebviewPanelSerializer) takes this chat's place on screen. */
+  adopt(panel: vscode.WebviewPanel): void {
+    this.show(true, panel);
+  }
+
+  get hasPanel(): boolean {
+    return !!this.panel;
+  }
+
   /** Starts a new session in this folder, replacing the one shown. */
   async start(provider: string | undefined, model: string | undefined): Promise<void> {
-    const rpc = await this.server.rpc();
+    this.lastAction = () => this.start(provider, model);
     this.setState({ status: 'starting', provider, model, sessionId: undefined, title: undefined, entries: [] });
+    this.restrictedSaid = false;
     try {
-      const started = await rpc.start({
-        provider: provider || null,
-        model: model || null,
-        cwd: this.folder.uri.fsPath,
-        metadata: { client: 'vscode' },
-        ...this.permissionParams(),
-      });
+      const rpc = await this.server.rpc();
+      const started = await this.withTrust(() =>
+        rpc.start({
+          provider: provider || null,
+          model: model || null,
+          cwd: this.folder.uri.fsPath,
+          metadata: { client: 'vscode' },
+          ...this.setupParams(),
+        }),
+      );
       this.meta = await this.store.save(this.key, {
         sessionId: started.sessionId,
         provider: started.provider,
@@ -134,10 +163,51 @@ export class Chat implements vscode.Disposable {
         sessionId: started.sessionId,
         title: this.meta.title,
       });
+      this.sayRestricted();
     } catch (error) {
       this.setState({ status: 'failed' });
-      this.notice('error', `Could not start a chat: ${describe(error)}`);
+      this.notice('error', `Could not start a chat: ${describe(error)}`, true);
+      markShown(error);
       throw error;
+    }
+  }
+
+  private lastAction?: () => Promise<void>;
+  private restrictedSaid = false;
+
+  /** Restricted Mode: said once per chat, in the chat. */
+  private sayRestricted(): void {
+    if (vscode.workspace.isTrusted || this.restrictedSaid) return;
+    this.restrictedSaid = true;
+    this.notice(
+      'info',
+      "Restricted Mode: this chat runs without the folder's own agent configuration (hooks, plugins, MCP servers, settings). Trust the workspace to use it.",
+    );
+  }
+
+  /**
+   * Runs a session/start or session/resume; when the daemon refuses the folder
+   * (untrustedWorkspace), asks the user, keeps the answer and runs it again once.
+   */
+  private async withTrust<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (errorKind(error) !== 'untrustedWorkspace') throw error;
+      const files = errorData(error)?.files ?? [];
+      const { message, detail } = trustQuestion(this.folder.name, files);
+      const trust = 'Trust';
+      const without = 'Without project configuration';
+      const picked = await vscode.window.showWarningMessage(message, { modal: true, detail }, trust, without);
+      if (!picked) throw error;
+      await this.trust.remember(this.key, picked === trust);
+      this.notice(
+        'info',
+        picked === trust
+          ? `Trusted the agent configuration of ${this.folder.name} (${files.join(', ')}).`
+          : `This chat runs without the project's agent configuration (${files.join(', ')}).`,
+      );
+      return request();
     }
   }
 
@@ -147,6 +217,8 @@ export class Chat implements vscode.Disposable {
    * its history.
    */
   async resume(meta: ChatMeta): Promise<void> {
+    this.lastAction = () => this.resume(meta);
+    this.restrictedSaid = false;
     this.meta = meta;
     this.setState({
       status: 'starting',
@@ -165,9 +237,11 @@ export class Chat implements vscode.Disposable {
           ? (result.turns ?? []).map((t): Entry => ({ kind: 'turn', turn: viewTurn(t) }))
           : [{ kind: 'notice', level: 'info', text: 'Chat resumed. No earlier turns to show (none yet, or the daemon keeps no history: see caw.dataDir).' }],
       });
+      this.sayRestricted();
     } catch (error) {
       this.setState({ status: 'failed' });
-      this.notice('error', `Could not resume this chat: ${describe(error)}`);
+      this.notice('error', `Could not resume this chat: ${describe(error)}`, true);
+      markShown(error);
       throw error;
     }
   }
@@ -175,11 +249,13 @@ export class Chat implements vscode.Disposable {
   private async attach(meta: ChatMeta): Promise<ResumeResult> {
     const rpc = await this.server.rpc();
     const handle = await this.store.handle(this.key, meta.sessionId);
-    const result = await rpc.resume({
-      ...(handle ? { handle } : { sessionId: meta.sessionId }),
-      cwd: this.folder.uri.fsPath,
-      ...this.permissionParams(),
-    });
+    const result = await this.withTrust(() =>
+      rpc.resume({
+        ...(handle ? { handle } : { sessionId: meta.sessionId }),
+        cwd: this.folder.uri.fsPath,
+        ...this.setupParams(),
+      }),
+    );
     this.meta = await this.store.save(
       this.key,
       { sessionId: result.sessionId, provider: result.provider, model: meta.model ?? null },
@@ -188,11 +264,13 @@ export class Chat implements vscode.Disposable {
     return result;
   }
 
-  /** The permission part of session/start and session/resume: the mode and this workspace's rules. */
-  private permissionParams(): { permissionMode: 'ask' | 'bypass'; permissionRules: RuleSpec[] } {
+  /** What session/start and session/resume share: the permission mode, this workspace's rules, trust. */
+  private setupParams(): { permissionMode: 'ask' | 'bypass'; permissionRules: RuleSpec[]; trusted?: boolean } {
+    const trusted = this.trust.trusted(this.key, vscode.workspace.isTrusted);
     return {
       permissionMode: permissionMode(vscode.workspace.getConfiguration('caw', this.folder.uri)),
       permissionRules: this.rules.rules(this.key),
+      ...(trusted === undefined ? {} : { trusted }),
     };
   }
 
@@ -307,6 +385,7 @@ export class Chat implements vscode.Disposable {
         result.resumeHandle,
       );
       this.state.title = this.meta.title;
+      this.panel?.post({ type: 'announce', text: announcement(turn) });
       return result.turn;
     } catch (error) {
       turn.running = false;
@@ -321,7 +400,8 @@ export class Chat implements vscode.Disposable {
         turn.stopReason = 'error';
         turn.error = describe(error);
       }
-      if (turn.stopReason === 'error') throw error;
+      // Shown once, in the turn, with Retry.
+      if (turn.stopReason === 'error') this.panel?.post({ type: 'announce', text: `The turn failed: ${turn.error ?? ''}` });
       return undefined;
     } finally {
       updates.dispose();
@@ -393,9 +473,16 @@ export class Chat implements vscode.Disposable {
     }
   }
 
-  notice(level: NoticeLevel, text: string): void {
-    this.state.entries.push({ kind: 'notice', level, text });
+  /** A line in the chat; `retry`: it offers to run the failed start or resume again. */
+  notice(level: NoticeLevel, text: string, retry = false): void {
+    for (const e of this.state.entries) if (e.kind === 'notice') delete e.retry; // only the latest failure is retried
+    this.state.entries.push({ kind: 'notice', level, text, ...(retry ? { retry: true } : {}) });
     this.render();
+  }
+
+  private retry(): void {
+    const again = this.lastAction;
+    if (again) again().catch(() => undefined); // shown in the chat
   }
 
   private setState(patch: Partial<ChatViewState>): void {
@@ -425,6 +512,14 @@ export class Chat implements vscode.Disposable {
           if (!isConnectionLost(error) && this.server.running && !this.reconnecting) this.notice('error', describe(error));
         });
         break;
+      case 'retry':
+        this.retry();
+        break;
+      case 'code':
+        runCodeAction(message.action, message.code, this.folder, message.file).catch((error: unknown) =>
+          this.notice('error', `${message.action}: ${describe(error)}`),
+        );
+        break;
       case 'cancel':
         this.cancel().catch((error: unknown) => this.notice('error', `Cancel failed: ${describe(error)}`));
         break;
@@ -442,10 +537,18 @@ export class Chat implements vscode.Disposable {
 
 function describe(error: unknown): string {
   const data = errorData(error);
-  let text = errorMessage(error);
-  if (data?.installHint) text += ` ${data.installHint}`;
+  let text = withHint(errorMessage(error), data?.installHint);
   if (data?.stderrTail) text += `\n${data.stderrTail}`;
   return text;
+}
+
+/** What a screen reader hears when an answer is finished (the live region holds only this). */
+function announcement(turn: ViewTurn): string {
+  const text = turn.output
+    .flatMap((b) => (b.type === 'text' ? [b.text] : []))
+    .join('\n')
+    .trim();
+  return text ? `Answer: ${text.length > 1000 ? `${text.slice(0, 1000)}…` : text}` : 'The agent finished.';
 }
 
 class ChatPanel {
@@ -457,15 +560,15 @@ class ChatPanel {
     private readonly chat: Chat,
     extensionUri: vscode.Uri,
     preserveFocus: boolean,
+    restored?: vscode.WebviewPanel,
   ) {
     const media = vscode.Uri.joinPath(extensionUri, 'media');
     const dist = vscode.Uri.joinPath(extensionUri, 'dist');
-    this.panel = vscode.window.createWebviewPanel(
-      'caw.chat',
-      `caw: ${chat.folder.name}`,
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
-      { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media, dist] },
-    );
+    const options = { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media, dist] };
+    // Beside the editor being worked on; with no editor open, in the active group (not beside an empty one).
+    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+    this.panel = restored ?? vscode.window.createWebviewPanel(CHAT_VIEW_TYPE, `caw: ${chat.folder.name}`, { viewColumn: column, preserveFocus }, options);
+    if (restored) restored.webview.options = options;
     this.panel.iconPath = vscode.Uri.joinPath(media, 'caw.svg');
     const webview = this.panel.webview;
     webview.html = chatHtml(webview, webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')), webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css')));
@@ -533,7 +636,8 @@ export function chatHtml(webview: vscode.Webview, script: vscode.Uri, style: vsc
 </head>
 <body>
 <header id="header"><span id="title">caw</span><span id="meta"></span><span id="status"></span></header>
-<main id="transcript" aria-live="polite"></main>
+<main id="transcript" role="log" aria-live="off" aria-label="Chat transcript"></main>
+<div id="announce" class="sr-only" role="status" aria-live="polite" aria-atomic="true"></div>
 <section id="permissions" aria-live="assertive" hidden></section>
 <footer id="composer">
   <!-- Disabled until the first state arrives: a message sent before the chat has its session would be lost. -->

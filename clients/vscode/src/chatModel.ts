@@ -12,13 +12,15 @@ export interface ViewTurn {
   error?: string | null;
 }
 
-export type Entry = { kind: 'turn'; turn: ViewTurn } | { kind: 'notice'; level: NoticeLevel; text: string };
+export type Entry = { kind: 'turn'; turn: ViewTurn } | { kind: 'notice'; level: NoticeLevel; text: string; retry?: boolean };
 export type NoticeLevel = 'info' | 'warning' | 'error';
 
 export type ChatStatus = 'empty' | 'starting' | 'idle' | 'running' | 'reconnecting' | 'ended' | 'failed';
 
 export interface ChatViewState {
   folderName: string;
+  /** The folder's uri: a restored view finds its chat by it. */
+  folderUri?: string;
   status: ChatStatus;
   provider?: string;
   model?: string | null;
@@ -32,14 +34,21 @@ export interface ChatViewState {
 export type ToWebview =
   | { type: 'state'; state: ChatViewState }
   | { type: 'update'; update: Update }
-  | { type: 'focus' };
+  | { type: 'focus' }
+  /** Said once to screen readers (an answer finished, a turn failed). */
+  | { type: 'announce'; text: string };
 
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'send'; text: string }
   | { type: 'cancel' }
+  | { type: 'retry' }
+  | { type: 'code'; action: CodeAction; code: string; language?: string; file?: string }
   | { type: 'newChat' }
   | { type: 'permission'; id: string; choice: PermissionChoice };
+
+/** What a code block's buttons do. */
+export type CodeAction = 'copy' | 'insert' | 'apply';
 
 export function viewTurn(turn: Turn): ViewTurn {
   return {

@@ -39,6 +39,8 @@ export function secretKey(folder: string, sessionId: string): string {
 export class ChatStore {
   // Serializes read-modify-write of the index: two chats may save at once.
   private queue: Promise<unknown> = Promise.resolve();
+  /** Called after every change of the index (the chat list redraws). */
+  onChange?: () => void;
 
   constructor(
     private readonly secrets: SecretStore,
@@ -134,7 +136,7 @@ export class ChatStore {
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
+    const next = this.queue.then(work, work).finally(() => this.onChange?.());
     this.queue = next.catch(() => undefined);
     return next;
   }

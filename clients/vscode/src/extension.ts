@@ -1,14 +1,19 @@
 // caw for VS Code: a chat per workspace folder with caw-server's coding agents,
 // reopened with the workspace and resumed when the daemon restarts.
 import * as vscode from 'vscode';
-import { Chat } from './chat';
+import { alreadyShown, Chat, CHAT_VIEW_TYPE } from './chat';
 import { type ChatMeta, ChatStore } from './chatStore';
 import type { ChatViewState } from './chatModel';
+import { ChatsView } from './chatsView';
+import { registerCodeActions } from './codeActions';
+import { INSTALL_COMMAND, PIPX_COMMAND } from './installHint';
 import { PermissionRules } from './permissionRules';
 import { CANCELLED, type PermissionCard } from './permissions';
 import type { RuleSpec } from './protocol';
-import { CawServer, ServerNotFound } from './server';
+import { CawServer, ServerNotFound, type ServerState } from './server';
 import { errorMessage } from './rpc';
+import { selectionLabel } from './selection';
+import { TrustDecisions } from './trust';
 
 /** What activate() returns; the end-to-end tests read it. Not a stable API. */
 export interface CawExtensionApi {
@@ -32,31 +37,35 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   activeServer = server;
   const store = new ChatStore(context.secrets, context.workspaceState);
   const rules = new PermissionRules(context.workspaceState);
+  const trust = new TrustDecisions(context.workspaceState);
   const chats = new Map<string, Chat>();
-  context.subscriptions.push(output);
+  context.subscriptions.push(output, registerCodeActions());
 
-  // Shows that caw is there and how its daemon is; a click opens the chat.
+  // The daemon's state (starting / ready / not found / restarting / stopped); a click does what fixes it.
   const status = vscode.window.createStatusBarItem('caw.status', vscode.StatusBarAlignment.Right, 100);
   status.name = 'caw';
-  status.command = 'caw.showChat';
-  const showStatus = (icon: string, tip: string): void => {
-    status.text = `${icon} caw`;
+  status.command = 'caw.statusAction';
+  const showStatus = (state: ServerState): void => {
+    const [icon, label, tip] = STATUS[state];
+    status.text = `${icon} ${label}`;
     status.tooltip = tip;
+    status.backgroundColor = state === 'notFound' || state === 'stopped' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    status.accessibilityInformation = { label: `caw: ${tip}` };
     status.show();
   };
-  showStatus('$(comment-discussion)', 'caw: show the chat');
-  context.subscriptions.push(
-    status,
-    server.onStopped(({ restarting }) =>
-      restarting ? showStatus('$(sync~spin)', 'caw-server is restarting') : showStatus('$(error)', 'caw-server stopped; run "caw: Restart Server"'),
-    ),
-    server.onReady(() => showStatus('$(comment-discussion)', 'caw: show the chat (caw-server running)')),
-  );
+  context.subscriptions.push(status, server.onState(showStatus));
+  showStatus(server.state);
+  server.check(); // a missing daemon shows at once, before a chat fails on it
+
+  const chatsView = new ChatsView(server, store);
+  const chatsTree = vscode.window.createTreeView('caw.chats', { treeDataProvider: chatsView, showCollapseAll: false });
+  store.onChange = () => chatsView.refresh();
+  context.subscriptions.push(chatsView, chatsTree, server.onState(() => chatsView.refresh()));
 
   const chatFor = (folder: vscode.WorkspaceFolder): Chat => {
     let chat = chats.get(folder.uri.toString());
     if (!chat) {
-      chat = new Chat(folder, server, store, rules, context.extensionUri);
+      chat = new Chat(folder, server, store, rules, trust, context.extensionUri);
       chats.set(folder.uri.toString(), chat);
       context.subscriptions.push(chat);
     }
@@ -72,9 +81,10 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   );
 
   const report = (error: unknown): void => {
+    if (alreadyShown(error)) return; // the chat shows it, with Retry
     if (error instanceof ServerNotFound) {
-      void vscode.window.showErrorMessage(error.message, 'Open Settings').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', 'caw.serverPath');
+      void vscode.window.showErrorMessage(error.message, 'Fix…').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('caw.statusAction');
       });
     } else {
       void vscode.window.showErrorMessage(`caw: ${errorMessage(error)}`);
@@ -105,7 +115,13 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
       if (!provider) return;
     }
     const chat = chatFor(folder);
-    if (chat.busy) await chat.cancel().catch(() => undefined);
+    if (chat.busy) {
+      // A running turn is never cancelled unasked.
+      const stop = 'Cancel It and Start';
+      const picked = await vscode.window.showWarningMessage('caw: a turn is still running in this chat.', { modal: true }, stop);
+      if (picked !== stop) return;
+      await chat.cancel().catch(() => undefined);
+    }
     chat.show();
     await chat.start(provider, config.get<string>('model', '') || undefined);
   });
@@ -125,7 +141,7 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     }
     chat.show(true);
     const sel = editor.selection;
-    const where = `${vscode.workspace.asRelativePath(editor.document.uri, false)}:${sel.start.line + 1}-${sel.end.line + 1}`;
+    const where = selectionLabel(vscode.workspace.asRelativePath(editor.document.uri, false), sel.start, sel.end);
     const fence = '```';
     const code = editor.document.getText(sel).replace(/\s+$/, '');
     const text = `From ${where}:\n${fence}${editor.document.languageId}\n${code}\n${fence}`;
@@ -166,6 +182,37 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     await chat.resume(known.get(picked.meta.sessionId) ?? picked.meta);
   });
 
+  command('caw.openChat', async (folderUri, sessionId) => {
+    const folder = typeof folderUri === 'string' ? vscode.workspace.getWorkspaceFolder(vscode.Uri.parse(folderUri)) : undefined;
+    if (!folder || typeof sessionId !== 'string') return;
+    const chat = chatFor(folder);
+    if (chat.sessionId === sessionId && chat.status !== 'failed') {
+      chat.show();
+      return;
+    }
+    if (chat.busy) {
+      const stop = 'Cancel It and Open';
+      const picked = await vscode.window.showWarningMessage('caw: a turn is still running in the chat shown.', { modal: true }, stop);
+      if (picked !== stop) return;
+      await chat.cancel().catch(() => undefined);
+    }
+    const items = await chatsView.chats(folder);
+    const meta = store.get(folder.uri.toString(), sessionId) ?? items.find((i) => i.meta.sessionId === sessionId)?.meta;
+    if (!meta) return;
+    chat.show();
+    await chat.resume(meta);
+  });
+
+  command('caw.refreshChats', () => Promise.resolve(chatsView.refresh()));
+
+  command('caw.searchChats', async () => {
+    const text = await vscode.window.showInputBox({ title: 'caw: search chats', prompt: 'Title, provider or model (empty: show all)', value: chatsView.filter });
+    if (text === undefined) return;
+    chatsView.filter = text.trim();
+    chatsTree.message = chatsView.filter ? `Chats matching "${chatsView.filter}"` : undefined;
+    chatsView.refresh();
+  });
+
   command('caw.cancel', async () => {
     const chat = activeChat(chats);
     if (!chat || !(await chat.cancel())) void vscode.window.setStatusBarMessage('caw: no turn is running', 3000);
@@ -192,8 +239,75 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     await server.restart();
   });
 
+  command('caw.forgetTrust', async (arg) => {
+    const folder = await pickFolder(arg);
+    if (!folder) return;
+    await trust.forget(folder.uri.toString());
+    void vscode.window.showInformationMessage(`caw: forgot whether ${folder.name}'s agent configuration is trusted; the next chat asks again.`);
+  });
+
+  command('caw.installServer', async () => {
+    const copy = `Copy "${INSTALL_COMMAND}"`;
+    const terminal = 'Run It in a Terminal';
+    const settings = 'Set caw.serverPath…';
+    const picked = await vscode.window.showQuickPick([terminal, copy, `Copy "${PIPX_COMMAND}"`, settings], {
+      title: 'caw: install caw-server',
+      placeHolder: `caw-server comes with the Python package coding-agent-wrapper (${INSTALL_COMMAND})`,
+    });
+    if (!picked) return;
+    if (picked === terminal) {
+      const term = vscode.window.createTerminal('caw: install');
+      term.show();
+      term.sendText(INSTALL_COMMAND, false); // the user presses Enter (and may pick the venv first)
+    } else if (picked === settings) {
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'caw.serverPath');
+    } else {
+      await vscode.env.clipboard.writeText(picked === copy ? INSTALL_COMMAND : PIPX_COMMAND);
+      vscode.window.setStatusBarMessage('caw: install command copied', 3000);
+    }
+  });
+
+  command('caw.pickProvider', async () => {
+    await server.rpc();
+    const provider = await pickProvider(server);
+    if (!provider) return;
+    await vscode.workspace.getConfiguration('caw').update('provider', provider, vscode.ConfigurationTarget.Workspace);
+    void vscode.window.showInformationMessage(`caw: new chats in this workspace use ${provider}.`);
+  });
+
+  command('caw.statusAction', async () => {
+    switch (server.state) {
+      case 'notFound':
+        if (server.check() === undefined) return server.rpc(); // installed meanwhile
+        return vscode.commands.executeCommand('caw.installServer');
+      case 'stopped':
+        return server.restart();
+      case 'starting':
+      case 'restarting':
+        output.show(true);
+        return undefined;
+      default:
+        return vscode.commands.executeCommand('caw.showChat');
+    }
+  });
+
+  // A chat view VS Code restores with the window takes its chat's place (no second view beside an empty group).
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(CHAT_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel, saved: unknown) => {
+        const uri = (saved as { folderUri?: unknown } | undefined)?.folderUri;
+        const folder =
+          (typeof uri === 'string' && vscode.workspace.getWorkspaceFolder(vscode.Uri.parse(uri))) || vscode.workspace.workspaceFolders?.[0];
+        if (folder) chatFor(folder).adopt(panel);
+        else panel.dispose();
+        return Promise.resolve();
+      },
+    }),
+  );
+
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('caw.serverPath')) server.check();
       if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir') || e.affectsConfiguration('caw.permissionMode')) {
         void vscode.window
           .showInformationMessage('caw: restart caw-server to use the new settings?', 'Restart')
@@ -208,7 +322,8 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
       const meta = store.lastChat(folder.uri.toString());
       if (!meta) continue;
       const chat = chatFor(folder);
-      chat.show(true);
+      // A view VS Code restores itself is adopted by the serializer; otherwise open one.
+      if (!chat.hasPanel && !restoredViewExists()) chat.show(true);
       try {
         await chat.resume(meta);
       } catch (error) {
@@ -237,6 +352,22 @@ export function deactivate(): Promise<void> | undefined {
   const server = activeServer;
   activeServer = undefined;
   return server?.dispose();
+}
+
+const STATUS: Record<ServerState, [string, string, string]> = {
+  idle: ['$(comment-discussion)', 'caw', 'caw: show the chat'],
+  starting: ['$(loading~spin)', 'caw', 'caw-server is starting'],
+  ready: ['$(comment-discussion)', 'caw', 'caw-server is ready; show the chat'],
+  notFound: ['$(warning)', 'caw: install', `caw-server not found; click to install it (${INSTALL_COMMAND}) or set caw.serverPath`],
+  restarting: ['$(sync~spin)', 'caw', 'caw-server is restarting'],
+  stopped: ['$(error)', 'caw', 'caw-server stopped; click to restart it'],
+};
+
+/** The window restored a chat view (its tab is there before the serializer gets it). */
+function restoredViewExists(): boolean {
+  return vscode.window.tabGroups.all.some((g) =>
+    g.tabs.some((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(CHAT_VIEW_TYPE)),
+  );
 }
 
 function activeChat(chats: Map<string, Chat>): Chat | undefined {

@@ -19,12 +19,16 @@ import {
 import type { CawCapabilities, InitializationOptions, ProviderInfo } from './protocol';
 import { CANCELLED } from './permissions';
 import { CawRpc, cawCapabilities, type PermissionHandler } from './rpc';
+import { serverNotFoundMessage } from './installHint';
 import { findServer } from './serverPath';
 
 const RESTARTS_ALLOWED = 5;
 const RESTART_WINDOW_MS = 3 * 60_000;
 
 export class ServerNotFound extends Error {}
+
+/** What the status item shows: not started yet, starting, up, missing, coming back, or given up. */
+export type ServerState = 'idle' | 'starting' | 'ready' | 'notFound' | 'restarting' | 'stopped';
 
 export class CawServer implements vscode.Disposable {
   private client?: LanguageClient;
@@ -41,8 +45,33 @@ export class CawServer implements vscode.Disposable {
   readonly onReady = this.onReadyEmitter.event;
   /** The daemon went away; `restarting` tells whether it is being started again. */
   readonly onStopped = this.onStoppedEmitter.event;
+  private readonly onStateEmitter = new vscode.EventEmitter<ServerState>();
+  readonly onState = this.onStateEmitter.event;
+  state: ServerState = 'idle';
 
-  constructor(private readonly output: vscode.OutputChannel) {}
+  constructor(private readonly output: vscode.OutputChannel) {
+    this.onReady(() => this.setState('ready'));
+    this.onStopped(({ restarting }) => this.setState(restarting ? 'restarting' : 'stopped'));
+  }
+
+  private setState(state: ServerState): void {
+    this.state = state;
+    this.onStateEmitter.fire(state);
+  }
+
+  /** Looks for the executable without starting it, so a missing daemon shows before the first chat fails. */
+  check(): string | undefined {
+    const config = vscode.workspace.getConfiguration('caw');
+    const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    const found = findServer(config.get<string>('serverPath', ''), folders);
+    if (found.path) {
+      if (this.state === 'notFound') this.setState('idle');
+      return undefined;
+    }
+    const message = serverNotFoundMessage(found.tried, found.badSetting);
+    this.setState('notFound');
+    return message;
+  }
 
   get running(): boolean {
     return this.client?.state === State.Running;
@@ -62,7 +91,15 @@ export class CawServer implements vscode.Disposable {
       // Running, or restarting (requests wait for the new connection).
       return this.client.state === State.Running ? Promise.resolve(this.rpcInstance) : this.whenRunning();
     }
-    this.starting ??= this.start().finally(() => (this.starting = undefined));
+    if (!this.starting) {
+      this.setState('starting');
+      this.starting = this.start()
+        .catch((error: unknown) => {
+          this.setState(error instanceof ServerNotFound ? 'notFound' : 'stopped');
+          throw error;
+        })
+        .finally(() => (this.starting = undefined));
+    }
     return this.starting;
   }
 
@@ -88,12 +125,7 @@ export class CawServer implements vscode.Disposable {
     const config = vscode.workspace.getConfiguration('caw');
     const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
     const found = findServer(config.get<string>('serverPath', ''), folders);
-    if (!found.path) {
-      const message = found.badSetting
-        ? `caw-server not found at ${found.badSetting} (setting caw.serverPath).`
-        : `caw-server not found (looked in ${found.tried.join(', ')}). Install caw (pip install caw) in the workspace's .venv or on PATH, or set caw.serverPath.`;
-      throw new ServerNotFound(message);
-    }
+    if (!found.path) throw new ServerNotFound(serverNotFoundMessage(found.tried, found.badSetting));
     // This client answers permission questions (the chat's card); the mode is also sent per session.
     const initializationOptions: InitializationOptions = {
       permissionMode: permissionMode(config),
@@ -219,6 +251,7 @@ export class CawServer implements vscode.Disposable {
     await this.disposeClient();
     this.onReadyEmitter.dispose();
     this.onStoppedEmitter.dispose();
+    this.onStateEmitter.dispose();
   }
 }
 

@@ -4,13 +4,15 @@
 import MarkdownIt from 'markdown-it';
 import { applyUpdate, type ChatViewState, type Entry, type FromWebview, type ToWebview, type ViewTurn } from '../chatModel';
 import { MarkdownStream } from '../markdownStream';
+import { decorateCodeBlocks, highlight } from './codeBlocks';
 import { renderPermissions } from './permissionCards';
 import type { Block, Update } from '../protocol';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; setState(state: unknown): void };
 
 const vscode = acquireVsCodeApi();
-const md = new MarkdownIt({ html: false, linkify: true, breaks: false });
+const md = new MarkdownIt({ html: false, linkify: true, breaks: false, highlight });
+const post = (m: FromWebview): void => vscode.postMessage(m);
 
 function $(id: string): HTMLElement {
   const node = document.getElementById(id);
@@ -26,6 +28,7 @@ const title = $('title');
 const meta = $('meta');
 const status = $('status');
 const permissions = $('permissions');
+const announcer = $('announce');
 
 let state: ChatViewState | undefined;
 let lastTurnNode: HTMLElement | undefined;
@@ -45,6 +48,7 @@ function renderBlock(block: Block): HTMLElement {
     case 'text': {
       const node = el('div', 'text markdown');
       node.innerHTML = md.render(block.text);
+      decorateCodeBlocks(node, post);
       return node;
     }
     case 'thinking': {
@@ -83,7 +87,12 @@ function renderTurn(turn: ViewTurn): HTMLElement {
   agent.append(body);
   if (turn.stopReason === 'cancelled') agent.append(el('div', 'turn-note', 'Cancelled.'));
   if (turn.stopReason === 'interrupted') agent.append(el('div', 'turn-note warning', turn.error ?? 'Interrupted.'));
-  if (turn.stopReason === 'error') agent.append(el('div', 'turn-note error', turn.error ?? 'The turn failed.'));
+  if (turn.stopReason === 'error') {
+    const note = el('div', 'turn-note error', turn.error ?? 'The turn failed.');
+    // Retry sends the same message again (while the chat is usable).
+    if (state?.sessionId && state.status === 'idle') note.append(' ', retryButton(() => post({ type: 'send', text: turn.input })));
+    agent.append(note);
+  }
   node.append(user, agent);
   return node;
 }
@@ -163,6 +172,7 @@ class LiveTurn {
           for (const html of r.settled) {
             const part = document.createElement('template');
             part.innerHTML = html;
+            decorateCodeBlocks(part.content, post);
             node.insertBefore(part.content, tail);
           }
           if (r.tail !== undefined) tail.innerHTML = r.tail;
@@ -210,7 +220,20 @@ function renderEntry(entry: Entry): HTMLElement {
     live.update(performance.now());
     return live.node;
   }
-  return entry.kind === 'turn' ? renderTurn(entry.turn) : el('div', `notice ${entry.level}`, entry.text);
+  if (entry.kind === 'turn') return renderTurn(entry.turn);
+  const notice = el('div', `notice ${entry.level}`, entry.text);
+  if (entry.retry) notice.append(' ', retryButton(() => post({ type: 'retry' })));
+  return notice;
+}
+
+function retryButton(run: () => void): HTMLElement {
+  const button = el('button', 'secondary retry', 'Retry') as HTMLButtonElement;
+  button.type = 'button';
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    run();
+  });
+  return button;
 }
 
 function atBottom(): boolean {
@@ -244,7 +267,7 @@ function render(): void {
   input.disabled = !usable;
   cancelButton.hidden = !running;
   newButton.hidden = state.status !== 'ended' && state.status !== 'failed' && state.status !== 'empty';
-  renderPermissions(permissions, state.permissions ?? [], (m) => vscode.postMessage(m), input);
+  renderPermissions(permissions, state.permissions ?? [], (m) => post(m), input);
   if (stick) transcript.scrollTop = transcript.scrollHeight;
 }
 
@@ -292,7 +315,14 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   switch (message.type) {
     case 'state':
       state = message.state;
+      // Kept by VS Code with the view: a restored view finds its folder's chat.
+      if (state.folderUri) vscode.setState({ folderUri: state.folderUri });
       render();
+      break;
+    case 'announce':
+      // The only live region: finished answers and failures, said once (not every streamed frame).
+      announcer.textContent = '';
+      requestAnimationFrame(() => (announcer.textContent = message.text));
       break;
     case 'update': {
       const turn = lastTurn();
@@ -313,18 +343,25 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
 function send(): void {
   const text = input.value;
   if (!text.trim() || sendButton.disabled) return;
-  vscode.postMessage({ type: 'send', text });
+  post({ type: 'send', text });
   input.value = '';
 }
 
 sendButton.addEventListener('click', send);
-cancelButton.addEventListener('click', () => vscode.postMessage({ type: 'cancel' }));
-newButton.addEventListener('click', () => vscode.postMessage({ type: 'newChat' }));
+cancelButton.addEventListener('click', () => post({ type: 'cancel' }));
+newButton.addEventListener('click', () => post({ type: 'newChat' }));
 input.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     send();
   }
 });
+// Esc anywhere in the chat stops the running turn.
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && !event.isComposing && state?.status === 'running') {
+    event.preventDefault();
+    post({ type: 'cancel' });
+  }
+});
 
-vscode.postMessage({ type: 'ready' });
+post({ type: 'ready' });
