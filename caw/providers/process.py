@@ -1,8 +1,9 @@
 """Supervising a backend CLI process: the one place caw spawns and ends children.
 
 Every child runs in its own process group and gets a parent-death signal, so it
-ends with caw even when caw is SIGKILLed; ``stop()`` ends the whole group;
-interpreter exit ends any child a user forgot. stderr is drained into a bounded
+ends with caw even when caw is SIGKILLed; ``stop()`` ends the whole group and every process
+carrying the backend's marker; interpreter exit ends any child a user forgot, and caw's
+watchdog (caw.providers.watchdog) what a tool detached, after a kill -9 of caw. stderr is drained into a bounded
 tail so errors can quote what the CLI said; :meth:`ChildProcess.exit_error` is the
 one place an exit becomes a :class:`~caw.errors.BackendFailed`.
 """
@@ -30,14 +31,15 @@ from typing import Any
 
 from ..errors import BackendFailed
 from ..redact import hide_environment, redact
+from .watchdog import MARKER_ENV, kill_marked, unwatch, watch
 
 log = logging.getLogger("caw.process")
 
 # A line from a CLI can carry a whole file read by a tool.
 LINE_LIMIT = 64 * 1024 * 1024
 STDERR_TAIL_LINES = 40
-# Every backend gets a random value under this name; all it starts inherit it (kill_marked).
-MARKER_ENV = "CAW_BACKEND_MARKER"
+# Every backend gets a random value under MARKER_ENV; all it starts inherit it, and
+# kill_marked ends them (ChildProcess.stop, and caw's watchdog after a kill -9 of caw).
 # The stdout pipe's buffer (capped by /proc/sys/fs/pipe-max-size): see _grow_stdout_pipe.
 STDOUT_PIPE_SIZE = 1024 * 1024
 
@@ -132,38 +134,6 @@ def _grow_stdout_pipe(proc: asyncio.subprocess.Process) -> None:
         log.debug("could not grow the stdout pipe: %s", exc)
 
 
-def kill_marked(marker: str) -> int:
-    """SIGKILL every process of this user whose environment carries ``MARKER_ENV=marker``:
-    the backend's descendants, also those that left its process group and session (setsid)
-    or were re-parented to init (issue 21, finding 9). Needs no privileges and no cgroup;
-    a tool that scrubs its whole environment escapes it (docs/reliability.md). Returns how
-    many were killed."""
-    if not marker or not os.path.isdir("/proc"):
-        return 0
-    needle = f"{MARKER_ENV}={marker}".encode() + b"\0"
-    killed = 0
-    for _ in range(3):  # a process may fork while we scan: scan until a pass finds none
-        found = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    environ = f.read()
-            except OSError:  # gone, or another user's
-                continue
-            if needle in environ or environ.endswith(needle[:-1]):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(int(entry), signal.SIGKILL)
-                    found += 1
-        killed += found
-        if not found:
-            break
-    if killed:
-        log.debug("killed %d leftover process(es) of a backend", killed)
-    return killed
-
-
 def private_folder(prefix: str) -> str:
     """A new folder only this user can enter (0700), for what must not go on argv."""
     return tempfile.mkdtemp(prefix=prefix)
@@ -218,6 +188,7 @@ class ChildProcess:
             )
         except OSError as exc:
             raise _spawn_error(exc, name, argv, cwd) from exc
+        watch(marker)  # a kill -9 of caw now ends what this backend starts, too
         _grow_stdout_pipe(proc)
         log.debug("started %s (pid %s)", name, proc.pid)
         child = cls(proc, name)
@@ -374,6 +345,7 @@ class ChildProcess:
         # their own (setsid): every process that inherited this backend's marker ends too.
         self._signal_group(signal.SIGKILL)
         kill_marked(self.marker)
+        unwatch(self.marker)
         self.close_stdin()
         if self._stderr_task is not None:
             await self.wait_stderr(0.5)

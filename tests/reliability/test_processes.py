@@ -8,6 +8,8 @@ import os
 import random
 import resource
 import shutil
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,15 +18,17 @@ from caw import AsyncAgent
 from caw.client import RpcError
 from caw.providers import close_shared_providers
 from caw.providers.process import (
+    MARKER_ENV,
     ArgumentTooLong,
     ChildProcess,
     TooManyOpenFiles,
     WorkingDirectoryMissing,
 )
+from caw.providers.watchdog import WATCHDOG_ENV
 from caw.store import Store
 from tests.support.procs import processes
 
-from .conftest import TURN
+from .conftest import PROVIDERS, TURN
 
 pytestmark = pytest.mark.reliability("processes")
 
@@ -66,6 +70,120 @@ async def test_a_tool_process_that_calls_setsid_ends_with_the_session(
         await session.end()
         await close_shared_providers()
     await _wait_for(lambda: not _sleepers(seconds), "the setsid sleep to end", timeout=10)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    return dict(
+        item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item
+    )
+
+
+def _carrying(name: str, values: set[str]) -> list[int]:
+    """Live processes whose environment has ``name`` set to one of ``values``."""
+    return [pid for pid in processes() if _environ(pid).get(name) in values]
+
+
+def _setsid_tool(seconds: str) -> str:
+    return f"[[tool:bash:setsid sleep {seconds} </dev/null >/dev/null 2>&1 & echo spawned]] Go."
+
+
+async def _markers_of_sleepers(seconds: list[str]) -> set[str]:
+    """The backend markers the detached sleeps carry, once every one of them runs."""
+    pids = await _wait_for(
+        lambda: [p for s in seconds for p in _sleepers(s)] if all(map(_sleepers, seconds)) else [],
+        "every tool's sleep to start",
+    )
+    markers = {_environ(pid).get(MARKER_ENV, "") for pid in pids}
+    assert "" not in markers, "a sleep without a backend marker"
+    return markers
+
+
+async def _assert_swept_after_kill(owner: int, markers: set[str], seconds: list[str]) -> None:
+    """``owner`` was SIGKILLed: its watchdog ends every process carrying one of its backends'
+    markers (the setsid sleeps included), and then itself."""
+    await _wait_for(
+        lambda: not _carrying(MARKER_ENV, markers), "every process with a marker to end", 30
+    )
+    assert not [p for s in seconds for p in _sleepers(s)]
+    await _wait_for(lambda: not _carrying(WATCHDOG_ENV, {str(owner)}), "the watchdog to exit", 10)
+
+
+@pytest.mark.e2e
+async def test_a_setsid_tool_process_ends_when_the_daemon_is_sigkilled(
+    all_env, scripted, leaks, tmp_path
+):
+    """One daemon, a session per provider, each tool detaches `setsid sleep N &`; the daemon
+    is SIGKILLed (no stop, no atexit): the daemon's watchdog ends every process that carries
+    one of its backends' markers, then exits."""
+    client = await leaks.daemon(tmp_path / "data", all_env, tmp_path)
+    seconds = [f"{random.randint(100_000, 999_999)}" for _ in PROVIDERS]
+    try:
+        await client.initialize()
+
+        async def run(provider: str, wait: str) -> None:
+            started = await client.start_session(provider=provider, permissionMode="bypass")
+            answer = await client.send(started["sessionId"], _setsid_tool(wait))
+            assert "spawned" in answer["turn"]["result"], answer
+
+        await asyncio.wait_for(
+            asyncio.gather(*(run(p, s) for p, s in zip(PROVIDERS, seconds, strict=True))), 3 * TURN
+        )
+        markers = await _markers_of_sleepers(seconds)
+        assert len(markers) == 3
+        daemon = client.pid
+        os.kill(daemon, signal.SIGKILL)
+        assert await client.wait_closed() == -signal.SIGKILL
+        await _assert_swept_after_kill(daemon, markers, seconds)
+    finally:
+        await client.aclose()
+
+
+LIBRARY_OWNER = """
+import asyncio, sys
+from caw import AsyncAgent
+
+async def main():
+    session = await AsyncAgent(provider=sys.argv[1], cwd=sys.argv[2]).start_session()
+    turn = await session.send(sys.argv[3])
+    print(turn.result, flush=True)
+    await asyncio.Event().wait()  # until killed
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.e2e
+async def test_a_setsid_tool_process_ends_when_a_library_process_is_sigkilled(
+    cli_env, scripted, tmp_path
+):
+    """The same for a program using the library: SIGKILLed after a turn whose tool detached."""
+    seconds = f"{random.randint(100_000, 999_999)}"
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LIBRARY_OWNER,
+        "claude_code",
+        str(tmp_path),
+        _setsid_tool(seconds),
+        env=cli_env("claude_code"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert owner.stdout is not None
+        line = await asyncio.wait_for(owner.stdout.readline(), TURN)
+        assert b"spawned" in line, line
+        markers = await _markers_of_sleepers([seconds])
+        owner.kill()
+        assert await owner.wait() == -signal.SIGKILL
+        await _assert_swept_after_kill(owner.pid, markers, [seconds])
+    finally:
+        if owner.returncode is None:
+            owner.kill()
+            await owner.wait()
 
 
 @pytest.mark.e2e
