@@ -18,13 +18,12 @@ from caw import AsyncAgent
 from caw.client import RpcError
 from caw.providers import close_shared_providers
 from caw.providers.process import (
-    MARKER_ENV,
     ArgumentTooLong,
     ChildProcess,
     TooManyOpenFiles,
     WorkingDirectoryMissing,
 )
-from caw.providers.watchdog import WATCHDOG_ENV
+from caw.providers.watchdog import MARKER_ENV, WATCHDOG_ENV
 from caw.store import Store
 from tests.support.procs import processes
 
