@@ -7,15 +7,21 @@ decides before any CLI starts: a folder that carries such files is used only whe
 said it trusts it (``AsyncAgent(trusted=True)``, the daemon's ``trusted`` param); with
 ``trusted=False`` the CLI starts with the project's configuration switched off where the CLI
 allows it, and caw refuses where it does not (opencode's plugin folders, which neither
-``OPENCODE_DISABLE_PROJECT_CONFIG`` nor ``--pure`` stop in opencode 1.18.33).
+``OPENCODE_DISABLE_PROJECT_CONFIG`` nor ``--pure`` stop in opencode 1.18.33). A ``trusted=True``
+is remembered in the user's trust store (caw.trust_store, ``caw trust``) with a digest of the
+configuration; ``trusted=None`` then uses the folder until that configuration changes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
+from . import trust_store
 from .errors import CawError
+
+log = logging.getLogger("caw.trust")
 
 # Relative paths whose presence makes a folder "agent-configured".
 AGENT_CONFIG = (
@@ -54,17 +60,24 @@ def _is_home(cwd: str) -> bool:
 
 
 def check_workspace(cwd: str, trusted: bool | None, provider: str) -> None:
-    """Raise UntrustedWorkspace unless ``cwd`` may be used as ``trusted`` says."""
-    if trusted is True or _is_home(cwd):  # in HOME, .claude/ and .codex/ are the user's own
+    """Raise UntrustedWorkspace unless ``cwd`` may be used as ``trusted`` says; a
+    ``trusted=True`` is remembered, a ``trusted=None`` asks the trust store."""
+    if _is_home(cwd):  # in HOME, .claude/ and .codex/ are the user's own
         return
     found = agent_config_files(cwd)
+    if trusted is True:
+        if found:
+            remember(cwd, found)
+        return
     if not found:
         return
     if trusted is None:
+        if trust_store.is_trusted(cwd, found):
+            return
         raise UntrustedWorkspace(
             f"{cwd} carries agent configuration that would run as code when the CLI starts"
-            f" ({', '.join(found)}): pass trusted=True to use it, or trusted=False to start"
-            " with the project's configuration switched off",
+            f" ({', '.join(found)}): pass trusted=True to use it (or run `caw trust {cwd}`),"
+            " or trusted=False to start with the project's configuration switched off",
             cwd=cwd,
             files=found,
         )
@@ -76,6 +89,15 @@ def check_workspace(cwd: str, trusted: bool | None, provider: str) -> None:
             cwd=cwd,
             files=plugins,
         )
+
+
+def remember(cwd: str, found: list[str]) -> None:
+    """Record ``cwd`` as trusted; a store that cannot be written costs a warning, not the
+    session (the caller said it trusts the folder)."""
+    try:
+        trust_store.trust(cwd, found)
+    except OSError as exc:
+        log.warning("could not record %s as trusted: %s", cwd, exc)
 
 
 def untrusted_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -38,3 +38,10 @@ settings.load_profile(os.environ.get("CAW_FUZZ", "ci"))
 def provider(request) -> str:
     """Each provider test runs once per backend CLI."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _private_trust_store(tmp_path_factory, monkeypatch) -> None:
+    """No test reads or writes the user's own trust store (caw.trust_store): a trusted=True
+    would record the test's folder there."""
+    monkeypatch.setenv("CAW_TRUST_FILE", str(tmp_path_factory.mktemp("trust") / "trust.json"))

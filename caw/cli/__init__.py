@@ -2,8 +2,9 @@
 
 ``run`` (one turn for scripts), ``chat`` (a terminal chat), ``sessions`` (list, show,
 remove, export and import), ``traj`` (a step-indexed terminal view of a trajectory),
-``viewer`` (a local web UI), ``demo``, ``doctor``, ``config``, ``auth`` (agent logins for Docker) and ``acp`` (the Agent Client Protocol on
-stdio, for editors). docs/terminal.md describes them.
+``viewer`` (a local web UI), ``demo``, ``doctor``, ``config``, ``auth`` (agent logins for
+Docker), ``trust`` (folders whose agent configuration may run) and ``acp`` (the Agent Client
+Protocol on stdio, for editors). docs/terminal.md describes them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import argparse
 import os
 import sys
 
-from . import acp, auth, chat, config, demo, doctor, run, sessions, traj, viewer
+from . import acp, auth, chat, config, demo, doctor, run, sessions, traj, trust, viewer
 from .common import EXIT_CANCELLED, EXIT_OK, exit_status, is_expected_error
 
-SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor, config, auth, acp)
+SUBCOMMANDS = (run, chat, sessions, traj, viewer, demo, doctor, config, auth, trust, acp)
 
 
 def build_parser() -> argparse.ArgumentParser:

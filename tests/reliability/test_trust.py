@@ -18,7 +18,7 @@ import pytest
 from caw import AsyncAgent
 from caw.client import RpcError
 from caw.providers import close_shared_providers
-from caw.trust import UntrustedWorkspace
+from caw.trust import UntrustedWorkspace, check_workspace
 
 from .conftest import TURN
 
@@ -116,6 +116,8 @@ async def test_a_trusted_folder_runs_its_configuration(
     repo = cloned_repo(tmp_path)
     assert await one_turn(provider, cli_env(provider), repo, True) == "inside"
     assert all(name in ran(repo) for name in expected), ran(repo)
+    # Remembered (caw.trust_store), and what the CLI wrote there itself changed nothing.
+    check_workspace(str(repo), None, provider)
 
 
 async def test_the_daemon_answers_untrusted_workspace_naming_the_files(
@@ -137,5 +139,14 @@ async def test_the_daemon_answers_untrusted_workspace_naming_the_files(
         ]
         assert (await client.send(sid, "Repeat after me: inside"))["turn"]["result"] == "inside"
         assert ran(repo) == []
+        # trusted: true is recorded in the user's trust store; a later start needs no param,
+        # until the folder's agent configuration changes.
+        await client.start_session(provider="claude_code", cwd=str(repo), trusted=True)
+        await client.start_session(provider="claude_code", cwd=str(repo))
+        (repo / ".claude" / "settings.json").write_text('{"hooks": {}}')
+        with pytest.raises(RpcError) as changed:
+            await client.start_session(provider="claude_code", cwd=str(repo))
+        assert changed.value.kind == "untrustedWorkspace"
+        assert changed.value.data["files"][0] == ".claude/settings.json"
     finally:
         await client.aclose()
