@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import math
 import os
@@ -278,32 +279,40 @@ CAW019_REQUIREMENTS = [
 ]  # 0.1.9 imports mcp.server.fastmcp, gone in mcp 2
 
 
-def caw019_ready() -> bool:
-    return (VENV019 / ".installed").exists()
+def caw019_ready(venv: Path = VENV019) -> bool:
+    return (venv / ".installed").exists()
 
 
-def ensure_caw019() -> str:
-    """Make bench/.venv-caw019 with caw 0.1.9 (once; later runs reuse it). Returns its version."""
-    python = VENV019 / "bin" / "python"
-    if not caw019_ready():
-        log("installing coding-agent-wrapper==0.1.9 into", VENV019)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV019)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                *CAW019_REQUIREMENTS,
-            ],
-            check=True,
-        )
-        (VENV019 / ".installed").write_text(" ".join(CAW019_REQUIREMENTS) + "\n")
+def ensure_caw019(venv: Path = VENV019) -> str:
+    """Make ``venv`` (default bench/.venv-caw019) with caw 0.1.9, once: later calls, also the
+    compatibility tests' (tests/compat), reuse it. Returns its versions. Concurrent callers
+    wait for one another (a lock on the venv's parent folder)."""
+    python = venv / "bin" / "python"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(venv.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if not caw019_ready(venv):
+            log("installing coding-agent-wrapper==0.1.9 into", venv)
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run(
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    *CAW019_REQUIREMENTS,
+                ],
+                check=True,
+            )
+            (venv / ".installed").write_text(" ".join(CAW019_REQUIREMENTS) + "\n")
+    finally:
+        os.close(folder)  # (closing releases the lock)
     out = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('coding-agent-wrapper'), m.version('mcp'))"],
-        capture_output=True, text=True, check=True, cwd=str(VENV019),
+        capture_output=True, text=True, check=True, cwd=str(venv),
     )  # fmt: skip
     return out.stdout.strip()
 

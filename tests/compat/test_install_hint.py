@@ -81,7 +81,7 @@ def hint_files() -> list[Path]:
     return [
         REPO / name
         for name in listed
-        if (name.startswith(HINT_ROOTS) or Path(name).name.startswith("README"))
+        if (name.startswith(HINT_ROOTS) or ("/" not in name and name.startswith("README")))
         and not SKIP_PARTS.intersection(Path(name).parts)
         and (REPO / name).is_file()
     ]
