@@ -19,12 +19,16 @@ import contextlib
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidHandle, PersistenceFailed, UnsafeDataDir
+from pydantic import ValidationError
+
+from .errors import CawError, InvalidHandle, PersistenceFailed, UnknownSession, UnsafeDataDir
 from .handle import ResumeHandle, check_id, decode_handle
 from .models import Trajectory, utcnow
 from .session_lock import SessionLock
@@ -34,6 +38,33 @@ log = logging.getLogger("caw.store")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# metadata keys: why a listed session's trajectory.json could not be read (a stand-in), and
+# why a resumed one started a fresh record (the old one was set aside).
+CORRUPTED = "trajectory_corrupted"
+RECOVERED = "trajectory_recovered"
+# What a stand-in keeps of a corrupted trajectory.json that is still a JSON object.
+SALVAGED_FIELDS = ("agent", "model", "cwd", "system_prompt", "session_title", "created_at")
+
+
+def _salvage_string(text: str, key: str) -> str | None:
+    """The first ``"key": "string"`` of a JSON text that may be torn (a trajectory.json cut
+    off mid-write still has its head: agent, model, cwd come before the turns)."""
+    found = re.search(rf'"{re.escape(key)}"\s*:\s*("(?:[^"\\]|\\.)*")', text)
+    if found is None:
+        return None
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+class TrajectoryCorrupted(CawError, ValueError):
+    """A session's trajectory.json cannot be read (not JSON, not UTF-8, or not a trajectory).
+    The session is still listed, marked (``metadata[CORRUPTED]``); resuming it sets the record
+    aside and continues from the backend's own history (issue 21, finding 9)."""
+
+    kind = "trajectoryCorrupted"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -110,16 +141,89 @@ class SessionDir:
             )
 
     def load_trajectory(self) -> Trajectory | None:
+        """The stored trajectory (None if there is none). One that cannot be read raises
+        :class:`TrajectoryCorrupted`, unless this process holds the session's writer lock (it
+        is resuming or renaming it): then the broken record is set aside and a stand-in from
+        what is still readable takes its place (:meth:`set_aside_corrupted`)."""
+        try:
+            trajectory = self._read_trajectory()
+        except TrajectoryCorrupted as exc:
+            if self._writer is None:
+                raise
+            return self.set_aside_corrupted(exc)
+        return trajectory
+
+    def _read_trajectory(self) -> Trajectory | None:
         try:
             text = read_text_nofollow(self.trajectory_path)
         except FileNotFoundError:
             return None
-        trajectory = Trajectory.model_validate_json(text)
+        except UnicodeDecodeError:
+            raise TrajectoryCorrupted(f"{self.trajectory_path} is not UTF-8 text") from None
+        try:
+            trajectory = Trajectory.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the file"
+            raise TrajectoryCorrupted(
+                f"{self.trajectory_path} is not a readable trajectory ({where}: {first['msg']})"
+            ) from None
         if trajectory.session_id != self.path.name:
             raise UnsafeDataDir(
                 f"{self.trajectory_path} names session {trajectory.session_id!r}, not its folder's "
                 f"{self.path.name!r}: a record that does not match its folder is not used"
             )
+        return trajectory
+
+    def stand_in(self, reason: str) -> Trajectory:
+        """A trajectory for a session whose trajectory.json is corrupted, from what is still
+        readable: the provider in handle.json, and the plain string fields (``cwd``, ``model``,
+        ...) of the broken file, torn or not. ``metadata[CORRUPTED]`` says why; it has no turns."""
+        fields: dict[str, Any] = {}
+        try:
+            text = read_text_nofollow(self.trajectory_path)
+        except (OSError, ValueError):
+            text = ""
+        head = text.split('"turns"', 1)[0]  # caw writes these fields before the turns
+        for key in SALVAGED_FIELDS:
+            if isinstance(value := _salvage_string(head, key), str):
+                fields[key] = value
+        try:
+            handle = self.load_handle()
+        except (OSError, ValueError):
+            handle = None
+        if handle is not None:
+            fields["agent"] = handle.provider
+        fields.setdefault("agent", "unknown")
+        fields.update(session_id=self.path.name, metadata={CORRUPTED: reason})
+        try:
+            return Trajectory.model_validate(fields)
+        except ValidationError:  # a salvaged field of the wrong shape (a bad date): without them
+            return Trajectory(
+                agent=fields["agent"], session_id=self.path.name, metadata={CORRUPTED: reason}
+            )
+
+    def set_aside_corrupted(self, exc: TrajectoryCorrupted) -> Trajectory:
+        """Move the corrupted trajectory.json and its turns/ into ``corrupted-<time>/`` (kept
+        for inspection, out of the way of the turns to come) and return a stand-in that
+        continues the session: its backend still has the conversation (resumed by key)."""
+        trajectory = self.stand_in(str(exc))
+        reason = trajectory.metadata.pop(CORRUPTED)
+        aside = self.path / f"corrupted-{utcnow().strftime('%Y%m%dT%H%M%S%f')}"
+        with self._guard("set the corrupted trajectory aside"):
+            aside.mkdir(mode=DIR_MODE)
+            os.replace(self.trajectory_path, aside / "trajectory.json")
+            if check_private_dir(self.turns_dir, "turns/"):
+                os.replace(self.turns_dir, aside / "turns")
+        self.ensure()
+        trajectory.metadata[RECOVERED] = f"{reason}; set aside in {aside.name}/"
+        log.warning(
+            "session %s: its trajectory.json was corrupted; set aside in %s, the session goes on"
+            " from its backend's own history",
+            self.path.name,
+            aside,
+        )
+        self.save_trajectory(trajectory)
         return trajectory
 
     def save_handle(self, handle: ResumeHandle) -> None:
@@ -210,8 +314,39 @@ class Store:
         except InvalidHandle:
             return False
 
+    def _stored(self, session_id: str) -> SessionDir:
+        sdir = self.session(session_id)
+        if not sdir.trajectory_path.exists():
+            raise UnknownSession(f"no session {session_id} in the data dir {self.root}")
+        return sdir
+
+    def rename(self, session_id: str, title: str) -> Trajectory:
+        """Store a new title for a session no process has open (SessionBusy if one has)."""
+        sdir = self._stored(session_id)
+        sdir.lock()
+        try:
+            trajectory = sdir.load_trajectory()
+            if trajectory is None:
+                raise UnknownSession(f"no session {session_id} in the data dir {self.root}")
+            trajectory.session_title = " ".join(title.split())
+            sdir.save_trajectory(trajectory)
+            return trajectory
+        finally:
+            sdir.unlock()
+
+    def delete(self, session_id: str) -> None:
+        """Remove a session's folder, unless a process has it open (SessionBusy then)."""
+        sdir = self._stored(session_id)
+        sdir.lock()
+        try:
+            with _guard_writes("remove the session folder", sdir.path):
+                shutil.rmtree(sdir.path)
+        finally:
+            sdir.unlock()
+
     def iter_trajectories(self) -> Iterator[tuple[SessionDir, Trajectory]]:
-        """Every readable session, newest first; unreadable ones are skipped, and so are
+        """Every session, newest first; one whose trajectory.json is corrupted as a marked
+        stand-in (:meth:`SessionDir.stand_in`); unreadable folders are skipped, and so are
         planted ones (a link, a bad id, a record naming another session), with a warning.
         UnsafeDataDir if the data dir itself could have been planted."""
         if not self.check() or not self.sessions_dir.is_dir():
@@ -222,7 +357,11 @@ class Store:
             try:
                 check_id(child.name, "session folder name")
                 check_private_dir(child, "the session folder")
-                traj = sdir.load_trajectory()
+                try:
+                    traj = sdir.load_trajectory()
+                except TrajectoryCorrupted as exc:  # listed, marked: it can still be resumed
+                    log.warning("session %s: %s", child.name, exc)
+                    traj = sdir.stand_in(str(exc))
                 mtime = os.lstat(sdir.trajectory_path).st_mtime
             except UnsafeDataDir as exc:
                 log.warning("skipping a session folder: %s", exc)

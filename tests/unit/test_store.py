@@ -7,7 +7,7 @@ import pytest
 from caw import PersistenceFailed, Trajectory, Turn
 from caw.handle import ResumeHandle
 from caw.models import TextBlock
-from caw.store import Store, atomic_write_text
+from caw.store import CORRUPTED, RECOVERED, Store, TrajectoryCorrupted, atomic_write_text
 
 
 def mode(path):
@@ -70,12 +70,54 @@ def test_write_failures_become_persistence_failed(tmp_path, monkeypatch):
         sdir.save_trajectory(Trajectory(agent="x", session_id="s1"))
 
 
-def test_unreadable_sessions_are_skipped_in_listings(tmp_path):
+def test_a_corrupted_trajectory_is_listed_marked(tmp_path):
+    """Not skipped (issue 21, finding 9): listed without turns, ``metadata[CORRUPTED]`` says
+    why, with what is still readable (the provider from handle.json)."""
     store = Store(tmp_path)
     store.create("good").save_trajectory(Trajectory(agent="codex", session_id="good"))
     bad = store.create("bad")
     bad.trajectory_path.write_text("{not json")
-    assert [t.session_id for _, t in store.iter_trajectories()] == ["good"]
+    bad.save_handle(ResumeHandle(provider="opencode", session_id="bad", resume_key="ses_x"))
+    listed = {t.session_id: t for _, t in store.iter_trajectories()}
+    assert sorted(listed) == ["bad", "good"]
+    assert listed["bad"].agent == "opencode" and listed["bad"].turns == []
+    assert "is not a readable trajectory" in listed["bad"].metadata[CORRUPTED]
+    assert CORRUPTED not in listed["good"].metadata
+    with pytest.raises(TrajectoryCorrupted) as corrupted:  # a reader that is not the writer
+        bad.load_trajectory()
+    assert corrupted.value.kind == "trajectoryCorrupted"
+    assert "ses_x" not in str(corrupted.value)
+
+
+def test_a_corrupted_trajectory_keeps_what_is_still_readable(tmp_path):
+    store = Store(tmp_path)
+    sdir = store.create("s1")
+    sdir.trajectory_path.write_text(
+        json.dumps({"agent": "codex", "session_id": "s1", "cwd": "/w", "model": "m", "turns": 7})
+    )
+    [(_, stand_in)] = list(store.iter_trajectories())
+    assert (stand_in.agent, stand_in.cwd, stand_in.model) == ("codex", "/w", "m")
+    assert "turns" in stand_in.metadata[CORRUPTED]
+
+
+def test_the_writer_sets_a_corrupted_trajectory_aside_and_goes_on(tmp_path):
+    """The process that holds the session's writer lock (resume, rename) gets a stand-in: the
+    broken file and its turns move to corrupted-<time>/, a valid trajectory takes its place."""
+    store = Store(tmp_path)
+    sdir = store.create("s1")
+    sdir.save_handle(ResumeHandle(provider="claude_code", session_id="s1", resume_key="k"))
+    sdir.begin_turn(1, "hi")
+    sdir.trajectory_path.write_bytes(b"\xff\xfe")  # not even UTF-8
+    renamed = store.rename("s1", "Kept going")
+    assert renamed.session_title == "Kept going" and renamed.agent == "claude_code"
+    assert "not UTF-8" in renamed.metadata[RECOVERED]
+    [aside] = [p for p in sdir.path.iterdir() if p.name.startswith("corrupted-")]
+    assert (aside / "trajectory.json").read_bytes() == b"\xff\xfe"
+    assert (aside / "turns" / "001_input.txt").read_text() == "hi"
+    assert list(sdir.turns_dir.iterdir()) == []  # the next turn 1 overwrites nothing
+    stored = sdir.load_trajectory()
+    assert stored is not None and CORRUPTED not in stored.metadata
+    assert [t.session_id for _, t in store.iter_trajectories()] == ["s1"]
 
 
 def test_trajectory_round_trips_through_json():
