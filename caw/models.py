@@ -31,7 +31,11 @@ def utcnow() -> datetime:
 class CawModel(BaseModel):
     """Base for every caw model: camelCase on the wire, snake_case in Python."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # Schemas are built on first use, not at import: a cold caw-server answers initialize
+    # sooner (caw_server.startup builds the rest once it has).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
+    )
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -34,7 +34,7 @@ from caw.providers import UnknownProvider, canonical_name, close_shared_provider
 from caw.store import Store
 from caw.tools import MCPServer
 
-from . import logs, tools, wire
+from . import logs, startup, tools, wire
 from .errors import invalid_field, parse_params, rpc_error, to_rpc_error
 from .logs import SECRETS
 from .options import Options
@@ -160,6 +160,7 @@ class CawServer(LanguageServer, DaemonHooks):
         self._exit: asyncio.Event | None = None
         self._closing = False
         self._probe: ProviderProbe | None = None
+        self._warming: asyncio.Future[int] | None = None
         self._watcher: SessionWatcher | None = None
         # In "ask" mode the sessions' questions go to the client (session/requestPermission).
         self.permissions = ClientPermissions(self.protocol)
@@ -241,15 +242,20 @@ class CawServer(LanguageServer, DaemonHooks):
                 )
             )
         # Health here is files and environment only (sub-millisecond): initialize never waits on
-        # a probe turn; caw/health with live=true sends one.
+        # a probe turn; caw/health with live=true sends one. Versions are the cached ones (null
+        # until a CLI has been probed once): the probes start once this answer is on its way,
+        # so that they do not compete with it for the CPU.
         health = await provider_health()
-        providers = await self._probe.get() if self._probe else []
-        if self._watcher is not None:  # after initialize, changes to the data dir are seen
-            try:
-                await asyncio.wait_for(self._watcher.ready.wait(), 5.0)
-            except asyncio.TimeoutError:
-                log.warning("the data dir watcher is slow to start")
+        providers = await self._probe.get(timeout=0) if self._probe else []
+        asyncio.get_running_loop().call_soon(self._after_initialize)
         return {"caw": wire.CawCapabilities(providers=providers, health=health).to_wire()}
+
+    def _after_initialize(self) -> None:
+        """Once initialize's answer is on its way: probe the CLIs, build caw's models."""
+        if self._probe is not None:
+            self._probe.start()
+        if self._warming is None:
+            self._warming = asyncio.ensure_future(startup.build_models())
 
     def request_exit(self, code: int = 0) -> None:
         self.exit_code = code

@@ -1,9 +1,10 @@
 """Which provider CLIs are installed, and their versions, for ``initialize``.
 
 ``<cli> --version`` can take a second (opencode), so the daemon probes all CLIs
-at once in the background from the moment it starts, and remembers versions on
-disk keyed by the binary's path, size and mtime: ``initialize`` normally
-answers from that, and never waits more than two seconds.
+at once in the background once ``initialize`` has been answered, and remembers
+versions on disk keyed by the binary's path, size and mtime: ``initialize``
+answers from that file and never waits on a probe (a version not known yet is
+null there; ``ProviderProbe.get`` waits for it).
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ def _find(name: str) -> str | None:
 
 
 class ProviderProbe:
-    """Probes every CLI at once, in the background; ``get`` answers with what is known by its deadline."""
+    """Every CLI's path and version: cached versions at once, the others probed (all at once,
+    in the background) from ``start`` on; ``get`` answers with what is known by its deadline."""
 
     def __init__(self) -> None:
         self._cache = _read_cache()
         self._paths = {name: _find(name) for name in PROVIDER_NAMES}
         self._versions: dict[str, asyncio.Future[str | None]] = {}
+        self._unknown: dict[str, tuple[str, str | None]] = {}
         for name, path in self._paths.items():
             if path is None:
                 continue
@@ -80,11 +83,19 @@ class ProviderProbe:
             if key and key in self._cache:
                 future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
                 future.set_result(self._cache[key])
+                self._versions[name] = future
             else:
-                future = asyncio.ensure_future(self._probe(path, key))
-            self._versions[name] = future
-        probing = [f for f in self._versions.values() if not f.done()]
-        self._saving = asyncio.ensure_future(self._save_when_done(probing)) if probing else None
+                self._unknown[name] = (path, key)
+        self._saving: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        """Probe the CLIs whose version the cache does not know (once)."""
+        for name, (path, key) in self._unknown.items():
+            self._versions[name] = asyncio.ensure_future(self._probe(path, key))
+        probing = [self._versions[name] for name in self._unknown]
+        self._unknown = {}
+        if probing:
+            self._saving = asyncio.ensure_future(self._save_when_done(probing))
 
     async def _probe(self, path: str, key: str | None) -> str | None:
         version = await asyncio.to_thread(cli_version, path)
@@ -97,7 +108,8 @@ class ProviderProbe:
         await asyncio.to_thread(_write_cache, self._cache)
 
     async def get(self, timeout: float = 2.0) -> list[ProviderInfo]:
-        """Every provider; a version still being probed after ``timeout`` seconds is reported as null."""
+        """Every provider; a version still being probed after ``timeout`` seconds (or not probed
+        yet: ``start``) is reported as null."""
         pending = [f for f in self._versions.values() if not f.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)

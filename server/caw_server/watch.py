@@ -2,6 +2,9 @@
 
 Sessions written by any process count, this daemon's included: every write
 of a ``trajectory.json`` (atomic, by rename) is one change of that session.
+The watcher takes a moment to set up (its first poll); nobody waits for it
+(``initialize`` does not): once it is up, sessions written since ``start``
+are reported as changed, so nothing written in between is missed.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,9 +33,39 @@ class SessionWatcher:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self._since = 0.0
 
     def start(self) -> None:
+        # Modification times are wall-clock; a second's slack covers coarse file system clocks.
+        self._since = time.time() - 1.0
         self._task = asyncio.ensure_future(self._run())
+
+    def _written_since_start(self) -> list[str]:
+        found = []
+        try:
+            entries = list(os.scandir(self.sessions_dir))
+        except OSError:
+            return []
+        for entry in entries:
+            path = os.path.join(entry.path, "trajectory.json")
+            try:
+                if os.stat(path).st_mtime >= self._since:
+                    found.append(path)
+            except OSError:
+                continue
+        return found
+
+    async def _set_ready(self) -> None:
+        """Ready: report what was written while the watcher was being set up."""
+        if self.ready.is_set():
+            return
+        self.ready.set()
+        written = await asyncio.to_thread(self._written_since_start)
+        ids = {
+            sid for path in written if (sid := self._session_of(watchfiles.Change.modified, path))
+        }
+        for session_id in sorted(ids):
+            self.on_change(session_id)
 
     def _session_of(self, change: watchfiles.Change, path: str) -> str | None:
         try:
@@ -68,7 +103,7 @@ class SessionWatcher:
         )
         try:
             async for changes in watcher:
-                self.ready.set()
+                await self._set_ready()
                 ids = {
                     sid
                     for change, path in changes

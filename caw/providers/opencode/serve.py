@@ -24,9 +24,7 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ...errors import BackendFailed, UsageLimitReached
 from ...events import Event
@@ -47,6 +45,9 @@ from ..process import ChildProcess
 from ..sse import iter_json
 from .options import DENY_MESSAGE, closest_variant, new_id
 from .translate import TurnState, error_of
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("caw.opencode")
 
@@ -75,6 +76,8 @@ class ServeProcess:
     """One ``opencode serve``: its process, an authenticated HTTP client, the event stream."""
 
     def __init__(self, process: ChildProcess, base_url: str, password: str):
+        import httpx  # with the first serve, not with caw: httpx loads slowly (a cold daemon)
+
         self.process = process
         self.base_url = base_url
         self.client = httpx.AsyncClient(
@@ -197,6 +200,8 @@ class ServeProcess:
 
         A drop loses the events in between; turns still end, and complete, by their POST.
         """
+        import httpx
+
         try:
             while self.alive:
                 try:
@@ -256,6 +261,8 @@ class ServeProcess:
 
         ``what`` names the call in errors (paths carry session ids, which stay out of messages).
         """
+        import httpx
+
         if not self.alive:
             raise await self.gone_error("before the request")
         try:
@@ -344,6 +351,8 @@ class ServeConversation(Conversation):
         return body
 
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
+        import httpx
+
         if self._closed:
             raise BackendFailed("this opencode conversation was closed")
         if not self.serve.alive:
