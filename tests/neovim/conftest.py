@@ -74,6 +74,30 @@ end
 function _G.caw_test.chat_text()
   return table.concat(_G.caw_test.chat_lines(), '\n')
 end
+-- The text of what the windows of the current tab page show (closed folds as their fold
+-- text): a screen dump without a UI attached.
+function _G.caw_test.screen()
+  local out = {}
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    local buf = vim.api.nvim_win_get_buf(win)
+    local bar = vim.wo[win].winbar
+    out[#out + 1] = ('--- window %d: %s%s ---'):format(win, vim.api.nvim_buf_get_name(buf), bar ~= '' and (' | ' .. bar) or '')
+    vim.api.nvim_win_call(win, function()
+      local lnum, last = vim.fn.line('w0'), vim.fn.line('w$')
+      while lnum <= last do
+        local closed = vim.fn.foldclosed(lnum)
+        if closed ~= -1 then
+          out[#out + 1] = vim.fn.foldtextresult(lnum)
+          lnum = vim.fn.foldclosedend(lnum) + 1
+        else
+          out[#out + 1] = vim.fn.getline(lnum)
+          lnum = lnum + 1
+        end
+      end
+    end)
+  end
+  return table.concat(out, '\n')
+end
 function _G.caw_test.chat()
   local chat = require('caw.chat').get(require('caw').root())
   return {
@@ -151,6 +175,13 @@ class Editor:
 
     def wait_idle(self, timeout: float = 90.0) -> None:
         self.wait("not _G.caw_test.chat().busy", timeout, "the chat to be idle")
+
+    def dump(self, path: Path) -> str:
+        """Write what the windows show to ``path`` (kept as test output); return it."""
+        screen: str = self.lua("return _G.caw_test.screen()")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(screen + "\n")
+        return screen
 
     def notes(self) -> list[str]:
         return [n["msg"] for n in self.lua("return _G.caw_test.notes")]

@@ -44,10 +44,12 @@ def test_chat_survives_quitting_neovim(editors, env, state_file, tmp_path, scrip
     ed = editors(ws, env, SETUP)
     ed.cmd("Caw")
     assert ed.lua("return vim.fn.bufwinid(vim.fn.bufnr('caw://' .. require('caw').root()))") != -1
-    assert ed.lua("return vim.bo.buftype") == "prompt"  # the cursor waits in the prompt area
+    # The cursor waits in the prompt under the chat, in Insert mode.
+    assert ed.lua("return vim.api.nvim_buf_get_name(0)").startswith("caw-prompt://")
+    ed.wait("vim.api.nvim_get_mode().mode == 'i'")
 
-    # Typed into the prompt area under the chat (insert mode, <CR> sends).
-    ed.nvim.input(f"i{FACT}<CR>")
+    # Typed into the prompt under the chat (<CR> sends).
+    ed.nvim.input(f"{FACT}<CR>")
     answer_after(ed, FACT, NOTED)
     ed.wait_idle()
     ed.nvim.input("<Esc>")
@@ -208,9 +210,10 @@ def test_cancel_new_resume_and_selection(editors, env, tmp_path, scripted):
     # A visual-range send carries the file name and the line range.
     ed.cmd("wincmd p | edit src/app.py")
     ed.cmd("1,2CawSend Repeat after me: got it")
-    ed.wait_text("src/app.py (lines 1-2):\n```python\ndef f():\n    return 1\n```")
+    ed.wait_text("## You\n\nRepeat after me: got it\n\n_attached: src/app.py:1-2_")
     ed.wait_idle()
-    assert "src/app.py (lines 1-2):" in scripted.main_requests()[-1].user_texts()[-1]
+    body = json.dumps(scripted.main_requests()[-1].body)
+    assert json.dumps("def f():\n    return 1")[1:-1] in body
 
     # :CawNew starts afresh: the fact is unknown there.
     ed.cmd("CawNew claude_code")

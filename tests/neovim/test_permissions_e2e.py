@@ -66,7 +66,12 @@ def start(editors: Any, ws: Path, env: dict[str, str], **setup: Any) -> Editor:
 def question(ed: Editor) -> dict[str, Any]:
     """Wait for the question window; it is a focused float with the four keys in its footer."""
     try:
-        shown: dict[str, Any] = ed.wait("_G.caw_test.question()", TURN, "a permission question")
+        # :stopinsert takes effect before the next key is read, so wait for Normal mode too.
+        shown: dict[str, Any] = ed.wait(
+            "(function() local q = _G.caw_test.question() return q and q.mode == 'n' and q end)()",
+            TURN,
+            "a permission question",
+        )
     except AssertionError as exc:
         raise AssertionError(
             f"{exc}\n--- chat ---\n{ed.chat_text()}\n--- notes ---\n{ed.notes()}"
@@ -125,8 +130,8 @@ def test_claude_asks_in_a_float_and_keys_decide(editors, env, state_file, tmp_pa
     assert (ws / "once.txt").exists()
     (ws / "once.txt").unlink()
     # Typed in the prompt (Insert mode): the question window takes the keys in Normal mode.
-    assert ed.lua("return vim.bo.buftype") == "prompt"
-    ed.nvim.input("i[[tool:bash:touch once.txt]] Again.<CR>")
+    assert ed.lua("return vim.api.nvim_buf_get_name(0)").startswith("caw-prompt://")
+    ed.nvim.input("<Esc>A[[tool:bash:touch once.txt]] Again.<CR>")
     question(ed)
     ed.nvim.input("a")
     answered(ed)

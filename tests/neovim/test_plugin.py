@@ -301,23 +301,27 @@ def test_missing_daemon_is_reported(editors, nvim_env, tmp_path):
     assert "caw-server-does-not-exist" in report and "ERROR" in report, report
 
 
-def test_plug_mappings_send_the_selection(editors, nvim_env, tmp_path):
+def test_plug_mappings_attach_the_selection(editors, nvim_env, tmp_path):
+    """The Visual <Plug>s leave Visual mode at once and hand the lines to caw.add()."""
     ws = make_workspace(tmp_path / "ws")
     (ws / "app.py").write_text("a = 1\nb = 2\nc = 3\n")
     ed = editors(ws, nvim_env)
     ed.lua(
         """
-        require('caw').send = function(text, l1, l2) _G.caw_test.sent = { text = text, l1 = l1, l2 = l2 } end
+        require('caw').add = function(l1, l2, ask) _G.caw_test.added = { l1 = l1, l2 = l2, ask = ask or false } end
         vim.ui.input = function(opts, on_confirm) on_confirm('Why?') end
+        require('caw').send = function(text) _G.caw_test.sent = { text = text } end
         vim.keymap.set('x', 'gs', '<Plug>(caw-send-selection)')
+        vim.keymap.set('x', 'ga', '<Plug>(caw-add)')
         vim.keymap.set('n', 'gS', '<Plug>(caw-send)')
         """
     )
     ed.cmd("edit app.py")
     ed.nvim.input("jVjgs")
-    sent = ed.wait("_G.caw_test.sent")
-    assert sent == {"text": "Why?", "l1": 2, "l2": 3}
+    assert ed.wait("_G.caw_test.added") == {"l1": 2, "l2": 3, "ask": True}
     assert ed.lua("return vim.fn.mode()") == "n"
-    ed.lua("_G.caw_test.sent = nil")
+    ed.lua("_G.caw_test.added = nil")
+    ed.nvim.input("ggVga")
+    assert ed.wait("_G.caw_test.added") == {"l1": 1, "l2": 1, "ask": False}
     ed.nvim.input("gS")
     assert ed.wait("_G.caw_test.sent") == {"text": "Why?"}

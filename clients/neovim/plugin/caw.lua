@@ -27,6 +27,18 @@ command('CawSend', function(args)
   end
 end, { nargs = '*', range = true, desc = 'Send a message (or the selected lines) to the caw chat' })
 
+command('CawAdd', function(args)
+  caw().add(args.line1, args.line2)
+end, { range = true, desc = 'Attach the lines (the selection) to the next caw message' })
+
+command('CawChats', function()
+  caw().chats()
+end, { desc = "This workspace's caw chats: open, rename, delete" })
+
+command('CawRevert', function(args)
+  caw().revert(args.args ~= '' and args.args or nil)
+end, { nargs = '?', desc = 'Undo the file changes of a caw turn (the last one that changed files)' })
+
 command('CawNew', function(args)
   caw().new(args.args)
 end, {
@@ -66,19 +78,25 @@ map('n', '<Plug>(caw-send)', function()
     end
   end)
 end, { desc = 'caw: send a message' })
-map('x', '<Plug>(caw-send-selection)', function()
-  -- The selection's lines while still in visual mode ('< and '> are set only on leaving it).
+-- Leave Visual mode now, not through queued keys: a queued <Esc> reached the question's input
+-- instead, and the question's keys then ran as Visual-mode commands on the user's file.
+local function selected_lines()
   local line1, line2 = vim.fn.line('v'), vim.fn.line('.')
   if line1 > line2 then
     line1, line2 = line2, line1
   end
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'n', false)
-  vim.ui.input({ prompt = 'caw (selection)> ' }, function(text)
-    if text then
-      caw().send(text, line1, line2)
-    end
-  end)
-end, { desc = 'caw: send the selection' })
+  vim.cmd('normal! ' .. vim.api.nvim_replace_termcodes('<Esc>', true, false, true))
+  return line1, line2
+end
+map('x', '<Plug>(caw-send-selection)', function()
+  -- The question is typed in the chat's prompt (Insert mode), sent with the lines attached.
+  local line1, line2 = selected_lines()
+  caw().add(line1, line2, true)
+end, { desc = 'caw: ask about the selection' })
+map('x', '<Plug>(caw-add)', function()
+  local line1, line2 = selected_lines()
+  caw().add(line1, line2)
+end, { desc = 'caw: attach the selection to the next message' })
 map('n', '<Plug>(caw-new)', function()
   caw().new()
 end, { desc = 'caw: new chat' })

@@ -2,8 +2,10 @@
 -- the order of operations (load, send, new, resume, end run one at a time, so
 -- a send typed while the chat is still resuming waits for the resume).
 local config = require('caw.config')
+local context = require('caw.context')
 local daemon = require('caw.daemon')
 local permission = require('caw.permission')
+local prompt = require('caw.prompt')
 local render = require('caw.render')
 local state = require('caw.state')
 
@@ -31,6 +33,12 @@ local function err_kind(err)
 end
 
 local function notify(msg, level)
+  -- One line: a long or multi-line message would stop Neovim with "Press ENTER".
+  msg = tostring(msg):gsub('%s*\n%s*', ' ')
+  local room = math.max(20, vim.o.columns - 12)
+  if #msg > room then
+    msg = msg:sub(1, room - 1) .. '…'
+  end
   vim.notify('caw: ' .. msg, level or vim.log.levels.ERROR)
 end
 
@@ -56,8 +64,15 @@ function M.get(root)
       running = false,
       send = nil, -- the turn in flight: {req_id, client_id, stream, token}
       sends = 0,
-      usage = nil,
+      usage = nil, -- the chat's totals: {totalTokens, costUsd}
       questions = {}, -- open permission questions: {client_id, ordinal, session_id, window, respond}
+      attachments = {}, -- what goes with the next message (:CawAdd)
+      source_buf = nil, -- the file buffer `#buffer` means
+      trusted = nil, -- the user's answer to untrustedWorkspace in this Neovim
+      turns = 0, -- turns in the conversation (turn numbers for diff and revert)
+      last_failed = nil, -- {text, attachments} of the last failed message (gr)
+      model = nil,
+      reasoning = nil,
     }, Chat)
     chats[root] = chat
   end
@@ -105,10 +120,21 @@ end
 
 -- ---------------------------------------------------------------- buffer
 
+--- Show an error once: in the chat when it is visible, else as a (one-line) notification.
+function Chat:_error(msg, level)
+  if not (self.buf and vim.api.nvim_buf_is_valid(self.buf) and vim.fn.bufwinid(self.buf) ~= -1) then
+    notify(msg, level)
+  end
+end
+
 function Chat:buffer()
   if not (self.buf and vim.api.nvim_buf_is_valid(self.buf)) then
     local lost = self.buf ~= nil
     self.buf = render.buffer(self.root)
+    if not vim.b[self.buf].caw_keys then
+      vim.b[self.buf].caw_keys = true
+      require('caw.keys').chat(self.buf, self)
+    end
     self:_redraw_status()
     if lost and self.loaded then
       -- The user wiped the chat buffer: draw the conversation again.
@@ -137,13 +163,31 @@ function Chat:_redraw()
 end
 
 function Chat:prompt_buffer()
-  return render.prompt_buffer(self.root, function(text)
-    self:submit(text)
-  end)
+  self.prompt_buf = prompt.buffer(self.root, {
+    submit = function(text)
+      return self:submit(text)
+    end,
+    cancel = function()
+      self:cancel()
+    end,
+  })
+  prompt.show_attachments(self.prompt_buf, context.names(self.attachments))
+  return self.prompt_buf
 end
 
 function Chat:_header()
   render.reset(self:buffer(), 'caw · ' .. vim.fn.fnamemodify(self.root, ':t'))
+  self.turns = 0
+end
+
+--- Attach a line range of a buffer to the next message (:CawAdd).
+function Chat:add_range(buf, line1, line2)
+  local a = context.range(self.root, buf, line1, line2)
+  self.attachments[#self.attachments + 1] = a
+  if self.prompt_buf then
+    prompt.show_attachments(self.prompt_buf, context.names(self.attachments))
+  end
+  return a
 end
 
 function Chat:_redraw_status()
@@ -157,15 +201,55 @@ function Chat:_redraw_status()
   if self.provider then
     parts[#parts + 1] = render.provider_name(self.provider)
   end
-  if self.usage and self.usage.totalTokens then
-    parts[#parts + 1] = ('%d tokens'):format(self.usage.totalTokens)
+  if self.model or self.reasoning then
+    parts[#parts + 1] = (self.model or 'default model') .. (self.reasoning and (' (' .. self.reasoning .. ')') or '')
+  end
+  local usage = render.usage_text(self.usage)
+  if usage then
+    parts[#parts + 1] = usage
   end
   render.status(self.buf, table.concat(parts, ' · '))
 end
 
-function Chat:show()
-  local prompt = config.options.prompt and self:prompt_buffer() or nil
-  render.show(self:buffer(), prompt)
+--- Add a turn's usage to the chat's totals.
+function Chat:_count(usage)
+  if type(usage) ~= 'table' then
+    return
+  end
+  self.usage = self.usage or { totalTokens = 0 }
+  local tokens = usage.totalTokens
+  if tokens == nil or tokens == vim.NIL then
+    tokens = (tonumber(usage.inputTokens) or 0) + (tonumber(usage.outputTokens) or 0)
+  end
+  self.usage.totalTokens = (self.usage.totalTokens or 0) + tokens
+  if tonumber(usage.costUsd) then
+    self.usage.costUsd = (self.usage.costUsd or 0) + usage.costUsd
+  end
+end
+
+function Chat:show(focus_prompt)
+  local pbuf = config.options.prompt and self:prompt_buffer() or nil
+  local cur = vim.api.nvim_get_current_buf()
+  if vim.bo[cur].buftype == '' and vim.api.nvim_buf_get_name(cur) ~= '' then
+    self.source_buf = cur -- what #buffer means
+  end
+  render.show(self:buffer(), pbuf)
+  if pbuf and config.options.prompt_insert and focus_prompt ~= false then
+    vim.cmd('startinsert!')
+  end
+end
+
+--- Close the chat's windows (q); the conversation goes on in the background.
+function Chat:hide()
+  for _, buf in ipairs({ self.buf, self.prompt_buf }) do
+    if buf and vim.api.nvim_buf_is_valid(buf) then
+      for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+        if #vim.api.nvim_list_wins() > 1 then
+          pcall(vim.api.nvim_win_close, win, false)
+        end
+      end
+    end
+  end
 end
 
 -- ---------------------------------------------------------------- state file
@@ -202,9 +286,14 @@ function Chat:_adopt(client, result, redraw)
   end
   if redraw then
     self:_header()
-    for _, turn in ipairs(turns) do
-      render.turn(self.buf, turn, self.provider)
+    self.usage = nil
+    for i, turn in ipairs(turns) do
+      render.turn(self.buf, turn, self.provider, i)
+      self:_count(turn.usage)
     end
+    self.turns = #turns
+    local last = turns[#turns]
+    self.last_failed = last and render.turn_failed(last) and { text = last.input, attachments = {} } or nil
   end
   self:_redraw_status()
   self:_remember(previous)
@@ -222,15 +311,42 @@ function Chat:_permission_params(params)
   return params
 end
 
+--- Send session/start or session/resume; on untrustedWorkspace ask the user whether the
+--- folder's agent configuration may run, then send it again with `trusted`.
+function Chat:_request_trusted(client, method, params, cb)
+  if self.trusted ~= nil then
+    params.trusted = self.trusted
+  end
+  daemon.request(client, method, params, function(err, result)
+    if not (err and err_kind(err) == 'untrustedWorkspace' and self.trusted == nil) then
+      return cb(err, result)
+    end
+    local files = type(err.data) == 'table' and type(err.data.files) == 'table' and err.data.files or {}
+    local choices = { 'Trust', 'Without project configuration', 'Cancel' }
+    local ask = ('caw: %s has agent configuration that runs as code: %s'):format(
+      vim.fn.fnamemodify(self.root, ':~'),
+      table.concat(files, ', ')
+    )
+    vim.ui.select(choices, { prompt = ask, kind = 'caw.trust' }, function(choice)
+      if choice == choices[1] or choice == choices[2] then
+        self.trusted = choice == choices[1]
+        params.trusted = self.trusted
+        return daemon.request(client, method, params, cb)
+      end
+      cb({ message = 'not started: the workspace is not trusted (' .. table.concat(files, ', ') .. ')' })
+    end)
+  end)
+end
+
 --- session/resume with what we know (handle first, else the bare session id).
 function Chat:_resume(client, saved, redraw, cb)
-  local params = self:_permission_params({ cwd = self.root })
+  local params = self:_permission_params({ cwd = self.root, trackChanges = true })
   if saved.handle then
     params.handle = saved.handle
   else
     params.sessionId = saved.sessionId
   end
-  daemon.request(client, 'session/resume', params, function(err, result)
+  self:_request_trusted(client, 'session/resume', params, function(err, result)
     if err then
       return cb(err)
     end
@@ -240,18 +356,23 @@ function Chat:_resume(client, saved, redraw, cb)
 end
 
 function Chat:_start(client, provider, cb)
-  local params =
-    self:_permission_params({ cwd = self.root, provider = provider or self.provider or config.options.provider })
-  if config.options.model then
-    params.model = config.options.model
-  end
-  daemon.request(client, 'session/start', params, function(err, result)
+  local params = self:_permission_params({
+    cwd = self.root,
+    provider = provider or self.provider or config.options.provider,
+    trackChanges = true,
+  })
+  params.model = self.model or config.options.model
+  params.reasoning = self.reasoning
+  self:_request_trusted(client, 'session/start', params, function(err, result)
     if err then
       return cb(err)
     end
     self.session_id = result.sessionId
     self.client_id = client.id
     self.provider = result.provider or params.provider
+    if result.model and result.model ~= vim.NIL then
+      self.model = result.model
+    end
     self.handle = nil
     self:_redraw_status()
     self:_remember()
@@ -309,6 +430,7 @@ function Chat:load()
   self:_header()
   local saved = state.current(self.root)
   if not saved then
+    render.hint(self.buf)
     return
   end
   self.session_id, self.handle = saved.sessionId, saved.handle
@@ -324,7 +446,7 @@ function Chat:load()
       self:_resume(client, saved, true, function(rerr)
         if rerr then
           render.note(self.buf, 'could not resume the chat: ' .. err_text(rerr))
-          notify('could not resume the chat: ' .. err_text(rerr), vim.log.levels.WARN)
+          self:_error('could not resume the chat: ' .. err_text(rerr), vim.log.levels.WARN)
         end
         done()
       end)
@@ -332,28 +454,67 @@ function Chat:load()
   end)
 end
 
---- Send a message (queued behind whatever runs).
-function Chat:submit(text)
+--- Send a message (queued behind whatever runs) with the attachments added so far and those
+--- its `#buffer` / `#file:path` name. Returns false (nothing sent) when one cannot be read.
+function Chat:submit(text, extra)
+  local named, err = context.parse(text, self.root, self.source_buf)
+  if not named then
+    notify(err, vim.log.levels.WARN)
+    return false
+  end
+  local attachments = vim.list_extend(vim.list_extend({}, extra or {}), self.attachments)
+  vim.list_extend(attachments, named)
+  self.attachments = {}
+  if self.prompt_buf then
+    prompt.show_attachments(self.prompt_buf, nil)
+  end
   self:enqueue(function(done)
-    self:_send(text, done)
+    self:_send(text, done, attachments)
+  end)
+  return true
+end
+
+--- gr: send the last failed message again.
+function Chat:retry()
+  local failed = self.last_failed
+  if not failed then
+    notify('no failed message to retry', vim.log.levels.INFO)
+    return
+  end
+  self.last_failed = nil
+  self:enqueue(function(done)
+    self:_send(failed.text, done, failed.attachments)
   end)
 end
 
-function Chat:_send(text, done)
+function Chat:_send(text, done, attachments)
+  attachments = attachments or {}
   local buf = self:buffer()
   if not self.title or self.title == '' then
     self.title = title_of(text)
   end
   local user_line = render.user(buf, text)
+  render.busy(buf, true)
+  if #attachments > 0 then
+    render.note(buf, 'attached: ' .. context.names(attachments))
+  end
   self:_ensure_session(function(err, client)
     if err then
       render.stream(buf, self.provider):fail(err_text(err))
-      notify(err_text(err))
+      self.last_failed = { text = text, attachments = attachments }
+      self:_error(err_text(err))
       return done()
     end
     local stream = render.stream(buf, self.provider)
     self.sends = self.sends + 1
     local params = { sessionId = self.session_id, message = text }
+    if #attachments > 0 then
+      if daemon.speaks(client, '1.2') then
+        params.attachments = vim.tbl_map(context.wire, attachments)
+      else
+        params.message = context.inline(text, attachments)
+      end
+    end
     local token
     if config.options.progress then
       token = ('caw/%s/%d'):format(self.session_id, self.sends)
@@ -381,18 +542,20 @@ function Chat:_send(text, done)
           else
             stream:fail(err_text(serr))
           end
-          notify(err_text(serr), vim.log.levels.WARN)
+          self.last_failed = { text = text, attachments = attachments }
+          self:_error(err_text(serr), vim.log.levels.WARN)
         end
         return done()
       end
       if result.resumeHandle and result.resumeHandle ~= vim.NIL then
         self.handle = result.resumeHandle
       end
-      if result.turn and result.turn.usage then
-        local u = result.turn.usage
-        self.usage = self.usage or { totalTokens = 0 }
-        self.usage.totalTokens = (self.usage.totalTokens or 0) + (u.totalTokens or 0)
-      end
+      local turn = type(result.turn) == 'table' and result.turn or {}
+      self.turns = (tonumber(turn.index) and turn.index + 1) or (self.turns + 1)
+      render.mark_turn(buf, user_line, self.turns)
+      self:_count(turn.usage)
+      self.last_failed = render.turn_failed(turn) and { text = text, attachments = attachments } or nil
+      self.changed_turn = render.changes_text(turn) and self.turns or self.changed_turn
       stream:finish(result.turn, self.provider)
       self:_redraw_status()
       self:_remember()
@@ -488,7 +651,7 @@ function Chat:cancel()
   end
   daemon.request(client, 'session/cancel', { sessionId = self.session_id }, function(err, result)
     if err then
-      notify(err_text(err), vim.log.levels.WARN)
+      self:_error(err_text(err), vim.log.levels.WARN)
       return
     end
     -- Neovim drops a RequestCancelled answer, so end the pending send here.
@@ -504,17 +667,18 @@ function Chat:new_chat(provider)
   self:enqueue(function(done)
     self.session_id, self.handle, self.client_id, self.title, self.usage = nil, nil, nil, nil, nil
     self.provider = provider or config.options.provider
+    self.last_failed, self.changed_turn = nil, nil
     self:_header()
     daemon.ensure(self.root, function(err, client)
       if err then
         render.note(self.buf, err_text(err))
-        notify(err_text(err))
+        self:_error(err_text(err))
         return done()
       end
       self:_start(client, provider, function(serr)
         if serr then
           render.note(self.buf, 'could not start a chat: ' .. err_text(serr))
-          notify(err_text(serr))
+          self:_error(err_text(serr))
         else
           render.note(self.buf, 'new chat with ' .. render.provider_name(self.provider))
         end
@@ -535,13 +699,13 @@ function Chat:resume_chat(item)
     daemon.ensure(self.root, function(err, client)
       if err then
         render.note(self.buf, err_text(err))
-        notify(err_text(err))
+        self:_error(err_text(err))
         return done()
       end
       self:_resume(client, item, true, function(rerr)
         if rerr then
           render.note(self.buf, 'could not resume the chat: ' .. err_text(rerr))
-          notify(err_text(rerr))
+          self:_error(err_text(rerr))
         end
         done()
       end)
@@ -565,7 +729,8 @@ function Chat:choices(cb)
       for _, s in ipairs((not lerr and result and result.sessions) or {}) do
         local known = seen[s.sessionId]
         if known then
-          known.numTurns, known.live = s.numTurns, s.live
+          known.numTurns, known.live = s.turnCount or s.numTurns, s.live
+          known.costUsd, known.lastActivity = s.totalCostUsd, s.lastActivity
           if s.title and s.title ~= vim.NIL and s.title ~= '' then
             known.title = known.title or s.title
           end
@@ -574,9 +739,11 @@ function Chat:choices(cb)
             sessionId = s.sessionId,
             provider = s.provider,
             title = s.title ~= vim.NIL and s.title or nil,
-            numTurns = s.numTurns,
+            numTurns = s.turnCount or s.numTurns,
             live = s.live,
             updatedAt = s.updatedAt,
+            costUsd = s.totalCostUsd,
+            lastActivity = s.lastActivity,
           }
         end
       end
@@ -605,6 +772,207 @@ function Chat:end_chat()
       end
       forget()
     end)
+  end)
+end
+
+-- ---------------------------------------------------------------- options, review, chats
+
+--- A request to this chat's live session: cb(err, result, client).
+function Chat:_call(method, params, cb)
+  self:_ensure_session(function(err, client)
+    if err then
+      return cb(err)
+    end
+    params.sessionId = self.session_id
+    daemon.request(client, method, params, function(rerr, result)
+      cb(rerr, result, client)
+    end)
+  end)
+end
+
+--- Change the model or reasoning of the chat: session/configure where the daemon has it (1.2),
+--- else for the next new chat.
+function Chat:configure(change)
+  local client = daemon.get(self.root)
+  if not (self.session_id and client and daemon.speaks(client, '1.2')) then
+    self.model = change.model or self.model
+    self.reasoning = change.reasoning or self.reasoning
+    render.note(self:buffer(), 'model/reasoning apply to the next new chat (:CawNew)')
+    return self:_redraw_status()
+  end
+  self:_call('session/configure', change, function(err, result)
+    if err then
+      render.note(self:buffer(), 'could not change the chat: ' .. err_text(err))
+      return self:_error(err_text(err), vim.log.levels.WARN)
+    end
+    self.model = (result and result.model ~= vim.NIL and result.model) or change.model or self.model
+    self.reasoning = (result and result.reasoning ~= vim.NIL and result.reasoning) or change.reasoning or self.reasoning
+    render.note(
+      self:buffer(),
+      ('next turns: %s%s'):format(
+        self.model or 'default model',
+        self.reasoning and (', reasoning ' .. self.reasoning) or ''
+      )
+    )
+    self:_redraw_status()
+  end)
+end
+
+--- The models the daemon lists for a provider (providers/models, 1.2); cb(models or nil).
+function Chat:_models(provider, cb)
+  daemon.ensure(self.root, function(err, client)
+    if err or not daemon.speaks(client, '1.2') then
+      return cb(nil)
+    end
+    daemon.request(client, 'providers/models', { provider = provider }, function(merr, result)
+      local entry = not merr and result and result.providers and result.providers[1]
+      cb(entry and entry.models or nil)
+    end)
+  end)
+end
+
+--- ga: provider, model, reasoning.
+function Chat:options()
+  local provider = self.provider or config.options.provider
+  local items = {
+    'Provider: ' .. render.provider_name(provider),
+    'Model: ' .. (self.model or 'default'),
+    'Reasoning: ' .. (self.reasoning or 'default'),
+  }
+  vim.ui.select(items, { prompt = 'caw chat', kind = 'caw.options' }, function(_, idx)
+    if idx == 1 then
+      local names = require('caw').providers()
+      vim.ui.select(names, { prompt = 'Provider (a new chat)', format_item = render.provider_name }, function(p)
+        if p and p ~= self.provider then
+          self:new_chat(p)
+        end
+      end)
+    elseif idx == 2 then
+      self:_models(provider, function(models)
+        if not models then
+          return vim.ui.input({ prompt = 'Model: ', default = self.model or '' }, function(m)
+            if m and m:match('%S') then
+              self:configure({ model = vim.trim(m) })
+            end
+          end)
+        end
+        vim.ui.select(models, {
+          prompt = 'Model',
+          format_item = function(m)
+            return (m.name or m.id) .. (m.isDefault and ' (default)' or '')
+          end,
+        }, function(m)
+          if m then
+            self.levels = m.reasoningLevels
+            self:configure({ model = m.id })
+          end
+        end)
+      end)
+    elseif idx == 3 then
+      local levels = type(self.levels) == 'table' and #self.levels > 0 and self.levels or { 'low', 'medium', 'high' }
+      vim.ui.select(levels, { prompt = 'Reasoning' }, function(level)
+        if level then
+          self:configure({ reasoning = level })
+        end
+      end)
+    end
+  end)
+end
+
+--- Open the turn's changed files in diff splits (before | after) in a new tab page.
+function Chat:diff(turn)
+  turn = turn or self.changed_turn or self.turns
+  if not turn or turn < 1 then
+    return notify('no turn to show', vim.log.levels.INFO)
+  end
+  self:_call('session/changes', { turn = turn }, function(err, result)
+    if err then
+      return notify('no diff for turn ' .. turn .. ': ' .. err_text(err), vim.log.levels.WARN)
+    end
+    local changes = result and result.changes or {}
+    if #changes == 0 then
+      return notify(('turn %d changed no files'):format(turn), vim.log.levels.INFO)
+    end
+    local function open(c)
+      require('caw.review').open(self.root, turn, c)
+    end
+    if #changes == 1 then
+      return open(changes[1])
+    end
+    vim.ui.select(changes, {
+      prompt = ('Files changed by turn %d'):format(turn),
+      format_item = function(c)
+        return c.path .. ' (' .. c.status .. ')'
+      end,
+    }, function(c)
+      if c then
+        open(c)
+      end
+    end)
+  end)
+end
+
+--- :CawRevert: put the turn's files back as they were before it (session/revert).
+function Chat:revert(turn)
+  turn = turn or self.changed_turn
+  if not turn then
+    return notify('no turn with changed files to revert', vim.log.levels.INFO)
+  end
+  self:_call('session/revert', { turn = turn }, function(err, result)
+    local buf = self:buffer()
+    if err then
+      local files = type(err.data) == 'table' and type(err.data.files) == 'table' and err.data.files or nil
+      if err_kind(err) == 'filesChangedSince' and files then
+        render.note(
+          buf,
+          ('not reverted: changed since turn %d: %s (nothing was written)'):format(turn, table.concat(files, ', '))
+        )
+      else
+        render.note(buf, 'could not revert turn ' .. turn .. ': ' .. err_text(err))
+      end
+      return self:_error(err_text(err), vim.log.levels.WARN)
+    end
+    local reverted = result and result.reverted or {}
+    render.note(buf, ('reverted turn %d: %s'):format(turn, table.concat(reverted, ', ')))
+    vim.cmd('silent! checktime')
+  end)
+end
+
+--- Rename a chat (session/rename where the daemon has it; the state file in any case).
+function Chat:rename(item, title)
+  pcall(state.rename, self.root, item.sessionId, title)
+  if item.sessionId == self.session_id then
+    self.title = title
+    self:_redraw_status()
+  end
+  daemon.ensure(self.root, function(err, client)
+    if not err and daemon.speaks(client, '1.2') then
+      daemon.request(client, 'session/rename', { sessionId = item.sessionId, title = title }, function(rerr)
+        if rerr then
+          notify(err_text(rerr), vim.log.levels.WARN)
+        end
+      end)
+    end
+  end)
+end
+
+--- Delete a chat: session/delete (1.2: ends it, removes its record) and the state file entry.
+function Chat:delete(item)
+  pcall(state.forget, self.root, item.sessionId)
+  if item.sessionId == self.session_id then
+    self.session_id, self.handle, self.client_id, self.title, self.usage = nil, nil, nil, nil, nil
+    self:_header()
+    render.note(self.buf, 'chat deleted')
+    self:_redraw_status()
+  end
+  daemon.ensure(self.root, function(err, client)
+    if not err and daemon.speaks(client, '1.2') then
+      daemon.request(client, 'session/delete', { sessionId = item.sessionId }, function(derr)
+        if derr then
+          notify(err_text(derr), vim.log.levels.WARN)
+        end
+      end)
+    end
   end)
 end
 

@@ -25,10 +25,33 @@ M.defaults = {
   split = 'botright vsplit',
   -- Width (vertical splits) or height (horizontal ones) of the chat window; nil keeps Vim's choice.
   size = 80,
-  -- Open a small prompt buffer below the chat (type, then <CR> in insert mode sends).
+  -- Open a prompt buffer below the chat (several lines; see keymaps.send and keymaps.newline).
   prompt = true,
   -- Height of the prompt window.
-  prompt_height = 3,
+  prompt_height = 4,
+  -- Start in Insert mode when the prompt window is focused.
+  prompt_insert = true,
+  -- How many sent messages the prompt remembers (<Up>/<Down> on its first/last line).
+  history_size = 100,
+  -- Keys: each a key (string), a list of keys, or false to leave it unmapped.
+  -- Prompt keys name their modes ({ n = ..., i = ... }); chat keys are Normal mode.
+  keymaps = {
+    send = { n = '<CR>', i = '<CR>' }, -- send the prompt's text
+    newline = { i = { '<S-CR>', '<C-j>' } }, -- insert a line break in the prompt
+    history_prev = { n = '<Up>', i = '<Up>' }, -- on the first line: the previous message
+    history_next = { n = '<Down>', i = '<Down>' }, -- on the last line: the next message
+    close = 'q', -- close the chat and prompt windows
+    next_turn = ']]',
+    prev_turn = '[[',
+    yank_code = 'gy', -- yank the code block under (or above) the cursor
+    cancel = '<C-c>', -- stop the running turn (also in the prompt)
+    options = 'ga', -- provider, model, reasoning
+    retry = 'gr', -- send the last failed message again
+    diff = 'gd', -- the changed files of the turn under the cursor, as a diff
+    help = '?',
+  },
+  -- Keep the chat window as a markdown buffer that render-markdown.nvim / markview.nvim render.
+  conceallevel = 2,
   -- Report running turns through LSP work-done progress (vim.lsp.status(), fidget.nvim).
   progress = true,
   -- Folded by default: tool calls and thinking.
@@ -40,6 +63,21 @@ M.defaults = {
 M.options = vim.deepcopy(M.defaults)
 
 M.PERMISSION_MODES = { 'ask', 'bypass', 'deny' }
+
+--- The keys of a keymap option for `mode`: {} when unmapped (false/nil).
+--- A plain string or list applies to every mode; a table with n/i keys per mode.
+function M.keys(name, mode)
+  local value = M.options.keymaps[name]
+  if type(value) == 'table' and (value.n ~= nil or value.i ~= nil) then
+    value = value[mode or 'n']
+  elseif mode and mode ~= 'n' then
+    value = nil -- chat keys are Normal-mode keys
+  end
+  if not value then
+    return {}
+  end
+  return type(value) == 'string' and { value } or value
+end
 
 -- (vim.validate's table form is deprecated in 0.11 and its new form is missing in 0.10.)
 local function check(name, value, kind, optional)
@@ -60,6 +98,10 @@ function M.set(opts)
       o[key] = vim.deepcopy(opts[key])
     end
   end
+  -- A key given replaces the default's modes and keys, not merged with them.
+  for name, value in pairs(type(opts.keymaps) == 'table' and opts.keymaps or {}) do
+    o.keymaps[name] = vim.deepcopy(value)
+  end
   if type(o.cmd) == 'string' then
     o.cmd = { o.cmd }
   end
@@ -77,6 +119,8 @@ function M.set(opts)
   check('prompt', o.prompt, 'boolean')
   check('progress', o.progress, 'boolean')
   check('fold_tools', o.fold_tools, 'boolean')
+  check('prompt_insert', o.prompt_insert, 'boolean')
+  check('keymaps', o.keymaps, 'table')
   return o
 end
 

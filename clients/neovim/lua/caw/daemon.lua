@@ -86,6 +86,21 @@ function M.get(root)
   end
 end
 
+--- Whether the client's daemon speaks caw protocol `version` ("1.2") or later.
+function M.speaks(client, version)
+  local have = vim.tbl_get(info[client.id] or {}, 'capabilities', 'experimental', 'caw', 'protocolVersion')
+  if type(have) ~= 'string' then
+    return false
+  end
+  local hmaj, hmin = have:match('^(%d+)%.(%d+)')
+  local wmaj, wmin = version:match('^(%d+)%.(%d+)')
+  hmaj, hmin, wmaj, wmin = tonumber(hmaj), tonumber(hmin), tonumber(wmaj), tonumber(wmin)
+  if not (hmaj and wmaj) then
+    return false
+  end
+  return hmaj > wmaj or (hmaj == wmaj and hmin >= wmin)
+end
+
 --- The daemon's initialize result (serverInfo, capabilities) for a client.
 function M.info(client_id)
   return info[client_id]
@@ -165,7 +180,10 @@ local function start(root)
   local cfg = M.client_config(root)
   local exe = cfg.cmd[1]
   if vim.fn.executable(exe) ~= 1 then
-    return nil, ('caw: %s not found (set cmd in require("caw").setup{}); install with: pip install caw'):format(exe)
+    return nil,
+      ('caw: %s not found (set cmd in require("caw").setup{}); install with: pip install coding-agent-wrapper'):format(
+        exe
+      )
   end
   local id
   cfg.on_init = function(client, result)

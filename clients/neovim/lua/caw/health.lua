@@ -46,7 +46,8 @@ function M.check()
   local exe = cmd[1]
   if vim.fn.executable(exe) ~= 1 then
     health.error(('daemon %q not found'):format(exe), {
-      'install caw: pip install caw (or pipx install caw), so that caw-server is on $PATH',
+      'install caw: pip install coding-agent-wrapper (or pipx install coding-agent-wrapper),'
+        .. ' so that caw-server is on $PATH',
       'or point setup({ cmd = { "/path/to/caw-server" } }) at it',
     })
   else

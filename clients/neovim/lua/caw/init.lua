@@ -78,23 +78,55 @@ function M.selection_message(buf, line1, line2, text)
   return table.concat(parts, '\n')
 end
 
+--- :'<,'>CawAdd: attach lines of the current buffer to the next message; `ask` then puts the
+--- cursor in the prompt (Insert mode) for the question.
+function M.add(line1, line2, ask)
+  local buf = vim.api.nvim_get_current_buf()
+  local chat = chat_for(buf)
+  chat:load()
+  local a = chat:add_range(buf, line1, line2)
+  chat.source_buf = buf
+  if ask or vim.fn.bufwinid(chat:buffer()) == -1 then
+    chat:show(ask == true)
+    if not ask then
+      vim.cmd('wincmd p')
+    end
+  end
+  vim.notify('caw: attached ' .. a.name .. ' to the next message', vim.log.levels.INFO)
+  return chat
+end
+
 --- :CawSend {text} / :'<,'>CawSend [text]: send to the workspace's chat, opening it.
+--- With a range and no text the lines are attached and the prompt asks for the question.
 function M.send(text, line1, line2)
   local buf = vim.api.nvim_get_current_buf()
-  if line1 and line2 then
-    text = M.selection_message(buf, line1, line2, text)
+  local has_text = text and text:match('%S')
+  if line1 and line2 and not has_text then
+    return M.add(line1, line2, true)
   end
-  if not text or not text:match('%S') then
+  if not has_text then
     vim.notify('caw: nothing to send', vim.log.levels.WARN)
     return
   end
   local chat = chat_for(buf)
   chat:load()
-  if vim.fn.bufwinid(chat:buffer()) == -1 then
-    chat:show()
+  local extra
+  if line1 and line2 then
+    extra = { require('caw.context').range(chat.root, buf, line1, line2) }
   end
-  chat:submit(text)
+  if vim.bo[buf].buftype == '' and vim.api.nvim_buf_get_name(buf) ~= '' then
+    chat.source_buf = buf
+  end
+  if vim.fn.bufwinid(chat:buffer()) == -1 then
+    chat:show(false)
+  end
+  chat:submit(text, extra)
   return chat
+end
+
+--- :CawRevert [turn]: undo the file changes of a turn (the last one that changed files).
+function M.revert(turn)
+  chat_for():revert(tonumber(turn))
 end
 
 --- :CawNew [provider]: a new chat in this workspace.
@@ -106,10 +138,17 @@ function M.new(provider)
 end
 
 local function label(item)
-  local when = item.lastUsed and os.date('%Y-%m-%d %H:%M', item.lastUsed) or item.updatedAt or ''
+  local when = item.lastActivity ~= vim.NIL and item.lastActivity
+    or (item.lastUsed and os.date('%Y-%m-%d %H:%M', item.lastUsed))
+    or item.updatedAt
+    or ''
+  when = tostring(when):gsub('T(%d%d:%d%d).*$', ' %1')
   local parts = { item.title or item.sessionId, require('caw.render').provider_name(item.provider), when }
   if item.numTurns then
     parts[#parts + 1] = ('%d turns'):format(item.numTurns)
+  end
+  if tonumber(item.costUsd) then
+    parts[#parts + 1] = ('$%.4f'):format(item.costUsd)
   end
   if item.live then
     parts[#parts + 1] = 'live'
@@ -130,6 +169,45 @@ function M.resume()
         chat:resume_chat(item)
         chat:show()
       end
+    end)
+  end)
+end
+
+--- :CawChats: this workspace's chats; pick one, then open, rename or delete it.
+function M.chats()
+  local chat = chat_for()
+  chat:choices(function(items)
+    if #items == 0 then
+      vim.notify('caw: no stored chats for ' .. chat.root, vim.log.levels.INFO)
+      return
+    end
+    vim.ui.select(items, { prompt = 'caw chats', format_item = label, kind = 'caw.chats' }, function(item)
+      if not item then
+        return
+      end
+      local actions = { 'Open', 'Rename', 'Delete' }
+      vim.ui.select(actions, { prompt = item.title or item.sessionId }, function(action)
+        if action == 'Open' then
+          chat:resume_chat(item)
+          chat:show()
+        elseif action == 'Rename' then
+          vim.ui.input({ prompt = 'New title: ', default = item.title or '' }, function(title)
+            if title and title:match('%S') then
+              chat:rename(item, vim.trim(title))
+            end
+          end)
+        elseif action == 'Delete' then
+          vim.ui.select(
+            { 'Delete', 'Cancel' },
+            { prompt = 'Delete "' .. (item.title or item.sessionId) .. '"?' },
+            function(c)
+              if c == 'Delete' then
+                chat:delete(item)
+              end
+            end
+          )
+        end
+      end)
     end)
   end)
 end

@@ -13,6 +13,9 @@ local folds = {} ---@type table<integer, {s: integer, e: integer}[]> buf -> rang
 -- Where the last streamed text ended, valid while the buffer's changedtick is `tick`: appending
 -- there needs no copy of the last line, which a long streamed line made cost its whole length.
 local tails = {} ---@type table<integer, {tick: integer, row: integer, col: integer}>
+local ns_turns = api.nvim_create_namespace('caw_turns') -- "## You" lines, id = turn number
+local ns_busy = api.nvim_create_namespace('caw_busy')
+local spinners = {} ---@type table<integer, {timer: any, frame: integer}>
 
 local PROVIDER_NAMES = { claude_code = 'Claude Code', codex = 'Codex', opencode = 'opencode' }
 
@@ -58,6 +61,33 @@ function M.folds(buf)
   return vim.deepcopy(folds[buf] or {})
 end
 
+--- Make the folds of `buf`'s windows match the ranges now. Neovim does not update expression
+--- folds while Insert mode is active (and on leaving it only the current window's), so a turn
+--- sent from the prompt left the chat without folds; `zx` recomputes them. Folds the user had
+--- opened are opened again.
+function M.refresh_folds(buf)
+  local mode = api.nvim_get_mode().mode
+  if mode:sub(1, 1) == 'n' or not folds[buf] then
+    return
+  end
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    api.nvim_win_call(win, function()
+      local open = {}
+      for _, r in ipairs(folds[buf]) do
+        if vim.fn.foldlevel(r.s) > 0 and vim.fn.foldclosed(r.s) == -1 then
+          open[#open + 1] = r.s
+        end
+      end
+      local view = vim.fn.winsaveview()
+      vim.cmd('silent! normal! zx')
+      for _, lnum in ipairs(open) do
+        vim.cmd(('silent! %dfoldopen'):format(lnum))
+      end
+      vim.fn.winrestview(view)
+    end)
+  end
+end
+
 local function drop_folds_from(buf, lnum)
   local ranges = folds[buf] or {}
   while #ranges > 0 and ranges[#ranges].s >= lnum do
@@ -83,6 +113,9 @@ local function set_window_options(win)
   wo.foldlevel = config.options.fold_tools and 0 or 99
   wo.foldenable = true
   wo.winfixwidth = true
+  -- render-markdown.nvim / markview.nvim conceal markup; plain Neovim hides ** and ` too.
+  wo.conceallevel = config.options.conceallevel
+  wo.concealcursor = 'nc'
 end
 
 --- The named scratch buffer of a workspace: the existing one (and true), or a new one.
@@ -122,34 +155,6 @@ function M.buffer(root)
       tails[buf] = nil
     end,
   })
-  return buf
-end
-
---- The prompt buffer of a workspace: one line, <CR> in insert mode sends it.
-function M.prompt_buffer(root, on_submit)
-  local buf, existing = workspace_buffer('caw-prompt://' .. root, 'prompt', root)
-  if existing then
-    return buf
-  end
-  vim.fn.prompt_setprompt(buf, 'caw> ')
-  -- A prompt buffer counts as modified, which would make :qa refuse to quit.
-  api.nvim_create_autocmd({ 'TextChanged', 'TextChangedI', 'TextChangedP', 'BufLeave' }, {
-    buffer = buf,
-    callback = function()
-      vim.bo[buf].modified = false
-    end,
-  })
-  vim.fn.prompt_setcallback(buf, function(text)
-    -- Keep only the fresh prompt line: the chat buffer is the history.
-    vim.schedule(function()
-      if api.nvim_buf_is_valid(buf) and api.nvim_buf_line_count(buf) > 1 then
-        api.nvim_buf_set_lines(buf, 0, -2, false, {})
-      end
-    end)
-    if text:match('%S') then
-      on_submit(text)
-    end
-  end)
   return buf
 end
 
@@ -338,6 +343,7 @@ end
 --- Replace the whole buffer with a header line.
 function M.reset(buf, title)
   folds[buf] = {}
+  api.nvim_buf_clear_namespace(buf, ns_turns, 0, -1)
   modify(buf, function()
     api.nvim_buf_set_lines(buf, 0, -1, false, { '# ' .. title })
   end)
@@ -391,22 +397,180 @@ local function render_blocks(buf, blocks)
   end
 end
 
+local function present(v)
+  return v ~= nil and v ~= vim.NIL
+end
+
+--- The error text of a turn: protocol 1.2's {kind, message}, or the older string.
+function M.turn_error(turn)
+  local e = turn.error
+  if type(e) == 'table' then
+    return tostring(e.message or e.kind or 'the turn failed')
+  end
+  return present(e) and tostring(e) or 'the turn failed'
+end
+
+function M.turn_failed(turn)
+  return turn.status == 'failed' or turn.stopReason == 'error' or present(turn.error)
+end
+
+local function thousands(n)
+  local s = tostring(math.floor(n))
+  return s:reverse():gsub('(%d%d%d)', '%1,'):reverse():gsub('^,', '')
+end
+
+--- "1,234 tokens · $0.0123" for a usage record (nil without figures).
+function M.usage_text(usage)
+  if type(usage) ~= 'table' then
+    return nil
+  end
+  local tokens = usage.totalTokens
+  if not present(tokens) then
+    tokens = (tonumber(usage.inputTokens) or 0) + (tonumber(usage.outputTokens) or 0)
+  end
+  local parts = {}
+  if tokens and tokens > 0 then
+    parts[#parts + 1] = thousands(tokens) .. ' tokens'
+  end
+  if present(usage.costUsd) and tonumber(usage.costUsd) then
+    parts[#parts + 1] = ('$%.4f'):format(usage.costUsd)
+  end
+  local ctx, window = tonumber(usage.contextTokens), tonumber(usage.contextWindow)
+  if ctx and window and ctx > 0 and window > 0 then
+    parts[#parts + 1] = ('context %d%%'):format(math.floor(100 * ctx / window + 0.5))
+  end
+  return #parts > 0 and table.concat(parts, ' · ') or nil
+end
+
+--- The files a turn changed (protocol 1.2 `changes`), as one line; nil when none.
+function M.changes_text(turn)
+  local changes = type(turn.changes) == 'table' and turn.changes or {}
+  if #changes == 0 then
+    return nil
+  end
+  local names = {}
+  for _, c in ipairs(changes) do
+    names[#names + 1] = ('`%s` (%s)'):format(c.path, c.status)
+  end
+  return 'changed: ' .. table.concat(names, ', ')
+end
+
 local function turn_footer(buf, turn)
-  if turn.stopReason == 'cancelled' then
+  if turn.status == 'cancelled' or turn.stopReason == 'cancelled' then
     M.note(buf, '(cancelled)')
-  elseif turn.stopReason == 'error' or (turn.error and turn.error ~= vim.NIL) then
+  elseif M.turn_failed(turn) then
     separate(buf)
-    append(buf, { '> **error:** ' .. tostring(turn.error ~= vim.NIL and turn.error or 'the turn failed') })
+    append(buf, { '> **error:** ' .. M.turn_error(turn) })
+  end
+  local changed = M.changes_text(turn)
+  if changed then
+    local keys = config.keys('diff')
+    M.note(buf, changed .. (keys[1] and (' · ' .. keys[1] .. ' shows the diff, :CawRevert undoes it') or ''))
+  end
+  local usage = M.usage_text(turn.usage)
+  if usage then
+    M.note(buf, usage)
   end
 end
 
---- A complete turn from the history (session/resume's `turns`).
-function M.turn(buf, turn, provider)
-  M.user(buf, turn.input or '')
+--- A complete turn from the history (session/resume's `turns`); `n` its 1-based number.
+function M.turn(buf, turn, provider, n)
+  local first = M.user(buf, turn.input or '')
+  if n then
+    M.mark_turn(buf, first, n)
+  end
   separate(buf)
   append(buf, { '## ' .. M.provider_name(provider) })
   render_blocks(buf, turn.output)
   turn_footer(buf, turn)
+  M.refresh_folds(buf)
+end
+
+--- Mark the "## You" line at `lnum` as turn `n` (the mark moves with the text).
+function M.mark_turn(buf, lnum, n)
+  pcall(api.nvim_buf_set_extmark, buf, ns_turns, lnum - 1, 0, { id = n })
+end
+
+--- The turn number of the turn around `lnum` (the last marked one at or above it).
+function M.turn_at(buf, lnum)
+  local marks = api.nvim_buf_get_extmarks(buf, ns_turns, { lnum - 1, 0 }, 0, { limit = 1 })
+  return marks[1] and marks[1][1] or nil
+end
+
+--- The lines of the "## You" headers (]] and [[).
+function M.turn_lines(buf)
+  local out = {}
+  for i, line in ipairs(api.nvim_buf_get_lines(buf, 0, -1, false)) do
+    if line == '## You' then
+      out[#out + 1] = i
+    end
+  end
+  return out
+end
+
+local SPINNER = { '⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏' }
+
+local function draw_busy(buf)
+  local sp = spinners[buf]
+  if not (sp and api.nvim_buf_is_valid(buf)) then
+    return
+  end
+  sp.frame = sp.frame % #SPINNER + 1
+  local last = api.nvim_buf_line_count(buf) - 1
+  sp.mark = api.nvim_buf_set_extmark(buf, ns_busy, last, 0, {
+    id = sp.mark,
+    virt_lines = { { { SPINNER[sp.frame] .. ' working…', 'Comment' } } },
+  })
+end
+
+--- A "working…" line under the end of the chat while a turn runs (a virtual line, not text).
+function M.busy(buf, on)
+  local sp = spinners[buf]
+  if on and not sp then
+    sp = { frame = 0, timer = (vim.uv or vim.loop).new_timer() }
+    spinners[buf] = sp
+    draw_busy(buf)
+    sp.timer:start(
+      120,
+      120,
+      vim.schedule_wrap(function()
+        draw_busy(buf)
+      end)
+    )
+  elseif not on and sp then
+    sp.timer:stop()
+    sp.timer:close()
+    spinners[buf] = nil
+    if api.nvim_buf_is_valid(buf) then
+      api.nvim_buf_clear_namespace(buf, ns_busy, 0, -1)
+    end
+  end
+end
+
+--- The "working…" line shown, or nil (tests).
+function M.busy_text(buf)
+  local marks = api.nvim_buf_get_extmarks(buf, ns_busy, 0, -1, { details = true })
+  local m = marks[1]
+  return m and m[4].virt_lines and m[4].virt_lines[1][1][1] or nil
+end
+
+--- The first-run hint of an empty chat.
+function M.hint(buf)
+  local send = config.keys('send', 'i')[1] or ':CawSend'
+  local newline = config.keys('newline', 'i')[1]
+  local lines = {
+    '',
+    ('_Type your question in the prompt below and press %s to send%s._'):format(
+      send,
+      newline and (' (' .. newline .. ' starts a new line)') or ''
+    ),
+    "_`#buffer` and `#file:path` attach context; `:'<,'>CawAdd` attaches the selected lines._",
+    ('_%s picks the provider, model and reasoning; %s lists the keys; `:checkhealth caw` if something is off._'):format(
+      config.keys('options')[1] or ':CawNew',
+      config.keys('help')[1] or ':help caw'
+    ),
+  }
+  append(buf, lines)
 end
 
 -- ---------------------------------------------------------------- streaming
@@ -424,6 +588,7 @@ function M.stream(buf, provider)
   separate(buf)
   local header = append(buf, { '## ' .. M.provider_name(provider) })
   -- `kept`: the last line a retried answer (update.replace) must not void, i.e. the last tool block's.
+  M.busy(buf, true)
   return setmetatable({ buf = buf, header = header, kept = header, cur = nil, done = false }, Stream)
 end
 
@@ -442,7 +607,9 @@ end
 
 function Stream:_block(lines)
   separate(self.buf)
-  return append_block(self.buf, lines)
+  local r = append_block(self.buf, lines)
+  M.refresh_folds(self.buf)
+  return r
 end
 
 --- One session/update `update` ({kind = text|thinking|toolCall|toolResult|usage, ...}).
@@ -536,6 +703,7 @@ function Stream:finish(turn, provider)
   end
   self.pending = nil
   self.done = true
+  M.busy(self.buf, false)
   if type(turn) ~= 'table' then
     return
   end
@@ -544,6 +712,7 @@ function Stream:finish(turn, provider)
   append(buf, { '## ' .. M.provider_name(provider) })
   render_blocks(buf, turn.output)
   turn_footer(buf, turn)
+  M.refresh_folds(buf)
 end
 
 --- The turn ended without a Turn (daemon exited, cancelled, request failed).
@@ -553,6 +722,8 @@ function Stream:fail(msg, cancelled)
   end
   self:flush()
   self.done = true
+  M.busy(self.buf, false)
+  M.refresh_folds(self.buf)
   if cancelled then
     M.note(self.buf, '(cancelled)')
   else

@@ -158,6 +158,33 @@ function M.remember(root, chat, previous)
   end)
 end
 
+--- Rename a chat in the list.
+function M.rename(root, session_id, title)
+  M.update(function(data)
+    local ws = M.workspace(root, data)
+    for _, c in ipairs(ws.chats) do
+      if c.sessionId == session_id then
+        c.title = title
+      end
+    end
+    data.workspaces[root] = ws
+  end)
+end
+
+--- Remove a chat from the list (and as current).
+function M.forget(root, session_id)
+  M.update(function(data)
+    local ws = M.workspace(root, data)
+    ws.chats = vim.tbl_filter(function(c)
+      return c.sessionId ~= session_id
+    end, ws.chats)
+    if ws.current == session_id then
+      ws.current = nil
+    end
+    data.workspaces[root] = ws
+  end)
+end
+
 --- Forget which chat is current (after :CawEnd); the chat stays in the list.
 function M.clear_current(root)
   M.update(function(data)
