@@ -4,6 +4,7 @@ import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ChatMeta, ChatStore } from './chatStore';
 import {
+  optional,
   applyUpdate,
   type ChatStatus,
   type ChatViewState,
@@ -29,9 +30,21 @@ import {
 } from './permissions';
 import { runCodeAction } from './codeActions';
 import { withHint } from './installHint';
-import type { RequestPermissionParams, RequestPermissionResult, ResumeResult, RuleSpec, Turn } from './protocol';
+import { attachmentRefs, inlineAttachments, type PendingAttachment } from './attachments';
+import { showChange } from './review';
+import {
+  type Attachment,
+  atLeast,
+  PROTOCOL_CHATS,
+  type RequestPermissionParams,
+  type RequestPermissionResult,
+  type ResumeResult,
+  type RuleSpec,
+  type Turn,
+} from './protocol';
 import { type CancellationTokenLike, errorData, errorKind, errorMessage, isCancelled, isConnectionLost } from './rpc';
 import { type CawServer, permissionMode } from './server';
+import type { ModelChoices } from './modelChoices';
 import { type TrustDecisions, trustQuestion } from './trust';
 
 /** Errors the chat already shows (with Retry); the command that failed does not show them again. */
@@ -79,6 +92,7 @@ export class Chat implements vscode.Disposable {
     private readonly store: ChatStore,
     private readonly rules: PermissionRules,
     private readonly trust: TrustDecisions,
+    private readonly choices: ModelChoices,
     private readonly extensionUri: vscode.Uri,
   ) {
     this.state = { folderName: folder.name, folderUri: folder.uri.toString(), status: 'empty', entries: [] };
@@ -136,9 +150,10 @@ export class Chat implements vscode.Disposable {
   }
 
   /** Starts a new session in this folder, replacing the one shown. */
-  async start(provider: string | undefined, model: string | undefined): Promise<void> {
-    this.lastAction = () => this.start(provider, model);
-    this.setState({ status: 'starting', provider, model, sessionId: undefined, title: undefined, entries: [] });
+  async start(provider: string | undefined, model: string | undefined, reasoning?: string): Promise<void> {
+    this.lastAction = () => this.start(provider, model, reasoning);
+    this.pendingAttachments = [];
+    this.setState({ status: 'starting', provider, model, reasoning: reasoning ?? null, sessionId: undefined, title: undefined, entries: [], attachments: [] });
     this.restrictedSaid = false;
     try {
       const rpc = await this.server.rpc();
@@ -146,6 +161,7 @@ export class Chat implements vscode.Disposable {
         rpc.start({
           provider: provider || null,
           model: model || null,
+          reasoning: reasoning || null,
           cwd: this.folder.uri.fsPath,
           metadata: { client: 'vscode' },
           ...this.setupParams(),
@@ -164,6 +180,7 @@ export class Chat implements vscode.Disposable {
         title: this.meta.title,
       });
       this.sayRestricted();
+      void this.loadModels();
     } catch (error) {
       this.setState({ status: 'failed' });
       this.notice('error', `Could not start a chat: ${describe(error)}`, true);
@@ -229,7 +246,7 @@ export class Chat implements vscode.Disposable {
       entries: [],
     });
     try {
-      const result = await this.attach(meta);
+      const result = await this.attachSession(meta);
       this.setState({
         status: 'idle',
         provider: result.provider,
@@ -238,6 +255,7 @@ export class Chat implements vscode.Disposable {
           : [{ kind: 'notice', level: 'info', text: 'Chat resumed. No earlier turns to show (none yet, or the daemon keeps no history: see caw.dataDir).' }],
       });
       this.sayRestricted();
+      void this.loadModels();
     } catch (error) {
       this.setState({ status: 'failed' });
       this.notice('error', `Could not resume this chat: ${describe(error)}`, true);
@@ -246,7 +264,7 @@ export class Chat implements vscode.Disposable {
     }
   }
 
-  private async attach(meta: ChatMeta): Promise<ResumeResult> {
+  private async attachSession(meta: ChatMeta): Promise<ResumeResult> {
     const rpc = await this.server.rpc();
     const handle = await this.store.handle(this.key, meta.sessionId);
     const result = await this.withTrust(() =>
@@ -267,11 +285,57 @@ export class Chat implements vscode.Disposable {
   /** What session/start and session/resume share: the permission mode, this workspace's rules, trust. */
   private setupParams(): { permissionMode: 'ask' | 'bypass'; permissionRules: RuleSpec[]; trusted?: boolean } {
     const trusted = this.trust.trusted(this.key, vscode.workspace.isTrusted);
+    // Review: each turn's changed files, their diffs and revert (protocol 1.2; older daemons ignore it).
+    const review: Record<string, unknown> = { trackChanges: true };
     return {
       permissionMode: permissionMode(vscode.workspace.getConfiguration('caw', this.folder.uri)),
       permissionRules: this.rules.rules(this.key),
       ...(trusted === undefined ? {} : { trusted }),
+      ...review,
     };
+  }
+
+  /** Opens the diff editor on one file of a turn (before ↔ after, from session/changes). */
+  private async openChange(turnIndex: number, file: string): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId) return;
+    const rpc = await this.server.rpc();
+    const { changes } = await rpc.turnChanges(sessionId, turnIndex);
+    const change = changes.find((c) => c.path === file);
+    if (!change) throw new Error(`turn ${turnIndex} has no change of ${file}`);
+    await showChange(this.folder, turnIndex, change);
+  }
+
+  /** session/revert: puts the turn's files back; refuses (and says which) when a file changed since. */
+  private async revert(turnIndex: number): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId) return;
+    const turn = this.state.entries.flatMap((e) => (e.kind === 'turn' && e.turn.number === turnIndex ? [e.turn] : [])).at(0);
+    const files = turn?.changes?.map((c) => c.path) ?? [];
+    const go = 'Revert';
+    const picked = await vscode.window.showWarningMessage(
+      `Revert the changes of this turn?`,
+      { modal: true, detail: `These files go back to how they were before the turn:\n${files.map((f) => `• ${f}`).join('\n')}` },
+      go,
+    );
+    if (picked !== go) {
+      this.render(); // the button comes back
+      return;
+    }
+    const rpc = await this.server.rpc();
+    try {
+      const { reverted } = await rpc.revert(sessionId, turnIndex);
+      if (turn) turn.reverted = true;
+      this.notice('info', `Reverted: ${reverted.join(', ') || 'nothing to put back'}.`);
+    } catch (error) {
+      if (errorKind(error) !== 'filesChangedSince') throw error;
+      const changed = errorData(error)?.files ?? [];
+      this.notice(
+        'warning',
+        `Not reverted: ${changed.length === 1 ? 'this file was' : 'these files were'} changed after the turn: ${changed.join(', ')}. Nothing was written; undo those edits first or revert by hand.`,
+      );
+      void vscode.window.showWarningMessage(`caw: not reverted, changed since the turn: ${changed.join(', ')}`);
+    }
   }
 
   /**
@@ -337,16 +401,79 @@ export class Chat implements vscode.Disposable {
   }
 
   /** Sends after the turns already queued here (one turn streams at a time). */
-  send(message: string): Promise<Turn | undefined> {
+  send(message: string, attachments: PendingAttachment[] = this.takeAttachments()): Promise<Turn | undefined> {
     if (!message.trim()) return Promise.resolve(undefined);
-    const next = this.sendQueue.then(() => this.sendNow(message));
+    const next = this.sendQueue.then(() => this.sendNow(message, attachments));
     this.sendQueue = next.catch(() => undefined);
     return next;
   }
 
   private sendQueue: Promise<unknown> = Promise.resolve();
 
-  private async sendNow(message: string): Promise<Turn | undefined> {
+  /** Files and ranges waiting for the next message (shown above the message box). */
+  private pendingAttachments: PendingAttachment[] = [];
+
+  attach(item: PendingAttachment): void {
+    const key = attachmentUri(item.attachment);
+    if (!this.pendingAttachments.some((a) => attachmentUri(a.attachment) === key)) this.pendingAttachments.push(item);
+    this.state.attachments = this.pendingAttachments.map((a) => ({ label: a.label, uri: attachmentUri(a.attachment) }));
+    this.render();
+    this.panel?.post({ type: 'focus' });
+  }
+
+  detach(index: number): void {
+    this.pendingAttachments.splice(index, 1);
+    this.state.attachments = this.pendingAttachments.map((a) => ({ label: a.label, uri: attachmentUri(a.attachment) }));
+    this.render();
+  }
+
+  private takeAttachments(): PendingAttachment[] {
+    const taken = this.pendingAttachments;
+    this.pendingAttachments = [];
+    this.state.attachments = [];
+    return taken;
+  }
+
+  /** The @ completion: workspace files matching what follows the @ (and @selection). */
+  private async findFiles(query: string): Promise<void> {
+    const glob = query ? `**/*${query.replace(/[[\]{}*?!]/g, '')}*` : '**/*';
+    const found = await vscode.workspace.findFiles(new vscode.RelativePattern(this.folder, glob), '**/{node_modules,.git,.venv,venv,dist,out}/**', 40);
+    const items = found
+      .map((uri) => ({ label: vscode.workspace.asRelativePath(uri, false), uri: uri.toString() }))
+      .sort((a, b) => a.label.length - b.label.length || a.label.localeCompare(b.label))
+      .slice(0, 20);
+    const selection = 'selection'.startsWith(query.toLowerCase()) ? [{ label: 'selection', uri: SELECTION_ITEM, detail: 'the editor\'s selected lines' }] : [];
+    this.panel?.post({ type: 'files', query, items: [...selection, ...items] });
+  }
+
+  /** The header's model / reasoning picker: session/configure, from the next turn on. */
+  private async configure(model: string | undefined, reasoning: string | undefined): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId) return;
+    const rpc = await this.server.rpc();
+    const info = await rpc.configure({ sessionId, ...(model !== undefined ? { model } : {}), ...(reasoning !== undefined ? { reasoning } : {}) });
+    this.setState({ model: info.model ?? model ?? null, reasoning: optional(info.reasoning) ?? reasoning ?? null });
+    await this.choices.remember(this.key, { provider: this.state.provider, model: this.state.model ?? undefined, reasoning: this.state.reasoning ?? undefined });
+    this.notice('info', `From the next turn: ${[this.state.model ?? 'the default model', this.state.reasoning ? `reasoning ${this.state.reasoning}` : ''].filter(Boolean).join(', ')}.`);
+  }
+
+  /** The providers' models for the header's picker (once per chat view; a failure leaves the picker out). */
+  private async loadModels(): Promise<void> {
+    if (this.state.models || !this.speaks12) return;
+    try {
+      const rpc = await this.server.rpc();
+      const result = await rpc.models();
+      this.setState({ models: result.providers.map((p) => ({ provider: p.provider, models: p.models.map((m) => ({ id: m.id, name: optional(m.name) ?? m.id, reasoningLevels: m.reasoningLevels ?? [], isDefault: !!m.isDefault })) })) });
+    } catch {
+      // no picker then; the chat works without it
+    }
+  }
+
+  private get speaks12(): boolean {
+    return atLeast(this.server.capabilities?.protocolVersion, PROTOCOL_CHATS);
+  }
+
+  private async sendNow(message: string, attachments: PendingAttachment[]): Promise<Turn | undefined> {
     if (this.reconnecting) {
       // Wait for the restarted daemon, but not forever if it never comes back.
       let timer: NodeJS.Timeout | undefined;
@@ -357,7 +484,11 @@ export class Chat implements vscode.Disposable {
       throw new Error('No chat in this folder: run "caw: New Chat" first.');
     }
     const sessionId = this.state.sessionId;
-    const turn: ViewTurn = { input: message, output: [], running: true };
+    const turn: ViewTurn = { input: message, output: [], running: true, ...(attachments.length ? { attachments: attachmentRefs(attachments) } : {}) };
+    // A daemon before protocol 1.2 takes no attachments: their text goes into the message.
+    const extra: Record<string, unknown> = {};
+    if (attachments.length && this.speaks12) extra.attachments = attachments.map((a): Attachment => a.attachment);
+    else if (attachments.length) message = await inlineAttachments(message, attachments);
     this.state.entries.push({ kind: 'turn', turn });
     this.sending++;
     this.setState({ status: 'running' });
@@ -370,7 +501,7 @@ export class Chat implements vscode.Disposable {
     const token = `caw-${crypto.randomUUID()}`;
     try {
       const result = await this.server.withTurnProgress(token, () =>
-        rpc.send({ sessionId, message, workDoneToken: token }),
+        rpc.send({ sessionId, message, workDoneToken: token, ...extra }),
       );
       Object.assign(turn, viewTurn(result.turn));
       this.completedTurns++;
@@ -460,7 +591,7 @@ export class Chat implements vscode.Disposable {
   private async reconnect(): Promise<void> {
     if (!this.meta || this.state.status === 'ended') return;
     try {
-      await this.attach(this.meta);
+      await this.attachSession(this.meta);
       this.setState({ status: this.busy ? 'running' : 'idle' });
       this.notice('info', 'caw-server restarted; chat resumed with its earlier context.');
     } catch (error) {
@@ -474,6 +605,19 @@ export class Chat implements vscode.Disposable {
   }
 
   /** A line in the chat; `retry`: it offers to run the failed start or resume again. */
+  /** Renamed from the chat list. */
+  retitle(title: string): void {
+    if (this.meta) this.meta = { ...this.meta, title };
+    this.setState({ title });
+  }
+
+  /** The shown chat was deleted: the view goes back to empty. */
+  clear(): void {
+    this.meta = undefined;
+    this.pendingAttachments = [];
+    this.setState({ status: 'empty', sessionId: undefined, title: undefined, entries: [], attachments: [] });
+  }
+
   notice(level: NoticeLevel, text: string, retry = false): void {
     for (const e of this.state.entries) if (e.kind === 'notice') delete e.retry; // only the latest failure is retried
     this.state.entries.push({ kind: 'notice', level, text, ...(retry ? { retry: true } : {}) });
@@ -515,6 +659,33 @@ export class Chat implements vscode.Disposable {
       case 'retry':
         this.retry();
         break;
+      case 'openChange':
+        this.openChange(message.turn, message.path).catch((error: unknown) => this.notice('error', `Showing the change failed: ${describe(error)}`));
+        break;
+      case 'revert':
+        this.revert(message.turn).catch((error: unknown) => this.notice('error', `Revert failed: ${describe(error)}`));
+        break;
+      case 'openAttachment':
+        void vscode.window.showTextDocument(vscode.Uri.parse(message.uri.replace(/#.*$/, '')), { preview: true, viewColumn: vscode.ViewColumn.One });
+        break;
+      case 'detach':
+        this.detach(message.index);
+        break;
+      case 'attachActive':
+        void vscode.commands.executeCommand('caw.attachActiveEditor', this.folder);
+        break;
+      case 'findFiles':
+        this.findFiles(message.query).catch(() => undefined);
+        break;
+      case 'pick':
+        void vscode.commands.executeCommand(message.item.uri === SELECTION_ITEM ? 'caw.addSelection' : 'caw.attachFile', this.folder, message.item.uri);
+        break;
+      case 'configure':
+        this.configure(message.model, message.reasoning).catch((error: unknown) => this.notice('error', `Could not change the model: ${describe(error)}`));
+        break;
+      case 'switchProvider':
+        void vscode.commands.executeCommand('caw.switchProvider', this.folder, message.provider);
+        break;
       case 'code':
         runCodeAction(message.action, message.code, this.folder, message.file).catch((error: unknown) =>
           this.notice('error', `${message.action}: ${describe(error)}`),
@@ -534,6 +705,13 @@ export class Chat implements vscode.Disposable {
     }
   }
 }
+
+function attachmentUri(a: Attachment): string {
+  return a.type === 'resource_link' ? a.uri : a.resource.uri;
+}
+
+/** The `@selection` entry of the @ completion. */
+export const SELECTION_ITEM = 'caw:selection';
 
 function describe(error: unknown): string {
   const data = errorData(error);
@@ -635,15 +813,24 @@ export function chatHtml(webview: vscode.Webview, script: vscode.Uri, style: vsc
 <title>caw</title>
 </head>
 <body>
-<header id="header"><span id="title">caw</span><span id="meta"></span><span id="status"></span></header>
+<header id="header">
+  <span id="title">caw</span><span id="meta"></span>
+  <select id="pick-provider" aria-label="Provider (a change starts a new chat)" hidden></select>
+  <select id="pick-model" aria-label="Model" hidden></select>
+  <select id="pick-reasoning" aria-label="Reasoning effort" hidden></select>
+  <span id="totals" title="Tokens and cost of this chat"></span><meter id="context-meter" min="0" max="1" low="0.7" high="0.9" optimum="0" hidden></meter><span id="status"></span>
+</header>
 <main id="transcript" role="log" aria-live="off" aria-label="Chat transcript"></main>
 <div id="announce" class="sr-only" role="status" aria-live="polite" aria-atomic="true"></div>
 <section id="permissions" aria-live="assertive" hidden></section>
+<div id="chips" aria-label="Attached to the next message" hidden></div>
 <footer id="composer">
+  <div id="completions" class="completions" hidden></div>
   <!-- Disabled until the first state arrives: a message sent before the chat has its session would be lost. -->
-  <textarea id="input" rows="3" placeholder="Ask the agent… (Enter to send, Shift+Enter for a new line)" aria-label="Message" disabled></textarea>
+  <textarea id="input" rows="3" placeholder="Ask the agent… (Enter to send, Shift+Enter for a new line, @ to attach a file, Esc to stop)" aria-label="Message" disabled></textarea>
   <div id="buttons">
     <button id="send" type="button" disabled>Send</button>
+    <button id="attach" type="button" class="secondary" title="Attach the active editor's file to the next message" disabled>Attach file</button>
     <button id="cancel" type="button" class="secondary" hidden>Cancel</button>
     <button id="new" type="button" class="secondary" hidden>New chat</button>
   </div>

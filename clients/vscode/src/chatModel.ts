@@ -1,7 +1,22 @@
 // What the chat view shows, shared by the extension (which owns it) and the
 // webview (which renders it and applies streamed updates between redraws).
 import type { PermissionCard, PermissionChoice } from './permissions';
-import type { Block, Turn, Update } from './protocol';
+import type { Block, Turn, Update, Usage } from './protocol';
+
+/** A turn's usage; protocol 1.2 adds the context size after the turn and the model's window. */
+export type ViewUsage = Usage & { contextTokens?: number | null; contextWindow?: number | null };
+
+/** A file the turn changed (protocol 1.2, sessions started with trackChanges). */
+export interface FileChange {
+  path: string;
+  status: 'added' | 'modified' | 'deleted';
+}
+
+/** A file or range sent with the turn's message. */
+export interface AttachmentRef {
+  uri: string;
+  name?: string | null;
+}
 
 export interface ViewTurn {
   input: string;
@@ -10,6 +25,13 @@ export interface ViewTurn {
   running: boolean;
   stopReason?: 'end_turn' | 'cancelled' | 'error' | 'interrupted';
   error?: string | null;
+  usage?: ViewUsage;
+  changes?: FileChange[];
+  attachments?: AttachmentRef[];
+  /** The turn's number in the session, from 1 (its index + 1; session/changes and session/revert take it). */
+  number?: number;
+  /** Its changes were reverted in this window. */
+  reverted?: boolean;
 }
 
 export type Entry = { kind: 'turn'; turn: ViewTurn } | { kind: 'notice'; level: NoticeLevel; text: string; retry?: boolean };
@@ -29,6 +51,18 @@ export interface ChatViewState {
   entries: Entry[];
   /** Permission questions waiting for an answer (shown as cards above the composer). */
   permissions?: PermissionCard[];
+  reasoning?: string | null;
+  /** Files and ranges attached to the next message. */
+  attachments?: { label: string; uri: string }[];
+  /** Each provider's models, for the header's picker (protocol 1.2). */
+  models?: { provider: string; models: { id: string; name: string; reasoningLevels: string[]; isDefault: boolean }[] }[];
+}
+
+/** An entry of the @ completion. */
+export interface FileItem {
+  label: string;
+  uri: string;
+  detail?: string;
 }
 
 export type ToWebview =
@@ -36,13 +70,23 @@ export type ToWebview =
   | { type: 'update'; update: Update }
   | { type: 'focus' }
   /** Said once to screen readers (an answer finished, a turn failed). */
-  | { type: 'announce'; text: string };
+  | { type: 'announce'; text: string }
+  | { type: 'files'; query: string; items: FileItem[] };
 
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'send'; text: string }
   | { type: 'cancel' }
   | { type: 'retry' }
+  | { type: 'openChange'; turn: number; path: string }
+  | { type: 'revert'; turn: number }
+  | { type: 'openAttachment'; uri: string }
+  | { type: 'detach'; index: number }
+  | { type: 'attachActive' }
+  | { type: 'findFiles'; query: string }
+  | { type: 'pick'; item: FileItem }
+  | { type: 'configure'; model?: string; reasoning?: string }
+  | { type: 'switchProvider'; provider: string }
   | { type: 'code'; action: CodeAction; code: string; language?: string; file?: string }
   | { type: 'newChat' }
   | { type: 'permission'; id: string; choice: PermissionChoice };
@@ -50,14 +94,81 @@ export type FromWebview =
 /** What a code block's buttons do. */
 export type CodeAction = 'copy' | 'insert' | 'apply';
 
+/** Turn with protocol 1.2's fields, read when the daemon sends them. */
+type Turn12 = Omit<Turn, 'error'> & {
+  status?: 'completed' | 'failed' | 'cancelled';
+  error?: string | { kind?: string; message?: string } | null;
+  changes?: FileChange[];
+  attachments?: AttachmentRef[];
+};
+
 export function viewTurn(turn: Turn): ViewTurn {
+  const t = turn as Turn12;
+  const error = typeof t.error === 'string' ? t.error : (t.error?.message ?? null);
+  const failed = t.status === 'failed' || turn.stopReason === 'error';
   return {
     input: turn.input,
     output: (turn.output ?? []).map((b) => ({ ...b })),
     running: false,
-    stopReason: turn.stopReason ?? 'end_turn',
-    error: turn.error ?? null,
+    stopReason: failed ? 'error' : t.status === 'cancelled' ? 'cancelled' : (turn.stopReason ?? 'end_turn'),
+    error,
+    ...(turn.usage ? { usage: { ...turn.usage } } : {}),
+    ...(t.changes?.length ? { changes: t.changes.map((c) => ({ path: c.path, status: c.status })) } : {}),
+    ...(t.attachments?.length ? { attachments: t.attachments.map((a) => ({ uri: a.uri, name: optional(a.name) ?? null })) } : {}),
+    ...(typeof turn.index === 'number' ? { number: turn.index + 1 } : {}),
   };
+}
+
+/** Widens a field that older and newer protocol types spell differently (required in one, optional in the other). */
+export function optional<T>(value: T | null | undefined): T | null | undefined {
+  return value;
+}
+
+function count(n: number): string {
+  return n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+export function dollars(usd: number): string {
+  if (usd > 0 && usd < 0.01) return `$${usd.toFixed(4)}`;
+  return usd < 1 ? `$${usd.toFixed(3)}` : `$${usd.toFixed(2)}`;
+}
+
+/** One turn's tokens and cost, e.g. "1.2k in · 340 out · $0.0123". */
+export function usageLabel(usage: ViewUsage | undefined): string {
+  if (!usage) return '';
+  const parts = [`${count(usage.inputTokens ?? 0)} in`, `${count(usage.outputTokens ?? 0)} out`];
+  const cached = (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0);
+  if (cached) parts.push(`${count(cached)} cached`);
+  if (typeof usage.costUsd === 'number') parts.push(dollars(usage.costUsd));
+  return parts.join(' · ');
+}
+
+export interface ChatTotals {
+  tokens: number;
+  /** Undefined when no turn reported a cost. */
+  costUsd?: number;
+  /** From the last turn that reported both. */
+  context?: { used: number; window: number; share: number };
+}
+
+/** The chat's totals for its header: tokens, cost, and how full the context window is. */
+export function chatTotals(entries: Entry[]): ChatTotals {
+  const totals: ChatTotals = { tokens: 0 };
+  for (const e of entries) {
+    const u = e.kind === 'turn' ? e.turn.usage : undefined;
+    if (!u) continue;
+    totals.tokens += (u.inputTokens ?? 0) + (u.outputTokens ?? 0) + (u.cacheReadTokens ?? 0) + (u.cacheWriteTokens ?? 0);
+    if (typeof u.costUsd === 'number') totals.costUsd = (totals.costUsd ?? 0) + u.costUsd;
+    if (u.contextTokens && u.contextWindow) {
+      totals.context = { used: u.contextTokens, window: u.contextWindow, share: Math.min(1, u.contextTokens / u.contextWindow) };
+    }
+  }
+  return totals;
+}
+
+export function totalsLabel(t: ChatTotals): string {
+  if (!t.tokens && t.costUsd === undefined) return '';
+  return [`${count(t.tokens)} tokens`, t.costUsd === undefined ? undefined : dollars(t.costUsd)].filter(Boolean).join(' · ');
 }
 
 /** Applies one streamed event to the running turn, as the daemon's core assembles it. */
@@ -92,6 +203,7 @@ export function applyUpdate(turn: ViewTurn, update: Update): void {
       break;
     }
     case 'usage':
+      turn.usage = { ...update.usage };
       break;
   }
 }

@@ -2,6 +2,7 @@
 // daemon's session/list, plus chats this workspace remembers by handle), with
 // title, provider, last activity, turns and cost. A click opens the chat.
 import * as vscode from 'vscode';
+import { dollars, optional } from './chatModel';
 import type { ChatMeta, ChatStore } from './chatStore';
 import type { SessionInfo } from './protocol';
 import type { CawServer } from './server';
@@ -19,8 +20,7 @@ export interface ChatItem {
 }
 
 export function costLabel(usd: number | null | undefined): string | undefined {
-  if (usd === undefined || usd === null) return undefined;
-  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  return usd === undefined || usd === null ? undefined : dollars(usd);
 }
 
 export class ChatsView implements vscode.TreeDataProvider<ChatItem | vscode.WorkspaceFolder> {
@@ -79,7 +79,7 @@ export class ChatsView implements vscode.TreeDataProvider<ChatItem | vscode.Work
             meta: { sessionId: s.sessionId, provider: s.provider, model: s.model ?? null, title: s.title || old?.title || s.sessionId, lastUsed: s.updatedAt },
             turns: s.turnCount ?? s.numTurns,
             costUsd: s.totalCostUsd ?? undefined,
-            lastActivity: s.lastActivity ?? s.updatedAt,
+            lastActivity: optional(s.lastActivity) ?? s.updatedAt,
             live: s.live,
           });
         }

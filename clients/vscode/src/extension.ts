@@ -14,6 +14,9 @@ import { CawServer, ServerNotFound, type ServerState } from './server';
 import { errorMessage } from './rpc';
 import { selectionLabel } from './selection';
 import { TrustDecisions } from './trust';
+import { fileAttachment, selectionAttachment } from './attachments';
+import { ModelChoices } from './modelChoices';
+import { registerReview } from './review';
 
 /** What activate() returns; the end-to-end tests read it. Not a stable API. */
 export interface CawExtensionApi {
@@ -38,8 +41,9 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   const store = new ChatStore(context.secrets, context.workspaceState);
   const rules = new PermissionRules(context.workspaceState);
   const trust = new TrustDecisions(context.workspaceState);
+  const choices = new ModelChoices(context.workspaceState);
   const chats = new Map<string, Chat>();
-  context.subscriptions.push(output, registerCodeActions());
+  context.subscriptions.push(output, registerCodeActions(), registerReview());
 
   // The daemon's state (starting / ready / not found / restarting / stopped); a click does what fixes it.
   const status = vscode.window.createStatusBarItem('caw.status', vscode.StatusBarAlignment.Right, 100);
@@ -57,6 +61,12 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   showStatus(server.state);
   server.check(); // a missing daemon shows at once, before a chat fails on it
 
+  lastTextEditor = vscode.window.activeTextEditor;
+  context.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor((e) => {
+      if (e?.document.uri.scheme === 'file') lastTextEditor = e;
+    }),
+  );
   const chatsView = new ChatsView(server, store);
   const chatsTree = vscode.window.createTreeView('caw.chats', { treeDataProvider: chatsView, showCollapseAll: false });
   store.onChange = () => chatsView.refresh();
@@ -65,7 +75,7 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   const chatFor = (folder: vscode.WorkspaceFolder): Chat => {
     let chat = chats.get(folder.uri.toString());
     if (!chat) {
-      chat = new Chat(folder, server, store, rules, trust, context.extensionUri);
+      chat = new Chat(folder, server, store, rules, trust, choices, context.extensionUri);
       chats.set(folder.uri.toString(), chat);
       context.subscriptions.push(chat);
     }
@@ -104,11 +114,12 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     );
   };
 
-  command('caw.newChat', async (arg) => {
+  command('caw.newChat', async (arg, providerArg) => {
     const folder = await pickFolder(arg);
     if (!folder) return;
     const config = vscode.workspace.getConfiguration('caw', folder.uri);
-    let provider = config.get<string>('provider', '');
+    const remembered = choices.get(folder.uri.toString());
+    let provider = typeof providerArg === 'string' ? providerArg : config.get<string>('provider', '') || remembered.provider || '';
     if (!provider) {
       await server.rpc(); // providers come from initialize
       provider = (await pickProvider(server)) ?? '';
@@ -123,7 +134,102 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
       await chat.cancel().catch(() => undefined);
     }
     chat.show();
-    await chat.start(provider, config.get<string>('model', '') || undefined);
+    // The header's last pick in this folder, for the same provider; else the settings.
+    const same = remembered.provider === provider;
+    await chat.start(provider, (same ? remembered.model : undefined) ?? (config.get<string>('model', '') || undefined), same ? remembered.reasoning : undefined);
+  });
+
+  command('caw.switchProvider', async (arg, provider) => {
+    const folder = await pickFolder(arg);
+    if (!folder || typeof provider !== 'string') return;
+    const go = `Start a New ${provider} Chat`;
+    const picked = await vscode.window.showInformationMessage(
+      `caw: switching to ${provider} starts a new chat; this one stays in the chat list and can be resumed.`,
+      { modal: true },
+      go,
+    );
+    if (picked !== go) {
+      chatFor(folder).render(); // the picker shows the current provider again
+      return;
+    }
+    await choices.remember(folder.uri.toString(), { provider });
+    await vscode.commands.executeCommand('caw.newChat', folder, provider);
+  });
+
+  /** The folder's chat with a session, started first if there is none. */
+  const usableChat = async (folder: vscode.WorkspaceFolder): Promise<Chat | undefined> => {
+    const chat = chatFor(folder);
+    if (!chat.sessionId || chat.status === 'ended' || chat.status === 'failed') {
+      await vscode.commands.executeCommand('caw.newChat', folder);
+      if (!chat.sessionId) return undefined;
+    }
+    return chat;
+  };
+
+  command('caw.addSelection', async (arg) => {
+    const editor = lastEditor();
+    if (!editor) {
+      void vscode.window.showInformationMessage('caw: open a file and select some lines first.');
+      return;
+    }
+    const folder = (arg && typeof arg === 'object' && 'index' in arg ? (arg as vscode.WorkspaceFolder) : undefined) ?? vscode.workspace.getWorkspaceFolder(editor.document.uri) ?? (await pickFolder());
+    if (!folder) return;
+    const chat = await usableChat(folder);
+    if (!chat) return;
+    chat.show();
+    chat.attach(selectionAttachment(editor));
+  });
+
+  command('caw.attachActiveEditor', async (arg) => {
+    const editor = lastEditor();
+    if (!editor) {
+      void vscode.window.showInformationMessage('caw: no editor to attach; open a file first.');
+      return;
+    }
+    const folder = (arg && typeof arg === 'object' && 'index' in arg ? (arg as vscode.WorkspaceFolder) : undefined) ?? vscode.workspace.getWorkspaceFolder(editor.document.uri) ?? (await pickFolder());
+    if (!folder) return;
+    const chat = await usableChat(folder);
+    if (!chat) return;
+    chat.show();
+    chat.attach(fileAttachment(editor.document.uri));
+  });
+
+  command('caw.attachFile', async (arg, uri) => {
+    const folder = await pickFolder(arg);
+    if (!folder || typeof uri !== 'string') return;
+    chatFor(folder).attach(fileAttachment(vscode.Uri.parse(uri)));
+  });
+
+  command('caw.renameChat', async (item) => {
+    const target = chatItem(item);
+    if (!target) return;
+    const title = await vscode.window.showInputBox({ title: 'caw: rename chat', value: target.meta.title, validateInput: (v) => (v.trim() ? undefined : 'A title, please') });
+    if (!title?.trim()) return;
+    const rpc = await server.rpc();
+    await rpc.rename(target.meta.sessionId, title.trim());
+    await store.save(target.folder.uri.toString(), { sessionId: target.meta.sessionId, provider: target.meta.provider, model: target.meta.model ?? null, title: title.trim() });
+    const chat = chats.get(target.folder.uri.toString());
+    if (chat?.sessionId === target.meta.sessionId) chat.retitle(title.trim());
+  });
+
+  command('caw.deleteChat', async (item) => {
+    const target = chatItem(item);
+    if (!target) return;
+    const del = 'Delete';
+    const picked = await vscode.window.showWarningMessage(
+      `Delete the chat "${target.meta.title}"?`,
+      { modal: true, detail: 'Its history in the data dir and its resume handle are removed; this cannot be undone. Files the agent changed stay as they are.' },
+      del,
+    );
+    if (picked !== del) return;
+    const chat = chats.get(target.folder.uri.toString());
+    if (chat?.sessionId === target.meta.sessionId) {
+      if (chat.busy) await chat.cancel().catch(() => undefined);
+      chat.clear();
+    }
+    const rpc = await server.rpc();
+    await rpc.delete(target.meta.sessionId);
+    await store.forget(target.folder.uri.toString(), target.meta.sessionId);
   });
 
   command('caw.sendSelection', async () => {
@@ -368,6 +474,21 @@ function restoredViewExists(): boolean {
   return vscode.window.tabGroups.all.some((g) =>
     g.tabs.some((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(CHAT_VIEW_TYPE)),
   );
+}
+
+/** The chat list's item a context-menu command was run on. */
+function chatItem(arg: unknown): { folder: vscode.WorkspaceFolder; meta: ChatMeta } | undefined {
+  if (arg && typeof arg === 'object' && 'meta' in arg && 'folder' in arg) return arg as { folder: vscode.WorkspaceFolder; meta: ChatMeta };
+  return undefined;
+}
+
+/** The text editor last used (the chat's webview has the focus when its commands run). */
+let lastTextEditor: vscode.TextEditor | undefined;
+function lastEditor(): vscode.TextEditor | undefined {
+  const active = vscode.window.activeTextEditor;
+  if (active) return active;
+  const visible = vscode.window.visibleTextEditors;
+  return lastTextEditor && visible.includes(lastTextEditor) ? lastTextEditor : visible.find((e) => e.document.uri.scheme === 'file');
 }
 
 function activeChat(chats: Map<string, Chat>): Chat | undefined {

@@ -2,6 +2,11 @@
 // vscode-jsonrpc's (the LanguageClient in the extension, a MessageConnection
 // over a child process in the unit tests). Nothing here imports 'vscode'.
 import type {
+  ChangesResult,
+  ConfigureParams,
+  ModelsResult,
+  RevertResult,
+  SessionInfo12,
   CancelResult,
   CawCapabilities,
   EndResult,
@@ -100,6 +105,32 @@ export class CawRpc {
 
   list(cwd?: string): Promise<ListResult> {
     return this.connection.sendRequest(Methods.list, cwd === undefined ? {} : { cwd });
+  }
+
+  /** The files a turn changed, with their content before and after it (1-based turn). */
+  turnChanges(sessionId: string, turn: number): Promise<ChangesResult> {
+    return this.connection.sendRequest(Methods.changes, { sessionId, turn });
+  }
+
+  /** Puts back what the turn changed; error filesChangedSince (data.files) when a file moved on. */
+  revert(sessionId: string, turn: number): Promise<RevertResult> {
+    return this.connection.sendRequest(Methods.revert, { sessionId, turn });
+  }
+
+  rename(sessionId: string, title: string): Promise<SessionInfo12> {
+    return this.connection.sendRequest(Methods.rename, { sessionId, title });
+  }
+
+  delete(sessionId: string): Promise<Record<string, never>> {
+    return this.connection.sendRequest(Methods.delete, { sessionId });
+  }
+
+  configure(params: ConfigureParams): Promise<SessionInfo12> {
+    return this.connection.sendRequest(Methods.configure, params);
+  }
+
+  models(provider?: string): Promise<ModelsResult> {
+    return this.connection.sendRequest(Methods.models, provider ? { provider } : {});
   }
 
   /** session/update notifications, for every session or only `sessionId`'s. */

@@ -2,9 +2,21 @@
 // are applied locally between full states. Markdown goes through markdown-it
 // with raw HTML off, so agent output cannot inject markup or script.
 import MarkdownIt from 'markdown-it';
-import { applyUpdate, type ChatViewState, type Entry, type FromWebview, type ToWebview, type ViewTurn } from '../chatModel';
+import {
+  applyUpdate,
+  chatTotals,
+  type ChatViewState,
+  type Entry,
+  type FromWebview,
+  type ToWebview,
+  totalsLabel,
+  usageLabel,
+  type ViewTurn,
+} from '../chatModel';
 import { MarkdownStream } from '../markdownStream';
 import { decorateCodeBlocks, highlight } from './codeBlocks';
+import { Composer } from './composer';
+import { Picker } from './picker';
 import { renderPermissions } from './permissionCards';
 import type { Block, Update } from '../protocol';
 
@@ -29,6 +41,11 @@ const meta = $('meta');
 const status = $('status');
 const permissions = $('permissions');
 const announcer = $('announce');
+const totals = $('totals');
+const meter = $('context-meter') as HTMLMeterElement;
+const attachButton = $('attach') as HTMLButtonElement;
+const composer = new Composer(input, $('chips'), $('completions'), post);
+const picker = new Picker($('pick-provider') as HTMLSelectElement, $('pick-model') as HTMLSelectElement, $('pick-reasoning') as HTMLSelectElement, post);
 
 let state: ChatViewState | undefined;
 let lastTurnNode: HTMLElement | undefined;
@@ -78,6 +95,7 @@ function renderTurn(turn: ViewTurn): HTMLElement {
   const node = el('section', 'turn');
   const user = el('div', 'message user');
   user.append(el('div', 'role', 'You'), el('div', 'body', turn.input));
+  if (turn.attachments?.length) user.append(attachmentList(turn));
   const agent = el('div', `message assistant${turn.running ? ' running' : ''} stop-${turn.stopReason ?? 'none'}`);
   agent.append(el('div', 'role', state?.provider ?? 'agent'));
   const body = el('div', 'body');
@@ -93,6 +111,8 @@ function renderTurn(turn: ViewTurn): HTMLElement {
     if (state?.sessionId && state.status === 'idle') note.append(' ', retryButton(() => post({ type: 'send', text: turn.input })));
     agent.append(note);
   }
+  if (turn.changes?.length) agent.append(changeList(turn));
+  if (turn.usage && !turn.running) agent.append(el('div', 'turn-usage', usageLabel(turn.usage)));
   node.append(user, agent);
   return node;
 }
@@ -226,6 +246,53 @@ function renderEntry(entry: Entry): HTMLElement {
   return notice;
 }
 
+function attachmentList(turn: ViewTurn): HTMLElement {
+  const list = el('ul', 'attachments');
+  list.setAttribute('aria-label', 'Attached');
+  for (const a of turn.attachments ?? []) {
+    const item = el('li');
+    const link = el('a', 'attachment', `@${a.name || a.uri.replace(/^file:\/\/.*\//, '')}`) as HTMLAnchorElement;
+    link.href = '#';
+    link.title = a.uri;
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      post({ type: 'openAttachment', uri: a.uri });
+    });
+    item.append(link);
+    list.append(item);
+  }
+  return list;
+}
+
+/** The files the turn changed: each opens the diff editor; one button reverts them all. */
+function changeList(turn: ViewTurn): HTMLElement {
+  const box = el('div', 'changes');
+  const head = el('div', 'changes-head', `${turn.changes?.length ?? 0} file${turn.changes?.length === 1 ? '' : 's'} changed`);
+  box.append(head);
+  const list = el('ul', 'change-list');
+  for (const c of turn.changes ?? []) {
+    const item = el('li', `change ${c.status}`);
+    const open = el('button', 'link change-open', c.path) as HTMLButtonElement;
+    open.type = 'button';
+    open.title = `Show the change of ${c.path} (${c.status})`;
+    open.addEventListener('click', () => turn.number !== undefined && post({ type: 'openChange', turn: turn.number, path: c.path }));
+    item.append(el('span', 'change-status', c.status === 'added' ? 'A' : c.status === 'deleted' ? 'D' : 'M'), open);
+    list.append(item);
+  }
+  box.append(list);
+  if (turn.reverted) box.append(el('div', 'turn-note', 'Reverted.'));
+  else if (turn.number !== undefined && state?.status === 'idle') {
+    const revert = el('button', 'secondary revert', "Revert this turn's changes") as HTMLButtonElement;
+    revert.type = 'button';
+    revert.addEventListener('click', () => {
+      revert.disabled = true;
+      if (turn.number !== undefined) post({ type: 'revert', turn: turn.number });
+    });
+    box.append(revert);
+  }
+  return box;
+}
+
 function retryButton(run: () => void): HTMLElement {
   const button = el('button', 'secondary retry', 'Retry') as HTMLButtonElement;
   button.type = 'button';
@@ -245,6 +312,14 @@ function render(): void {
   const stick = atBottom();
   title.textContent = state.title && state.sessionId ? state.title : `caw · ${state.folderName}`;
   meta.textContent = [state.provider, state.model].filter(Boolean).join(' · ');
+  const sums = chatTotals(state.entries);
+  totals.textContent = totalsLabel(sums);
+  meter.hidden = !sums.context;
+  if (sums.context) {
+    meter.value = sums.context.share;
+    meter.title = `Context: ${sums.context.used.toLocaleString()} of ${sums.context.window.toLocaleString()} tokens (${Math.round(sums.context.share * 100)}%)`;
+    meter.setAttribute('aria-label', meter.title);
+  }
   status.textContent = statusText(state.status);
   status.className = `status-${state.status}`;
   document.body.dataset.status = state.status;
@@ -268,6 +343,9 @@ function render(): void {
   cancelButton.hidden = !running;
   newButton.hidden = state.status !== 'ended' && state.status !== 'failed' && state.status !== 'empty';
   renderPermissions(permissions, state.permissions ?? [], (m) => post(m), input);
+  composer.renderChips(state);
+  picker.render(state);
+  attachButton.disabled = !usable;
   if (stick) transcript.scrollTop = transcript.scrollHeight;
 }
 
@@ -337,6 +415,9 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'focus':
       input.focus();
       break;
+    case 'files':
+      composer.showItems(message.query, message.items);
+      break;
   }
 });
 
@@ -349,16 +430,17 @@ function send(): void {
 
 sendButton.addEventListener('click', send);
 cancelButton.addEventListener('click', () => post({ type: 'cancel' }));
+attachButton.addEventListener('click', () => post({ type: 'attachActive' }));
 newButton.addEventListener('click', () => post({ type: 'newChat' }));
 input.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !composer.open) {
     event.preventDefault();
     send();
   }
 });
 // Esc anywhere in the chat stops the running turn.
 document.addEventListener('keydown', (event) => {
-  if (event.key === 'Escape' && !event.isComposing && state?.status === 'running') {
+  if (event.key === 'Escape' && !event.isComposing && !event.defaultPrevented && state?.status === 'running') {
     event.preventDefault();
     post({ type: 'cancel' });
   }

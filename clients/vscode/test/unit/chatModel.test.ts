@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyUpdate, runningTurn, type ViewTurn, viewTurn } from '../../src/chatModel';
+import { applyUpdate, chatTotals, runningTurn, totalsLabel, usageLabel, type ViewTurn, viewTurn } from '../../src/chatModel';
+import type { Turn } from '../../src/protocol';
 
 test('streamed updates assemble into blocks like the daemon assembles a turn', () => {
   const turn: ViewTurn = { input: 'hi', output: [], running: true };
@@ -45,8 +46,43 @@ test('replace voids the text and thinking streamed since the last tool call', ()
 });
 
 test('viewTurn copies a finished turn', () => {
-  const t = viewTurn({ input: 'q', output: [{ type: 'text', text: 'a' }], result: 'a', stopReason: 'end_turn' });
+  const t = viewTurn({ input: 'q', output: [{ type: 'text', text: 'a' }], result: 'a', stopReason: 'end_turn', status: 'completed' } as unknown as Turn);
   assert.deepEqual(t, { input: 'q', output: [{ type: 'text', text: 'a' }], running: false, stopReason: 'end_turn', error: null });
+});
+
+test('a failed turn (protocol 1.2) keeps its error, changes, attachments and usage', () => {
+  const t = viewTurn({
+    index: 3,
+    input: 'q',
+    output: [],
+    result: '',
+    stopReason: 'error',
+    status: 'failed',
+    error: { kind: 'backendFailed', message: 'API Error: 400' },
+    changes: [{ path: 'a.py', status: 'modified' }],
+    attachments: [{ uri: 'file:///ws/a.py', name: 'a.py' }],
+    usage: { inputTokens: 1200, outputTokens: 340, costUsd: 0.0123, totalTokens: 1540, contextTokens: 50_000, contextWindow: 200_000 },
+  } as unknown as Turn);
+  assert.equal(t.stopReason, 'error');
+  assert.equal(t.error, 'API Error: 400');
+  assert.equal(t.number, 4, 'index 3 is the fourth turn');
+  assert.deepEqual(t.changes, [{ path: 'a.py', status: 'modified' }]);
+  assert.deepEqual(t.attachments, [{ uri: 'file:///ws/a.py', name: 'a.py' }]);
+  assert.equal(usageLabel(t.usage), '1.2k in · 340 out · $0.012');
+});
+
+test('chat totals add up tokens and cost; the context meter comes from the last turn that reports it', () => {
+  const turn = (usage: ViewTurn['usage']): { kind: 'turn'; turn: ViewTurn } => ({ kind: 'turn', turn: { input: '', output: [], running: false, usage } });
+  const totals = chatTotals([
+    turn({ inputTokens: 100, outputTokens: 50, costUsd: 0.5, totalTokens: 150, contextTokens: 1000, contextWindow: 10_000 }),
+    { kind: 'notice', level: 'info', text: 'n' },
+    turn({ inputTokens: 10, outputTokens: 5, cacheReadTokens: 5, totalTokens: 15 }),
+  ]);
+  assert.equal(totals.tokens, 170);
+  assert.equal(totals.costUsd, 0.5);
+  assert.deepEqual(totals.context, { used: 1000, window: 10_000, share: 0.1 });
+  assert.equal(totalsLabel(totals), '170 tokens · $0.500');
+  assert.equal(totalsLabel(chatTotals([])), '');
 });
 
 test('runningTurn finds only a last turn that still streams', () => {
