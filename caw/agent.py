@@ -221,10 +221,14 @@ class AsyncAgent:
         provider_class(provider).check_resume_key(handle.resume_key)
         return handle.model_copy(update={"provider": provider})
 
-    async def resume_session(self, handle_or_id: str) -> AsyncSession:
+    async def resume_session(
+        self, handle_or_id: str, *, start_backend: bool = True
+    ) -> AsyncSession:
         """Continue a conversation from its handle; with the original data_dir, its history too.
 
-        SessionBusy if another process has this session open (one writer per session)."""
+        SessionBusy if another process has this session open (one writer per session).
+        ``start_backend=False``: the backend starts with the first send (or
+        ``AsyncSession.start_backend``), so its errors come there."""
         handle = self.read_handle(handle_or_id)
         sdir = None
         if self.store is not None:
@@ -232,13 +236,15 @@ class AsyncAgent:
             sdir = self.store.create(handle.session_id)
             sdir.lock()
         try:
-            return await self._resume(handle, sdir)
+            return await self._resume(handle, sdir, start_backend)
         except BaseException:
             if sdir is not None:
                 sdir.unlock()
             raise
 
-    async def _resume(self, handle: ResumeHandle, sdir: SessionDir | None) -> AsyncSession:
+    async def _resume(
+        self, handle: ResumeHandle, sdir: SessionDir | None, start_backend: bool = True
+    ) -> AsyncSession:
         trajectory = sdir.load_trajectory() if sdir is not None else None
         options = self._options(handle.session_id, trajectory)
         check_workspace(options.cwd, self.trusted, handle.provider)
@@ -266,7 +272,8 @@ class AsyncAgent:
             session = self._session(
                 handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed
             )
-            await session.open_backend()
+            if start_backend:
+                await session.open_backend()
         except BaseException:
             await options.release()
             raise

@@ -153,6 +153,13 @@ class AsyncSession:
         self._conversation = conv
         return conv
 
+    async def start_backend(self) -> None:
+        """Start the backend now, under the send lock: a send that comes meanwhile waits for
+        it and then finds it warm (``session/resume`` starts it ahead of the first send)."""
+        async with self._lock:
+            if not self._closed:
+                await self.open_backend()
+
     async def _run_turn(self, message: str, on_event: EventCallback | None) -> Turn:
         conv = await self.open_backend()
         number = len(self.trajectory.turns) + 1

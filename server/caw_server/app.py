@@ -479,9 +479,15 @@ class CawServer(LanguageServer, DaemonHooks):
                 self._check_capacity()
                 for server in self._resumed_servers(agent, p, session_id):
                     agent.add_mcp_server(server)
-                session = await agent.resume_session(handle.encode())
+                session = await agent.resume_session(handle.encode(), start_backend=False)
                 self.registry.add(session)
                 log.info("session %s resumed (%s)", session_id, session.provider_name)
+                # Eager: the backend starts now, so that the first send finds it warm.
+                starting = asyncio.ensure_future(session.start_backend())
+                if p.wait:
+                    await starting
+                else:
+                    starting.add_done_callback(_log_start_failure)
         return wire.ResumeResult(
             session_id=session.session_id,
             provider=session.provider_name,
@@ -542,6 +548,12 @@ class CawServer(LanguageServer, DaemonHooks):
 
     async def caw_health(self, p: wire.HealthParams) -> wire.HealthResult:
         return wire.HealthResult(providers=await provider_health(p.providers, p.live))
+
+
+def _log_start_failure(task: asyncio.Future[None]) -> None:
+    """A backend started in the background that failed: the first send retries and reports it."""
+    if not task.cancelled() and task.exception() is not None:
+        log.info("a resumed session's backend did not start: %s", task.exception())
 
 
 def _session_info(

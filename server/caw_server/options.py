@@ -22,6 +22,9 @@ def default_data_dir() -> Path:
 
 
 DEFAULT_MAX_SESSIONS = 64
+# Standby backends per recently used (provider, cwd, options): started ahead, adopted by
+# session/start (caw_server.standby).
+DEFAULT_STANDBY = 1
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Options:
     # Live sessions (each holds a backend, or a share of one) beyond which a start or resume
     # is refused with tooManySessions (issue 21, finding 9).
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    standby: int = DEFAULT_STANDBY
+    standby_idle: float | None = None
 
 
 def _positive(text: str) -> float:
@@ -114,6 +119,16 @@ def parser() -> argparse.ArgumentParser:
         help="live sessions (and so backends) at most; more starts and resumes get tooManySessions",
     )  # fmt: skip
     p.add_argument(
+        "--standby", type=int, default=DEFAULT_STANDBY, metavar="N",
+        help="backends started ahead for each recently used provider and workspace, so that a new"
+        " session's first answer is warm (0: start nothing ahead; stopped when unused for"
+        " --standby-idle seconds)",
+    )  # fmt: skip
+    p.add_argument(
+        "--standby-idle", type=_positive, default=None, metavar="SECONDS",
+        help="stop standby backends nobody has used for this long (default: --idle-timeout, else 600)",
+    )  # fmt: skip
+    p.add_argument(
         "--stdio",
         action="store_true",
         help="accepted for LSP clients that pass it; stdio is the only transport",
@@ -142,4 +157,6 @@ def from_args(argv: list[str] | None = None) -> Options:
         permission_mode=args.permission_mode,
         permission_timeout=args.permission_timeout,
         max_sessions=max(1, args.max_sessions),
+        standby=max(0, args.standby),
+        standby_idle=args.standby_idle,
     )

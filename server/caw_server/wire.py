@@ -258,6 +258,12 @@ class ResumeParams(SessionSetupParams):
     permission_mode: PermissionMode | None = Field(
         None, description="Default: the daemon's. Not applied to a session live in this daemon."
     )
+    wait: bool = Field(
+        False,
+        description="Answer once the session's backend has started (its start errors are this"
+        " request's). Default: the backend starts in the background and a session/send that"
+        " comes before it is up waits for it (and gets its errors).",
+    )
 
     @model_validator(mode="after")
     def _needs_one(self) -> ResumeParams:

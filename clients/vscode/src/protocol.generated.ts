@@ -556,6 +556,10 @@ export interface ResumeParams {
    * Default: the daemon's. Not applied to a session live in this daemon.
    */
   permissionMode?: ('ask' | 'bypass' | 'deny') | null;
+  /**
+   * Answer once the session's backend has started (its start errors are this request's). Default: the backend starts in the background and a session/send that comes before it is up waits for it (and gets its errors).
+   */
+  wait?: boolean;
 }
 /**
  * A remembered answer: ``tool`` ('*': any) with its command or path matching the glob
