@@ -283,6 +283,18 @@ def test_trust_prompt_and_two_chats_after_a_restart(editors, env, tmp_path, stat
     ed.nvim.input("My color is green.<CR>")
     ed.wait_text("Noted: color is green.", TURN)
     ed.wait_idle(TURN)
+    # A failed turn: its error is shown once, in the chat.
+    ed.nvim.input("[[fail:500]] Boom.<CR>")
+    boom = ed.wait_text("## You\n\n[[fail:500]] Boom.\n\n## Claude Code", TURN).index(
+        "[[fail:500]]"
+    )
+    ed.wait_text("> **error:** ", TURN, start=boom)
+    ed.wait_idle(TURN)
+    assert ed.chat_text().count("> **error:** ") == 1
+    assert not [n for n in ed.notes() if "500" in n], ed.notes()  # not a second time
+    stores_failed = ed.lua(
+        "return require('caw.daemon').speaks(require('caw.daemon').get(require('caw').root()), '1.2')"
+    )
     assert len(ed.lua("return _G.caw_test.asked")) == 1
     assert ed.quit() == 0
 
@@ -294,6 +306,15 @@ def test_trust_prompt_and_two_chats_after_a_restart(editors, env, tmp_path, stat
     ed2.nvim.input("2<CR>")
     ed2.wait_text("Noted: color is green.", TURN)
     ed2.wait_idle(TURN)
+    if stores_failed:  # protocol 1.2 keeps failed turns: shown after the restart, gr sends again
+        boom = ed2.wait_text("[[fail:500]] Boom.\n\n## Claude Code").index("[[fail:500]]")
+        ed2.wait_text("> **error:** ", start=boom)
+        focus_chat(ed2)
+        ed2.nvim.input("gr")
+        ed2.wait(
+            "select(2, table.concat(_G.caw_test.chat_lines(), '\\n'):gsub('%[%[fail:500%]%] Boom%.', '')) == 2"
+        )
+        ed2.wait_idle(TURN)
     ed2.nvim.input("<Esc>")
     ed2.cmd("CawChats")
     wait_blocked(ed2, "the chat list")

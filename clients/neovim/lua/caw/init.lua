@@ -86,6 +86,17 @@ function M.add(line1, line2, ask)
   chat:load()
   local a = chat:add_range(buf, line1, line2)
   chat.source_buf = buf
+  if ask and not require('caw.config').options.prompt then
+    -- No prompt buffer: ask on the command line (Visual mode is already left).
+    return vim.ui.input({ prompt = 'caw (' .. a.name .. ')> ' }, function(text)
+      if text and text:match('%S') then
+        if vim.fn.bufwinid(chat:buffer()) == -1 then
+          chat:show(false)
+        end
+        chat:submit(text)
+      end
+    end)
+  end
   if ask or vim.fn.bufwinid(chat:buffer()) == -1 then
     chat:show(ask == true)
     if not ask then

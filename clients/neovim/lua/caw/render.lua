@@ -436,8 +436,9 @@ function M.usage_text(usage)
     parts[#parts + 1] = ('$%.4f'):format(usage.costUsd)
   end
   local ctx, window = tonumber(usage.contextTokens), tonumber(usage.contextWindow)
-  if ctx and window and ctx > 0 and window > 0 then
-    parts[#parts + 1] = ('context %d%%'):format(math.floor(100 * ctx / window + 0.5))
+  local percent = ctx and window and window > 0 and math.floor(100 * ctx / window + 0.5) or 0
+  if percent >= 1 then
+    parts[#parts + 1] = ('context %d%%'):format(percent)
   end
   return #parts > 0 and table.concat(parts, ' · ') or nil
 end
