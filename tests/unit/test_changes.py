@@ -1,0 +1,153 @@
+"""caw.changes: the shadow repository's snapshots, a turn's changes, review and revert (real git)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from caw.changes import ChangeTracker
+from caw.errors import FilesChangedSince
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(["git", "--version"], capture_output=True).returncode != 0,
+    reason="git is not installed",
+)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / ".gitignore").write_text("build/\n*.log\n")
+    (folder / "src").mkdir()
+    (folder / "src" / "stats.py").write_text("def mean(xs):\n    return sum(xs) / len(xs)\n")
+    (folder / "notes with spaces.md").write_text("first\n")
+    (folder / "logo.bin").write_bytes(b"\x89PNG\0\1\2")
+    (folder / "gone.txt").write_text("soon deleted\n")
+    (folder / "build").mkdir()
+    (folder / "build" / "out.o").write_bytes(b"\0object")
+    (folder / "debug.log").write_text("noise\n")
+    return folder
+
+
+@pytest.fixture
+def tracker(tmp_path: Path, work: Path) -> ChangeTracker:
+    session_dir = tmp_path / "session"
+    session_dir.mkdir(mode=0o700)
+    return ChangeTracker.for_session(session_dir, work)
+
+
+async def turn(tracker: ChangeTracker, number: int, edit) -> list[tuple[str, str]]:
+    before = await tracker.snapshot()
+    edit()
+    after = await tracker.snapshot()
+    return [(c.path, c.status) for c in await tracker.record(number, before, after)]
+
+
+def edit_everything(work: Path) -> None:
+    (work / "src" / "stats.py").write_text("def mean(xs):\n    return sum(xs) / max(len(xs), 1)\n")
+    (work / "notes with spaces.md").write_text("first\nsecond\n")
+    (work / "logo.bin").write_bytes(b"\x89PNG\0\3\4")
+    (work / "gone.txt").unlink()
+    (work / "new dir").mkdir()
+    (work / "new dir" / "added file.txt").write_text("hello\n")
+    (work / "build" / "out.o").write_bytes(b"\0changed")  # ignored: never listed
+    (work / "debug.log").write_text("more noise\n")
+
+
+async def test_a_turn_lists_added_modified_and_deleted_files_but_not_ignored_ones(tracker, work):
+    changes = await turn(tracker, 1, lambda: edit_everything(work))
+    assert sorted(changes) == [
+        ("gone.txt", "deleted"),
+        ("logo.bin", "modified"),
+        ("new dir/added file.txt", "added"),
+        ("notes with spaces.md", "modified"),
+        ("src/stats.py", "modified"),
+    ]
+
+
+async def test_review_gives_text_before_and_after_and_marks_binary_files(tracker, work):
+    await turn(tracker, 1, lambda: edit_everything(work))
+    files = {f.path: f for f in await tracker.changes(1)}
+    assert files["src/stats.py"].before == "def mean(xs):\n    return sum(xs) / len(xs)\n"
+    assert files["src/stats.py"].after.endswith("max(len(xs), 1)\n")
+    assert (files["gone.txt"].before, files["gone.txt"].after) == ("soon deleted\n", None)
+    added = files["new dir/added file.txt"]
+    assert (added.status, added.before, added.after) == ("added", None, "hello\n")
+    logo = files["logo.bin"]
+    assert logo.binary and logo.before is None and logo.after is None
+
+
+async def test_revert_restores_every_file_as_it_was_before_the_turn(tracker, work):
+    originals = {p: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    os.chmod(work / "src" / "stats.py", 0o755)
+    await turn(tracker, 1, lambda: edit_everything(work))
+    reverted = await tracker.revert(1)
+    assert len(reverted) == 5
+    for path, data in originals.items():
+        if "build" in path.parts or path.name == "debug.log":
+            continue  # ignored files are not the turn's: left as they are
+        assert path.read_bytes() == data, path
+    assert not (work / "new dir" / "added file.txt").exists()
+    assert stat.S_IMODE((work / "src" / "stats.py").stat().st_mode) & 0o100, "mode kept"
+    assert (work / "build" / "out.o").read_bytes() == b"\0changed"
+
+
+async def test_revert_is_refused_and_writes_nothing_when_a_file_changed_since(tracker, work):
+    await turn(tracker, 1, lambda: edit_everything(work))
+    (work / "notes with spaces.md").write_text("edited by hand\n")
+    with pytest.raises(FilesChangedSince) as refused:
+        await tracker.revert(1)
+    assert refused.value.files == ["notes with spaces.md"]
+    assert (work / "notes with spaces.md").read_text() == "edited by hand\n"
+    assert (work / "src" / "stats.py").read_text().endswith("max(len(xs), 1)\n"), "untouched"
+    assert not (work / "gone.txt").exists()
+
+
+async def test_a_later_turn_is_its_own_and_an_earlier_revert_sees_it(tracker, work):
+    await turn(tracker, 1, lambda: (work / "src" / "stats.py").write_text("one\n"))
+    second = await turn(tracker, 2, lambda: (work / "src" / "stats.py").write_text("two\n"))
+    assert second == [("src/stats.py", "modified")]
+    with pytest.raises(FilesChangedSince):
+        await tracker.revert(1)
+    assert await tracker.revert(2) == ["src/stats.py"]
+    assert (work / "src" / "stats.py").read_text() == "one\n"
+    assert await tracker.revert(1) == ["src/stats.py"]
+
+
+@pytest.fixture
+def repository(work: Path) -> Path:
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    return work
+
+
+async def test_the_users_git_repository_is_never_written(tmp_path, repository):
+    work = repository
+    before = sorted(p.relative_to(work / ".git") for p in (work / ".git").rglob("*"))
+    session_dir = tmp_path / "other-session"
+    session_dir.mkdir(mode=0o700)
+    tracker = ChangeTracker.for_session(session_dir, work)
+    changes = await turn(tracker, 1, lambda: (work / "x.txt").write_text("x\n"))
+    assert changes == [("x.txt", "added")], ".git is never part of a snapshot"
+    assert sorted(p.relative_to(work / ".git") for p in (work / ".git").rglob("*")) == before
+    shadow = session_dir / "shadow.git"
+    assert stat.S_IMODE(shadow.stat().st_mode) == 0o700
+
+
+async def test_an_unknown_turn_is_a_clear_error(tracker):
+    with pytest.raises(ValueError, match="turn 3 has no recorded snapshots"):
+        await tracker.changes(3)
+    with pytest.raises(ValueError, match="numbered from 1"):
+        await tracker.revert(0)
+
+
+async def test_without_a_data_dir_the_shadow_repository_is_temporary(work):
+    tracker = ChangeTracker.for_session(None, work)
+    await turn(tracker, 1, lambda: (work / "y.txt").write_text("y\n"))
+    assert tracker.git_dir.exists()
+    tracker.close()
+    assert not tracker.git_dir.exists()
