@@ -168,6 +168,11 @@ def test_typed_keys_prompt_selection_folds_and_chat_keys(editors, env, tmp_path,
     ed.wait_text("_attached: src/notes.md_", TURN)
     ed.wait_idle(TURN)
     assert in_last_request(scripted, "The secret word is pelican.")
+    # #buffer: the file buffer the chat was opened from, as it is now.
+    ed.nvim.input("Repeat after me: buffered #buffer<CR>")
+    ed.wait_text("_attached: src/app.py_", TURN)
+    ed.wait_idle(TURN)
+    assert in_last_request(scripted, "print(f())")
 
     # <C-c> in the prompt stops a running turn; a "working…" line shows while it runs.
     start = len(ed.chat_text())
@@ -220,6 +225,17 @@ def test_typed_keys_prompt_selection_folds_and_chat_keys(editors, env, tmp_path,
     assert "high" in ed.lua(
         "return vim.b[vim.fn.bufnr('caw://' .. require('caw').root())].caw_status"
     )
+    if ed.lua(
+        "return require('caw.daemon').speaks(require('caw.daemon').get(require('caw').root()), '1.2')"
+    ):
+        # The model list comes from providers/models; the choice is applied with session/configure.
+        start = len(ed.chat_text())
+        ed.nvim.input("ga")
+        wait_blocked(ed, "the options list")
+        ed.nvim.input("2<CR>")
+        wait_blocked(ed, "the model list")
+        ed.nvim.input("1<CR>")
+        ed.wait_text("_next turns: ", TURN, start=start)
 
     # ? shows the keys in a float; q closes it, q in the chat closes the chat windows.
     ed.nvim.input("?")
@@ -327,6 +343,38 @@ def test_trust_prompt_and_two_chats_after_a_restart(editors, env, tmp_path, stat
     chats = json.loads(state_file.read_text())["workspaces"][str(ws)]["chats"]
     assert len(chats) == 2
     ed2.dump(screens / "06-resumed-chat.txt")
+
+    # Rename and delete through :CawChats (typed answers to vim.ui.select / vim.ui.input).
+    ed2.cmd("CawChats")
+    wait_blocked(ed2, "the chat list")
+    ed2.nvim.input("1<CR>")
+    wait_blocked(ed2, "the chat actions")
+    ed2.nvim.input("2<CR>")  # Rename
+    wait_blocked(ed2, "the new title")
+    ed2.nvim.input("<C-u>Blue chat<CR>")
+    wait_until(
+        lambda: (
+            "Blue chat"
+            in [
+                c.get("title")
+                for c in json.loads(state_file.read_text())["workspaces"][str(ws)]["chats"]
+            ]
+        ),
+        30,
+        what="the renamed chat in the state file",
+    )
+    ed2.cmd("CawChats")
+    wait_blocked(ed2, "the chat list")
+    ed2.nvim.input("2<CR>")  # the green chat
+    wait_blocked(ed2, "the chat actions")
+    ed2.nvim.input("3<CR>")  # Delete
+    wait_blocked(ed2, "the confirmation")
+    ed2.nvim.input("1<CR>")
+    wait_until(
+        lambda: len(json.loads(state_file.read_text())["workspaces"][str(ws)]["chats"]) == 1,
+        30,
+        what="the deleted chat gone from the state file",
+    )
     assert not marker.exists()
 
 
