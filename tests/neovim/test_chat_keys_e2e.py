@@ -404,6 +404,12 @@ def test_an_edit_shown_as_a_diff_and_reverted(editors, env, tmp_path, screens):
     assert sides == [{"diff": True, "lines": ["before"]}, {"diff": True, "lines": ["after"]}], sides
     ed.dump(screens / "07-diff.txt")
     ed.cmd("tabclose")
+    # Changed since the turn: nothing is written, and the chat names the file.
+    (ws / "notes.txt").write_text("edited by hand\n")
+    ed.cmd("CawRevert")
+    ed.wait_text("_not reverted: changed since turn 2: notes.txt (nothing was written)_", TURN)
+    assert (ws / "notes.txt").read_text() == "edited by hand\n"
+    (ws / "notes.txt").write_text("after\n")
     ed.cmd("CawRevert")
     ed.wait_text("reverted turn 2: notes.txt", TURN)
     assert (ws / "notes.txt").read_text() == "before\n"
