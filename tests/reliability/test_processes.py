@@ -291,15 +291,10 @@ async def test_the_daemon_limits_live_sessions_with_a_clear_error(leaks, tmp_pat
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 21, finding 9): the shell.env plugin that blanked the password made"
-    " opencode serve hang at start after `opencode import`, so it is off",
-)
 @pytest.mark.parametrize("trusted", [True, False])
 async def test_opencode_tools_do_not_see_the_serve_password(trusted, cli_env, scripted, tmp_path):
-    """A tool of opencode serve reads OPENCODE_SERVER_PASSWORD: empty (caw's shell.env plugin),
-    also with the project's configuration off."""
+    """A tool of opencode serve reads OPENCODE_SERVER_PASSWORD: empty (its shell is caw's
+    wrapper, caw.providers.opencode.tool_shell), also with the project's configuration off."""
     agent = AsyncAgent(provider="opencode", env=cli_env("opencode"), cwd=tmp_path, trusted=trusted)
     session = await agent.start_session()
     try:

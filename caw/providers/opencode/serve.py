@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -44,6 +45,7 @@ from ..pool import ServerPool
 from ..process import ChildProcess
 from ..sse import iter_json
 from .options import DENY_MESSAGE, closest_variant, new_id
+from .tool_shell import wrap_shell
 from .translate import TurnState, error_of
 
 if TYPE_CHECKING:
@@ -121,17 +123,25 @@ class ServeProcess:
     ) -> ServeProcess:
         password = secrets.token_urlsafe(32)
         port = _free_port()
-        # Not yet: hiding the password from tool commands with a shell.env plugin made serve
-        # hang at start after `opencode import` (docs/reliability.md, finding 9).
+        # Tool commands run through a shell that drops the password first (tool_shell).
+        wrapped = wrap_shell(env)
         child_env = {
             **env,
+            **({"SHELL": wrapped[1]} if wrapped else {}),
             "OPENCODE_SERVER_PASSWORD": password,
             "OPENCODE_SERVER_USERNAME": USERNAME,
         }
         argv = [cli, "serve", "--hostname", "127.0.0.1", "--port", str(port)]
-        process = await ChildProcess.spawn(
-            argv, name="opencode serve", env=child_env, cwd=cwd, stdin=False
-        )
+        try:
+            process = await ChildProcess.spawn(
+                argv, name="opencode serve", env=child_env, cwd=cwd, stdin=False
+            )
+        except BaseException:
+            if wrapped:
+                shutil.rmtree(wrapped[0], ignore_errors=True)
+            raise
+        if wrapped:
+            process.remove_on_stop(wrapped[0])
         serve: ServeProcess | None = None
         try:
             deadline = time.monotonic() + timeout
