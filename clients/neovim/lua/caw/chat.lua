@@ -844,6 +844,8 @@ function Chat:options()
       local names = require('caw').providers()
       vim.ui.select(names, { prompt = 'Provider (a new chat)', format_item = render.provider_name }, function(p)
         if p and p ~= self.provider then
+          -- A model or reasoning level of the old provider means nothing to the new one.
+          self.model, self.reasoning, self.levels = nil, nil, nil
           self:new_chat(p)
         end
       end)
