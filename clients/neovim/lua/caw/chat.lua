@@ -744,6 +744,7 @@ function Chat:choices(cb)
             updatedAt = s.updatedAt,
             costUsd = s.totalCostUsd,
             lastActivity = s.lastActivity,
+            corrupted = s.corrupted ~= vim.NIL and s.corrupted or nil,
           }
         end
       end

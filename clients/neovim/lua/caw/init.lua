@@ -164,6 +164,9 @@ local function label(item)
   if item.live then
     parts[#parts + 1] = 'live'
   end
+  if type(item.corrupted) == 'string' then
+    parts[#parts + 1] = 'record damaged'
+  end
   return table.concat(parts, ' · ')
 end
 

@@ -480,6 +480,15 @@ function M.turn(buf, turn, provider, n)
   if n then
     M.mark_turn(buf, first, n)
   end
+  local attached = type(turn.attachments) == 'table' and turn.attachments or {}
+  if #attached > 0 then
+    M.note(buf, 'attached: ' .. table.concat(
+      vim.tbl_map(function(a)
+        return a.name or a.uri
+      end, attached),
+      ', '
+    ))
+  end
   separate(buf)
   append(buf, { '## ' .. M.provider_name(provider) })
   render_blocks(buf, turn.output)
