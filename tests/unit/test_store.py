@@ -108,9 +108,13 @@ def test_the_writer_sets_a_corrupted_trajectory_aside_and_goes_on(tmp_path):
     sdir.save_handle(ResumeHandle(provider="claude_code", session_id="s1", resume_key="k"))
     sdir.begin_turn(1, "hi")
     sdir.trajectory_path.write_bytes(b"\xff\xfe")  # not even UTF-8
-    renamed = store.rename("s1", "Kept going")
-    assert renamed.session_title == "Kept going" and renamed.agent == "claude_code"
-    assert "not UTF-8" in renamed.metadata[RECOVERED]
+    sdir.lock()  # what a resume (or a rename) does first
+    try:
+        recovered = sdir.load_trajectory()
+    finally:
+        sdir.unlock()
+    assert recovered is not None and recovered.agent == "claude_code"
+    assert "not UTF-8" in recovered.metadata[RECOVERED]
     [aside] = [p for p in sdir.path.iterdir() if p.name.startswith("corrupted-")]
     assert (aside / "trajectory.json").read_bytes() == b"\xff\xfe"
     assert (aside / "turns" / "001_input.txt").read_text() == "hi"
