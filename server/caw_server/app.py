@@ -31,7 +31,7 @@ from caw.handle import ResumeHandle
 from caw.models import CawModel, Trajectory
 from caw.permissions import PermissionMode, PermissionRequest
 from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
-from caw.store import Store
+from caw.store import CORRUPTED, Store
 from caw.tools import MCPServer
 
 from . import logs, startup, tools, wire
@@ -515,7 +515,13 @@ class CawServer(LanguageServer, DaemonHooks):
             raise UnknownSession(
                 "this daemon has no data dir, so a bare session id cannot be resumed: pass the handle"
             )
-        handle = agent.read_handle(session_id)
+        try:
+            handle = agent.read_handle(session_id)
+        except UnknownSession:
+            if agent.store is not None and agent.store.has(session_id):
+                # No key, and a record that cannot be read says so (trajectoryCorrupted).
+                agent.store.session(session_id).load_trajectory()
+            raise
         SECRETS.add(handle.resume_key, handle.session_id)
         return handle
 
@@ -569,6 +575,7 @@ def _session_info(
         updated_at=updated_at,
         num_turns=t.num_turns,
         live=live,
+        corrupted=t.metadata.get(CORRUPTED),
     )
 
 

@@ -104,6 +104,11 @@ ERRORS: dict[str, tuple[int, str]] = {
         1015,
         "The session's working directory does not exist (moved or deleted); resume it with another cwd.",
     ),
+    "trajectoryCorrupted": (
+        1018,
+        "The session's trajectory.json cannot be read (the message says why). session/list"
+        " still lists it (corrupted); session/resume continues it from the backend's own history.",
+    ),
 }
 
 

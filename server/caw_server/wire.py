@@ -307,6 +307,11 @@ class SessionInfo(CawModel):
     updated_at: datetime
     num_turns: int = 0
     live: bool = Field(description="Registered in this daemon right now.")
+    corrupted: str | None = Field(
+        None,
+        description="Set when the session's trajectory.json cannot be read: why. Listed without"
+        " its turns; session/resume continues it from the backend's own history.",
+    )
 
 
 class ListResult(CawModel):

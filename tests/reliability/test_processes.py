@@ -305,3 +305,64 @@ async def test_opencode_tools_do_not_see_the_serve_password(trusted, cli_env, sc
         await session.end()
         await close_shared_providers()
     assert turn.result == "Tool said: pw=0"
+
+
+@pytest.mark.e2e
+async def test_a_corrupted_trajectory_stays_listed_and_resumes_from_the_backends_history(
+    all_env, scripted, leaks, tmp_path
+):
+    """Each provider's session, its trajectory.json torn mid-write after a turn: session/list
+    lists it marked `corrupted` (provider and cwd still read); session/resume by id continues
+    it in its own folder, and the backend still knows the first turn's fact. A corrupted
+    session with no stored key is trajectoryCorrupted (not internal)."""
+    data = tmp_path / "data"
+    work = tmp_path / "work"  # not the daemon's cwd: the stand-in must recover it
+    work.mkdir()
+    client = await leaks.daemon(data, all_env, tmp_path)
+    facts: dict[str, str] = {}
+    providers: dict[str, str] = {}
+    try:
+        await client.initialize()
+
+        async def first_turn(provider: str) -> None:
+            started = await client.start_session(
+                provider=provider, cwd=str(work), permissionMode="bypass"
+            )
+            sid = started["sessionId"]
+            fact = f"{provider}-torn-place"
+            await client.send(sid, f"My deploy target is {fact}. Remember that.")
+            await client.request("session/end", {"sessionId": sid})
+            facts[sid], providers[sid] = fact, provider
+
+        await asyncio.wait_for(asyncio.gather(*map(first_turn, PROVIDERS)), 3 * TURN)
+        for sid in facts:
+            path = data / "sessions" / sid / "trajectory.json"
+            text = path.read_text()
+            path.write_text(text[: text.index('"turns"') + 20])  # torn inside the turns
+        keyless = "7d3f5a2e-0000-4000-8000-000000000001"
+        (data / "sessions" / keyless).mkdir(mode=0o700)
+        (data / "sessions" / keyless / "trajectory.json").write_text("{")
+
+        listed = {s["sessionId"]: s for s in await client.list_sessions()}
+        assert set(listed) == {*facts, keyless}
+        for sid, provider in providers.items():
+            assert "not a readable trajectory" in listed[sid]["corrupted"], listed[sid]
+            assert (listed[sid]["provider"], listed[sid]["cwd"]) == (provider, str(work))
+
+        async def resume(sid: str) -> None:
+            resumed = await client.request("session/resume", {"sessionId": sid})
+            assert resumed["turns"] == []  # caw's record of them was lost, not the backend's
+            answer = await client.send(sid, "Where am I deploying?")
+            assert answer["turn"]["result"] == facts[sid]
+
+        await asyncio.wait_for(asyncio.gather(*map(resume, facts)), 3 * TURN)
+        listed = {s["sessionId"]: s for s in await client.list_sessions()}
+        assert all(listed[sid].get("corrupted") is None for sid in facts)
+        for sid in facts:
+            [aside] = (data / "sessions" / sid).glob("corrupted-*")
+            assert (aside / "trajectory.json").is_file() and (aside / "turns").is_dir()
+        with pytest.raises(RpcError) as corrupted:
+            await client.request("session/resume", {"sessionId": keyless})
+        assert corrupted.value.kind == "trajectoryCorrupted", corrupted.value
+    finally:
+        await client.aclose()

@@ -354,6 +354,10 @@ export interface SessionInfo {
    * Registered in this daemon right now.
    */
   live: boolean;
+  /**
+   * Set when the session's trajectory.json cannot be read: why. Listed without its turns; session/resume continues it from the backend's own history.
+   */
+  corrupted?: string | null;
 }
 /**
  * A file the tool touches (ACP ``ToolCallLocation``).
