@@ -26,10 +26,10 @@ export function registerCodeActions(): vscode.Disposable {
   );
 }
 
+/** The editor last used, even when the chat now covers it (it is shown again for the insert). */
 function targetEditor(): vscode.TextEditor | undefined {
-  const visible = vscode.window.visibleTextEditors;
-  if (lastEditor && visible.some((e) => e.document === lastEditor?.document)) return lastEditor;
-  return vscode.window.activeTextEditor ?? visible.find((e) => e.document.uri.scheme === 'file');
+  const open = lastEditor && !lastEditor.document.isClosed ? lastEditor : undefined;
+  return vscode.window.activeTextEditor ?? open ?? vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'file');
 }
 
 export async function runCodeAction(action: CodeAction, code: string, folder: vscode.WorkspaceFolder, file?: string): Promise<void> {

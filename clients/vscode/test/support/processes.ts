@@ -130,6 +130,41 @@ export class ModelServer {
     return new ModelServer(child, m[1]);
   }
 
+  /**
+   * The same server, also writing one JSON line per model request to `requestsFile`
+   * (kind, model, the latest user text, and the tail of the request's messages), so a
+   * test can see what reached the model: an attachment's content, the model's name.
+   */
+  static async startRecording(requestsFile: string): Promise<ModelServer> {
+    const script = [
+      'import json, signal, sys, threading',
+      'from caw.testing.model_server import ScriptedModelServer',
+      'out = open(sys.argv[1], "a", encoding="utf-8")',
+      'lock = threading.Lock()',
+      'def record(rec, reply):',
+      '    body = rec.body if isinstance(rec.body, dict) else {}',
+      '    tail = json.dumps(body.get("messages", body.get("input", "")))[-60000:]',
+      '    line = json.dumps({"kind": rec.kind, "model": rec.model, "texts": rec.user_texts()[-1:], "tail": tail})',
+      '    with lock:',
+      '        out.write(line + "\\n")',
+      '        out.flush()',
+      '    print(f"{rec.kind} {rec.model} {rec.user_texts()[-1:]!r} -> {reply.text!r}", file=sys.stderr, flush=True)',
+      'server = ScriptedModelServer("127.0.0.1", 0)',
+      'server.set_responder(record)',
+      'server.start()',
+      'print(server.base_url, flush=True)',
+      'done = threading.Event()',
+      'for sig in (signal.SIGTERM, signal.SIGINT):',
+      '    signal.signal(sig, lambda *_: done.set())',
+      'while not done.wait(1.0):',
+      '    pass',
+      'server.stop()',
+    ].join('\n');
+    const child = startChild('model', config.python, ['-c', script, requestsFile], process.env, repoRoot);
+    const m = await child.waitForOutput(/^(http:\/\/127\.0\.0\.1:\d+)\s*$/m);
+    return new ModelServer(child, m[1]);
+  }
+
   /** cli_environment(provider, url, root): a private HOME where the provider's CLI talks to this server. */
   cliEnvironment(root: string, provider = 'claude_code'): NodeJS.ProcessEnv {
     const script =
