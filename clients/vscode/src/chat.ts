@@ -35,6 +35,7 @@ import { showChange } from './review';
 import {
   type Attachment,
   atLeast,
+  type ProviderModels,
   PROTOCOL_CHATS,
   type RequestPermissionParams,
   type RequestPermissionResult,
@@ -459,14 +460,37 @@ export class Chat implements vscode.Disposable {
 
   /** The providers' models for the header's picker (once per chat view; a failure leaves the picker out). */
   private async loadModels(): Promise<void> {
-    if (this.state.models || !this.speaks12) return;
+    if (!this.speaks12 || this.loadingModels) return;
+    this.loadingModels = true;
     try {
       const rpc = await this.server.rpc();
-      const result = await rpc.models();
-      this.setState({ models: result.providers.map((p) => ({ provider: p.provider, models: p.models.map((m) => ({ id: m.id, name: optional(m.name) ?? m.id, reasoningLevels: m.reasoningLevels ?? [], isDefault: !!m.isDefault })) })) });
+      // This chat's provider first (quick); then every provider (a CLI may take seconds to list).
+      const provider = this.state.provider;
+      if (provider && !this.state.models?.some((p) => p.provider === provider)) this.addModels((await rpc.models(provider)).providers);
+      if (!this.allModels) {
+        this.addModels((await rpc.models()).providers);
+        this.allModels = true;
+      }
     } catch {
-      // no picker then; the chat works without it
+      // no picker then (or only this provider's); the chat works without it
+    } finally {
+      this.loadingModels = false;
     }
+  }
+
+  private loadingModels = false;
+  private allModels = false;
+
+  private addModels(providers: ProviderModels[]): void {
+    const listed = new Map((this.state.models ?? []).map((p) => [p.provider, p]));
+    for (const p of providers) {
+      if (!p.models.length && listed.has(p.provider)) continue;
+      listed.set(p.provider, {
+        provider: p.provider,
+        models: p.models.map((m) => ({ id: m.id, name: optional(m.name) ?? m.id, reasoningLevels: m.reasoningLevels ?? [], isDefault: !!m.isDefault })),
+      });
+    }
+    this.setState({ models: [...listed.values()] });
   }
 
   private get speaks12(): boolean {

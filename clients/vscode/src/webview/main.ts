@@ -99,7 +99,12 @@ function renderTurn(turn: ViewTurn): HTMLElement {
   const agent = el('div', `message assistant${turn.running ? ' running' : ''} stop-${turn.stopReason ?? 'none'}`);
   agent.append(el('div', 'role', state?.provider ?? 'agent'));
   const body = el('div', 'body');
-  for (const block of turn.output) body.append(renderBlock(block));
+  // A failed turn's error is said once, in its note: the CLI's streamed copy of it is left out.
+  const error = turn.stopReason === 'error' ? (turn.error ?? '') : '';
+  for (const block of turn.output) {
+    if (error && block.type === 'text' && block.text.trim() && error.includes(block.text.trim())) continue;
+    body.append(renderBlock(block));
+  }
   if (turn.running && !turn.output.length) body.append(el('div', 'waiting', 'Waiting for the agent…'));
   if (turn.running) body.append(el('span', 'cursor'));
   agent.append(body);
@@ -112,7 +117,8 @@ function renderTurn(turn: ViewTurn): HTMLElement {
     agent.append(note);
   }
   if (turn.changes?.length) agent.append(changeList(turn));
-  if (turn.usage && !turn.running) agent.append(el('div', 'turn-usage', usageLabel(turn.usage)));
+  const spent = turn.usage && (turn.usage.inputTokens ?? 0) + (turn.usage.outputTokens ?? 0) + (turn.usage.costUsd ?? 0) > 0;
+  if (turn.usage && spent && !turn.running) agent.append(el('div', 'turn-usage', usageLabel(turn.usage)));
   node.append(user, agent);
   return node;
 }
@@ -311,7 +317,8 @@ function render(): void {
   if (!state) return;
   const stick = atBottom();
   title.textContent = state.title && state.sessionId ? state.title : `caw · ${state.folderName}`;
-  meta.textContent = [state.provider, state.model].filter(Boolean).join(' · ');
+  // The picker shows provider and model when the daemon lists them; else the plain text does.
+  meta.textContent = state.models?.length ? '' : [state.provider, state.model].filter(Boolean).join(' · ');
   const sums = chatTotals(state.entries);
   totals.textContent = totalsLabel(sums);
   meter.hidden = !sums.context;
