@@ -402,6 +402,8 @@ def test_an_edit_shown_as_a_diff_and_reverted(editors, env, tmp_path, screens):
     ed.wait_text("changed: `notes.txt` (modified)", TURN)
     ed.wait_idle(TURN)
     assert (ws / "notes.txt").read_text().strip() == "after"
+    # The edit's tool call shows its diff (inside the tool's fold).
+    assert "```diff\n--- a/" in ed.chat_text() and "\n+after\n" in ed.chat_text(), ed.chat_text()
     focus_chat(ed)
     ed.nvim.input("Ggd")
     ed.wait("vim.t.caw_review ~= nil and #vim.api.nvim_tabpage_list_wins(0) == 2")

@@ -321,6 +321,22 @@ local function tool_input_lines(input)
   return fence(ok and json or tostring(input), 'json')
 end
 
+--- A file edit's tool call shows its change as a unified diff (protocol 1.2 `diff`), other
+--- calls their input as JSON.
+local function tool_body_lines(input, diff)
+  if type(diff) == 'table' and type(diff.newText) == 'string' and type(diff.path) == 'string' then
+    local old = type(diff.oldText) == 'string' and diff.oldText or ''
+    local differ = vim.text and vim.text.diff or vim.diff
+    local ok, hunks = pcall(differ, old, diff.newText, { result_type = 'unified', ctxlen = 3 })
+    if ok and type(hunks) == 'string' then
+      local from = type(diff.oldText) == 'string' and ('a/' .. diff.path) or '/dev/null'
+      local text = ('--- %s\n+++ b/%s\n%s'):format(from, diff.path, hunks)
+      return fence((text:gsub('\n$', '')), 'diff')
+    end
+  end
+  return tool_input_lines(input)
+end
+
 local function tool_output_lines(output, is_error)
   local lines = {}
   if is_error then
@@ -388,7 +404,7 @@ local function render_blocks(buf, blocks)
     elseif block.type == 'tool_use' then
       separate(buf)
       local lines = { tool_header(block.name, block.input) }
-      vim.list_extend(lines, tool_input_lines(block.input))
+      vim.list_extend(lines, tool_body_lines(block.input, block.diff))
       if block.output ~= nil and block.output ~= vim.NIL then
         vim.list_extend(lines, tool_output_lines(block.output, block.isError))
       end
@@ -651,7 +667,7 @@ function Stream:update(u)
     self:_add(u.text)
   elseif u.kind == 'toolCall' then
     local lines = { tool_header(u.name, u.input) }
-    vim.list_extend(lines, tool_input_lines(u.input))
+    vim.list_extend(lines, tool_body_lines(u.input, u.diff))
     self.cur = { kind = 'tool', id = u.id, fold = self:_block(lines) }
     self.kept = api.nvim_buf_line_count(buf)
   elseif u.kind == 'toolResult' then
