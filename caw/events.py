@@ -7,6 +7,7 @@ notifications unchanged (``kind`` is the discriminator on the wire too).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -64,6 +65,17 @@ class SubagentUpdate(CawModel):
     update: Event
 
 
+class UsageLimitWait(CawModel):
+    """The turn hit the provider's usage limit and auto-wait is on: caw waits until the limit
+    resets, then sends the turn again (``session/cancel`` ends the wait). Comes between turns'
+    events, never part of a turn's output."""
+
+    kind: Literal["usageLimitWait"] = "usageLimitWait"
+    wait_minutes: int = Field(description="How long caw waits before sending the turn again.")
+    resets_at: datetime = Field(description="When the wait ends (UTC): the reset time + a margin.")
+    message: str = Field("", description="What the CLI said about the limit.")
+
+
 Event = Annotated[
     TextDelta
     | ThinkingDelta
@@ -71,10 +83,12 @@ Event = Annotated[
     | ToolResult
     | UsageUpdate
     | PermissionRequest
-    | SubagentUpdate,
+    | SubagentUpdate
+    | UsageLimitWait,
     Field(discriminator="kind"),
 ]
 EVENT_TYPES = (
     TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate, PermissionRequest, SubagentUpdate,
+    UsageLimitWait,
 )  # fmt: skip
 SubagentUpdate.model_rebuild()

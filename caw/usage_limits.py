@@ -8,13 +8,33 @@ message that says nothing usable means :data:`DEFAULT_WAIT_MINUTES` (as in caw 0
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .models import CawModel
+from .errors import TurnCancelled, UsageLimitReached
+from .events import UsageLimitWait
+from .models import utcnow
+
+if TYPE_CHECKING:
+    from .models import Turn
+    from .session import AsyncSession, EventCallback
+
+__all__ = [
+    "DEFAULT_WAIT_MINUTES",
+    "AutoWaitSession",
+    "UsageLimitWait",
+    "UsageLimitWaiter",
+    "auto_wait_default",
+    "auto_wait_setting",
+    "sleep_minutes",
+    "wait_minutes_from_message",
+]
 
 log = logging.getLogger("caw.usage_limits")
 
@@ -72,9 +92,19 @@ def wait_minutes_from_message(text: str, now: datetime | None = None) -> int | N
     return None
 
 
+def auto_wait_setting() -> bool | None:
+    """``$CAW_AUTOWAIT`` as given: False for ``0``, ``false``, ``no`` or ``off``, True for any
+    other value, None when it is unset or empty."""
+    value = os.environ.get("CAW_AUTOWAIT", "").strip().lower()
+    if not value:
+        return None
+    return value not in ("0", "false", "no", "off")
+
+
 def auto_wait_default() -> bool:
-    """``$CAW_AUTOWAIT``: on unless it is ``0``, ``false``, ``no`` or ``off``."""
-    return os.environ.get("CAW_AUTOWAIT", "").strip().lower() not in ("0", "false", "no", "off")
+    """``$CAW_AUTOWAIT``: on unless it is ``0``, ``false``, ``no`` or ``off`` (the library's
+    default, as in caw 0.1.9)."""
+    return auto_wait_setting() is not False
 
 
 async def sleep_minutes(minutes: float) -> None:
@@ -82,9 +112,100 @@ async def sleep_minutes(minutes: float) -> None:
     await asyncio.sleep(minutes * 60)
 
 
-class UsageLimitWait(CawModel):
-    """Told to a session's watchers when auto-wait starts waiting out a usage limit."""
+_T = TypeVar("_T")
 
-    kind: str = "usageLimitWait"
-    wait_minutes: int
-    message: str = ""
+
+class UsageLimitWaiter:
+    """Auto-wait for one conversation, the one implementation behind the library and the daemon.
+
+    On a usage limit it tells the session's watchers (a :class:`~caw.events.UsageLimitWait`
+    event), logs, sleeps until the reset time the CLI named and lets the caller send the turn
+    again. Turns sent through :meth:`send` run one at a time in call order, also across waits;
+    :meth:`cancel` ends a wait early (the send raises TurnCancelled)."""
+
+    def __init__(self) -> None:
+        self._order: asyncio.Lock | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self._stop is not None
+
+    @property
+    def busy(self) -> bool:
+        """A turn sent through this waiter is running, waiting, or queued."""
+        return self._order is not None and self._order.locked()
+
+    async def send(
+        self, send: Callable[[], Awaitable[_T]], tell: Callable[[Any], Any] | None
+    ) -> _T:
+        """``send()`` until it is not stopped by a usage limit, waiting out each one."""
+        if self._order is None:
+            self._order = asyncio.Lock()
+        async with self._order:
+            while True:
+                try:
+                    return await send()
+                except UsageLimitReached as exc:
+                    await self.wait(exc, tell)
+
+    async def wait(self, exc: UsageLimitReached, tell: Callable[[Any], Any] | None) -> None:
+        """Wait out the limit ``exc`` reports; raises TurnCancelled if :meth:`cancel` ends it."""
+        minutes = exc.wait_minutes
+        event = UsageLimitWait(
+            wait_minutes=minutes,
+            resets_at=utcnow() + timedelta(minutes=minutes),
+            message=str(exc),
+        )
+        log.warning(
+            "usage limit reached; waiting %s min (until %s UTC) for it to reset, then sending again",
+            minutes,
+            f"{event.resets_at:%H:%M}",
+        )
+        self._stop = stop = asyncio.Event()
+        try:
+            if tell is not None:
+                told = tell(event)
+                if inspect.isawaitable(told):
+                    await told
+            sleeping = asyncio.ensure_future(sleep_minutes(minutes))
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({sleeping, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeping.cancel()
+                stopped.cancel()
+        finally:
+            self._stop = None
+        if stop.is_set():
+            raise TurnCancelled("cancelled while waiting for the usage limit to reset")
+
+    def cancel(self) -> bool:
+        """End a wait in progress (on the waiter's event loop). False if none is."""
+        if self._stop is None:
+            return False
+        self._stop.set()
+        return True
+
+
+class AutoWaitSession:
+    """``session.send`` through a :class:`UsageLimitWaiter` (what the daemon sends turns with
+    when auto-wait is on); the same ``send`` signature as the session's."""
+
+    def __init__(self, session: AsyncSession, waiter: UsageLimitWaiter):
+        self.session, self.waiter = session, waiter
+
+    @property
+    def provider_name(self) -> str:
+        return self.session.provider_name
+
+    async def cancel(self) -> bool:
+        """End a wait in progress, else stop the running turn. False if neither runs."""
+        return self.waiter.cancel() or await self.session.cancel()
+
+    async def send(
+        self, message: str, on_event: EventCallback | None = None, **options: Any
+    ) -> Turn:
+        return await self.waiter.send(
+            lambda: self.session.send(message, on_event, **options), on_event
+        )

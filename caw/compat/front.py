@@ -46,7 +46,7 @@ from ..session import AsyncSession, EventCallback
 from ..store import atomic_write_text
 from ..tiers import ModelTier, as_tier, resolve_model
 from ..tools.subagents import AgentSpec
-from ..usage_limits import UsageLimitWait, auto_wait_default, sleep_minutes
+from ..usage_limits import UsageLimitWaiter, auto_wait_default
 from .legacy import legacy_handle
 
 log = logging.getLogger("caw.compat")
@@ -109,6 +109,7 @@ class Session(sync.Session):
         self._loaded = loaded
         self._overrides = dict(overrides or {})
         self._order_lock: asyncio.Lock | None = None
+        self._waiter = UsageLimitWaiter()  # caw's one auto-wait (also the daemon's)
 
     @property
     def trajectory(self) -> Trajectory:
@@ -146,7 +147,7 @@ class Session(sync.Session):
                         await self._fall_back(exc)
                         continue
                     if isinstance(exc, UsageLimitReached) and self._auto_wait:
-                        await self._wait(exc, watch)
+                        await self._waiter.wait(exc, watch)
                         continue
                     self._write_traj_path()
                     raise
@@ -167,20 +168,23 @@ class Session(sync.Session):
         )
         with contextlib.suppress(CawError):
             await failed.end()
+        # Nothing was answered there: its folder would list a conversation that never was.
+        if failed.session_dir is not None:
+            await asyncio.to_thread(shutil.rmtree, failed.session_dir, True)
         core, self._remaining = await self._agent._start_first(self._remaining, self._overrides)
         self._core = core
 
-    async def _wait(self, exc: UsageLimitReached, watch: EventCallback | None) -> None:
-        minutes = exc.wait_minutes
-        log.warning(
-            "usage limit reached; waiting %s min for it to reset, then sending again", minutes
-        )
-        if watch is not None:
-            tell: Callable[[Any], Any] = watch  # watchers of a compat session also get this one
-            result = tell(UsageLimitWait(wait_minutes=minutes, message=str(exc)))
-            if asyncio.iscoroutine(result):
-                await result
-        await sleep_minutes(minutes)
+    def cancel(self) -> bool:
+        """Stop the running turn, or end an auto-wait for a usage limit; its ``send`` raises
+        TurnCancelled. False if neither runs."""
+
+        async def cancel() -> bool:
+            return self._waiter.cancel() or await self._live().cancel()
+
+        return sync.run(cancel())
+
+    def __enter__(self) -> Session:  # (typed as this class: send_async, save_trajectory...)
+        return self
 
     def end(self) -> Trajectory:
         if self._core is None:

@@ -26,13 +26,14 @@ from pygls.progress import Progress
 import caw
 from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
 from caw.errors import CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
-from caw.events import Event, ToolCall
+from caw.events import Event, ToolCall, UsageLimitWait
 from caw.handle import ResumeHandle
 from caw.models import CawModel, Trajectory
 from caw.permissions import PermissionMode, PermissionRequest
 from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
 from caw.store import CORRUPTED, Store
 from caw.tools import MCPServer
+from caw.usage_limits import AutoWaitSession, UsageLimitWaiter
 
 from . import logs, startup, tools, wire
 from .errors import invalid_field, parse_params, rpc_error, to_rpc_error
@@ -105,7 +106,12 @@ _PROGRESS_MESSAGES = {"text": "writing", "thinking": "thinking", "toolResult": "
 class TurnProgress:
     """$/progress for one turn: begin, a report when the turn's activity changes, end."""
 
-    def __init__(self, progress: Progress, token: wire.ProgressToken, session: AsyncSession):
+    def __init__(
+        self,
+        progress: Progress,
+        token: wire.ProgressToken,
+        session: AsyncSession | AutoWaitSession,
+    ):
         self.progress, self.token, self.session = progress, token, session
         self._last = ""
         self._cancelling: asyncio.Future[Any] | None = None
@@ -132,6 +138,8 @@ class TurnProgress:
         message = _PROGRESS_MESSAGES.get(event.kind)
         if isinstance(event, ToolCall):
             message = f"running {event.name}"
+        elif isinstance(event, UsageLimitWait):
+            message = f"usage limit: waiting until {event.resets_at:%H:%M} UTC"
         if message and message != self._last:
             self._last = message
             self.progress.report(self.token, types.WorkDoneProgressReport(message=message))
@@ -156,6 +164,7 @@ class CawServer(LanguageServer, DaemonHooks):
         )
         self.options = options or Options()
         self.registry = Registry(self.options.idle_timeout)
+        self._waiters: dict[str, UsageLimitWaiter] = {}  # auto-wait, per session id
         self.exit_code = 0
         self._exit: asyncio.Event | None = None
         self._closing = False
@@ -284,6 +293,8 @@ class CawServer(LanguageServer, DaemonHooks):
             self.permissions.timeout = given.permission_timeout
         if given.client_capabilities is not None:
             self.permissions.can_answer = given.client_capabilities.permissions
+        if given.auto_wait is not None:
+            self.options.auto_wait = given.auto_wait
         if "log_level" in fields and given.log_level:
             self.options.log_level = given.log_level
             logs.set_level(given.log_level)
@@ -417,10 +428,11 @@ class CawServer(LanguageServer, DaemonHooks):
 
     async def session_send(self, p: wire.SendParams) -> wire.SendResult:
         session = self.registry.get(p.session_id)
-        if p.exclusive and session.busy:
+        if p.exclusive and (session.busy or self._waiting(p.session_id)):
             raise SessionBusy(f"session {p.session_id} is running a turn")
+        sending = self._auto_wait(session)
         progress = (
-            TurnProgress(self.work_done_progress, p.work_done_token, session)
+            TurnProgress(self.work_done_progress, p.work_done_token, sending)
             if p.work_done_token is not None
             else None
         )
@@ -437,7 +449,7 @@ class CawServer(LanguageServer, DaemonHooks):
         if progress is not None:
             progress.begin()
         try:
-            turn = await session.send(p.message, on_event)
+            turn = await sending.send(p.message, on_event)
             outcome = "done"
         except (TurnCancelled, asyncio.CancelledError):
             outcome = "cancelled"
@@ -448,6 +460,17 @@ class CawServer(LanguageServer, DaemonHooks):
             SECRETS.add(session.resume_key, session.session_id)
             self.registry.touch(p.session_id)
         return wire.SendResult(turn=turn, resume_handle=_handle_of(session))
+
+    def _auto_wait(self, session: AsyncSession) -> AsyncSession | AutoWaitSession:
+        """The session, or with auto-wait on, the session through its usage-limit waiter."""
+        if not self.options.auto_wait:
+            return session
+        waiter = self._waiters.setdefault(session.session_id, UsageLimitWaiter())
+        return AutoWaitSession(session, waiter)
+
+    def _waiting(self, session_id: str) -> bool:
+        waiter = self._waiters.get(session_id)
+        return waiter is not None and waiter.busy
 
     async def session_resume(self, p: wire.ResumeParams) -> wire.ResumeResult:
         # The daemon's default provider is a default, not a pin: the handle names its provider.
@@ -526,10 +549,17 @@ class CawServer(LanguageServer, DaemonHooks):
         return handle
 
     async def session_cancel(self, p: wire.SessionRef) -> wire.CancelResult:
-        return wire.CancelResult(cancelled=await self.registry.get(p.session_id).cancel())
+        session = self.registry.get(p.session_id)
+        waiter = self._waiters.get(p.session_id)
+        if waiter is not None and waiter.cancel():  # it was waiting out a usage limit
+            return wire.CancelResult(cancelled=True)
+        return wire.CancelResult(cancelled=await session.cancel())
 
     async def session_end(self, p: wire.SessionRef) -> wire.EndResult:
         session = self.registry.pop(p.session_id)
+        waiter = self._waiters.pop(p.session_id, None)
+        if waiter is not None:
+            waiter.cancel()
         trajectory = await session.end()
         log.info("session %s ended", p.session_id)
         return wire.EndResult(trajectory=trajectory)

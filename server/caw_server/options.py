@@ -11,6 +11,7 @@ import platformdirs
 from caw import __version__
 from caw.permissions import PERMISSION_MODES, PermissionMode
 from caw.providers import canonical_name
+from caw.usage_limits import auto_wait_setting
 
 from .logs import LEVELS
 from .permissions import DEFAULT_TIMEOUT as DEFAULT_PERMISSION_TIMEOUT
@@ -43,6 +44,10 @@ class Options:
     # Live sessions (each holds a backend, or a share of one) beyond which a start or resume
     # is refused with tooManySessions (issue 21, finding 9).
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    # On a usage limit, wait until it resets and send the turn again (a usageLimitWait update
+    # tells the client; session/cancel ends the wait). Off unless asked: $CAW_AUTOWAIT=1, the
+    # flag or initializationOptions.autoWait; off, the turn fails with kind usageLimit.
+    auto_wait: bool = field(default_factory=lambda: auto_wait_setting() is True)
     standby: int = DEFAULT_STANDBY
     standby_idle: float | None = None
 
@@ -129,6 +134,12 @@ def parser() -> argparse.ArgumentParser:
         help="stop standby backends nobody has used for this long (default: --idle-timeout, else 600)",
     )  # fmt: skip
     p.add_argument(
+        "--auto-wait",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="on a usage limit, wait for the reset and send the turn again (default: $CAW_AUTOWAIT, else off)",
+    )
+    p.add_argument(
         "--stdio",
         action="store_true",
         help="accepted for LSP clients that pass it; stdio is the only transport",
@@ -157,6 +168,7 @@ def from_args(argv: list[str] | None = None) -> Options:
         permission_mode=args.permission_mode,
         permission_timeout=args.permission_timeout,
         max_sessions=max(1, args.max_sessions),
+        **({"auto_wait": args.auto_wait} if args.auto_wait is not None else {}),
         standby=max(0, args.standby),
         standby_idle=args.standby_idle,
     )

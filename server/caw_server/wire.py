@@ -79,6 +79,12 @@ class InitializationOptions(Params):
         None,
         description="What this client can do; permissions: true if it answers session/requestPermission.",
     )
+    auto_wait: bool | None = Field(
+        None,
+        description="On a usage limit, wait until it resets and send the turn again, telling the "
+        "client with a usageLimitWait session/update (session/cancel ends the wait). Default: "
+        "$CAW_AUTOWAIT, else off (the turn fails with kind usageLimit).",
+    )
 
 
 class ProviderInfo(CawModel):

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-import caw.compat.front as front
+import caw.usage_limits as usage_limits
 from caw import Agent, UsageLimitReached
 from caw.testing.script import Reply
 
@@ -37,7 +37,7 @@ def waits(monkeypatch):
     async def fake_sleep(minutes: float) -> None:
         slept.append(minutes)
 
-    monkeypatch.setattr(front, "sleep_minutes", fake_sleep)
+    monkeypatch.setattr(usage_limits, "sleep_minutes", fake_sleep)
     return slept
 
 

@@ -41,11 +41,15 @@ def test_a_provider_not_logged_in_hands_over(claude_then_codex, scripted):
     assert (traj.agent, traj.result) == ("codex", "from the fallback")
 
 
-def test_a_rate_limited_provider_hands_over_without_waiting(claude_then_codex, scripted):
+def test_a_rate_limited_provider_hands_over_without_waiting(claude_then_codex, scripted, tmp_path):
     limit_api(scripted, "anthropic", count=10)
-    traj = Agent(["claude", "codex"], env=claude_then_codex).completion("Repeat after me: hi")
+    data = tmp_path / "data"
+    agent = Agent(["claude", "codex"], data, env=claude_then_codex)
+    traj = agent.completion("Repeat after me: hi")
     assert (traj.agent, traj.result) == ("codex", "hi")
     assert [r.api for r in scripted.main_requests()] == ["anthropic", "openai"]
+    # Only the session that answered is in the data dir: claude's attempt left no folder.
+    assert [p.name for p in (data / "sessions").iterdir()] == [traj.session_id]
 
 
 def test_a_missing_cli_is_skipped_at_selection(claude_then_codex, scripted, tmp_path):

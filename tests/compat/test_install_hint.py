@@ -5,6 +5,7 @@ repository says so.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -45,19 +46,21 @@ def test_the_hint_installs_caw_server_and_caw_from_a_wheel_of_this_checkout(
     assert built == [f"coding_agent_wrapper-{caw.__version__}-py3-none-any.whl"], built
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # The venv's own packages only: no PYTHONPATH pointing back at a checkout.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     # The hint's command as written, with this checkout's wheel beside the configured index (which
     # serves the dependencies, and also has caw 0.1.9 under this name: the version check below
     # proves the wheel won).
     done = subprocess.run(
         [str(venv / "bin" / "python"), "-m", *HINT.split(), "--find-links", str(wheels)],
-        capture_output=True, text=True, timeout=500, check=False,
+        capture_output=True, text=True, timeout=500, check=False, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     for command in ("caw-server", "caw", "caw-traj"):
         assert (venv / "bin" / command).is_file(), command
     version = subprocess.run(
         [str(venv / "bin" / "caw-server"), "--version"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True, text=True, timeout=60, check=True, env=env,
     )  # fmt: skip
     assert caw.__version__ in version.stdout + version.stderr
     imported = subprocess.run(
@@ -65,7 +68,7 @@ def test_the_hint_installs_caw_server_and_caw_from_a_wheel_of_this_checkout(
             str(venv / "bin" / "python"), "-c",
             "import importlib.metadata as m, caw; print(m.version('coding-agent-wrapper'), caw.__file__)",
         ],
-        capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path, env=env,
     )  # fmt: skip
     dist_version, module = imported.stdout.split()
     assert dist_version == caw.__version__

@@ -319,6 +319,10 @@ export interface InitializationOptions {
    * What this client can do; permissions: true if it answers session/requestPermission.
    */
   clientCapabilities?: ClientCapabilities | null;
+  /**
+   * On a usage limit, wait until it resets and send the turn again, telling the client with a usageLimitWait session/update (session/cancel ends the wait). Default: $CAW_AUTOWAIT, else off (the turn fails with kind usageLimit).
+   */
+  autoWait?: boolean | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -641,7 +645,15 @@ export interface SessionRef {
  */
 export interface SessionUpdate {
   sessionId: string;
-  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest | SubagentUpdate;
+  update:
+    | TextDelta
+    | ThinkingDelta
+    | ToolCall
+    | ToolResult
+    | UsageUpdate
+    | PermissionRequest
+    | SubagentUpdate
+    | UsageLimitWait;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
@@ -714,7 +726,38 @@ export interface SubagentUpdate {
    */
   agent: string;
   provider: string;
-  update: TextDelta | ThinkingDelta | ToolCall | ToolResult | UsageUpdate | PermissionRequest | SubagentUpdate;
+  update:
+    | TextDelta
+    | ThinkingDelta
+    | ToolCall
+    | ToolResult
+    | UsageUpdate
+    | PermissionRequest
+    | SubagentUpdate
+    | UsageLimitWait;
+}
+/**
+ * The turn hit the provider's usage limit and auto-wait is on: caw waits until the limit
+ * resets, then sends the turn again (``session/cancel`` ends the wait). Comes between turns'
+ * events, never part of a turn's output.
+ *
+ * This interface was referenced by `CawSchema`'s JSON-Schema
+ * via the `definition` "UsageLimitWait".
+ */
+export interface UsageLimitWait {
+  kind: 'usageLimitWait';
+  /**
+   * How long caw waits before sending the turn again.
+   */
+  waitMinutes: number;
+  /**
+   * When the wait ends (UTC): the reset time + a margin.
+   */
+  resetsAt: string;
+  /**
+   * What the CLI said about the limit.
+   */
+  message?: string;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema
