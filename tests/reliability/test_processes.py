@@ -196,7 +196,12 @@ async def test_session_start_as_a_notification_starts_nothing(all_env, scripted,
         await asyncio.sleep(0)
         daemon = client.pid
         table = processes()
-        children = [pid for pid, (ppid, _) in table.items() if ppid == daemon]
+        # (`<cli> --version`: initialize's health probe of each CLI, not a backend)
+        children = [
+            pid
+            for pid, (ppid, cmd) in table.items()
+            if ppid == daemon and not cmd.rstrip().endswith(" --version")
+        ]
         assert children == [], [table[p][1] for p in children]
         stderr = "\n".join(client.stderr_lines)
         assert "refused session/start sent as a notification" in stderr
@@ -282,7 +287,8 @@ async def test_the_daemon_limits_live_sessions_with_a_clear_error(leaks, tmp_pat
         await client.request("session/end", {"sessionId": moved})
         shutil.rmtree(work)
         with pytest.raises(RpcError) as missing:
-            await client.request("session/resume", {"sessionId": moved})
+            # wait: the backend's start errors are this request's (issue 20's eager resume)
+            await client.request("session/resume", {"sessionId": moved, "wait": True})
         assert missing.value.kind == "cwdMissing", missing.value
         listed = {s["sessionId"] for s in await client.list_sessions()}
         assert moved in listed and len(listed) == 3  # still listed; no phantom
