@@ -8,6 +8,7 @@ from .compat.front import Agent, InteractiveResult, Session
 from .errors import (
     BackendFailed,
     CawError,
+    InvalidAttachment,
     InvalidHandle,
     ModelError,
     NoHandleYet,
@@ -120,6 +121,7 @@ __all__ = [
     "Event",
     "FastStats",
     "InteractiveResult",
+    "InvalidAttachment",
     "InvalidHandle",
     "JsonlWriter",
     "MCPServer",

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .changes import ChangeTracker
 from .errors import InvalidHandle, UnknownSession
 from .handle import ResumeHandle, check_id, decode_handle, looks_like_handle
 from .models import Trajectory
@@ -49,6 +50,7 @@ class AsyncAgent:
         tools: ToolGroup | None = None,
         trusted: bool | None = None,
         subagents: Iterable[AgentSpec] = (),
+        track_changes: bool = False,
     ):
         """``pinned``: whether a handle of another provider is an error. By default an Agent is
         pinned when a provider was chosen (``provider`` or ``$CAW_PROVIDER``); ``pinned=False``
@@ -66,7 +68,11 @@ class AsyncAgent:
         (:class:`~caw.tools.ToolKit` instances) and ``stateless_tools`` (``@tool`` functions)
         are given to every session; Python tools are served by the session itself. ``tools``
         (:class:`~caw.tools.ToolGroup`) limits the CLI's built-in tools; a provider that cannot
-        express the group exactly refuses it when a session starts."""
+        express the group exactly refuses it when a session starts.
+
+        ``track_changes``: snapshot the session's folder before and after each turn
+        (:mod:`caw.changes`, a shadow git repository; git must be installed), so each turn
+        lists the files it changed and ``session.changes(n)`` / ``session.revert(n)`` work."""
         check_option_values(model=model, reasoning=reasoning)  # before any session exists
         # Workspace trust (caw.trust): None refuses a folder whose agent configuration would
         # run as code; False starts the CLI with the project's configuration switched off.
@@ -89,6 +95,7 @@ class AsyncAgent:
         self.turn_timeout = turn_timeout
         self.tools = AgentTools(mcp_servers, tool_servers, stateless_tools, subagents)
         self.tool_group = tools
+        self.track_changes = track_changes
 
     def add_mcp_server(self, server: MCPServer) -> None:
         """Give sessions started from now on this MCP server."""
@@ -142,7 +149,13 @@ class AsyncAgent:
             timeout=self.permission_timeout,
             session_id=options.session_id,
         )
+        tracker = (
+            ChangeTracker.for_session(sdir.path if sdir is not None else None, options.cwd)
+            if self.track_changes
+            else None
+        )
         return AsyncSession(
+            changes=tracker,
             provider=shared_provider(provider),
             options=options,
             trajectory=trajectory,
@@ -164,7 +177,7 @@ class AsyncAgent:
         check_workspace(options.cwd, self.trusted, self.provider)  # before anything starts
         trajectory = Trajectory(
             agent=self.provider, model=self.model, session_id=session_id, system_prompt=self.system_prompt,
-            cwd=options.cwd, metadata=dict(metadata or {}),
+            cwd=options.cwd, metadata=dict(metadata or {}), reasoning_effort=self.reasoning,
         )  # fmt: skip
         sdir = None
         if self.store is not None:
@@ -254,6 +267,8 @@ class AsyncAgent:
                 system_prompt=options.system_prompt, cwd=options.cwd,
             )  # fmt: skip
         trajectory.completed_at = None
+        if self.reasoning:  # the effort this session now runs with
+            trajectory.reasoning_effort = self.reasoning
         key_unconfirmed = False
         if sdir is not None:
             try:

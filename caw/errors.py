@@ -21,6 +21,17 @@ class InvalidHandle(CawError, ValueError):
     kind = "invalidHandle"
 
 
+class InvalidAttachment(CawError, ValueError):
+    """An attachment caw cannot put into the prompt (not a file, unreadable, over 1 MiB,
+    binary, a bad line range); ``index`` is its place among the attachments (0-based)."""
+
+    kind = "invalidParams"
+
+    def __init__(self, index: int, name: str, reason: str):
+        super().__init__(f"attachment {name!r}: {reason}")
+        self.index, self.name, self.reason = index, name, reason
+
+
 class NoHandleYet(CawError, RuntimeError):
     kind = "noHandleYet"
 
@@ -90,6 +101,17 @@ class SessionBusy(CawError, RuntimeError):
 
 class SessionClosed(CawError, RuntimeError):
     kind = "sessionClosed"
+
+
+class FilesChangedSince(CawError, RuntimeError):
+    """A revert was refused: ``files`` (relative to the session's folder) no longer hold what
+    the turn left there. Nothing was written."""
+
+    kind = "filesChangedSince"
+
+    def __init__(self, message: str, files: list[str]):
+        super().__init__(message)
+        self.files = files
 
 
 class PersistenceFailed(CawError, OSError):

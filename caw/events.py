@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from .models import CawModel, Usage
+from .models import CawModel, FileDiff, Location, Usage
 from .permissions.models import PermissionRequest
 
 _REPLACE = (
@@ -34,10 +34,22 @@ class ThinkingDelta(CawModel):
 
 
 class ToolCall(CawModel):
+    """A tool call. A file edit's call is emitted once the edit is done, with its ``diff``
+    (read from what the CLI reports, so the old text is the file's before the edit)."""
+
     kind: Literal["toolCall"] = "toolCall"
     id: str
     name: str
     input: dict[str, Any] = Field(default_factory=dict)
+    locations: list[Location] = Field(
+        default_factory=list, description="The files the call touches (ACP ToolCallLocation)."
+    )
+    diff: FileDiff | None = Field(
+        None,
+        description="For a file edit: the file's text before (null: a new file) and after."
+        " An edit of several files at once (a codex patch) carries the first; the turn's"
+        " changes list them all.",
+    )
 
 
 class ToolResult(CawModel):

@@ -17,11 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
-    PrivateAttr,
     computed_field,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from .titles import title_from_message
 
 
 def utcnow() -> datetime:
@@ -47,6 +48,10 @@ class Usage(CawModel):
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost_usd: float | None = None
+    #: Tokens in the model's context after the turn (its last request and answer), when known.
+    context_tokens: int | None = None
+    #: The model's context window in tokens, when the CLI reports it.
+    context_window: int | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -78,7 +83,14 @@ class Usage(CawModel):
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             cost_usd=cost,
+            # the context is a state, not a sum: the later figure stands
+            context_tokens=_later(self.context_tokens, other.context_tokens),
+            context_window=_later(self.context_window, other.context_window),
         )
+
+
+def _later(first: int | None, second: int | None) -> int | None:
+    return second if second is not None else first
 
 
 class TextBlock(CawModel):
@@ -91,6 +103,22 @@ class ThinkingBlock(CawModel):
     text: str
 
 
+class Location(CawModel):
+    """A file a tool touches (ACP ``ToolCallLocation``)."""
+
+    path: str
+    line: int | None = Field(None, description="1-based, when the tool names a line.")
+
+
+class FileDiff(CawModel):
+    """One file's change (ACP ``diff`` tool-call content): ``old_text`` None for a new file."""
+
+    type: Literal["diff"] = "diff"
+    path: str
+    old_text: str | None = None
+    new_text: str
+
+
 class ToolUseBlock(CawModel):
     type: Literal["tool_use"] = "tool_use"
     id: str
@@ -101,6 +129,9 @@ class ToolUseBlock(CawModel):
     )
     output: str | None = None
     is_error: bool = False
+    #: The files the call touches, and for a file edit its diff (caw.events.ToolCall).
+    locations: list[Location] = Field(default_factory=list)
+    diff: FileDiff | None = None
     # The child session's trajectory when this call ran a subagent (caw.tools.subagents).
     subagent_trajectory: Trajectory | None = None
 
@@ -113,6 +144,34 @@ class ToolUseBlock(CawModel):
 Block = Annotated[TextBlock | ThinkingBlock | ToolUseBlock, Field(discriminator="type")]
 
 StopReason = Literal["end_turn", "cancelled", "error"]
+ChangeStatus = Literal["added", "modified", "deleted"]
+
+
+class FileChange(CawModel):
+    """A file a turn changed (caw.changes), by its path relative to the session's folder."""
+
+    path: str
+    status: ChangeStatus
+
+
+TurnStatus = Literal["completed", "failed", "cancelled"]
+
+
+class TurnError(CawModel):
+    """Why a turn failed: the error's kind (as the daemon's error answers name it) and message."""
+
+    kind: str = "internal"
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AttachmentRef(CawModel):
+    """An attachment as the turn records it: where it came from, never its content."""
+
+    uri: str
+    name: str
 
 
 class Turn(CawModel):
@@ -125,9 +184,15 @@ class Turn(CawModel):
     duration_ms: int = 0
     started_at: datetime = Field(default_factory=utcnow)
     stop_reason: StopReason = "end_turn"
-    error: str | None = None
+    # Older records (and caw 0.1.9's) hold the error as a bare string: read as kind "internal".
+    error: TurnError | None = None
+    #: Files, ranges and selections sent with the input (caw.attachments), by URI and name.
+    attachments: list[AttachmentRef] = Field(default_factory=list)
     #: Problems that did not stop the turn, such as a failed write to the data dir.
     warnings: list[str] = Field(default_factory=list)
+    #: With change tracking on (caw.changes): the files of the session's folder this turn
+    #: added, modified or deleted, whatever tool did it.
+    changes: list[FileChange] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -137,6 +202,22 @@ class Turn(CawModel):
             if isinstance(block, TextBlock) and block.text.strip():
                 return block.text
         return ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> TurnStatus:
+        """completed, failed (``error`` says why) or cancelled; records without one: completed."""
+        if self.stop_reason == "error":
+            return "failed"
+        return "cancelled" if self.stop_reason == "cancelled" else "completed"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _error_string(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            message = data["error"]
+            data = {**data, "error": {"kind": "internal", "message": message} if message else None}
+        return data
 
     @property
     def tool_calls(self) -> list[ToolUseBlock]:
@@ -148,11 +229,13 @@ class Turn(CawModel):
 
     @property
     def failure_reason(self) -> str | None:
-        return self.error if self.failed else None
+        return self.error.message if self.failed and self.error is not None else None
 
     @property
     def usage_limited(self) -> bool:
-        return self.failed and "usage limit" in (self.error or "").lower()
+        if not self.failed or self.error is None:
+            return False
+        return self.error.kind == "usageLimit" or "usage limit" in self.error.message.lower()
 
     def to_dict(self) -> dict[str, Any]:
         """caw 0.1.9's dict shape (tool input as ``arguments``)."""
@@ -194,6 +277,10 @@ class Trajectory(CawModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     # The session's MCP servers and Python tool servers, secrets left out (caw.tools).
     mcp_servers: list[dict[str, Any]] = Field(default_factory=list)
+    #: The session's title: from its first exchange (caw.titles), or as the user renamed it.
+    session_title: str | None = None
+    #: The reasoning effort the session runs with (None: the CLI's default).
+    reasoning_effort: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -241,17 +328,14 @@ class Trajectory(CawModel):
             trajectory.reasoning = reasoning
         return trajectory
 
-    # caw 0.1.9 recorded the reasoning effort on the trajectory; ours is session configuration,
-    # so it is kept in memory only (not written to trajectory.json).
-    _reasoning: str | None = PrivateAttr(default=None)
-
     @property
     def reasoning(self) -> str:
-        return self._reasoning or ""
+        """caw 0.1.9's name for ``reasoning_effort`` ("" when unset)."""
+        return self.reasoning_effort or ""
 
     @reasoning.setter
     def reasoning(self, value: str | None) -> None:
-        self._reasoning = value or None
+        self.reasoning_effort = value or None
 
     @property
     def usage_limited(self) -> bool:
@@ -320,13 +404,14 @@ class Trajectory(CawModel):
 
     @property
     def title(self) -> str:
-        """A short human title: metadata's ``title`` or the first user message."""
+        """A short human title: the stored one (first exchange or renamed), metadata's
+        ``title``, else made from the first user message (caw.titles); "" before any turn."""
+        if self.session_title:
+            return self.session_title
         title = self.metadata.get("title")
-        if isinstance(title, str):
+        if isinstance(title, str) and title.strip():
             return title
-        first = self.turns[0].input if self.turns else ""
-        first = " ".join(first.split())
-        return first[:60] + ("…" if len(first) > 60 else "")
+        return title_from_message(self.turns[0].input) if self.turns else ""
 
 
 # caw 0.1.9's names for the same models.

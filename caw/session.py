@@ -11,16 +11,24 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .attachments import (
+    EmbeddedResource,
+    ResourceLink,
+    attachment_ref,
+    message_with_attachments,
+)
+from .changes import ChangedFile, ChangeTracker
 from .errors import (
     BackendFailed,
     CawError,
     ModelError,
     NoHandleYet,
     PersistenceFailed,
+    SessionBusy,
     SessionClosed,
     TurnCancelled,
     TurnTimeout,
@@ -28,10 +36,11 @@ from .errors import (
 from .events import Event
 from .handle import ResumeHandle
 from .logs import full_logging
-from .models import Trajectory, Turn, utcnow
+from .models import AttachmentRef, Trajectory, Turn, TurnError, utcnow
 from .pricing import PricingError, estimate_cost
-from .providers.base import Conversation, ConversationOptions, Provider
+from .providers.base import Conversation, ConversationOptions, Provider, check_option_values
 from .store import SessionDir
+from .titles import title_from_message
 from .turn_assembly import TurnAssembler
 
 log = logging.getLogger("caw.session")
@@ -58,6 +67,7 @@ class AsyncSession:
         resume_key: str | None = None,
         turn_timeout: float | None = None,
         key_unconfirmed: bool = False,
+        changes: ChangeTracker | None = None,
     ):
         """``key_unconfirmed``: ``resume_key`` differs from the handle stored in ``session_dir``;
         the stored handle is replaced only once a turn proves the backend took the new key,
@@ -74,6 +84,9 @@ class AsyncSession:
         self._closed = False
         self._running = False
         self._key_unconfirmed = key_unconfirmed
+        # Review and revert (caw.changes): the session folder's snapshots, when tracked.
+        self.change_tracker = changes
+        self._backend_stale = False  # configure() changed an option the backend started with
 
     # --- identity -----------------------------------------------------------------
 
@@ -124,16 +137,30 @@ class AsyncSession:
 
     # --- turns -------------------------------------------------------------------
 
-    async def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
-        """Run one turn and return it; ``on_event`` sees each event as it streams."""
+    async def send(
+        self,
+        message: str,
+        on_event: EventCallback | None = None,
+        *,
+        attachments: Sequence[ResourceLink | EmbeddedResource] = (),
+    ) -> Turn:
+        """Run one turn and return it; ``on_event`` sees each event as it streams.
+
+        ``attachments``: files, ranges and selections sent with the message
+        (:mod:`caw.attachments`); read now, so a bad one raises InvalidAttachment before the
+        turn starts. The turn records their URIs and names, not their content."""
         if not isinstance(message, str) or not message.strip():
             raise ValueError("message must be a non-empty string")
+        prompt = message
+        if attachments:
+            prompt = await asyncio.to_thread(message_with_attachments, message, attachments)
+        refs = [attachment_ref(a) for a in attachments]
         async with self._lock:
             if self._closed:
                 raise SessionClosed(f"session {self.session_id} has ended")
             self._running = True
             try:
-                return await self._run_turn(message, on_event)
+                return await self._run_turn(message, on_event, prompt, refs)
             finally:
                 self._running = False
 
@@ -141,8 +168,9 @@ class AsyncSession:
         """The live backend conversation: the attached one, else a new one (resumed by key if
         the session has one). Sending does this itself; call it to fail early on a missing CLI."""
         conv = self._conversation
-        if conv is not None and conv.alive:
+        if conv is not None and conv.alive and not self._backend_stale:
             return conv
+        self._backend_stale = False
         if conv is not None:
             await conv.close()
         if self._resume_key is not None:
@@ -160,12 +188,18 @@ class AsyncSession:
             if not self._closed:
                 await self.open_backend()
 
-    async def _run_turn(self, message: str, on_event: EventCallback | None) -> Turn:
+    async def _run_turn(
+        self,
+        message: str,
+        on_event: EventCallback | None,
+        prompt: str,
+        attachments: list[AttachmentRef],
+    ) -> Turn:
         conv = await self.open_backend()
         number = len(self.trajectory.turns) + 1
-        turn = Turn(index=number - 1, input=message)
+        turn = Turn(index=number - 1, input=message, attachments=attachments)
         assembler = TurnAssembler(turn)
-        self._persist(turn, lambda d: d.begin_turn(number, message))
+        self._persist(turn, lambda d: d.begin_turn(number, prompt))
         self._persist(
             turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message})
         )
@@ -181,7 +215,7 @@ class AsyncSession:
 
         async def pump() -> None:
             try:
-                async for event in conv.send(message, raw_sink):
+                async for event in conv.send(prompt, raw_sink):
                     queue.put_nowait(event)
             finally:
                 queue.put_nowait(_DONE)
@@ -193,6 +227,7 @@ class AsyncSession:
             # else each question is rejected at once instead of waiting for nobody).
             broker.emit = queue.put_nowait
         self.options.emit = queue.put_nowait  # subagents' events join the stream (caw.tools)
+        snapshot = await self._snapshot(turn)
         pumping = asyncio.ensure_future(pump())
         deadline = None if self.turn_timeout is None else time.monotonic() + self.turn_timeout
         try:
@@ -218,20 +253,29 @@ class AsyncSession:
                 raise await self._adapter_failed(conv, exc) from exc
         except asyncio.CancelledError:
             await asyncio.shield(self._wind_down(conv, pumping))
+            turn.stop_reason = "cancelled"
+            await asyncio.shield(self._note_changes(turn, number, snapshot))
+            self._record_unfinished(turn, number, started, assembler)
             raise
         except BaseException as exc:
             if not pumping.done():
                 await asyncio.shield(self._wind_down(conv, pumping))
-            turn.stop_reason, turn.error = "error", str(exc)
+            kind = getattr(exc, "kind", "internal")
+            turn.stop_reason = "error"
+            turn.error = TurnError(
+                kind=kind if isinstance(kind, str) else "internal", message=str(exc)
+            )
             record = {
                 "type": "turn_error",
                 "turn": number,
-                "kind": getattr(exc, "kind", "internal"),
+                "kind": turn.error.kind,
                 "error": str(exc),
             }
             self._persist(turn, lambda d: d.log(record))
             if isinstance(exc, BackendFailed) and not conv.alive:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
+            await asyncio.shield(self._note_changes(turn, number, snapshot))
+            self._record_unfinished(turn, number, started, assembler)
             raise
         finally:
             self.options.emit = None
@@ -244,6 +288,7 @@ class AsyncSession:
         if self._cancel_requested:
             turn.stop_reason = "cancelled"
         self._price(turn)
+        await self._note_changes(turn, number, snapshot)
         self._record(turn, number)
         log.info(
             "session %s turn %d ended (%s, %d ms)",
@@ -258,14 +303,29 @@ class AsyncSession:
             raise TurnCancelled(turn=turn)
         return turn
 
+    def _record_unfinished(
+        self, turn: Turn, number: int, started: float, assembler: TurnAssembler
+    ) -> None:
+        """A failed or cancelled turn stays in the record (status and error say how it ended),
+        in order with the others, so a resumed session shows what the live one showed."""
+        assembler.finish()
+        turn.duration_ms = int((time.perf_counter() - started) * 1000)
+        self._price(turn)
+        self._record(turn, number, confirms_key=False)
+
     def _price(self, turn: Turn) -> None:
         """A turn whose CLI reported no cost (codex; claude's first turn after a resume) is
         priced from caw's pricing table (caw.pricing); a bad user override is logged, not
-        raised: the turn's work is done."""
-        if turn.usage.cost_usd is not None:
+        raised: the turn's work is done. (opencode's 0 for a model it has no price for, too.)"""
+        usage = turn.usage
+        # A zero for a turn that used tokens is a CLI that does not know the model's price
+        # (opencode reports 0 for a model outside its own table): not a free turn.
+        if usage.cost_usd is not None and (usage.cost_usd > 0 or usage.total_tokens == 0):
             return
         try:
-            turn.usage.cost_usd = estimate_cost(self.provider.name, self.options.model, turn.usage)
+            estimate = estimate_cost(self.provider.name, self.options.model, usage)
+            if estimate is not None or usage.cost_usd is None:
+                usage.cost_usd = estimate
         except PricingError as exc:
             log.warning("session %s: no cost for this turn: %s", self.session_id, exc)
 
@@ -320,13 +380,21 @@ class AsyncSession:
             self._resume_key = conv.resume_key
             self._persist(turn, lambda d: d.save_handle(self.handle()))
 
-    def _record(self, turn: Turn, number: int) -> None:
-        if self._key_unconfirmed:  # the backend took the key: now it may replace the stored one
+    def _record(self, turn: Turn, number: int, *, confirms_key: bool = True) -> None:
+        if confirms_key and self._key_unconfirmed:
+            # the backend took the key: now it may replace the stored one
             self._key_unconfirmed = False
             self._persist(turn, lambda d: d.save_handle(self.handle()))
         for hook in self.options.on_turn:  # caw.tools: subagent trajectories onto their blocks
             hook(turn)
         self.trajectory.turns.append(turn)
+        if self.trajectory.session_title is None:  # named once, from the first exchange
+            given = self.trajectory.metadata.get("title")
+            self.trajectory.session_title = (
+                given
+                if isinstance(given, str) and given.strip()
+                else title_from_message(turn.input)
+            ) or None
         self._persist(turn, lambda d: d.save_trajectory(self.trajectory))
         self._persist(
             turn,
@@ -351,6 +419,74 @@ class AsyncSession:
             if str(exc) not in turn.warnings:
                 log.warning("session %s: %s", self.session_id, exc)
                 turn.warnings.append(str(exc))
+
+    def rename(self, title: str) -> None:
+        """Give the session a new title (kept in its data dir folder)."""
+        self.trajectory.session_title = " ".join(title.split())
+        if self._dir is not None:
+            self._dir.save_trajectory(self.trajectory)
+
+    # --- review and revert (caw.changes) -------------------------------------------------
+
+    async def _snapshot(self, turn: Turn) -> str | None:
+        """The session folder's files before the prompt goes out (None: not tracked, or the
+        snapshot failed, which the turn notes as a warning)."""
+        if self.change_tracker is None:
+            return None
+        try:
+            return await self.change_tracker.snapshot()
+        except CawError as exc:
+            turn.warnings.append(f"changes are not tracked for this turn: {exc}")
+            return None
+
+    async def _note_changes(self, turn: Turn, number: int, before: str | None) -> None:
+        """The files the turn changed, by comparing the folder with its snapshot ``before``."""
+        if self.change_tracker is None or before is None:
+            return
+        try:
+            after = await self.change_tracker.snapshot()
+            turn.changes = await self.change_tracker.record(number, before, after)
+        except CawError as exc:
+            turn.warnings.append(f"changes are not tracked for this turn: {exc}")
+
+    def _tracker(self, turn: int) -> ChangeTracker:
+        if self.change_tracker is None:
+            raise ValueError(
+                "this session does not track changes: start or resume it with track_changes"
+                " (trackChanges)"
+            )
+        if not 1 <= turn <= len(self.trajectory.turns):
+            raise ValueError(
+                f"turn {turn} is not one of this session's turns (1 to"
+                f" {len(self.trajectory.turns)}; turns are numbered from 1)"
+            )
+        return self.change_tracker
+
+    async def changes(self, turn: int) -> list[ChangedFile]:
+        """Each file turn ``turn`` (1-based) changed, with its text before and after."""
+        return await self._tracker(turn).changes(turn)
+
+    async def revert(self, turn: int) -> list[str]:
+        """Put the files turn ``turn`` (1-based) changed back as they were before it; the
+        paths restored. FilesChangedSince, and nothing written, when one of them changed
+        again since the turn; SessionBusy while a turn runs."""
+        tracker = self._tracker(turn)
+        if self.busy:
+            raise SessionBusy(f"session {self.session_id} is running a turn: revert after it")
+        return await tracker.revert(turn)
+
+    def configure(self, *, model: str | None = None, reasoning: str | None = None) -> None:
+        """Use ``model`` / ``reasoning`` from the next turn on (None: unchanged). The backend
+        is restarted by resume before that turn, with the new options, for every CLI."""
+        check_option_values(model=model, reasoning=reasoning)
+        if model is not None:
+            self.options.model = self.trajectory.model = model
+        if reasoning is not None:
+            self.options.reasoning = self.trajectory.reasoning = reasoning
+        if model is not None or reasoning is not None:
+            self._backend_stale = True
+            if self._dir is not None:
+                self._dir.save_trajectory(self.trajectory)
 
     async def cancel(self) -> bool:
         """Stop the running turn (its ``send`` raises TurnCancelled). False if none runs."""
@@ -386,6 +522,8 @@ class AsyncSession:
                     await self._conversation.close()
                     self._conversation = None
                 await self.options.release()  # the session's tool server (caw.tools)
+                if self.change_tracker is not None:
+                    self.change_tracker.close()  # a temporary shadow repository goes
                 self.trajectory.completed_at = utcnow()
                 if self._dir is not None:
                     try:

@@ -13,11 +13,13 @@ import concurrent.futures
 import os
 import queue
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .agent import AsyncAgent
+from .attachments import EmbeddedResource, ResourceLink
+from .changes import ChangedFile
 from .events import Event
 from .models import Trajectory, Turn
 from .permissions import PermissionCallback, PermissionRule
@@ -84,8 +86,17 @@ class Session:
     def session_dir(self) -> Path | None:
         return self._core.session_dir
 
-    def send(self, message: str, on_event: EventCallback | None = None) -> Turn:
-        """Send a message and wait for the whole turn. ``on_event`` runs on caw's loop thread."""
+    def send(
+        self,
+        message: str,
+        on_event: EventCallback | None = None,
+        *,
+        attachments: Sequence[ResourceLink | EmbeddedResource] = (),
+    ) -> Turn:
+        """Send a message and wait for the whole turn. ``on_event`` runs on caw's loop thread.
+        ``attachments``: files, ranges and selections sent with it (:mod:`caw.attachments`)."""
+        if attachments:  # (caw 0.1.9's front has no attachments: its retries are for plain sends)
+            return run(self._core.send(message, on_event, attachments=attachments))
         return run(self._send(message, on_event))
 
     async def _send(self, message: str, on_event: EventCallback | None) -> Turn:
@@ -120,6 +131,20 @@ class Session:
 
     def end(self) -> Trajectory:
         return run(self._core.end())
+
+    def changes(self, turn: int) -> list[ChangedFile]:
+        """The files turn ``turn`` (from 1) changed, with their text before and after
+        (needs ``track_changes``; :mod:`caw.changes`)."""
+        return run(self._core.changes(turn))
+
+    def revert(self, turn: int) -> list[str]:
+        """Put turn ``turn``'s files back as they were before it (FilesChangedSince, and
+        nothing written, if one changed since)."""
+        return run(self._core.revert(turn))
+
+    def configure(self, *, model: str | None = None, reasoning: str | None = None) -> None:
+        """Use ``model`` / ``reasoning`` from the next turn on."""
+        self._core.configure(model=model, reasoning=reasoning)
 
     def __enter__(self) -> Session:
         return self
@@ -161,6 +186,7 @@ class Agent:
         stateless_tools: Iterable[Callable[..., Any]] = (),
         tools: ToolGroup | None = None,
         subagents: Iterable[AgentSpec] = (),
+        track_changes: bool = False,
     ):
         """Permissions: see :class:`~caw.agent.AsyncAgent` (``on_permission`` runs on caw's
         loop thread; a ``stream()`` consumer may instead answer the request event)."""
@@ -170,7 +196,7 @@ class Agent:
             permission_timeout=permission_timeout, workspace_rules=workspace_rules,
             turn_timeout=turn_timeout, pinned=pinned, mcp_servers=mcp_servers,
             tool_servers=tool_servers, stateless_tools=stateless_tools, tools=tools,
-            subagents=subagents,
+            subagents=subagents, track_changes=track_changes,
         )  # fmt: skip
 
     def add_mcp_server(self, server: MCPServer) -> None:

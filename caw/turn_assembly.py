@@ -27,7 +27,10 @@ class TurnAssembler:
         if isinstance(event, (TextDelta, ThinkingDelta)):
             self._add_text(event)
         elif isinstance(event, ToolCall):
-            block = ToolUseBlock(id=event.id, name=event.name, input=event.input)
+            block = ToolUseBlock(
+                id=event.id, name=event.name, input=event.input,
+                locations=event.locations, diff=event.diff,
+            )  # fmt: skip
             self._tools[event.id] = block
             self._append(block)
         elif isinstance(event, ToolResult):

@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..events import Event
 from ..handle import check_id
+from ..models import FileDiff
 from ..permissions import PermissionDecision, PermissionMode, PermissionRequest
 from ..providers import canonical_name, provider_class
 from ..redact import SECRETS
@@ -391,9 +392,10 @@ class CawAcpAgent:
     ) -> schema.PromptResponse:
         live = self._live(session_id)
         message = prompt_text(prompt)
+        diffs: dict[str, FileDiff] = {}
 
         async def on_event(event: Event) -> None:
-            update = to_update(event)
+            update = to_update(event, diffs)
             if update is not None:
                 await self._send_update(session_id, update)
 

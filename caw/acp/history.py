@@ -19,9 +19,12 @@ def replay(trajectory: Trajectory) -> Iterator[SessionUpdate]:
             elif isinstance(block, ThinkingBlock) and block.text:
                 yield text_chunk("thought", block.text)
             elif isinstance(block, ToolUseBlock):
-                call = ToolCall(id=block.id, name=block.name, input=block.input)
+                call = ToolCall(
+                    id=block.id, name=block.name, input=block.input,
+                    locations=block.locations, diff=block.diff,
+                )  # fmt: skip
                 if block.output is None:  # the turn ended before the tool answered
                     yield tool_call_start(call, status="failed")
                 else:
                     yield tool_call_start(call, status="completed")
-                    yield tool_call_done(block.id, block.output, block.is_error)
+                    yield tool_call_done(block.id, block.output, block.is_error, block.diff)

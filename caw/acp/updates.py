@@ -12,7 +12,7 @@ from acp import schema
 from acp.schema import ToolKind
 
 from ..events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
-from ..models import Usage
+from ..models import FileDiff, Usage
 
 SessionUpdate = (
     schema.UserMessageChunk
@@ -91,23 +91,42 @@ def tool_call_start(
         kind=tool_kind(call.name),
         status=status,
         raw_input=call.input,
-        locations=[schema.ToolCallLocation(path=p) for p in _paths(call.input)] or None,
+        locations=[schema.ToolCallLocation(path=loc.path, line=loc.line) for loc in call.locations]
+        or [schema.ToolCallLocation(path=p) for p in _paths(call.input)]
+        or None,
+        content=[diff_content(call.diff)] if call.diff is not None else None,
     )
 
 
-def tool_call_done(call_id: str, output: str, is_error: bool) -> schema.ToolCallProgress:
+def diff_content(diff: FileDiff) -> schema.FileEditToolCallContent:
+    return schema.FileEditToolCallContent(
+        type="diff", path=diff.path, old_text=diff.old_text, new_text=diff.new_text
+    )
+
+
+def tool_call_done(
+    call_id: str, output: str, is_error: bool, diff: FileDiff | None = None
+) -> schema.ToolCallProgress:
+    """The call's end; an edit's ``diff`` stays in its content (an update replaces it)."""
+    content: list[
+        schema.ContentToolCallContent
+        | schema.FileEditToolCallContent
+        | schema.TerminalToolCallContent
+    ] = []
+    if diff is not None:
+        content.append(diff_content(diff))
+    if output:
+        content.append(
+            schema.ContentToolCallContent(
+                type="content", content=schema.TextContentBlock(type="text", text=output)
+            )
+        )
     return schema.ToolCallProgress(
         session_update="tool_call_update",
         tool_call_id=call_id,
         status="failed" if is_error else "completed",
         raw_output={"output": output, "isError": is_error},
-        content=[
-            schema.ContentToolCallContent(
-                type="content", content=schema.TextContentBlock(type="text", text=output)
-            )
-        ]
-        if output
-        else None,
+        content=content or None,
     )
 
 
@@ -135,16 +154,20 @@ def text_chunk(kind: str, text: str) -> SessionUpdate:
     return schema.AgentMessageChunk(session_update="agent_message_chunk", content=block)
 
 
-def to_update(event: Event) -> SessionUpdate | None:
-    """The ACP update for one caw event (None for a permission question: it is a request)."""
+def to_update(event: Event, diffs: dict[str, FileDiff] | None = None) -> SessionUpdate | None:
+    """The ACP update for one caw event (None for a permission question: it is a request).
+    ``diffs``: the turn's edit diffs by call id, kept from a call to its result."""
     if isinstance(event, TextDelta):
         return text_chunk("agent", event.text) if event.text else None
     if isinstance(event, ThinkingDelta):
         return text_chunk("thought", event.text) if event.text else None
     if isinstance(event, ToolCall):
+        if event.diff is not None and diffs is not None:
+            diffs[event.id] = event.diff
         return tool_call_start(event)
     if isinstance(event, ToolResult):
-        return tool_call_done(event.id, event.output, event.is_error)
+        diff = diffs.pop(event.id, None) if diffs is not None else None
+        return tool_call_done(event.id, event.output, event.is_error, diff)
     if isinstance(event, UsageUpdate):
         return usage_update(event.usage)
     return None

@@ -101,7 +101,7 @@ def show(ns: argparse.Namespace) -> int:
                 summary = json.dumps(block.input, ensure_ascii=False)
                 print(f"  [{block.name}] {summary[:100]}{'…' if len(summary) > 100 else ''}")
         if turn.stop_reason != "end_turn":
-            print(f"  ({turn.stop_reason}{': ' + turn.error if turn.error else ''})")
+            print(f"  ({turn.stop_reason}{': ' + turn.error.message if turn.error else ''})")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .diffs import diff_from_texts
+from .diffs import edit_diff, read_text
 from .models import FileDiff, Location, PermissionDecision, PermissionRequest, ToolKind
 
 _KINDS: dict[str, ToolKind] = {
@@ -66,21 +66,8 @@ def permission_request(line: dict[str, Any]) -> PermissionRequest:
 
 
 def _diff(tool: str, raw: dict[str, Any], path: str) -> list[FileDiff]:
-    if tool == "Write" and isinstance(raw.get("content"), str):
-        return [diff_from_texts(path, raw["content"])]
-    edits = raw.get("edits") if tool == "MultiEdit" else [raw] if tool == "Edit" else None
-    if not isinstance(edits, list):
-        return []
-    before = diff_from_texts(path, "").old_text
-    if before is None:
-        return []
-    after = before
-    for edit in edits:
-        old, new = edit.get("old_string"), edit.get("new_string")
-        if not isinstance(old, str) or not isinstance(new, str):
-            return []
-        after = after.replace(old, new) if edit.get("replace_all") else after.replace(old, new, 1)
-    return [FileDiff(path=path, old_text=before, new_text=after)]
+    diff = edit_diff(tool, raw, path, read_text(path))
+    return [diff] if diff is not None else []
 
 
 def permission_response(line: dict[str, Any], decision: PermissionDecision) -> dict[str, Any]:

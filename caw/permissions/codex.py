@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from .diffs import diff_from_texts, diff_from_unified, read_text
+from .diffs import diff_after_unified, diff_from_texts, diff_from_unified, read_text
 from .models import FileDiff, Location, PermissionDecision, PermissionRequest
 
 COMMAND = "item/commandExecution/requestApproval"
@@ -103,6 +103,22 @@ def _diff(change: Mapping[str, Any]) -> FileDiff:
     if kind == "delete":
         return FileDiff(path=path, old_text=read_text(path), new_text="")
     return diff_from_unified(path, text)
+
+
+def applied_diff(change: Mapping[str, Any]) -> FileDiff | None:
+    """One change of a finished ``fileChange`` item, the file read as the change left it
+    (``add``: the diff is the new file's text; ``delete``: the old file's). None when the
+    file no longer matches the change."""
+    path = str(change.get("path") or "")
+    kind = change.get("kind") or {}
+    text = str(change.get("diff") or "")
+    if kind.get("type") == "add":
+        return FileDiff(path=path, old_text=None, new_text=read_text(path) or text)
+    if kind.get("type") == "delete":
+        return FileDiff(path=path, old_text=text, new_text="")
+    moved = kind.get("move_path")
+    after = diff_after_unified(moved if isinstance(moved, str) and moved else path, text)
+    return after.model_copy(update={"path": path}) if after is not None else None
 
 
 def permission_response(method: str, decision: PermissionDecision) -> dict[str, Any]:

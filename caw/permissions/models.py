@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr
 
 from ..models import CawModel
+from ..models import FileDiff as FileDiff  # defined with the turn record; questions carry them too
+from ..models import Location as Location
 
 PermissionMode = Literal["ask", "bypass", "deny"]
 """ask: every approval a CLI requests is put to the user; bypass: tools run unasked;
@@ -40,22 +42,6 @@ OPTION_NAMES: dict[OptionKind, str] = {
     "reject_once": "Reject",
     "reject_always": "Always reject",
 }
-
-
-class Location(CawModel):
-    """A file the tool touches (ACP ``ToolCallLocation``)."""
-
-    path: str
-    line: int | None = None
-
-
-class FileDiff(CawModel):
-    """One file's proposed change (ACP ``diff`` content): ``old_text`` None for a new file."""
-
-    type: Literal["diff"] = "diff"
-    path: str
-    old_text: str | None = None
-    new_text: str
 
 
 class PermissionOption(CawModel):

@@ -28,6 +28,7 @@ from ..errors import (
     UsageLimitReached,
 )
 from ..events import Event
+from ..model_catalog import ModelList
 from ..permissions import PermissionBroker
 from ..permissions import (
     PermissionMode as PermissionMode,  # re-exported: adapters import it from here
@@ -189,6 +190,11 @@ class Provider(ABC):
     @abstractmethod
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         """Continue the backend conversation ``resume_key``; fail clearly if it does not exist."""
+
+    async def list_models(self, options: ConversationOptions) -> ModelList:
+        """The models (and reasoning levels) the CLI offers in ``options``' environment
+        (an adapter that knows none: an empty list)."""
+        return ModelList(provider=self.name, models=[], source="aliases")
 
     async def aclose(self) -> None:  # noqa: B027 - optional: only providers with a shared server override it
         """End any backend server this provider shares between conversations."""

@@ -51,6 +51,7 @@ from pathlib import Path
 __all__ = [
     "API_KEY",
     "DEFAULT_MODEL",
+    "OTHER_MODEL",
     "PROVIDER_CLI",
     "backends_bin_dir",
     "cli_environment",
@@ -60,6 +61,8 @@ __all__ = [
 
 PROVIDER_CLI = {"claude_code": "claude", "codex": "codex", "opencode": "opencode"}
 DEFAULT_MODEL = "caw-scripted-1"
+# A second model in codex's catalog and opencode's provider, for switching models in a test.
+OTHER_MODEL = "caw-scripted-2"
 API_KEY = "test-key"
 PROVIDER_ID = "caw-scripted"
 
@@ -213,8 +216,8 @@ def _write_codex_config(
             {
                 "models": [
                     {
-                        "slug": model,
-                        "display_name": model,
+                        "slug": name,
+                        "display_name": name,
                         "description": "The caw scripted test model.",
                         "context_window": 200000,
                         "shell_type": "shell_command",
@@ -230,6 +233,7 @@ def _write_codex_config(
                         "experimental_supported_tools": [],
                         "base_instructions": "You are the caw scripted test model.",
                     }
+                    for name in dict.fromkeys([model, OTHER_MODEL])
                 ]
             },
             indent=1,
@@ -275,12 +279,16 @@ def _write_opencode_config(config_dir: Path, base_url: str, model: str) -> None:
                 "name": "caw scripted model",
                 "options": {"baseURL": base_url + "/v1", "apiKey": API_KEY},
                 "models": {
-                    model: {
-                        "name": model,
+                    name: {
+                        "name": name,
                         "tool_call": True,
                         "reasoning": False,
                         "limit": {"context": 200000, "output": 8192},
+                        # USD per million tokens, so opencode reports a cost as it does for
+                        # the models it knows (tests check costUsd for every provider)
+                        "cost": {"input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75},
                     }
+                    for name in dict.fromkeys([model, OTHER_MODEL])
                 },
             }
         },

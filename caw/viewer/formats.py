@@ -128,6 +128,13 @@ class TrajectoryView:
         return first[:60] + ("…" if len(first) > 60 else "")
 
 
+def _error_text(error: Any) -> str | None:
+    """A turn's error: caw's ``{kind, message}`` or an older bare string."""
+    if isinstance(error, dict):
+        return _text(error.get("message")) or None
+    return error if isinstance(error, str) and error else None
+
+
 def _get(d: dict[str, Any], snake: str, default: Any = None) -> Any:
     """``d[snake]`` or its camelCase twin."""
     if snake in d:
@@ -200,7 +207,7 @@ def read_view(data: dict[str, Any], depth: int = 0) -> TrajectoryView:
                 index=_int(t.get("index")) if "index" in t else i, input=_text(t.get("input")),
                 blocks=blocks, usage=_usage(t.get("usage")), duration_ms=_int(_get(t, "duration_ms")),
                 stop_reason=_text(_get(t, "stop_reason", "end_turn")),
-                error=_get(t, "error") or _get(t, "failure_reason"),
+                error=_error_text(_get(t, "error")) or _get(t, "failure_reason"),
                 started_at=_get(t, "started_at"),
             )
         )  # fmt: skip

@@ -12,9 +12,10 @@ import asyncio
 import logging
 import os
 import signal
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,26 @@ from pygls.progress import Progress
 
 import caw
 from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
-from caw.errors import CawError, ProviderNotInstalled, SessionBusy, TurnCancelled
+from caw.errors import (
+    CawError,
+    InvalidAttachment,
+    ProviderNotInstalled,
+    SessionBusy,
+    TurnCancelled,
+)
 from caw.events import Event, ToolCall, UsageLimitWait
 from caw.handle import ResumeHandle
 from caw.models import CawModel, Trajectory
 from caw.permissions import PermissionMode, PermissionRequest
-from caw.providers import UnknownProvider, canonical_name, close_shared_providers, provider_class
+from caw.providers import (
+    UnknownProvider,
+    canonical_name,
+    close_shared_providers,
+    provider_class,
+    provider_names,
+    shared_provider,
+)
+from caw.providers.base import ConversationOptions
 from caw.store import CORRUPTED, Store
 from caw.tools import MCPServer
 from caw.usage_limits import AutoWaitSession, UsageLimitWaiter
@@ -186,7 +201,13 @@ class CawServer(LanguageServer, DaemonHooks):
             "session/cancel": self.session_cancel,
             "session/end": self.session_end,
             "session/list": self.session_list,
+            "session/rename": self.session_rename,
+            "session/delete": self.session_delete,
             "caw/health": self.caw_health,
+            "session/changes": self.session_changes,
+            "session/revert": self.session_revert,
+            "providers/models": self.providers_models,
+            "session/configure": self.session_configure,
         }
         assert handlers.keys() == wire.METHODS.keys()
         for name, impl in handlers.items():
@@ -407,6 +428,7 @@ class CawServer(LanguageServer, DaemonHooks):
             trusted=p.trusted,
             mcp_servers=tools.mcp_servers(p.mcp_servers or []),
             tools=tools.tool_group(p.tools),
+            track_changes=p.track_changes,
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         try:
@@ -449,8 +471,10 @@ class CawServer(LanguageServer, DaemonHooks):
         if progress is not None:
             progress.begin()
         try:
-            turn = await sending.send(p.message, on_event)
+            turn = await sending.send(p.message, on_event, attachments=p.attachments)
             outcome = "done"
+        except InvalidAttachment as exc:
+            raise invalid_field(f"attachments.{exc.index}", str(exc)) from None
         except (TurnCancelled, asyncio.CancelledError):
             outcome = "cancelled"
             raise
@@ -479,6 +503,7 @@ class CawServer(LanguageServer, DaemonHooks):
             pinned=False,
             trusted=p.trusted,
             tools=tools.tool_group(p.tools),
+            track_changes=p.track_changes,
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
         handle: ResumeHandle | None = None
@@ -582,8 +607,85 @@ class CawServer(LanguageServer, DaemonHooks):
         sessions.sort(key=lambda s: s.updated_at, reverse=True)
         return wire.ListResult(sessions=sessions)
 
+    async def session_rename(self, p: wire.RenameParams) -> wire.SessionInfo:
+        session = self.registry.find(p.session_id)
+        if session is not None:
+            session.rename(p.title)
+            return _session_info(session.trajectory, session.provider_name, _now(), live=True)
+        store = self._store_or_unknown(p.session_id)
+        trajectory = await asyncio.to_thread(store.rename, p.session_id, p.title)
+        return _session_info(trajectory, trajectory.agent, _now(), live=False)
+
+    async def session_delete(self, p: wire.SessionRef) -> wire.DeleteResult:
+        live = self.registry.find(p.session_id) is not None
+        if live:
+            await self.registry.pop(p.session_id).end()  # frees its folder's writer lock
+        store = self.store
+        if store is not None and store.has(p.session_id):
+            await asyncio.to_thread(store.delete, p.session_id)
+        elif not live:
+            raise UnknownSession(f"no session {p.session_id} in this daemon's data dir")
+        log.info("session %s deleted", p.session_id)
+        return wire.DeleteResult()
+
+    def _store_or_unknown(self, session_id: str) -> Store:
+        store = self.store
+        if store is None or not store.has(session_id):
+            raise UnknownSession(f"no session {session_id} in this daemon's data dir")
+        return store
+
     async def caw_health(self, p: wire.HealthParams) -> wire.HealthResult:
         return wire.HealthResult(providers=await provider_health(p.providers, p.live))
+
+    # --- review and revert, models, configure (the core does the work) --------------------
+
+    async def session_changes(self, p: wire.TurnRef) -> wire.ChangesResult:
+        files = await self.registry.get(p.session_id).changes(p.turn)
+        return wire.ChangesResult(
+            changes=[
+                wire.ChangedFileInfo(
+                    path=f.path, status=f.status, before=f.before, after=f.after, binary=f.binary
+                )
+                for f in files
+            ]
+        )
+
+    async def session_revert(self, p: wire.TurnRef) -> wire.RevertResult:
+        reverted = await self.registry.get(p.session_id).revert(p.turn)
+        log.info("session %s: turn %d reverted (%d files)", p.session_id, p.turn, len(reverted))
+        return wire.RevertResult(reverted=reverted)
+
+    async def providers_models(self, p: wire.ModelsParams) -> wire.ModelsResult:
+        names = [canonical_name(p.provider)] if p.provider else list(provider_names())
+        cwd = _check_cwd(p.cwd) or os.getcwd()
+        found = await asyncio.gather(*(_models_of(name, cwd) for name in names))
+        return wire.ModelsResult(providers=list(found))
+
+    async def session_configure(self, p: wire.ConfigureParams) -> wire.SessionInfo:
+        session = self.registry.get(p.session_id)
+        session.configure(model=p.model, reasoning=p.reasoning)
+        log.info(
+            "session %s configured (model %s, reasoning %s)", p.session_id, p.model, p.reasoning
+        )
+        return _session_info(session.trajectory, session.provider_name, _now(), live=True)
+
+
+MODELS_TIMEOUT = 60.0  # seconds a CLI may take to list its models (opencode serve starts first)
+
+
+async def _models_of(name: str, cwd: str) -> wire.ProviderModels:
+    """One provider's models; a CLI that is missing or fails gives an empty list and why."""
+    options = ConversationOptions(session_id=str(uuid.uuid4()), cwd=cwd)
+    try:
+        listed = await asyncio.wait_for(shared_provider(name).list_models(options), MODELS_TIMEOUT)
+    except (CawError, OSError, asyncio.TimeoutError) as exc:
+        reason = str(exc) or f"no answer within {MODELS_TIMEOUT:g} s"
+        return wire.ProviderModels(provider=name, models=[], source="cli", error=reason)
+    return wire.ProviderModels(**dict(listed))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _log_start_failure(task: asyncio.Future[None]) -> None:
@@ -595,15 +697,22 @@ def _log_start_failure(task: asyncio.Future[None]) -> None:
 def _session_info(
     t: Trajectory, provider: str, updated_at: datetime, *, live: bool
 ) -> wire.SessionInfo:
+    last = t.turns[-1] if t.turns else None
     return wire.SessionInfo(
         session_id=t.session_id,
         provider=provider,
         model=t.model,
+        reasoning=t.reasoning_effort,
         cwd=t.cwd,
         title=t.title,
         created_at=t.created_at,
         updated_at=updated_at,
+        last_activity=(
+            last.started_at + timedelta(milliseconds=last.duration_ms) if last else t.created_at
+        ),
         num_turns=t.num_turns,
+        turn_count=t.num_turns,
+        total_cost_usd=t.usage.cost_usd,
         live=live,
         corrupted=t.metadata.get(CORRUPTED),
     )

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 from pygls.exceptions import JsonRpcException
 
-from caw.errors import BackendFailed, CawError, TurnCancelled
+from caw.errors import BackendFailed, CawError, FilesChangedSince, TurnCancelled
 from caw.models import CawModel, Turn
 from caw.providers import UnknownProvider
 from caw.trust import UntrustedWorkspace
@@ -104,6 +104,11 @@ ERRORS: dict[str, tuple[int, str]] = {
         1015,
         "The session's working directory does not exist (moved or deleted); resume it with another cwd.",
     ),
+    "filesChangedSince": (
+        1017,
+        "session/revert refused: data.files changed since the turn (by a later turn or by hand);"
+        " nothing was written.",
+    ),
     "trajectoryCorrupted": (
         1018,
         "The session's trajectory.json cannot be read (the message says why). session/list"
@@ -132,7 +137,9 @@ class ErrorData(CawModel):
         None, description="cancelled: what the turn had produced when it stopped."
     )
     files: list[str] | None = Field(
-        None, description="untrustedWorkspace: the agent configuration found, relative to cwd."
+        None,
+        description="untrustedWorkspace: the agent configuration found; filesChangedSince: the"
+        " files that changed since the turn. Relative to cwd.",
     )
 
 
@@ -208,7 +215,7 @@ def to_rpc_error(exc: BaseException) -> JsonRpcException:
             exc.kind if exc.kind in ERRORS else "backendFailed", message,
             exit_code=exc.exit_code, stderr_tail=SECRETS.redact(exc.stderr_tail) or None,
         )  # fmt: skip
-    if isinstance(exc, UntrustedWorkspace):
+    if isinstance(exc, (UntrustedWorkspace, FilesChangedSince)):
         return rpc_error(exc.kind, message, files=exc.files)
     if isinstance(exc, CawError) and exc.kind in ERRORS:
         return rpc_error(exc.kind, message)

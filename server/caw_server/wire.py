@@ -13,8 +13,10 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, model_validator
 
+from caw.attachments import Attachment
 from caw.events import Event
-from caw.models import CawModel, Trajectory, Turn
+from caw.model_catalog import ModelList
+from caw.models import CawModel, ChangeStatus, Trajectory, Turn
 from caw.permissions import PermissionMode
 
 # Error answers (ERRORS: data.kind -> code; ErrorData) are protocol messages too; they are
@@ -31,7 +33,7 @@ from .permissions import (
 
 #: MAJOR.MINOR. Minor: additive (new methods, new optional fields, new update kinds).
 #: Major: anything a v1 client could trip over.
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 
 ProgressToken = int | str
 LogLevel = Literal["error", "warning", "info", "debug"]
@@ -209,6 +211,13 @@ class SessionSetupParams(Params):
     tools: list[ToolGroupName] | None = Field(
         None, description="Tool groups the CLI's built-in tools are limited to (their union)."
     )
+    track_changes: bool = Field(
+        False,
+        description="Snapshot the session's folder before and after each turn (a shadow git"
+        " repository in the session's data folder; git must be installed): each turn then lists"
+        " its changes, and session/changes and session/revert work. On session/resume of a"
+        " session live in this daemon: not applied.",
+    )
 
 
 class StartParams(SessionSetupParams):
@@ -244,6 +253,14 @@ class SendParams(Params):
     )
     exclusive: bool = Field(
         False, description="Fail with kind 'sessionBusy' instead of queueing behind a running turn."
+    )
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        description="Files, ranges and selections sent with the message (ACP content blocks):"
+        " resource_link {uri: file:///abs/path, name?} (the daemon reads the file) or resource"
+        " {resource: {uri, text}} (embedded). A range is the URI fragment #L12-L20 (1-based,"
+        " inclusive). The turn records each one's uri and name, not its content; a bad one"
+        " (not a file, unreadable, over 1 MiB, binary) is refused with invalidParams naming it.",
     )
 
 
@@ -307,17 +324,39 @@ class SessionInfo(CawModel):
     session_id: str
     provider: str
     model: str | None = None
+    reasoning: str | None = Field(
+        None, description="The reasoning effort (null: the CLI's default)."
+    )
     cwd: str | None = None
-    title: str = ""
+    title: str = Field(
+        "",
+        description="Short (at most 60 characters): from the first exchange, or as renamed.",
+    )
     created_at: datetime
     updated_at: datetime
+    last_activity: datetime = Field(
+        description="When the last turn ended (else when the session was created)."
+    )
     num_turns: int = 0
+    turn_count: int = Field(0, description="Turns recorded, failed and cancelled ones included.")
+    total_cost_usd: float | None = Field(
+        None, description="The turns' costs added up (null: no turn has a cost)."
+    )
     live: bool = Field(description="Registered in this daemon right now.")
     corrupted: str | None = Field(
         None,
         description="Set when the session's trajectory.json cannot be read: why. Listed without"
         " its turns; session/resume continues it from the backend's own history.",
     )
+
+
+class RenameParams(Params):
+    session_id: str
+    title: str = Field(min_length=1, max_length=200, pattern=r"\S")
+
+
+class DeleteResult(CawModel):
+    """``session/delete``'s answer: empty."""
 
 
 class ListResult(CawModel):
@@ -333,6 +372,56 @@ class HealthParams(Params):
 
 class HealthResult(CawModel):
     providers: list[ProviderHealthInfo]
+
+
+# --- review and revert, models, configure ---------------------------------------------
+
+
+class TurnRef(Params):
+    session_id: str
+    turn: int = Field(ge=1, description="The turn's number, from 1 (its index + 1).")
+
+
+class ChangedFileInfo(CawModel):
+    """A file the turn changed, with its text before and after (``caw.changes.ChangedFile``)."""
+
+    path: str = Field(description="Relative to the session's cwd.")
+    status: ChangeStatus
+    before: str | None = Field(description="null: the file did not exist (or is binary).")
+    after: str | None = Field(description="null: the turn deleted it (or it is binary).")
+    binary: bool = False
+
+
+class ChangesResult(CawModel):
+    changes: list[ChangedFileInfo]
+
+
+class RevertResult(CawModel):
+    reverted: list[str] = Field(description="The paths restored, relative to the session's cwd.")
+
+
+class ModelsParams(Params):
+    provider: str | None = Field(None, description="One provider (default: every installed one).")
+    cwd: str | None = Field(
+        None,
+        description="The folder whose CLI configuration counts (opencode). Default: the daemon's.",
+    )
+
+
+class ProviderModels(ModelList):
+    error: str | None = Field(
+        None, description="Why this provider's list is empty (its CLI could not list them)."
+    )
+
+
+class ModelsResult(CawModel):
+    providers: list[ProviderModels]
+
+
+class ConfigureParams(Params):
+    session_id: str
+    model: str | None = Field(None, description="The model from the next turn on.")
+    reasoning: str | None = Field(None, description="The reasoning effort from the next turn on.")
 
 
 # --- notifications -------------------------------------------------------------------
@@ -379,10 +468,40 @@ METHODS: dict[str, tuple[type[Params], type[CawModel] | None, str]] = {
         ListResult,
         "Sessions in the data dir (and live ones); never handles.",
     ),
+    "session/rename": (
+        RenameParams,
+        SessionInfo,
+        "Give a session a new title (stored in its data dir folder).",
+    ),
+    "session/delete": (
+        SessionRef,
+        DeleteResult,
+        "End the session if it is live and remove its data dir folder (ask the user first).",
+    ),
     "caw/health": (
         HealthParams,
         HealthResult,
         "Each CLI's health as caw doctor reports it; live probes with one turn each.",
+    ),
+    "session/changes": (
+        TurnRef,
+        ChangesResult,
+        "The files a turn changed, each with its text before and after (trackChanges).",
+    ),
+    "session/revert": (
+        TurnRef,
+        RevertResult,
+        "Put a turn's files back as they were before it; filesChangedSince if one changed since.",
+    ),
+    "providers/models": (
+        ModelsParams,
+        ModelsResult,
+        "Each provider's models and reasoning levels, as its CLI lists them (claude: aliases).",
+    ),
+    "session/configure": (
+        ConfigureParams,
+        SessionInfo,
+        "Change a live session's model or reasoning from its next turn on.",
     ),
 }
 

@@ -13,6 +13,7 @@ import os
 import pytest
 
 import caw
+from caw.attachments import ResourceLink
 from caw.events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from caw.models import Usage
 from caw.providers.base import Conversation, ConversationOptions, Provider
@@ -180,7 +181,11 @@ async def test_a_dead_backend_is_resumed_by_key_on_the_next_send():
         await session.send("die now")
     assert (await session.send("next")).result.strip() == "echo: next"
     assert provider.started == 1 and provider.resumed == 1
-    assert session.trajectory.num_turns == 2  # the failed turn is not recorded as an answer
+    # the failed turn is recorded in its place, marked failed with its error
+    assert [t.status for t in session.trajectory.turns] == ["completed", "failed", "completed"]
+    failed = session.trajectory.turns[1]
+    assert failed.error is not None and failed.error.kind == "backendFailed"
+    assert "died" in failed.error.message and failed.input == "die now"
 
 
 async def test_a_failing_disk_costs_a_warning_not_the_answer(tmp_path, monkeypatch):
@@ -219,3 +224,33 @@ async def test_empty_messages_are_refused():
     session, _ = make_session()
     with pytest.raises(ValueError, match="non-empty"):
         await session.send("  ")
+
+
+async def test_attachments_reach_the_backend_and_the_turn_records_them(tmp_path):
+    session, provider = make_session(tmp_path / "data")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("one\ntwo\nthree\n")
+    link = ResourceLink(type="resource_link", uri=f"{notes.as_uri()}#L2-L2", name="notes")
+    turn = await session.send("look", attachments=[link])
+    assert provider.log[-1] == f'look\n\n<context ref="{link.uri}">\ntwo\n</context>'
+    assert turn.input == "look" and [a.name for a in turn.attachments] == ["notes"]
+    stored = (tmp_path / "data/sessions/s1/trajectory.json").read_text()
+    assert '"attachments"' in stored and "three" not in stored
+    assert session.trajectory.title == "look"
+    # a bad one is refused before the turn: nothing sent, nothing recorded
+    gone = ResourceLink(type="resource_link", uri=(tmp_path / "gone.txt").as_uri())
+    with pytest.raises(caw.InvalidAttachment, match=r"gone\.txt"):
+        await session.send("again", attachments=[gone])
+    assert len(provider.log) == 1 and session.trajectory.num_turns == 1
+
+
+async def test_a_cancelled_request_is_recorded_as_a_cancelled_turn():
+    session, _ = make_session()
+    seen = asyncio.Event()
+    task = asyncio.create_task(session.send("slow", on_event=lambda e: seen.set()))
+    await seen.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (turn,) = session.trajectory.turns
+    assert turn.status == "cancelled" and turn.result == "partial" and turn.error is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 
+from ...model_catalog import ModelList, claude_models
 from ...redact import hide_key
 from ...tools.wiring import claude_config
 from ..base import Conversation, ConversationOptions, Provider
@@ -61,6 +62,11 @@ class ClaudeCodeProvider(Provider):
         self.check_resume_key(options.session_id)
         process = await self._spawn(["--session-id", options.session_id], options)
         return ClaudeConversation(process, resume_key=None, permissions=permission_broker(options))
+
+    async def list_models(self, options: ConversationOptions) -> ModelList:
+        """claude has no listing request: the aliases its CLI accepts."""
+        self.require_cli(options.process_env())
+        return claude_models()
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         self.check_resume_key(resume_key)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from ...errors import BackendFailed
@@ -19,7 +20,7 @@ from ...permissions import PermissionBroker
 from ...permissions import claude as claude_permissions
 from ..base import Conversation, RawSink, model_error, tolerant
 from ..process import ChildProcess
-from .translate import TurnTranslator, usage_of
+from .translate import TurnTranslator, context_tokens_of, usage_of
 
 _request_ids = itertools.count(1)
 
@@ -52,9 +53,12 @@ class ClaudeConversation(Conversation):
         except (BrokenPipeError, ConnectionResetError):
             raise await self._died() from None
         translator = TurnTranslator()
+        context: int | None = None  # the tokens of the last main-agent model call
         async for line in self.process.json_lines():
             raw(line)
             kind = line.get("type")
+            if kind == "assistant" and not line.get("parent_tool_use_id"):
+                context = context_tokens_of(line) or context
             if kind == "system" and line.get("subtype") == "init":
                 self._adopt_key(line.get("session_id"))
             elif kind in ("stream_event", "assistant", "user"):
@@ -64,7 +68,9 @@ class ClaudeConversation(Conversation):
                 await self._answer_permission(line)
             elif kind == "result":
                 self._adopt_key(line.get("session_id"))
-                for event in tolerant("claude", self._usage, line):
+                for event in translator.flush():
+                    yield event
+                for event in tolerant("claude", partial(self._usage, context=context), line):
                     yield event
                 if line.get("is_error") and not self._interrupted:
                     errors = line.get("errors") or []
@@ -87,14 +93,14 @@ class ClaudeConversation(Conversation):
         if isinstance(key, str) and key:
             self.resume_key = key
 
-    def _usage(self, result: dict[str, Any]) -> list[Event]:
+    def _usage(self, result: dict[str, Any], context: int | None = None) -> list[Event]:
         total = result.get("total_cost_usd")
         cost = None
         if isinstance(total, (int, float)):
             if self._cumulative_cost is not None:
                 cost = max(0.0, float(total) - self._cumulative_cost)
             self._cumulative_cost = float(total)
-        return [UsageUpdate(usage=usage_of(result, cost))]
+        return [UsageUpdate(usage=usage_of(result, cost, context))]
 
     async def _answer_permission(self, line: dict[str, Any]) -> None:
         assert self.permissions is not None

@@ -7,7 +7,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult
-from ...models import Usage
+from ...models import Location, Usage
+from ...permissions.diffs import edit_diff, first_changed_line
+
+# Tools whose call is held back until claude reports the edit done (``tool_use_result``
+# carries the file as it was), so the call's diff is exact: read beforehand, the file may
+# already hold the edit (claude runs the tool as soon as it has printed the call).
+EDIT_TOOLS = ("Edit", "MultiEdit", "Write")
 
 
 def tool_result_text(content: Any) -> str:
@@ -18,15 +24,42 @@ def tool_result_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def usage_of(result: Mapping[str, Any], cost: float | None) -> Usage:
+def usage_of(
+    result: Mapping[str, Any], cost: float | None, context_tokens: int | None = None
+) -> Usage:
+    """A ``result`` line's usage; ``context_tokens``: the last main-agent call's (from its
+    ``assistant`` line), the window from ``modelUsage`` (the model that read the most)."""
     u = result.get("usage") or {}
+    models = [m for m in (result.get("modelUsage") or {}).values() if isinstance(m, Mapping)]
+    main = max(
+        models,
+        key=lambda m: int(m.get("inputTokens") or 0) + int(m.get("cacheReadInputTokens") or 0),
+        default={},
+    )
+    window = main.get("contextWindow")
     return Usage(
         input_tokens=int(u.get("input_tokens") or 0),
         output_tokens=int(u.get("output_tokens") or 0),
         cache_read_tokens=int(u.get("cache_read_input_tokens") or 0),
         cache_write_tokens=int(u.get("cache_creation_input_tokens") or 0),
         cost_usd=cost,
+        context_tokens=context_tokens,
+        context_window=window if isinstance(window, int) and window > 0 else None,
     )
+
+
+def context_tokens_of(assistant: Mapping[str, Any]) -> int | None:
+    """The tokens in the model's context after this ``assistant`` message (its request plus
+    its answer), None when the line has no usage."""
+    u = (assistant.get("message") or {}).get("usage") or {}
+    names = (
+        "input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "output_tokens",
+    )
+    total = sum(int(u.get(name) or 0) for name in names)
+    return total or None
 
 
 class TurnTranslator:
@@ -36,6 +69,7 @@ class TurnTranslator:
         self._streamed: set[str] = set()  # message ids whose text arrived as deltas
         self._current_message: str | None = None
         self._seen_tools: set[str] = set()
+        self._held: dict[str, ToolCall] = {}  # edit calls waiting for their result
         # A message that streamed text but has no full `assistant` line yet. If another message
         # begins first, the stream broke off and claude retried: the partial text is void.
         self._partial: str | None = None
@@ -49,6 +83,9 @@ class TurnTranslator:
         elif kind == "user":
             for block in (line.get("message") or {}).get("content") or []:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
+                    held = self._held.pop(str(block.get("tool_use_id")), None)
+                    if held is not None:
+                        yield with_edit_result(held, line.get("tool_use_result"))
                     yield ToolResult(
                         id=block.get("tool_use_id", ""),
                         output=tool_result_text(block.get("content")),
@@ -85,12 +122,51 @@ class TurnTranslator:
             btype = block.get("type")
             if btype == "tool_use" and block.get("id") not in self._seen_tools:
                 self._seen_tools.add(block.get("id"))
-                yield ToolCall(
+                call = ToolCall(
                     id=block.get("id", ""),
                     name=block.get("name", ""),
                     input=block.get("input") or {},
                 )
+                call.locations = locations_of(call.input)
+                if call.name in EDIT_TOOLS and call.locations:
+                    self._held[call.id] = call
+                else:
+                    yield call
             elif btype == "text" and not was_streamed and block.get("text"):
                 yield TextDelta(text=block["text"])
             elif btype == "thinking" and not was_streamed and block.get("thinking"):
                 yield ThinkingDelta(text=block["thinking"])
+
+    def flush(self) -> list[Event]:
+        """Edit calls whose result never came (the turn stopped first), without a diff."""
+        held: list[Event] = list(self._held.values())
+        self._held = {}
+        return held
+
+
+def locations_of(tool_input: Mapping[str, Any]) -> list[Location]:
+    """The file a claude tool's input names (``file_path``, ``notebook_path``), with the
+    line ``Read`` starts at."""
+    path = tool_input.get("file_path") or tool_input.get("notebook_path")
+    if not isinstance(path, str) or not path:
+        return []
+    offset = tool_input.get("offset")
+    line = offset if isinstance(offset, int) and offset > 0 else None
+    return [Location(path=path, line=line)]
+
+
+def with_edit_result(call: ToolCall, result: Any) -> ToolCall:
+    """``call`` with the diff of the edit claude reports in ``tool_use_result``
+    (``originalFile``: the text before; None for a new file). A failed or refused edit
+    reports no such object: the call keeps its location only."""
+    if not isinstance(result, Mapping) or "originalFile" not in result:
+        return call
+    before = result.get("originalFile")
+    path = call.locations[0].path
+    diff = edit_diff(call.name, call.input, path, before if isinstance(before, str) else None)
+    if diff is None:
+        return call
+    if call.name == "Write" and isinstance(result.get("content"), str):
+        diff.new_text = result["content"]
+    line = first_changed_line(diff)
+    return call.model_copy(update={"diff": diff, "locations": [Location(path=path, line=line)]})

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BackendFailed
+from ...model_catalog import ModelList, codex_models
 from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
 from ..jsonrpc_lines import RpcError
@@ -119,6 +120,26 @@ class CodexProvider(Provider):
             options,
             resume_key,
         )
+
+    async def list_models(self, options: ConversationOptions) -> ModelList:
+        """``model/list`` of the app-server (every page; hidden models left out)."""
+        cli, env, _mode = self._backend(options)
+        server = await self._app_server(cli, env, "app-server")
+        assert server is not None  # mode app-server: a failure raises
+        pages: list[dict[str, Any]] = []
+        try:
+            cursor: str | None = None
+            while len(pages) < 20:  # a bound, should a CLI ever hand back the same cursor
+                page = await server.peer.request("model/list", {"cursor": cursor})
+                pages.append(page if isinstance(page, dict) else {})
+                cursor = pages[-1].get("nextCursor")
+                if not cursor:
+                    break
+        except RpcError as exc:
+            raise BackendFailed(f"codex could not list its models: {exc.rpc_message}") from None
+        finally:
+            await self._pool.release(server)
+        return codex_models(pages)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

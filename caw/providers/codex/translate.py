@@ -7,7 +7,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
-from ...models import Usage
+from ...models import Location, Usage
+from ...permissions.codex import applied_diff
+from ...permissions.diffs import first_changed_line
 
 _APP_SERVER_TOKENS = ("inputTokens", "cachedInputTokens", "cacheWriteInputTokens", "outputTokens")
 EXEC_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens")
@@ -26,6 +28,10 @@ def usage_of(
     )
 
 
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
 def minus(total: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, int]:
     return {k: v - int(base.get(k) or 0) for k, v in total.items() if isinstance(v, int)}
 
@@ -39,7 +45,13 @@ def _tool_call(item: Mapping[str, Any]) -> ToolCall | None:
             id=item_id, name="commandExecution", input={"command": item.get("command"), **where}
         )
     if kind == "fileChange":
-        return ToolCall(id=item_id, name="fileChange", input={"changes": item.get("changes") or []})
+        changes = [c for c in item.get("changes") or [] if isinstance(c, Mapping)]
+        return ToolCall(
+            id=item_id,
+            name="fileChange",
+            input={"changes": item.get("changes") or []},
+            locations=[Location(path=str(c.get("path") or "")) for c in changes],
+        )
     if kind == "mcpToolCall":
         args = item.get("arguments")
         return ToolCall(
@@ -127,7 +139,11 @@ class TurnTranslator:
             total, last = usage.get("total") or {}, usage.get("last") or {}
             if self._usage_base is None:  # the thread's total before this turn's first model call
                 self._usage_base = minus(total, last)
-            yield UsageUpdate(usage=usage_of(minus(total, self._usage_base)))
+            turn_usage = usage_of(minus(total, self._usage_base))
+            # the last model call's tokens are the context now; the window as codex knows it
+            turn_usage.context_tokens = _int_or_none(last.get("totalTokens"))
+            turn_usage.context_window = _int_or_none(usage.get("modelContextWindow"))
+            yield UsageUpdate(usage=turn_usage)
         elif method == "error":
             error = params.get("error") or {}
             if not params.get("willRetry"):
@@ -158,9 +174,13 @@ class TurnTranslator:
         call = _tool_call(item)
         if call is not None:
             self._prose_since_tool = False
-            if item_id not in self._tools:
+            # A file change's call waits for its completion, when the diff can be read
+            # exactly (the files then hold the change; it is undone to get the old text).
+            waits = kind == "fileChange" and method == "item/started"
+            if item_id not in self._tools and not waits:
                 self._tools.add(item_id)
-                yield call
+                applied = kind == "fileChange" and item.get("status") == "completed"
+                yield with_applied_diff(call) if applied else call
             if method == "item/completed":
                 yield _tool_result(item)
         elif method == "item/completed" and item_id not in self._streamed:
@@ -174,6 +194,18 @@ class TurnTranslator:
                 if text:
                     self._prose_since_tool = True
                     yield ThinkingDelta(text=text)
+
+
+def with_applied_diff(call: ToolCall) -> ToolCall:
+    """A finished ``fileChange`` call with its first file's diff and each file's first
+    changed line."""
+    changes = [c for c in call.input.get("changes") or [] if isinstance(c, Mapping)]
+    diffs = [diff for diff in map(applied_diff, changes) if diff is not None]
+    if not diffs:
+        return call
+    located = {d.path: first_changed_line(d) for d in diffs}
+    locations = [Location(path=loc.path, line=located.get(loc.path)) for loc in call.locations]
+    return call.model_copy(update={"diff": diffs[0], "locations": locations})
 
 
 def error_text(error: Mapping[str, Any]) -> str:

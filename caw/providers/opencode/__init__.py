@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BackendFailed, InvalidHandle
+from ...model_catalog import ModelList, opencode_models
 from ...redact import hide_key
 from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
@@ -141,6 +142,18 @@ class OpenCodeProvider(Provider):
                 self.require_cli(options.process_env()), options, resume_key
             )
         return conversation
+
+    async def list_models(self, options: ConversationOptions) -> ModelList:
+        """serve's configured providers and their models (``providerID/modelID``)."""
+        env = opencode_env(options.process_env(), options.mcp_servers)
+        serve = await self._serve(self.require_cli(env), options, env, "serve")
+        assert serve is not None  # mode serve: a failure raises
+        try:
+            providers = await serve.providers()
+            default = (await serve.config()).get("model")
+        finally:
+            await self._pool.release(serve)
+        return opencode_models(providers, default if isinstance(default, str) else None)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

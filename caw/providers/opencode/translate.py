@@ -8,7 +8,8 @@ from typing import Any
 
 from ...errors import BackendFailed
 from ...events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
-from ...models import Usage
+from ...models import FileDiff, Location, Usage
+from ...permissions.diffs import diff_after_unified, first_changed_line, read_text
 from ...tools.wiring import mcp_tool_name
 from ..base import model_error
 
@@ -16,7 +17,7 @@ from ..base import model_error
 def usage_of(tokens: Mapping[str, Any] | None, cost: Any = None) -> Usage:
     tokens = tokens or {}
     cache = tokens.get("cache") or {}
-    return Usage(
+    usage = Usage(
         input_tokens=int(tokens.get("input") or 0),
         # opencode counts reasoning apart; the APIs bill it as output
         output_tokens=int(tokens.get("output") or 0) + int(tokens.get("reasoning") or 0),
@@ -24,6 +25,15 @@ def usage_of(tokens: Mapping[str, Any] | None, cost: Any = None) -> Usage:
         cache_write_tokens=int(cache.get("write") or 0),
         cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
     )
+    # one step's tokens are one model request and its answer: the context after that step
+    step = int(tokens.get("total") or 0) or (
+        usage.input_tokens
+        + usage.output_tokens
+        + usage.cache_read_tokens
+        + usage.cache_write_tokens
+    )
+    usage.context_tokens = step or None
+    return usage
 
 
 def error_of(error: Mapping[str, Any]) -> BackendFailed:
@@ -41,6 +51,57 @@ def error_of(error: Mapping[str, Any]) -> BackendFailed:
     return BackendFailed(f"opencode reported {name}: {message}")
 
 
+EDIT_TOOLS = ("edit", "write", "patch", "multiedit")
+
+
+def _file_text(tool_input: Mapping[str, Any]) -> str | None:
+    path = tool_input.get("filePath")
+    return read_text(path) if isinstance(path, str) and path else None
+
+
+def tool_call(call: str, name: str, state: Mapping[str, Any], before: str | None) -> ToolCall:
+    """The call of a tool part in ``state``; a completed edit's carries its diff (``before``:
+    the file's text when the edit started, for a ``write`` over an existing file)."""
+    tool_input = state.get("input") or {}
+    path = tool_input.get("filePath")
+    offset = tool_input.get("offset")
+    line = offset if isinstance(offset, int) and offset > 0 else None
+    locations = [Location(path=path, line=line)] if isinstance(path, str) and path else []
+    diff = _applied_diff(name, state, before) if state.get("status") == "completed" else None
+    if diff is not None:
+        if not any(loc.path == diff.path for loc in locations):
+            locations.insert(0, Location(path=diff.path))
+        locations = [
+            loc.model_copy(update={"line": first_changed_line(diff)})
+            if loc.path == diff.path
+            else loc
+            for loc in locations
+        ]
+    return ToolCall(id=call, name=name, input=tool_input, locations=locations, diff=diff)
+
+
+def _applied_diff(name: str, state: Mapping[str, Any], before: str | None) -> FileDiff | None:
+    """A finished edit's diff, from opencode's metadata: ``filediff`` (``before``/``after``
+    texts, or a ``patch`` undone on the file as it is now), else a ``write``'s content."""
+    meta = state.get("metadata") or {}
+    tool_input = state.get("input") or {}
+    filediff = meta.get("filediff")
+    if isinstance(filediff, Mapping) and isinstance(filediff.get("file"), str):
+        path = filediff["file"]
+        if isinstance(filediff.get("after"), str):
+            old = filediff.get("before")
+            return FileDiff(path=path, old_text=old or None, new_text=filediff["after"])
+        if isinstance(filediff.get("patch"), str):
+            return diff_after_unified(path, filediff["patch"])
+    path = meta.get("filepath") or tool_input.get("filePath")
+    if name == "write" and isinstance(path, str) and isinstance(tool_input.get("content"), str):
+        if meta.get("exists") is False:
+            return FileDiff(path=path, old_text=None, new_text=tool_input["content"])
+        if before is not None and before != tool_input["content"]:
+            return FileDiff(path=path, old_text=before, new_text=tool_input["content"])
+    return None
+
+
 @dataclass
 class TurnState:
     """What one turn has seen so far, to filter events and never emit anything twice."""
@@ -55,6 +116,8 @@ class TurnState:
     emitted: dict[str, int] = field(default_factory=dict)  # partID -> characters emitted
     final_parts: set[str] = field(default_factory=set)  # text parts whose full text has arrived
     tool_calls: set[str] = field(default_factory=set)
+    # edit calls held until they end -> the file's text when they started (a write's old text)
+    before: dict[str, str | None] = field(default_factory=dict)
     tool_results: set[str] = field(default_factory=set)
     steps: set[str] = field(default_factory=set)
     usage: Usage = field(default_factory=Usage)
@@ -98,13 +161,23 @@ class TurnState:
             call = str(part.get("callID") or part_id)
             state = part.get("state") or {}
             status = state.get("status")
-            if status in ("running", "completed", "error") and call not in turn.tool_calls:
+            tool = str(part.get("tool") or "")
+            # An edit's call waits for its end, when opencode's metadata gives the exact diff.
+            waits = tool in EDIT_TOOLS and status == "running"
+            if waits and call not in turn.before:
+                turn.before[call] = _file_text(state.get("input") or {})
+            if (
+                status in ("running", "completed", "error")
+                and call not in turn.tool_calls
+                and not waits
+            ):
                 turn.tool_calls.add(call)
                 out.append(
-                    ToolCall(
-                        id=call,
-                        name=mcp_tool_name(str(part.get("tool") or ""), turn.mcp_servers),
-                        input=state.get("input") or {},
+                    tool_call(
+                        call,
+                        mcp_tool_name(tool, turn.mcp_servers),
+                        state,
+                        turn.before.pop(call, None),
                     )
                 )
             if status in ("completed", "error") and call not in turn.tool_results:
@@ -142,14 +215,8 @@ def run_line_events(
             if state.get("status") == "error"
             else ToolResult(id=call, output=str(state.get("output") or ""))
         )
-        return [
-            ToolCall(
-                id=call,
-                name=mcp_tool_name(str(part.get("tool") or ""), mcp_servers),
-                input=state.get("input") or {},
-            ),
-            result,
-        ], usage
+        name = mcp_tool_name(str(part.get("tool") or ""), mcp_servers)
+        return [tool_call(call, name, state, None), result], usage
     if kind == "step_finish":
         usage = usage + usage_of(part.get("tokens"), part.get("cost"))
         return [UsageUpdate(usage=usage.model_copy())], usage
