@@ -115,6 +115,7 @@ def test_unit(built):
         "out/test/unit/selection.test.js",
         "out/test/unit/installHint.test.js",
         "out/test/unit/trust.test.js",
+        "out/test/unit/health.test.js",
         timeout=120,
     )
 

@@ -29,6 +29,7 @@ import {
   workspaceRule,
 } from './permissions';
 import { runCodeAction } from './codeActions';
+import { healthWarning } from './health';
 import { withHint } from './installHint';
 import { attachmentRefs, inlineAttachments, type PendingAttachment } from './attachments';
 import { showChange } from './review';
@@ -181,6 +182,8 @@ export class Chat implements vscode.Disposable {
         title: this.meta.title,
       });
       this.sayRestricted();
+      const warning = healthWarning(this.server.capabilities?.health?.find((h) => h.provider === started.provider));
+      if (warning) this.notice('warning', warning);
       void this.loadModels();
     } catch (error) {
       this.setState({ status: 'failed' });

@@ -6,6 +6,7 @@ import { type ChatMeta, ChatStore } from './chatStore';
 import type { ChatViewState } from './chatModel';
 import { ChatsView } from './chatsView';
 import { registerCodeActions } from './codeActions';
+import { healthWarning } from './health';
 import { INSTALL_COMMAND, PIPX_COMMAND } from './installHint';
 import { PermissionRules } from './permissionRules';
 import { CANCELLED, type PermissionCard } from './permissions';
@@ -521,7 +522,10 @@ async function pickProvider(server: CawServer): Promise<string | undefined> {
     throw new Error(`no provider is installed (caw-server knows: ${names}). Install Claude Code, Codex or opencode.`);
   }
   const picked = await vscode.window.showQuickPick(
-    installed.map((p) => ({ label: p.name, description: p.version ?? '' })),
+    installed.map((p) => {
+      const warning = healthWarning(server.capabilities?.health?.find((h) => h.provider === p.name));
+      return { label: p.name, description: p.version ?? '', ...(warning ? { detail: `$(warning) ${warning}` } : {}) };
+    }),
     { title: 'caw: New Chat', placeHolder: 'Provider for the new chat' },
   );
   return picked?.label;

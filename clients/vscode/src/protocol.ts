@@ -11,6 +11,7 @@ export type {
   ListResult,
   PermissionOption,
   PermissionToolCall,
+  ProviderHealthInfo,
   ProviderInfo,
   RequestPermissionParams,
   RequestPermissionResult,
