@@ -94,6 +94,10 @@ function M.add(line1, line2, ask)
           chat:show(false)
         end
         chat:submit(text)
+      else -- cancelled: the lines are not kept for a later message either
+        chat.attachments = vim.tbl_filter(function(x)
+          return x ~= a
+        end, chat.attachments)
       end
     end)
   end
@@ -103,7 +107,9 @@ function M.add(line1, line2, ask)
       vim.cmd('wincmd p')
     end
   end
-  vim.notify('caw: attached ' .. a.name .. ' to the next message', vim.log.levels.INFO)
+  if not ask then -- (with ask the prompt itself shows "attached: …")
+    vim.notify('caw: attached ' .. a.name .. ' to the next message', vim.log.levels.INFO)
+  end
   return chat
 end
 
