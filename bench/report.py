@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import FLOOR, LIBRARY, OLD, ORDER, SERVER, SERVER_NODATA, VARIANT_LABELS
+from harness import FLOOR, LIBRARY, OLD, ORDER, PROVIDERS, SERVER, SERVER_NODATA, VARIANT_LABELS
 
 PROVIDER_LABELS = {"claude_code": "claude_code", "codex": "codex", "opencode": "opencode"}
 # Issue 6: caw at least this many times faster per turn than caw 0.1.9.
@@ -201,6 +201,61 @@ def resume_table(results: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _med(s: dict[str, Any] | None) -> float | None:
+    return (s or {}).get("median") if (s or {}).get("n") else None
+
+
+def first_answer_tables(results: dict[str, Any]) -> list[str]:
+    """phases.first_answer: the first answer against a warm turn (issue 20)."""
+    fa = results.get("first")
+    if not fa:
+        return []
+    lines = ["### The first answer (issue 20)", ""]
+    cold = fa.get("cold") or {}
+    if cold:
+        lines += [
+            "Cold daemon: `caw-server` spawned until `initialize` is answered, against"
+            ' `python -c "import pygls.lsp.server"` (interleaved).',
+            "",
+            "| caw-server spawn -> initialize | pygls import | ratio (target 1.5x) |",
+            "|---|---|---|",
+            f"| {_cell(cold.get('daemon'))} | {_cell(cold.get('pygls'))} "
+            f"| {_ratio(_med(cold.get('daemon')), _med(cold.get('pygls')))} |",
+            "",
+        ]
+    rows = []
+    for provider in PROVIDERS:
+        nc = (fa.get("new_chat") or {}).get(provider) or {}
+        ro = (fa.get("reopened") or {}).get(provider) or {}
+        idle = (fa.get("idle") or {}).get(provider) or {}
+        if not (nc or ro or idle):
+            continue
+        mem = idle.get("memory") or {}
+        rows.append(
+            f"| {provider} | {_cell(nc.get('warm'))} | {_cell(nc.get('standby'))} "
+            f"| {_ratio(_med(nc.get('standby')), _med(nc.get('warm')))} | {_cell(nc.get('no_standby'))} "
+            f"| {_cell(ro.get('send_after_gap'))} | {_ratio(_med(ro.get('send_after_gap')), _med(ro.get('warm')))} "
+            f"| {_cell(ro.get('resume_to_answer'))} "
+            f"| {_cell(idle.get('new_chat'))} | {_ratio(_med(idle.get('new_chat')), _med(idle.get('warm')))} "
+            f"| {idle.get('sessions', '–')}: {_mib(mem.get('daemon_rss'))} / {_mib(mem.get('backends_rss'))} ({mem.get('backends', '–')}) |"
+        )
+    if rows:
+        lines += [
+            "New chat: `session/start` + first `session/send` in a running daemon whose workspace had a"
+            " session (a second after the previous chat), against its warm turn; standby backends on (the default)"
+            " and off (`--standby 0`). Reopened editor: a fresh daemon's `session/resume`, then a send 1 s later"
+            " (timed from the send), or at once (timed from the resume). Idle: the same new chat with that many"
+            " live idle sessions in the daemon; memory: daemon RSS / backends' RSS (processes), standbys included.",
+            "",
+            "| provider | warm turn | new chat | / warm | new chat, `--standby 0` | reopened: send 1 s after resume | / warm"
+            " | resume -> answer, no gap | new chat with idle sessions | / warm | idle sessions: daemon / backends |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    return lines
+
+
 def concurrency_table(results: dict[str, Any]) -> list[str]:
     cs = results.get("concurrency")
     if not cs:
@@ -347,6 +402,7 @@ def render(results: dict[str, Any], out: Path, chart: Path | None = None) -> Non
     ]
     lines += turns_tables(results) + streaming_table(results) + resume_table(results)
     lines += concurrency_table(results) + memory_table(results) + large_table(results)
+    lines += first_answer_tables(results)
     tgs = targets(results)
     if tgs:
         lines += ["### Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|"]

@@ -42,7 +42,7 @@ from harness import (
     log,
 )
 
-PHASES = ("turns", "streaming", "resume", "concurrency", "memory", "large")
+PHASES = ("turns", "streaming", "resume", "concurrency", "memory", "large", "first")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -148,6 +148,7 @@ def make_run(ns: argparse.Namespace, root: Path) -> Run:
         run.streaming_turns, run.streaming_words = 1, 10
         run.resume_reps, run.concurrency_turns = 1, 2
         run.memory_sessions, run.idle_timeout = 2, 2.0
+        run.cold_reps, run.first_reps, run.first_turns, run.idle_sessions = 2, 1, 2, 3
     large = ns.large or ("300000/20" if ns.quick else None)
     if large:
         run.large_sizes = [(int(c), int(d)) for c, d in (x.split("/") for x in large.split(","))]
@@ -256,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             from phases import large
 
             results["large"] = large.run(run)
+        if "first" in only:
+            from phases import first_answer
+
+            results["first"] = first_answer.run(run)
     except KeyboardInterrupt:
         run.error("run", "interrupted")
     finally:

@@ -15,6 +15,7 @@ from .models import Trajectory
 from .permissions import PermissionBroker, PermissionCallback, PermissionRule, RuleStore
 from .providers import UnknownProvider, canonical_name, provider_class, shared_provider
 from .providers.base import ConversationOptions, PermissionMode, check_option_values
+from .providers.standby import Standby
 from .session import AsyncSession
 from .store import SessionDir, Store
 from .tools import MCPServer, ToolKit, ToolServer
@@ -197,6 +198,18 @@ class AsyncAgent:
                 shutil.rmtree(sdir.path, ignore_errors=True)
             raise
         return session
+
+    async def prestart(self) -> Standby | None:
+        """Start ahead the backend a later ``start_session(session_id=standby.session_id)``
+        with this agent's settings will use (caw-server's standby pool), or None when the
+        provider starts nothing ahead for them (nor for an agent with tools or subagents)."""
+        tools = self.tools
+        if tools.mcp_servers or tools.tool_servers or tools.subagents:
+            return None
+        options = self._options(str(uuid.uuid4()))
+        check_workspace(options.cwd, self.trusted, self.provider)
+        check_tool_group(self.provider, self.tool_group)
+        return await shared_provider(self.provider).prestart(options)
 
     def read_handle(self, handle_or_id: str) -> ResumeHandle:
         """Turn a handle (or, with a data_dir, a bare session id) into a checked ResumeHandle."""

@@ -18,7 +18,7 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import (
     BackendFailed,
@@ -36,6 +36,9 @@ from ..permissions import (
 from ..tools.groups import ToolGroup
 from ..tools.servers import MCPServer
 from ..trust import untrusted_env
+
+if TYPE_CHECKING:
+    from .standby import Standby
 
 log = logging.getLogger("caw.providers")
 
@@ -195,6 +198,11 @@ class Provider(ABC):
         """The models (and reasoning levels) the CLI offers in ``options``' environment
         (an adapter that knows none: an empty list)."""
         return ModelList(provider=self.name, models=[], source="aliases")
+
+    async def prestart(self, options: ConversationOptions) -> Standby | None:
+        """Start ahead what ``start(options)`` will use (caw.providers.standby), or None when
+        this provider has nothing worth starting ahead for these options."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional: only providers with a shared server override it
         """End any backend server this provider shares between conversations."""

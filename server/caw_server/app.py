@@ -58,6 +58,7 @@ from .permissions import ClientPermissions, RuleSpec
 from .protocol import CawProtocol, DaemonHooks
 from .providers_info import ProviderProbe, provider_health
 from .registry import Registry
+from .standby import StandbyPool
 from .transport import FrameError, Writer, open_reader, read_frames
 from .watch import SessionWatcher
 
@@ -180,6 +181,9 @@ class CawServer(LanguageServer, DaemonHooks):
         self.options = options or Options()
         self.registry = Registry(self.options.idle_timeout)
         self._waiters: dict[str, UsageLimitWaiter] = {}  # auto-wait, per session id
+        self.standby = StandbyPool(
+            self.options.standby, self.options.standby_idle or self.options.idle_timeout
+        )
         self.exit_code = 0
         self._exit: asyncio.Event | None = None
         self._closing = False
@@ -316,6 +320,9 @@ class CawServer(LanguageServer, DaemonHooks):
             self.permissions.can_answer = given.client_capabilities.permissions
         if given.auto_wait is not None:
             self.options.auto_wait = given.auto_wait
+        if given.standby is not None:
+            self.options.standby = given.standby
+            self.standby.resize(given.standby)
         if "log_level" in fields and given.log_level:
             self.options.log_level = given.log_level
             logs.set_level(given.log_level)
@@ -397,6 +404,7 @@ class CawServer(LanguageServer, DaemonHooks):
         if pending:
             await asyncio.wait(pending, timeout=15.0)
         await self.registry.end_all()
+        await self.standby.aclose()
         try:
             await close_shared_providers()
         except Exception:
@@ -419,8 +427,7 @@ class CawServer(LanguageServer, DaemonHooks):
     async def session_start(self, p: wire.StartParams) -> wire.StartResult:
         self._check_capacity()
         provider = canonical_name(p.provider or self.options.provider)
-        agent = self.agent(
-            provider,
+        settings: dict[str, Any] = dict(
             model=p.model,
             system_prompt=p.system_prompt,
             reasoning=p.reasoning,
@@ -431,8 +438,14 @@ class CawServer(LanguageServer, DaemonHooks):
             track_changes=p.track_changes,
             **self.permission_settings(p.permission_mode, p.permission_rules),
         )
+        agent = self.agent(provider, **settings)
+        # A backend started ahead for these settings (caw_server.standby), if one is ready.
+        key = _standby_key(provider, settings)
+        standby = self.standby.claim(key) if key is not None else None
         try:
-            session = await agent.start_session(metadata=p.metadata)
+            session = await agent.start_session(
+                metadata=p.metadata, session_id=standby.session_id if standby else None
+            )
         except ProviderNotInstalled as exc:
             raise rpc_error(
                 exc.kind,
@@ -440,8 +453,13 @@ class CawServer(LanguageServer, DaemonHooks):
                 provider=provider,
                 install_hint=provider_class(provider).install_hint(),
             ) from None
+        finally:
+            if standby is not None:
+                await standby.discard()  # nothing if the session took it
         self.registry.add(session)
         log.info("session %s started (%s)", session.session_id, provider)
+        if key is not None:
+            self.standby.refill(key, lambda: self.agent(provider, **settings))
         return wire.StartResult(
             session_id=session.session_id,
             provider=session.provider_name,
@@ -686,6 +704,23 @@ async def _models_of(name: str, cwd: str) -> wire.ProviderModels:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _standby_key(provider: str, settings: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What decides which standby backend a session may adopt; None for a session whose
+    backend has files or servers of its own (a system prompt, MCP servers)."""
+    if settings["system_prompt"] or settings["mcp_servers"]:
+        return None
+    group = settings["tools"]
+    return (
+        provider,
+        settings["cwd"] or os.getcwd(),
+        settings["model"],
+        settings["reasoning"],
+        settings["permission_mode"],
+        None if group is None else str(group),
+        settings["trusted"],
+    )
 
 
 def _log_start_failure(task: asyncio.Future[None]) -> None:

@@ -87,6 +87,12 @@ class InitializationOptions(Params):
         "client with a usageLimitWait session/update (session/cancel ends the wait). Default: "
         "$CAW_AUTOWAIT, else off (the turn fails with kind usageLimit).",
     )
+    standby: int | None = Field(
+        None,
+        ge=0,
+        description="Backends started ahead for each recently used provider and workspace, so that"
+        " a new session's first answer is warm; 0 starts nothing ahead (and stops those running).",
+    )
 
 
 class ProviderInfo(CawModel):

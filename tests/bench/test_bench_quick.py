@@ -46,5 +46,13 @@ def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
         assert {column: r["streamed"] for column, r in large.items()} == {
             "floor": 300_000, "library": 300_000, "server": 300_000,
         }  # fmt: skip
+    first = results["first"]  # the first answer (issue 20), one provider in quick mode
+    assert first["cold"]["daemon"]["n"] == 2 and first["cold"]["pygls"]["n"] == 2
+    assert first["new_chat"]["claude_code"]["standby"]["n"] == 1
+    assert first["new_chat"]["claude_code"]["no_standby"]["n"] == 1
+    assert first["reopened"]["claude_code"]["send_after_gap"]["n"] == 1
+    assert first["reopened"]["claude_code"]["resume_to_answer"]["n"] == 1
+    assert first["idle"]["claude_code"]["sessions"] == 3
     report = (out / "results.md").read_text()
     assert report.startswith("# caw benchmark results") and "### Targets (issue 6)" in report
+    assert "### The first answer (issue 20)" in report

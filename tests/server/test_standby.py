@@ -5,12 +5,16 @@ started ahead (its pid is the session's), never a dead one, none with --standby 
 from __future__ import annotations
 
 import json
+import os
+import signal
+from pathlib import Path
 
 import pytest
 
 from caw.client import CawClient, RpcError
 from caw.providers import provider_class
-from tests.support.procs import descendants, wait_until
+from caw.providers.watchdog import MARKER_ENV
+from tests.support.procs import alive, children, descendants, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +64,130 @@ async def test_resume_with_wait_reports_a_failed_start_itself(
             "session/resume", {"handle": json.dumps(handle), "cwd": str(tmp_path), "wait": True}
         )
     assert failed.value.kind == "backendFailed"
+
+
+# --- standby backends -------------------------------------------------------------------
+
+
+def claude_processes(client: CawClient) -> dict[str, int]:
+    """session id -> pid of each claude process the daemon runs (its --session-id)."""
+    assert client.pid is not None
+    found = {}
+    for pid, cmd in children(client.pid).items():
+        words = cmd.split()
+        if "--session-id" in words:
+            found[words[words.index("--session-id") + 1]] = pid
+    return found
+
+
+def standby_of(client: CawClient, live: set[str]) -> tuple[str, int]:
+    """The one claude process no live session owns: (its session id, its pid)."""
+
+    def find() -> tuple[str, int] | None:
+        spare = {s: p for s, p in claude_processes(client).items() if s not in live}
+        return next(iter(spare.items())) if len(spare) == 1 else None
+
+    found = wait_until(find, TURN, what="a standby claude process")
+    assert found is not None
+    return found
+
+
+def started_as(pid: int) -> tuple[list[str], str, dict[str, str]]:
+    """A process's command line, working directory and environment (its marker aside)."""
+    proc = Path(f"/proc/{pid}")
+    argv = proc.joinpath("cmdline").read_bytes().decode().split("\0")
+    env = dict(
+        item.split("=", 1)
+        for item in proc.joinpath("environ").read_bytes().decode().split("\0")
+        if "=" in item
+    )
+    env.pop(MARKER_ENV, None)
+    return argv, os.readlink(proc / "cwd"), env
+
+
+async def test_start_adopts_a_standby_claude_identical_to_a_fresh_one(
+    cli_env, scripted, spawn_daemon, tmp_path
+):
+    client = await spawn_daemon("--no-data-dir", env=cli_env("claude_code"))
+    first = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
+    await answered(client, first, "fresh")
+    fresh_pid = claude_processes(client)[first]
+    spare_id, spare_pid = standby_of(client, {first})
+
+    second = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
+    assert second == spare_id and claude_processes(client)[second] == spare_pid  # adopted
+    await answered(client, second, "warm")
+    assert claude_processes(client)[second] == spare_pid  # the turn ran on it
+
+    fresh, adopted = started_as(fresh_pid), started_as(spare_pid)
+    assert [a.replace(first, second) for a in fresh[0]] == adopted[0]
+    assert fresh[1:] == adopted[1:]  # same working directory and environment
+    standby_of(client, {first, second})  # and another is started behind it
+
+    # Other settings (here: a model) are another key: not this standby.
+    other = await client.start_session(provider="claude_code", cwd=str(tmp_path), model="opus")
+    assert other["sessionId"] not in (spare_id, first)
+
+
+async def test_a_dead_standby_is_replaced_not_handed_out(cli_env, scripted, spawn_daemon, tmp_path):
+    client = await spawn_daemon("--no-data-dir", env=cli_env("claude_code"))
+    first = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
+    spare_id, spare_pid = standby_of(client, {first})
+    os.kill(spare_pid, signal.SIGKILL)
+    wait_until(lambda: spare_id not in claude_processes(client), what="the standby to die")
+
+    second = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
+    assert second != spare_id
+    await answered(client, second, "alive")
+    replacement, _ = standby_of(client, {first, second})
+    assert replacement != spare_id
+
+
+async def test_standby_0_starts_nothing_ahead(cli_env, scripted, spawn_daemon, tmp_path):
+    client = await spawn_daemon("--no-data-dir", "--standby", "0", env=cli_env("claude_code"))
+    sessions = set()
+    for word in ("one", "two"):
+        sid = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
+        await answered(client, sid, word)
+        sessions.add(sid)
+    assert set(claude_processes(client)) == sessions
+
+
+async def test_standby_set_by_initialization_options(cli_env, scripted, spawn_daemon, tmp_path):
+    client = await spawn_daemon(
+        "--no-data-dir", env=cli_env("claude_code"), initialize={"standby": 0}
+    )
+    sid = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
+    await answered(client, sid, "only")
+    assert set(claude_processes(client)) == {sid}
+
+
+async def test_codex_keeps_its_app_server_between_sessions(
+    cli_env, scripted, spawn_daemon, tmp_path
+):
+    client = await spawn_daemon("--no-data-dir", env=cli_env("codex"))
+    first = (await client.start_session(provider="codex", cwd=str(tmp_path)))["sessionId"]
+    await answered(client, first, "first")
+    assert client.pid is not None
+    (server,) = [pid for pid, cmd in children(client.pid).items() if "app-server" in cmd]
+    await client.end(first)
+    second = (await client.start_session(provider="codex", cwd=str(tmp_path)))["sessionId"]
+    await answered(client, second, "second")
+    servers = [pid for pid, cmd in children(client.pid).items() if "app-server" in cmd]
+    assert servers == [server], descendants(client.pid)  # the same app-server, never stopped
+
+
+@pytest.mark.parametrize("provider", ["claude_code", "codex"])
+async def test_kill_9_of_the_daemon_leaves_no_standby(
+    provider, cli_env, scripted, spawn_daemon, tmp_path
+):
+    client = await spawn_daemon("--no-data-dir", env=cli_env(provider))
+    sid = (await client.start_session(provider=provider, cwd=str(tmp_path)))["sessionId"]
+    await answered(client, sid, "ready")
+    await client.end(sid)  # what runs from now on is the standby alone
+    if provider == "claude_code":
+        standby_of(client, set())
+    assert client.pid is not None and cli_pids(client, provider)
+    running = descendants(client.pid)
+    os.kill(client.pid, signal.SIGKILL)
+    wait_until(lambda: not any(alive(pid) for pid in running), TURN, what="every standby to end")

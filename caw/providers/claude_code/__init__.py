@@ -7,7 +7,9 @@ The package has the shape of every adapter (see ``codex`` and ``opencode`` for t
 - ``translate``: claude's wire -> caw events;
 - ``options``: what claude is given (flags, who answers its permission questions).
 
-claude has no server mode, so nothing is shared between conversations (no pool).
+claude has no server mode, so nothing is shared between conversations (no pool); a
+process may be started ahead with a fresh session id (``prestart``) for the session
+that will start with that id.
 """
 
 from __future__ import annotations
@@ -20,14 +22,49 @@ from ...redact import hide_key
 from ...tools.wiring import claude_config
 from ..base import Conversation, ConversationOptions, Provider
 from ..process import ChildProcess, private_file, private_folder
+from ..standby import Standby
 from .options import argv, permission_broker
 from .stream_json import ClaudeConversation
+
+
+class ClaudeStandby(Standby):
+    """A claude process started ahead with ``--session-id`` for the session to come."""
+
+    used_up_by_start = True
+
+    def __init__(
+        self, provider: ClaudeCodeProvider, session_id: str, process: ChildProcess, spawned: Spawned
+    ):
+        super().__init__(session_id)
+        self.provider, self.process, self.spawned = provider, process, spawned
+        self.taken = False
+
+    @property
+    def alive(self) -> bool:
+        return not self.taken and self.process.alive
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    async def discard(self) -> None:
+        if self.provider._standby.get(self.session_id) is self:
+            del self.provider._standby[self.session_id]
+        if not self.taken:
+            await self.process.stop()
+
+
+# What a claude process is started with: its command line, environment and working directory.
+Spawned = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]
 
 
 class ClaudeCodeProvider(Provider):
     name = "claude_code"
     cli = "claude"
     npm_package = "@anthropic-ai/claude-code"
+
+    def __init__(self) -> None:
+        self._standby: dict[str, ClaudeStandby] = {}  # session id -> its process started ahead
 
     @classmethod
     def check_resume_key(cls, key: str) -> str:
@@ -58,8 +95,36 @@ class ClaudeCodeProvider(Provider):
             process.remove_on_stop(folder)  # claude may read it again at any point of its life
         return process
 
+    def _spawned(self, options: ConversationOptions) -> Spawned | None:
+        """What a start with these options runs; None when it writes private files of its own
+        (a system prompt, MCP servers), which a process started ahead could not share."""
+        if options.system_prompt or options.mcp_servers:
+            return None
+        env = options.process_env()
+        argv_ = (*argv(self.require_cli(env), options), "--session-id", options.session_id)
+        return tuple(argv_), tuple(sorted(env.items())), options.cwd
+
+    async def prestart(self, options: ConversationOptions) -> Standby | None:
+        self.check_resume_key(options.session_id)
+        spawned = self._spawned(options)
+        if spawned is None:
+            return None
+        process = await self._spawn(["--session-id", options.session_id], options)
+        standby = ClaudeStandby(self, options.session_id, process, spawned)
+        self._standby[options.session_id] = standby
+        return standby
+
     async def start(self, options: ConversationOptions) -> Conversation:
         self.check_resume_key(options.session_id)
+        standby = self._standby.pop(options.session_id, None)
+        if standby is not None:
+            # Used only if it runs exactly what a fresh start would (and still runs).
+            if standby.alive and standby.spawned == self._spawned(options):
+                standby.taken = True
+                return ClaudeConversation(
+                    standby.process, resume_key=None, permissions=permission_broker(options)
+                )
+            await standby.discard()
         process = await self._spawn(["--session-id", options.session_id], options)
         return ClaudeConversation(process, resume_key=None, permissions=permission_broker(options))
 
@@ -76,5 +141,9 @@ class ClaudeCodeProvider(Provider):
             process, resume_key=resume_key, permissions=permission_broker(options)
         )
 
+    async def aclose(self) -> None:
+        for standby in list(self._standby.values()):
+            await standby.discard()
 
-__all__ = ["ClaudeCodeProvider", "ClaudeConversation"]
+
+__all__ = ["ClaudeCodeProvider", "ClaudeConversation", "ClaudeStandby"]

@@ -24,6 +24,7 @@ from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
 from ..jsonrpc_lines import RpcError
 from ..pool import ServerPool
+from ..standby import SharedServerStandby, Standby
 from .app_server import AppServer, AppServerConversation
 from .exec import ExecConversation
 from .options import MODE_ENV, approval_answer, native_cli, thread_params
@@ -110,6 +111,16 @@ class CodexProvider(Provider):
 
     async def start(self, options: ConversationOptions) -> Conversation:
         return await self._open("thread/start", thread_params(options), options, None)
+
+    async def prestart(self, options: ConversationOptions) -> Standby | None:
+        """A use held on the app-server a session with these options will share."""
+        if options.mcp_servers:  # such a session gets an app-server of its own
+            return None
+        cli, env, mode = self._backend(options)
+        server = await self._app_server(cli, env, mode)
+        if server is None:
+            return None
+        return SharedServerStandby(options.session_id, server, lambda: self._pool.release(server))
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         self.check_resume_key(resume_key)

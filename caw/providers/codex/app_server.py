@@ -76,6 +76,10 @@ class AppServer:
     def alive(self) -> bool:
         return self.process.alive and not self.peer.closed
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def attach(self, conversation: AppServerConversation) -> None:
         self.threads.setdefault(conversation.thread_id, set()).add(conversation)
 

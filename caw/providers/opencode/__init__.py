@@ -26,6 +26,7 @@ from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
+from ..standby import SharedServerStandby, Standby
 from .options import KEY_RE, MODE_ENV, START_TIMEOUT_ENV, float_env, permission_rules
 from .run import RunConversation
 from .serve import START_TIMEOUT, ServeConversation, ServeProcess, resolve_model
@@ -126,6 +127,17 @@ class OpenCodeProvider(Provider):
             await self._pool.release(serve)
             raise
         return ServeConversation(self._pool, serve, session, options, model, variant)
+
+    async def prestart(self, options: ConversationOptions) -> Standby | None:
+        """A use held on the serve a session with these options will share: it keeps running
+        while the daemon lives, not only while a session does (its start takes seconds)."""
+        env = opencode_env(options.process_env(), options.mcp_servers)
+        cli = self.require_cli(env)
+        mode = self._mode(env)
+        serve = await self._serve(cli, options, env, mode) if mode != "run" else None
+        if serve is None:
+            return None
+        return SharedServerStandby(options.session_id, serve, lambda: self._pool.release(serve))
 
     async def start(self, options: ConversationOptions) -> Conversation:
         conversation = await self._serve_conversation(options, None)

@@ -453,6 +453,10 @@ export interface InitializationOptions {
    * On a usage limit, wait until it resets and send the turn again, telling the client with a usageLimitWait session/update (session/cancel ends the wait). Default: $CAW_AUTOWAIT, else off (the turn fails with kind usageLimit).
    */
   autoWait?: boolean | null;
+  /**
+   * Backends started ahead for each recently used provider and workspace, so that a new session's first answer is warm; 0 starts nothing ahead (and stops those running).
+   */
+  standby?: number | null;
 }
 /**
  * This interface was referenced by `CawSchema`'s JSON-Schema

@@ -1,0 +1,71 @@
+"""Backends started ahead of the session that will use them (issue 20: a warm first answer).
+
+``Provider.prestart(options)`` starts what ``Provider.start(options)`` would start
+and returns a :class:`Standby`; a later ``start`` with the same options (and, for
+claude, the standby's session id) uses it. caw-server keeps a few of them
+(``caw_server.standby``); a standby never differs from a fresh start: the
+provider uses one only when what it would start now is exactly what the standby
+runs (command line, environment, working directory), and only while it lives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+
+class Standby(ABC):
+    """One backend started ahead, for a session with ``session_id`` (when it matters)."""
+
+    #: Whether a session that starts on it uses it up (claude: its own process), or only
+    #: shares it (a shared server, kept running by holding a use of it).
+    used_up_by_start: bool = False
+
+    def __init__(self, session_id: str):
+        self.session_id = session_id
+
+    @property
+    @abstractmethod
+    def alive(self) -> bool:
+        """Whether it can still be used."""
+
+    @property
+    @abstractmethod
+    def pid(self) -> int | None:
+        """Its process."""
+
+    @abstractmethod
+    async def discard(self) -> None:
+        """Let go of it: stop what only it holds (idempotent; nothing once a session took it)."""
+
+
+class _Server(Protocol):
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def pid(self) -> int: ...
+
+
+class SharedServerStandby(Standby):
+    """A use held on a shared backend server (codex app-server, opencode serve), so that it
+    runs when the next session starts, instead of stopping with the last one."""
+
+    def __init__(self, session_id: str, server: _Server, release: Callable[[], Awaitable[object]]):
+        super().__init__(session_id)
+        self.server = server
+        self._release: Callable[[], Awaitable[object]] | None = release
+
+    @property
+    def alive(self) -> bool:
+        return self._release is not None and self.server.alive
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    async def discard(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            await release()
