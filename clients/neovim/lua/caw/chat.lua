@@ -494,12 +494,14 @@ function Chat:_send(text, done, attachments)
     self.title = title_of(text)
   end
   local user_line = render.user(buf, text)
+  local pin = render.pin(buf, user_line) -- a restart note may be put above it
   render.busy(buf, true)
   if #attachments > 0 then
     render.note(buf, 'attached: ' .. context.names(attachments))
   end
   self:_ensure_session(function(err, client)
     if err then
+      render.unpin(buf, pin)
       render.stream(buf, self.provider):fail(err_text(err))
       self.last_failed = { text = text, attachments = attachments }
       self:_error(err_text(err))
@@ -531,6 +533,7 @@ function Chat:_send(text, done, attachments)
         return q.session_id == params.sessionId
       end)
       if serr then
+        render.unpin(buf, pin)
         local kind = err_kind(serr)
         if serr.code == -32800 or kind == 'cancelled' then
           stream:fail('cancelled', true)
@@ -552,7 +555,10 @@ function Chat:_send(text, done, attachments)
       end
       local turn = type(result.turn) == 'table' and result.turn or {}
       self.turns = (tonumber(turn.index) and turn.index + 1) or (self.turns + 1)
-      render.mark_turn(buf, user_line, self.turns)
+      local line = render.unpin(buf, pin)
+      if line then
+        render.mark_turn(buf, line, self.turns)
+      end
       self:_count(turn.usage)
       self.last_failed = render.turn_failed(turn) and { text = text, attachments = attachments } or nil
       self.changed_turn = render.changes_text(turn) and self.turns or self.changed_turn

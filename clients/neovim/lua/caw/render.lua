@@ -517,6 +517,23 @@ function M.mark_turn(buf, lnum, n)
   pcall(api.nvim_buf_set_extmark, buf, ns_turns, lnum - 1, 0, { id = n })
 end
 
+local ns_pins = api.nvim_create_namespace('caw_pins')
+
+--- Pin line `lnum` (1-based): the returned id follows the line as text is inserted above it.
+function M.pin(buf, lnum)
+  return api.nvim_buf_set_extmark(buf, ns_pins, lnum - 1, 0, {})
+end
+
+--- The pinned line now (1-based); the pin is removed. nil when it is gone.
+function M.unpin(buf, id)
+  if not api.nvim_buf_is_valid(buf) then
+    return nil
+  end
+  local pos = api.nvim_buf_get_extmark_by_id(buf, ns_pins, id, {})
+  api.nvim_buf_del_extmark(buf, ns_pins, id)
+  return pos[1] and pos[1] + 1 or nil
+end
+
 --- The turn number of the turn around `lnum` (the last marked one at or above it).
 function M.turn_at(buf, lnum)
   local marks = api.nvim_buf_get_extmarks(buf, ns_turns, { lnum - 1, 0 }, 0, { limit = 1 })
