@@ -173,6 +173,17 @@ def test_typed_keys_prompt_selection_folds_and_chat_keys(editors, env, tmp_path,
     ed.wait_text("_attached: src/app.py_", TURN)
     ed.wait_idle(TURN)
     assert in_last_request(scripted, "print(f())")
+    # :CawAdd without a range picks a file (vim.ui.select: Neovim's own list here).
+    ed.nvim.input("<Esc>:CawAdd<CR>")
+    wait_blocked(ed, "the file list")
+    ed.nvim.input("2<CR>")  # src/app.py, src/notes.md
+    ed.wait(
+        "require('caw.prompt').attachment_note(vim.api.nvim_get_current_buf()) == 'attached: src/notes.md'"
+    )
+    ed.nvim.input("ARepeat after me: picked<CR>")
+    ed.wait_text("## You\n\nRepeat after me: picked\n\n_attached: src/notes.md_", TURN)
+    ed.wait_idle(TURN)
+    assert in_last_request(scripted, "The secret word is pelican.")
 
     # <C-c> in the prompt stops a running turn; a "working…" line shows while it runs.
     start = len(ed.chat_text())

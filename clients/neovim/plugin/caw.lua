@@ -28,8 +28,17 @@ command('CawSend', function(args)
 end, { nargs = '*', range = true, desc = 'Send a message (or the selected lines) to the caw chat' })
 
 command('CawAdd', function(args)
-  caw().add(args.line1, args.line2)
-end, { range = true, desc = 'Attach the lines (the selection) to the next caw message' })
+  if args.range > 0 then
+    caw().add(args.line1, args.line2)
+  else
+    caw().add_file(args.args ~= '' and args.args or nil)
+  end
+end, {
+  range = true,
+  nargs = '?',
+  complete = 'file',
+  desc = 'Attach the lines (the selection), a file, or a picked file to the next caw message',
+})
 
 command('CawChats', function()
   caw().chats()

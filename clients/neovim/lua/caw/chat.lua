@@ -180,14 +180,18 @@ function Chat:_header()
   self.turns = 0
 end
 
---- Attach a line range of a buffer to the next message (:CawAdd).
-function Chat:add_range(buf, line1, line2)
-  local a = context.range(self.root, buf, line1, line2)
+--- Attach something (caw.context) to the next message; the prompt shows it.
+function Chat:add_attachment(a)
   self.attachments[#self.attachments + 1] = a
   if self.prompt_buf then
     prompt.show_attachments(self.prompt_buf, context.names(self.attachments))
   end
   return a
+end
+
+--- Attach a line range of a buffer to the next message (:CawAdd).
+function Chat:add_range(buf, line1, line2)
+  return self:add_attachment(context.range(self.root, buf, line1, line2))
 end
 
 function Chat:_redraw_status()

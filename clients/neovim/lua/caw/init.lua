@@ -113,6 +113,39 @@ function M.add(line1, line2, ask)
   return chat
 end
 
+--- :CawAdd {file}: attach a file to the next message; without a name, pick one of the
+--- workspace's files with vim.ui.select (Telescope, fzf-lua, snacks when they replace it).
+function M.add_file(name)
+  local chat = chat_for()
+  chat:load()
+  local function attach(file)
+    local a, err = require('caw.context').file(chat.root, file)
+    if not a then
+      vim.notify('caw: ' .. err, vim.log.levels.WARN)
+      return
+    end
+    chat:add_attachment(a)
+    vim.notify('caw: attached ' .. a.name .. ' to the next message', vim.log.levels.INFO)
+  end
+  if name then
+    return attach(name)
+  end
+  local files = vim.fn.systemlist({ 'git', '-C', chat.root, 'ls-files', '--cached', '--others', '--exclude-standard' })
+  if vim.v.shell_error ~= 0 then
+    files = vim.tbl_map(function(p)
+      return require('caw.context').relative(chat.root, p)
+    end, vim.fn.globpath(chat.root, '**/*', false, true))
+    files = vim.tbl_filter(function(p)
+      return vim.fn.isdirectory(chat.root .. '/' .. p) == 0
+    end, files)
+  end
+  vim.ui.select(files, { prompt = 'Attach a file', kind = 'caw.file' }, function(file)
+    if file then
+      attach(file)
+    end
+  end)
+end
+
 --- :CawSend {text} / :'<,'>CawSend [text]: send to the workspace's chat, opening it.
 --- With a range and no text the lines are attached and the prompt asks for the question.
 function M.send(text, line1, line2)
