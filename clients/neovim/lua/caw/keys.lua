@@ -132,7 +132,9 @@ function M.yank(buf)
     return
   end
   vim.fn.setreg('"', code)
-  pcall(vim.fn.setreg, '+', code)
+  if vim.fn.has('clipboard') == 1 then -- without a provider, setting + prints an error
+    pcall(vim.fn.setreg, '+', code)
+  end
   vim.notify(('caw: yanked %d lines'):format(#vim.split(code, '\n')), vim.log.levels.INFO)
 end
 
