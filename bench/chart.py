@@ -63,3 +63,45 @@ def draw(results: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# The first answer (phases.first_answer): bars per provider, against its warm turn.
+FIRST_BARS = (
+    ("new_chat", "warm", "warm turn", "#9e9e9e"),
+    ("new_chat", "standby", "new chat", "#f58518"),
+    ("new_chat", "no_standby", "new chat, --standby 0", "#e45756"),
+    ("reopened", "send_after_gap", "reopened: send 1 s after resume", "#4c78a8"),
+    ("reopened", "resume_to_answer", "reopened: resume -> answer", "#72b7b2"),
+    ("idle", "new_chat", "new chat beside idle sessions", "#54a24b"),
+)
+
+
+def draw_first(results: dict[str, Any], path: Path) -> None:
+    first = results.get("first") or {}
+    providers = [p for p in (first.get("new_chat") or {}) if first["new_chat"][p]]
+    if not providers:
+        return
+    fig, ax = plt.subplots(figsize=(11, 5.4))
+    width = 0.8 / len(FIRST_BARS)
+    for i, (phase, key, label, color) in enumerate(FIRST_BARS):
+        xs, med = [], []
+        for j, provider in enumerate(providers):
+            s = ((first.get(phase) or {}).get(provider) or {}).get(key) or {}
+            if s.get("n"):
+                xs.append(j + (i - (len(FIRST_BARS) - 1) / 2) * width)
+                med.append(s["median"])
+        bars = ax.bar(xs, med, width, color=color, label=label)
+        for bar, value in zip(bars, med, strict=False):
+            text = f"{value * 1000:.0f}" if value < 1 else f"{value:.1f}s"
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 2), textcoords="offset points")  # fmt: skip
+    ax.set_xticks(range(len(providers)), providers)
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds (median; log scale)\nbar labels in ms")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8)
+    ax.set_title("The first answer through caw-server (real CLIs, scripted local model at 0 ms)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -416,8 +416,11 @@ def render(results: dict[str, Any], out: Path, chart: Path | None = None) -> Non
         )
     (out / "results.md").write_text("\n".join(lines))
     try:
-        from chart import draw
+        from chart import draw, draw_first
     except ImportError:
         return
     for path in filter(None, (out / "latency.png", chart)):
         draw(results, path)
+    first_chart = chart.with_name("benchmarks-first-answer.png") if chart else None
+    for path in filter(None, (out / "first-answer.png", first_chart)):
+        draw_first(results, path)

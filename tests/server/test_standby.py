@@ -191,3 +191,36 @@ async def test_kill_9_of_the_daemon_leaves_no_standby(
     running = descendants(client.pid)
     os.kill(client.pid, signal.SIGKILL)
     wait_until(lambda: not any(alive(pid) for pid in running), TURN, what="every standby to end")
+
+
+async def test_codex_start_adopts_a_thread_started_ahead_only_with_the_same_settings(
+    cli_env, scripted, tmp_path
+):
+    """Library level: the thread ``AsyncAgent.prestart`` started is the session's, unless the
+    session's settings differ from the standby's (then it gets a fresh thread)."""
+    from caw import AsyncAgent
+    from caw.providers.codex import CodexThreadStandby
+
+    env = cli_env("codex")
+    agent = AsyncAgent("codex", env=env, cwd=tmp_path, permission_mode="bypass")
+    standby = await agent.prestart()
+    assert isinstance(standby, CodexThreadStandby) and standby.alive
+    session = await agent.start_session(session_id=standby.session_id)
+    try:
+        assert session._conversation is not None
+        assert session._conversation.resume_key == standby.thread_id  # adopted
+        assert (await session.send("Repeat after me: adopted")).result == "adopted"
+        assert session.resume_key == standby.thread_id
+
+        other = await agent.prestart()
+        assert isinstance(other, CodexThreadStandby)
+        picky = AsyncAgent("codex", env=env, cwd=tmp_path, permission_mode="deny")
+        fresh = await picky.start_session(session_id=other.session_id)
+        try:
+            assert fresh._conversation is not None
+            assert fresh._conversation.resume_key != other.thread_id  # not the standby's
+            assert not other.alive  # and the standby was let go
+        finally:
+            await fresh.end()
+    finally:
+        await session.end()

@@ -24,12 +24,47 @@ from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
 from ..jsonrpc_lines import RpcError
 from ..pool import ServerPool
-from ..standby import SharedServerStandby, Standby
+from ..standby import Standby
 from .app_server import AppServer, AppServerConversation
 from .exec import ExecConversation
 from .options import MODE_ENV, approval_answer, native_cli, thread_params
 
 log = logging.getLogger("caw.codex")
+
+
+class CodexThreadStandby(Standby):
+    """A thread started ahead on a shared app-server, for the session to come."""
+
+    used_up_by_start = True
+
+    def __init__(
+        self,
+        provider: CodexProvider,
+        session_id: str,
+        server: AppServer,
+        thread_id: str,
+        started: tuple[Any, ...],
+    ):
+        super().__init__(session_id)
+        self.provider, self.server, self.thread_id, self.started = (
+            provider, server, thread_id, started,
+        )  # fmt: skip
+        self.taken = self._released = False
+
+    @property
+    def alive(self) -> bool:
+        return not self.taken and not self._released and self.server.alive
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    async def discard(self) -> None:
+        if self.provider._standby.get(self.session_id) is self:
+            del self.provider._standby[self.session_id]
+        if not self.taken and not self._released:
+            self._released = True
+            await self.provider._pool.release(self.server)
 
 
 class CodexProvider(Provider):
@@ -42,6 +77,7 @@ class CodexProvider(Provider):
         self._pool: ServerPool[AppServer] = ServerPool(
             (BackendFailed, OSError, asyncio.TimeoutError)
         )
+        self._standby: dict[str, CodexThreadStandby] = {}  # session id -> its thread
 
     @classmethod
     def check_resume_key(cls, key: str) -> str:
@@ -110,17 +146,39 @@ class CodexProvider(Provider):
         return AppServerConversation(self._pool, server, thread_id, options)
 
     async def start(self, options: ConversationOptions) -> Conversation:
+        standby = self._standby.pop(options.session_id, None)
+        if standby is not None:
+            cli, env, _ = self._backend(options)
+            # Used only if a fresh start would run the same (server, thread parameters).
+            if standby.alive and standby.started == (cli, env, thread_params(options)):
+                standby.taken = True  # its use of the server is the conversation's now
+                return AppServerConversation(self._pool, standby.server, standby.thread_id, options)
+            await standby.discard()
         return await self._open("thread/start", thread_params(options), options, None)
 
     async def prestart(self, options: ConversationOptions) -> Standby | None:
-        """A use held on the app-server a session with these options will share."""
+        """A thread started ahead, on the app-server a session with these options will share
+        (a use of it held, so that the server outlives the last session)."""
         if options.mcp_servers:  # such a session gets an app-server of its own
             return None
         cli, env, mode = self._backend(options)
         server = await self._app_server(cli, env, mode)
         if server is None:
             return None
-        return SharedServerStandby(options.session_id, server, lambda: self._pool.release(server))
+        params = thread_params(options)
+        try:
+            result = await server.peer.request("thread/start", params)
+            thread_id = ((result or {}).get("thread") or {}).get("id")
+            if not isinstance(thread_id, str):
+                raise BackendFailed("codex answered thread/start without a thread id")
+        except BaseException:
+            await self._pool.release(server)
+            raise
+        standby = CodexThreadStandby(
+            self, options.session_id, server, thread_id, (cli, env, params)
+        )
+        self._standby[options.session_id] = standby
+        return standby
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
         self.check_resume_key(resume_key)
@@ -153,6 +211,8 @@ class CodexProvider(Provider):
         return codex_models(pages)
 
     async def aclose(self) -> None:
+        for standby in list(self._standby.values()):
+            await standby.discard()
         await self._pool.aclose()
 
 
