@@ -44,6 +44,10 @@ _SETTINGS = (
     "gc.auto=0", "maintenance.auto=false", "core.hooksPath=/dev/null", "core.symlinks=true",
 )  # fmt: skip
 _SYMLINK, _GITLINK = "120000", "160000"
+# A folder larger than this is not snapshotted (a chat opened in a home folder would copy
+# gigabytes into the data dir): the session's turns then say so in their warnings.
+MAX_FILES = 50_000
+MAX_BYTES = 512 * 1024 * 1024
 
 
 class ChangesUnavailable(CawError, RuntimeError):
@@ -81,6 +85,8 @@ class ChangeTracker:
         self.work_tree = work_tree
         self._temporary = temporary
         self._ready = False
+        self._too_large: str | None = None  # why the folder is not snapshotted, once measured
+        self._measured = False
         self._lock = asyncio.Lock()  # one git command sequence at a time (they share an index)
 
     @classmethod
@@ -145,11 +151,38 @@ class ChangeTracker:
     # --- snapshots ----------------------------------------------------------------------
 
     async def snapshot(self) -> str:
-        """The folder's files as they are now, as a tree id."""
+        """The folder's files as they are now, as a tree id. ChangesUnavailable for a folder
+        over :data:`MAX_FILES` files or :data:`MAX_BYTES` bytes (measured once, before the
+        first snapshot: listing is cheap, hashing and storing are not)."""
         async with self._lock:
             await self._ensure()
+            if not self._measured:
+                listed = await self._git(
+                    "ls-files", "-z", "--cached", "--others", "--exclude-standard"
+                )
+                self._too_large = await asyncio.to_thread(self._size_verdict, listed)
+                self._measured = True
+            if self._too_large is not None:
+                raise ChangesUnavailable(self._too_large)
             await self._git("add", "--all", "--ignore-errors", "--", ".")
             return (await self._git("write-tree")).decode().strip()
+
+    def _size_verdict(self, listed: bytes) -> str | None:
+        paths = [p for p in listed.split(b"\0") if p]
+        if len(paths) > MAX_FILES:
+            return (
+                f"the folder has over {MAX_FILES} files that are not ignored: too many to snapshot"
+            )
+        total = 0
+        for path in paths:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(os.fsencode(self.work_tree), path)).st_size
+            if total > MAX_BYTES:
+                return (
+                    f"the folder's files that are not ignored hold over {MAX_BYTES >> 20} MiB:"
+                    " too much to snapshot"
+                )
+        return None
 
     async def record(self, turn: int, before: str, after: str) -> list[FileChange]:
         """Keep turn ``turn``'s two trees; what changed between them."""

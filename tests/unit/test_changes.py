@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from caw.changes import ChangeTracker
+from caw import changes
+from caw.changes import ChangesUnavailable, ChangeTracker
 from caw.errors import FilesChangedSince
 
 pytestmark = pytest.mark.skipif(
@@ -151,3 +152,16 @@ async def test_without_a_data_dir_the_shadow_repository_is_temporary(work):
     assert tracker.git_dir.exists()
     tracker.close()
     assert not tracker.git_dir.exists()
+
+
+async def test_a_folder_too_large_to_snapshot_is_refused_once_measured(tracker, work, monkeypatch):
+    monkeypatch.setattr(changes, "MAX_BYTES", 40)
+    with pytest.raises(ChangesUnavailable, match="too much to snapshot"):
+        await tracker.snapshot()
+    (work / "build" / "big.o").write_bytes(b"\0" * 1000)  # ignored files do not count
+    monkeypatch.setattr(changes, "MAX_BYTES", 10_000)
+    fresh = ChangeTracker.for_session(tracker.git_dir.parent, work)
+    assert await fresh.snapshot()
+    monkeypatch.setattr(changes, "MAX_FILES", 3)
+    with pytest.raises(ChangesUnavailable, match="too many"):
+        await ChangeTracker.for_session(tracker.git_dir.parent, work).snapshot()
