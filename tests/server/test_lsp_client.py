@@ -49,7 +49,7 @@ async def test_an_lsp_test_client_hosts_the_daemon(client: LanguageClient, edito
     )
     assert result.server_info is not None and result.server_info.name == "caw-server"
     experimental = result.capabilities.experimental
-    assert experimental is not None and experimental["caw"]["protocolVersion"] == "1.1"
+    assert experimental is not None and experimental["caw"]["protocolVersion"] == "1.2"
 
     listed = await asyncio.wait_for(client.protocol.send_request_async("session/list", {}), 30)
     assert listed.sessions == []

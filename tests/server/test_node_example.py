@@ -36,7 +36,7 @@ def test_node_example_client(cli_env, scripted, tmp_path):
         "end",
         "exit",
     ]
-    assert steps[0] == {"step": "initialize", "server": "caw-server", "protocolVersion": "1.1"}
+    assert steps[0] == {"step": "initialize", "server": "caw-server", "protocolVersion": "1.2"}
     assert steps[1]["provider"] == "claude_code"
     assert steps[2] == {
         "step": "send",
