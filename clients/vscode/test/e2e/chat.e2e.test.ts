@@ -315,6 +315,25 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       const count = await shown(b);
       await b.say('Repeat after me: resumed after the restart');
       assert.match((await b.answers(count + 1)).at(-1) ?? '', /resumed after the restart/);
+
+      // Rename (session/rename) and delete (asks first; session/delete) from the list.
+      const row = (text: string) => b.page.locator('.pane-body .monaco-list-row', { hasText: text });
+      await row('typed without a mouse').hover();
+      await row('typed without a mouse').locator('.action-label[aria-label^="Rename Chat"]').click();
+      const box = b.page.locator('.quick-input-widget input.input');
+      await box.waitFor({ state: 'visible', timeout });
+      await box.fill('The keyboard chat');
+      await box.press('Enter');
+      await row('The keyboard chat').waitFor({ timeout });
+      await chat.locator('#title', { hasText: 'The keyboard chat' }).waitFor({ timeout });
+      await row('My color is teal').hover();
+      await row('My color is teal').locator('.action-label[aria-label^="Delete Chat"]').click();
+      const ask = b.page.locator('.monaco-dialog-box', { hasText: 'Delete the chat' });
+      await ask.waitFor({ timeout });
+      await ask.getByRole('button', { name: 'Delete', exact: true }).click();
+      await row('My color is teal').waitFor({ state: 'detached', timeout });
+      assert.deepEqual((await chatList(b, 1)).length, 1);
+      await checkedScreenshot(b, 'chat-2-list');
     });
   });
 
