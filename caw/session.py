@@ -87,6 +87,9 @@ class AsyncSession:
         # Review and revert (caw.changes): the session folder's snapshots, when tracked.
         self.change_tracker = changes
         self._backend_stale = False  # configure() changed an option the backend started with
+        # what configure() changed since: a model alone may be switched live (Conversation.set_model)
+        self._new_model: str | None = None
+        self._restart_needed = False
 
     # --- identity -----------------------------------------------------------------
 
@@ -170,7 +173,11 @@ class AsyncSession:
         conv = self._conversation
         if conv is not None and conv.alive and not self._backend_stale:
             return conv
-        self._backend_stale = False
+        live_switch = self._new_model if not self._restart_needed else None
+        self._backend_stale, self._new_model, self._restart_needed = False, None, False
+        if conv is not None and conv.alive and live_switch and await conv.set_model(live_switch):
+            log.info("session %s: model switched on the live backend", self.session_id)
+            return conv
         if conv is not None:
             await conv.close()
         if self._resume_key is not None:
@@ -476,13 +483,16 @@ class AsyncSession:
         return await tracker.revert(turn)
 
     def configure(self, *, model: str | None = None, reasoning: str | None = None) -> None:
-        """Use ``model`` / ``reasoning`` from the next turn on (None: unchanged). The backend
-        is restarted by resume before that turn, with the new options, for every CLI."""
+        """Use ``model`` / ``reasoning`` from the next turn on (None: unchanged). Before that
+        turn the live backend switches its model where the CLI can (claude); otherwise it is
+        restarted by resume with the new options."""
         check_option_values(model=model, reasoning=reasoning)
         if model is not None:
             self.options.model = self.trajectory.model = model
+            self._new_model = model
         if reasoning is not None:
             self.options.reasoning = self.trajectory.reasoning = reasoning
+            self._restart_needed = True
         if model is not None or reasoning is not None:
             self._backend_stale = True
             if self._dir is not None:

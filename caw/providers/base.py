@@ -141,6 +141,11 @@ class Conversation(ABC):
         """False once the backend is gone; the core then resumes by ``resume_key``."""
         return True
 
+    async def set_model(self, model: str) -> bool:
+        """Switch the idle conversation to ``model`` for its next turn. False when the CLI
+        cannot: the session then restarts it by resume with the new option."""
+        return False
+
 
 class Provider(ABC):
     """One CLI. One instance per process (see :mod:`caw.providers`), shared by all sessions."""

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from caw.client import CawClient, RpcError
+from caw.providers import provider_class
 from caw.testing.environments import OTHER_MODEL, PROVIDER_ID
+from tests.support.procs import descendants
 
 pytestmark = pytest.mark.e2e
 
@@ -141,7 +143,10 @@ async def test_edits_review_revert_models_and_configure(
         assert other_model(provider) in ids
     assert all(isinstance(m["reasoningLevels"], list) for m in entry["models"])
 
-    # 7. session/configure: the next request carries the new model.
+    # 7. session/configure: the next request carries the new model (claude switches it live).
+    cli = provider_class(provider).cli
+    assert client.pid is not None
+    backends = sorted(pid for pid, cmd in descendants(client.pid).items() if cli in cmd)
     info = await client.request(
         "session/configure", {"sessionId": sid, "model": other_model(provider)}
     )
@@ -150,6 +155,9 @@ async def test_edits_review_revert_models_and_configure(
     answer = await asyncio.wait_for(client.send(sid, "Repeat after me: switched"), TURN)
     assert answer["turn"]["result"] == "switched"
     assert [r.model for r in scripted.main_requests()] == [OTHER_MODEL]
+    if provider == "claude_code":  # set_model on the live process: no restart
+        assert backends
+        assert sorted(p for p, cmd in descendants(client.pid).items() if cli in cmd) == backends
     with pytest.raises(RpcError) as bad:
         await client.request("session/configure", {"sessionId": sid, "model": "--file=/etc"})
     assert bad.value.kind == "invalidParams"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -23,6 +24,8 @@ from ..process import ChildProcess
 from .translate import TurnTranslator, context_tokens_of, usage_of
 
 _request_ids = itertools.count(1)
+log = logging.getLogger("caw.claude")
+SET_MODEL_TIMEOUT = 10.0  # seconds claude may take to answer set_model (it answers in ms)
 
 
 class ClaudeConversation(Conversation):
@@ -112,6 +115,27 @@ class ClaudeConversation(Conversation):
 
     async def _died(self) -> BackendFailed:
         return await self.process.exit_error("the claude process ended during the turn")
+
+    async def set_model(self, model: str) -> bool:
+        """claude's ``set_model`` control request (between turns: nothing else is read now)."""
+        request_id = f"caw-{next(_request_ids)}"
+        request = {"subtype": "set_model", "model": model}
+        try:
+            await self.process.write_json(
+                {"type": "control_request", "request_id": request_id, "request": request}
+            )
+            return await asyncio.wait_for(self._control_answer(request_id), SET_MODEL_TIMEOUT)
+        except (BrokenPipeError, ConnectionResetError, asyncio.TimeoutError) as exc:
+            log.warning("claude did not switch its model (%s); restarting it", type(exc).__name__)
+        return False
+
+    async def _control_answer(self, request_id: str) -> bool:
+        """Whether claude's ``control_response`` to ``request_id`` is a success."""
+        async for line in self.process.json_lines():
+            response = line.get("response") or {}
+            if line.get("type") == "control_response" and response.get("request_id") == request_id:
+                return bool(response.get("subtype") == "success")
+        return False
 
     async def interrupt(self) -> None:
         if not self.process.alive:
