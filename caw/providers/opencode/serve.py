@@ -96,6 +96,7 @@ class ServeProcess:
         self._events_task: asyncio.Task[None] | None = None
         self._stdout_task: asyncio.Task[None] | None = None
         self._providers: dict[str, Any] | None = None
+        self._warming: asyncio.Task[None] | None = None
         self._config: dict[str, Any] | None = None
         self.closed = False
         self._stopped = False
@@ -157,7 +158,17 @@ class ServeProcess:
                 await process.stop()
             raise
         log.debug("opencode serve ready (pid %s, %s)", process.pid, base_url)
+        serve._warming = asyncio.ensure_future(serve._warm_up())
         return serve
+
+    async def _warm_up(self) -> None:
+        """Load, right after the start, what serve otherwise loads at its first prompt (its
+        providers and models: the first prompt of a fresh serve took seconds longer than the
+        next; issue 20). In the background: nothing waits for it, a failure is harmless."""
+        try:
+            await self.providers()
+        except Exception as exc:
+            log.debug("opencode serve warm-up: %s", exc)
 
     @staticmethod
     async def _wait_listening(
@@ -314,7 +325,7 @@ class ServeProcess:
             return
         self._stopped = self.closed = True
         await self.process.stop()
-        for task in (self._events_task, self._stdout_task):
+        for task in (self._events_task, self._stdout_task, self._warming):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(BaseException):
