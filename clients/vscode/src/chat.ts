@@ -255,7 +255,11 @@ export class Chat implements vscode.Disposable {
         status: 'idle',
         provider: result.provider,
         entries: result.turns?.length
-          ? (result.turns ?? []).map((t): Entry => ({ kind: 'turn', turn: viewTurn(t) }))
+          ? (result.turns ?? []).map((t): Entry => {
+              const turn = viewTurn(t);
+              if (turn.number !== undefined && meta.reverted?.includes(turn.number)) turn.reverted = true;
+              return { kind: 'turn', turn };
+            })
           : [{ kind: 'notice', level: 'info', text: 'Chat resumed. No earlier turns to show (none yet, or the daemon keeps no history: see caw.dataDir).' }],
       });
       this.sayRestricted();
@@ -330,6 +334,7 @@ export class Chat implements vscode.Disposable {
     try {
       const { reverted } = await rpc.revert(sessionId, turnIndex);
       if (turn) turn.reverted = true;
+      await this.store.markReverted(this.key, sessionId, turnIndex);
       this.notice('info', `Reverted: ${reverted.join(', ') || 'nothing to put back'}.`);
     } catch (error) {
       if (errorKind(error) !== 'filesChangedSince') throw error;

@@ -23,6 +23,8 @@ export interface ChatMeta {
   lastUsed: string;
   /** Ended with `caw: End Chat`: still resumable by hand, not reopened by itself. */
   ended?: boolean;
+  /** Turns (numbers from 1) whose changes were reverted: their Revert button stays away. */
+  reverted?: number[];
 }
 
 type ChatIndex = Record<string, ChatMeta[]>;
@@ -92,6 +94,15 @@ export class ChatStore {
       for (const d of dropped) await this.secrets.delete(secretKey(folder, d.sessionId));
       await this.state.update(STATE_KEY, { ...index, [folder]: kept });
       return meta;
+    });
+  }
+
+  markReverted(folder: string, sessionId: string, turn: number): Promise<void> {
+    return this.serialized(async () => {
+      const index = this.index();
+      const list = index[folder] ?? [];
+      const next = list.map((c) => (c.sessionId === sessionId ? { ...c, reverted: [...new Set([...(c.reverted ?? []), turn])] } : c));
+      await this.state.update(STATE_KEY, { ...index, [folder]: next });
     });
   }
 

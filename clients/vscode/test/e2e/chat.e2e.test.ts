@@ -311,6 +311,9 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       await chat.locator('.message.user', { hasText: 'typed without a mouse' }).waitFor({ timeout });
       await chat.locator('body[data-status="idle"]').waitFor({ timeout });
       await chat.locator('.message.assistant.stop-error').waitFor({ timeout });
+      // The reverted turn stays reverted (no second Revert button).
+      await chat.locator('.changes .turn-note', { hasText: 'Reverted.' }).waitFor({ timeout });
+      assert.equal(await chat.locator('button.revert').count(), 0);
       await checkedScreenshot(b, 'chat-2-resumed');
       const count = await shown(b);
       await b.say('Repeat after me: resumed after the restart');

@@ -127,3 +127,18 @@ describe('ChatStore', () => {
     assert.deepEqual(store.chats(A), []);
   });
 });
+
+test('reverted turns are remembered per chat', async () => {
+  const secrets = new Map<string, string>();
+  const data = new Map<string, unknown>();
+  const store = new ChatStore(
+    { get: (k) => Promise.resolve(secrets.get(k)), store: (k, v) => Promise.resolve(void secrets.set(k, v)), delete: (k) => Promise.resolve(void secrets.delete(k)) },
+    { get: (k) => data.get(k), update: (k, v) => Promise.resolve(void data.set(k, v)) },
+  );
+  await store.save('file:///ws', { sessionId: 's1', provider: 'claude_code' });
+  await store.markReverted('file:///ws', 's1', 3);
+  await store.markReverted('file:///ws', 's1', 3);
+  assert.deepEqual(store.get('file:///ws', 's1')?.reverted, [3]);
+  await store.save('file:///ws', { sessionId: 's1', provider: 'claude_code', title: 'later' });
+  assert.deepEqual(store.get('file:///ws', 's1')?.reverted, [3], 'a later save keeps it');
+});
