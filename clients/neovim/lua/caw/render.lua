@@ -600,17 +600,19 @@ end
 --- The first-run hint of an empty chat.
 function M.hint(buf)
   local send = config.keys('send', 'i')[1] or ':CawSend'
-  local newline = config.keys('newline', 'i')[1]
+  local newline = table.concat(config.keys('newline', 'i'), ' or ')
+  newline = newline ~= '' and newline or nil
   local lines = {
     '',
-    ('_Type your question in the prompt below and press %s to send%s._'):format(
+    ('_Type your question in the prompt below and press `%s` to send%s._'):format(
       send,
-      newline and (' (' .. newline .. ' starts a new line)') or ''
+      newline and (' (`' .. newline:gsub(' or ', '` or `') .. '` starts a new line)') or ''
     ),
     "_`#buffer` and `#file:path` attach context; `:'<,'>CawAdd` attaches the selected lines._",
-    ('_%s picks the provider, model and reasoning; %s lists the keys; `:checkhealth caw` if something is off._'):format(
+    ('_`%s` picks the provider, model and reasoning; `%s` lists the keys; %s if something is off._'):format(
       config.keys('options')[1] or ':CawNew',
-      config.keys('help')[1] or ':help caw'
+      config.keys('help')[1] or ':help caw',
+      '`:checkhealth caw`'
     ),
   }
   append(buf, lines)
