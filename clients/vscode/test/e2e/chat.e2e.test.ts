@@ -340,7 +340,7 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
     });
   });
 
-  test('codex: review and revert, an attachment and a model switch', async () => {
+  test('codex: Add Selection to Chat, review and revert, a model switch', async () => {
     const wb = await workbench('chat-codex', 'codex');
     seed(wb);
     const stats = path.join(wb.folder, 'src/stats.py');
@@ -349,12 +349,26 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       const chat = b.chat();
       await b.runCommand('caw: New Chat');
       await chat.locator('body[data-status="idle"]').waitFor({ timeout });
-      await chat.locator('#input').focus();
-      await b.page.keyboard.type('Repeat after me: codex attached ');
-      await mention(b, 'stat', 'src/stats.py');
+      // Add Selection to Chat (Ctrl+Alt+L): lines 1-2 selected with Shift+Down end at column 0 of line 3,
+      // which is not part of the range.
+      await b.page.keyboard.press('Control+p');
+      const open = b.page.locator('.quick-input-widget input.input');
+      await open.waitFor({ state: 'visible', timeout });
+      await open.fill('stats.py');
+      await b.page.locator('.quick-input-list .monaco-list-row', { hasText: 'stats.py' }).first().waitFor({ timeout });
+      await open.press('Enter');
+      await b.page.locator('.editor-instance .view-line', { hasText: 'caw_marker_mean' }).first().waitFor({ timeout });
+      await b.page.keyboard.press('Control+Home');
+      await b.page.keyboard.press('Shift+ArrowDown');
+      await b.page.keyboard.press('Shift+ArrowDown');
+      await b.page.keyboard.press('Control+Alt+l');
+      await chat.locator('#chips .chip', { hasText: '@src/stats.py:1-2' }).waitFor({ timeout });
+      await chat.locator('#input:focus').waitFor({ timeout });
+      await b.page.keyboard.type('Repeat after me: codex attached');
       await b.page.keyboard.press('Enter');
       await b.answers(1);
-      await until('the attachment in the codex request', () => requests().some((r) => r.tail.includes('caw_marker_mean') && r.tail.includes('codex attached')));
+      const sent = await until('the range in the codex request', () => requests().find((r) => r.tail.includes('caw_marker_mean') && r.tail.includes('codex attached')));
+      assert.ok(!sent.tail.includes('return old_value'), 'line 3 is not part of the range');
       await b.say('[[tool:bash:sed -i s/old_value/new_value/g src/stats.py]] Run it.');
       await b.answers(2);
       await reviewAndRevert(b, 'src/stats.py', stats, original, 'chat-codex');
