@@ -254,6 +254,14 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       await b.page.keyboard.press('Control+v');
       await eventually('the pasted code', async () => (await chat.locator('#input').inputValue()) === 'print("caw-code")');
       await chat.locator('#input').fill('');
+      // Apply to File: reviewed in the diff editor, written only on Apply.
+      await block.locator('button.code-apply').click();
+      await b.page.locator('.monaco-diff-editor').first().waitFor({ timeout });
+      const apply = b.page.locator('.notification-toast', { hasText: 'apply this code to README.md' });
+      await apply.waitFor({ timeout });
+      assert.notEqual(fs.readFileSync(path.join(wb.folder, 'README.md'), 'utf8'), 'print("caw-code")\n', 'not written before Apply');
+      await apply.locator('.monaco-button', { hasText: 'Apply' }).click();
+      await until('README.md applied on disk', () => fs.readFileSync(path.join(wb.folder, 'README.md'), 'utf8') === 'print("caw-code")\n');
 
       // @ completion attaches a file; the model's request carries its content.
       await b.runCommand('caw: Show Chat');
