@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import pytest
 
+from .test_vscode import VSIX, node_tests, run
 from .test_vscode import built as built
-from .test_vscode import node_tests
 
 
 @pytest.mark.e2e
 @pytest.mark.timeout(900)
 def test_chat_in_code_server(built):
+    if not VSIX.exists():  # the windows run the extension installed from it
+        run("npm", "run", "package", timeout=180)
     node_tests("out/test/e2e/chat.e2e.test.js", timeout=840)
