@@ -184,6 +184,7 @@ class AsyncAgent:
         if self.store is not None:
             sdir = self.store.create(session_id)
             sdir.lock()  # one writer per session (caw.session_lock)
+        session = None
         try:
             await self.tools.attach(options, trajectory, self.provider)
             if sdir is not None:
@@ -191,6 +192,8 @@ class AsyncAgent:
             session = self._session(self.provider, options, trajectory, sdir, None)
             await session.open_backend()
         except BaseException:  # a failed start leaves its folder free
+            if session is not None:
+                await session.stop_change_tracking()  # its baseline snapshot (caw.changes)
             await options.release()
             if sdir is not None:
                 sdir.unlock()
@@ -296,6 +299,7 @@ class AsyncAgent:
                 key_unconfirmed = True
             sdir.save_trajectory(trajectory)
         await self.tools.attach(options, trajectory, handle.provider)
+        session = None
         try:
             session = self._session(
                 handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed
@@ -303,6 +307,8 @@ class AsyncAgent:
             if start_backend:
                 await session.open_backend()
         except BaseException:
+            if session is not None:
+                await session.stop_change_tracking()  # its baseline snapshot (caw.changes)
             await options.release()
             raise
         return session

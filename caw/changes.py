@@ -13,6 +13,14 @@ user's global excludes). Nothing is written into the user's own ``.git``: a ``.g
 inside the folder is never part of a snapshot. Each turn's two trees are kept under
 ``refs/caw/turns/<n>/before`` and ``.../after`` (n is 1-based), so git never prunes them.
 
+The session takes a first snapshot (:meth:`ChangeTracker.baseline`) in the background as
+it starts or resumes, while its backend starts: that one hashes every file. The shadow
+index keeps each file's stat data, so every later snapshot (the one before each prompt,
+which must be taken then since the user may have edited files meanwhile, and the one
+after each turn) rehashes only the files that changed. New blobs go straight into one
+pack per snapshot (``core.bigFileThreshold=1``) instead of one loose file each: a
+5,000-file folder's first snapshot is then a pack and an index, not 5,000 files.
+
 A turn's :class:`~caw.models.FileChange` list comes from comparing its two trees;
 :meth:`ChangeTracker.changes` gives each file's text before and after;
 :meth:`ChangeTracker.revert` puts the before-state back, refusing with
@@ -43,7 +51,11 @@ _SETTINGS = (
     "core.autocrlf=false", "core.safecrlf=false", "core.fsmonitor=false", "core.quotepath=off",
     "gc.auto=0", "maintenance.auto=false", "core.hooksPath=/dev/null", "core.symlinks=true",
 )  # fmt: skip
+# For `add` only: every new blob goes into one pack per command (git's bulk check-in for
+# "big" files), not into a loose object file each; `diff-tree` and `cat-file` read packs alike.
+_ADD_SETTINGS = ("core.bigFileThreshold=1",)
 _SYMLINK, _GITLINK = "120000", "160000"
+_BASELINE_REF = "refs/caw/baseline"
 # A folder larger than this is not snapshotted (a chat opened in a home folder would copy
 # gigabytes into the data dir): the session's turns then say so in their warnings.
 MAX_FILES = 50_000
@@ -88,6 +100,9 @@ class ChangeTracker:
         self._too_large: str | None = None  # why the folder is not snapshotted, once measured
         self._measured = False
         self._lock = asyncio.Lock()  # one git command sequence at a time (they share an index)
+        # The tree the shadow index held when last written: while `add` changes no entry,
+        # the next snapshot is that same tree (no write-tree). None: unknown, write it.
+        self._tree: str | None = None
 
     @classmethod
     def for_session(cls, session_dir: Path | None, cwd: str | os.PathLike[str]) -> ChangeTracker:
@@ -117,20 +132,32 @@ class ChangeTracker:
             env["GIT_WORK_TREE"] = str(self.work_tree)
         return env
 
-    async def _git(self, *args: str, work_tree: bool = True) -> bytes:
+    async def _git(
+        self, *args: str, work_tree: bool = True, settings: tuple[str, ...] = (), stdin: bytes = b""
+    ) -> bytes:
         command = ["git"]
-        for setting in _SETTINGS:
+        for setting in _SETTINGS + settings:
             command += ["-c", setting]
         proc = await asyncio.create_subprocess_exec(
             *command,
             *args,
             cwd=self.work_tree,
             env=self._env(work_tree),
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await proc.communicate()
+        try:
+            out, err = await proc.communicate(stdin or None)
+        except BaseException:  # cancelled (a session that ends during its baseline): no orphan
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            # A killed `add` leaves the index locked; only this tracker writes it.
+            with contextlib.suppress(FileNotFoundError):
+                (self.git_dir / "index.lock").unlink()
+            self._tree = None
+            raise
         if proc.returncode != 0:
             message = err.decode("utf-8", "replace").strip().splitlines()
             raise ChangesUnavailable(
@@ -150,6 +177,15 @@ class ChangeTracker:
 
     # --- snapshots ----------------------------------------------------------------------
 
+    async def baseline(self) -> str:
+        """The session's first snapshot, taken as it starts (kept as ``refs/caw/baseline``):
+        it hashes every file, so the snapshot before the first prompt only rehashes what
+        changed since."""
+        tree = await self.snapshot()
+        async with self._lock:
+            await self._git("update-ref", _BASELINE_REF, tree)
+        return tree
+
     async def snapshot(self) -> str:
         """The folder's files as they are now, as a tree id. ChangesUnavailable for a folder
         over :data:`MAX_FILES` files or :data:`MAX_BYTES` bytes (measured once, before the
@@ -164,8 +200,20 @@ class ChangeTracker:
                 self._measured = True
             if self._too_large is not None:
                 raise ChangesUnavailable(self._too_large)
-            await self._git("add", "--all", "--ignore-errors", "--", ".")
-            return (await self._git("write-tree")).decode().strip()
+            try:
+                # --verbose names each entry added or removed: none, and the index (so its
+                # tree) is the one last written.
+                added = await self._git(
+                    "add", "--all", "--verbose", "--ignore-errors", "--", ".",
+                    settings=_ADD_SETTINGS,
+                )  # fmt: skip
+                if self._tree is None or added.strip():
+                    self._tree = None
+                    self._tree = (await self._git("write-tree")).decode().strip()
+            except ChangesUnavailable:
+                self._tree = None
+                raise
+            return self._tree
 
     def _size_verdict(self, listed: bytes) -> str | None:
         paths = [p for p in listed.split(b"\0") if p]
@@ -186,10 +234,10 @@ class ChangeTracker:
 
     async def record(self, turn: int, before: str, after: str) -> list[FileChange]:
         """Keep turn ``turn``'s two trees; what changed between them."""
+        refs = f"update {_ref(turn, 'before')} {before}\nupdate {_ref(turn, 'after')} {after}\n"
         async with self._lock:
-            await self._git("update-ref", _ref(turn, "before"), before)
-            await self._git("update-ref", _ref(turn, "after"), after)
-            return await self._diff(before, after)
+            await self._git("update-ref", "--stdin", stdin=refs.encode())
+            return [] if before == after else await self._diff(before, after)
 
     async def _diff(self, before: str, after: str) -> list[FileChange]:
         out = await self._git(

@@ -84,8 +84,14 @@ class AsyncSession:
         self._closed = False
         self._running = False
         self._key_unconfirmed = key_unconfirmed
-        # Review and revert (caw.changes): the session folder's snapshots, when tracked.
+        # Review and revert (caw.changes): the session folder's snapshots, when tracked. The
+        # first one (it hashes every file) starts now, beside the backend's own start, so
+        # that the first send only waits for what is left of it.
         self.change_tracker = changes
+        self._baseline: asyncio.Task[None] | None = None
+        if changes is not None:
+            with contextlib.suppress(RuntimeError):  # no running loop: the first send takes it
+                self._baseline = asyncio.get_running_loop().create_task(self._take_baseline())
         self._backend_stale = False  # configure() changed an option the backend started with
         # what configure() changed since: a model alone may be switched live (Conversation.set_model)
         self._new_model: str | None = None
@@ -435,11 +441,34 @@ class AsyncSession:
 
     # --- review and revert (caw.changes) -------------------------------------------------
 
+    async def _take_baseline(self) -> None:
+        assert self.change_tracker is not None
+        try:
+            await self.change_tracker.baseline()
+        except Exception as exc:  # the first send's own snapshot fails too and says why
+            log.info("session %s: no baseline snapshot: %s", self.session_id, exc)
+
+    async def changes_baseline(self) -> None:
+        """Wait until the snapshot taken as the session started is done (if any)."""
+        if self._baseline is not None:
+            await asyncio.wait({self._baseline})  # a cancelled waiter leaves it running
+
+    async def stop_change_tracking(self) -> None:
+        """Stop the baseline snapshot if it still runs and remove a temporary shadow
+        repository (a session whose start failed; end() does this too)."""
+        if self._baseline is not None and not self._baseline.done():
+            self._baseline.cancel()
+            await asyncio.wait({self._baseline})
+        if self.change_tracker is not None:
+            self.change_tracker.close()
+
     async def _snapshot(self, turn: Turn) -> str | None:
         """The session folder's files before the prompt goes out (None: not tracked, or the
-        snapshot failed, which the turn notes as a warning)."""
+        snapshot failed, which the turn notes as a warning). Always taken now, not reused
+        from the previous turn's after-state: the user may have edited files since."""
         if self.change_tracker is None:
             return None
+        await self.changes_baseline()
         try:
             return await self.change_tracker.snapshot()
         except CawError as exc:
@@ -532,8 +561,7 @@ class AsyncSession:
                     await self._conversation.close()
                     self._conversation = None
                 await self.options.release()  # the session's tool server (caw.tools)
-                if self.change_tracker is not None:
-                    self.change_tracker.close()  # a temporary shadow repository goes
+                await self.stop_change_tracking()  # a temporary shadow repository goes
                 self.trajectory.completed_at = utcnow()
                 if self._dir is not None:
                     try:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from caw import changes
 from caw.changes import ChangesUnavailable, ChangeTracker
 from caw.errors import FilesChangedSince
+from caw.events import Event, TextDelta
+from caw.models import Trajectory
+from caw.providers.base import Conversation, ConversationOptions, Provider
+from caw.session import AsyncSession
+from caw.store import Store
+from tests.support.procs import descendants
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["git", "--version"], capture_output=True).returncode != 0,
@@ -165,3 +174,134 @@ async def test_a_folder_too_large_to_snapshot_is_refused_once_measured(tracker, 
     monkeypatch.setattr(changes, "MAX_FILES", 3)
     with pytest.raises(ChangesUnavailable, match="too many"):
         await ChangeTracker.for_session(tracker.git_dir.parent, work).snapshot()
+
+
+async def test_a_same_size_edit_right_after_a_snapshot_is_seen(tracker, work):
+    # Later snapshots trust the shadow index's stat data (and skip write-tree when `add`
+    # changed nothing): an edit within the same instant, same size, must still count.
+    stats = work / "src" / "stats.py"
+    first = await tracker.snapshot()
+    assert await tracker.snapshot() == first, "nothing changed: the same tree"
+    stats.write_text(stats.read_text().replace("sum", "mum"))
+    changed = await tracker.snapshot()
+    assert changed != first
+    assert [(c.path, c.status) for c in await tracker.record(1, first, changed)] == [
+        ("src/stats.py", "modified")
+    ]
+    assert await tracker.record(2, changed, changed) == [], "a quiet turn"
+
+
+# --- the session's use of it: the baseline at start, user edits between turns ---------
+
+
+class EditingConversation(Conversation):
+    """A backend whose every turn runs the next of ``edits`` (its "tool calls")."""
+
+    def __init__(self, edits: list[Callable[[], object]]):
+        self.edits = edits
+        self.resume_key = "key-1"
+
+    @property
+    def alive(self) -> bool:
+        return True
+
+    async def send(self, text: str, raw: Callable[[dict[str, Any]], None]) -> AsyncIterator[Event]:
+        self.edits.pop(0)()
+        yield TextDelta(text="done")
+
+    async def interrupt(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class EditingProvider(Provider):
+    name = "claude_code"
+    cli = "fake"
+    npm_package = "fake"
+
+    def __init__(self, edits: list[Callable[[], object]]):
+        self.edits = edits
+
+    async def start(self, options: ConversationOptions) -> Conversation:
+        return EditingConversation(self.edits)
+
+    async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:
+        return EditingConversation(self.edits)
+
+
+def tracked_session(tmp_path: Path, work: Path, edits: list[Callable[[], object]]) -> AsyncSession:
+    sdir = Store(tmp_path / "data").create("s1")
+    return AsyncSession(
+        provider=EditingProvider(edits),
+        options=ConversationOptions(session_id="s1", cwd=str(work)),
+        trajectory=Trajectory(agent="claude_code", session_id="s1"),
+        session_dir=sdir,
+        changes=ChangeTracker.for_session(sdir.path, work),
+    )
+
+
+def shadow_file(session: AsyncSession, rev: str, path: str) -> str:
+    assert session.change_tracker is not None
+    return subprocess.run(
+        ["git", "--git-dir", str(session.change_tracker.git_dir), "show", f"{rev}:{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+async def test_the_baseline_is_taken_at_start_and_user_edits_are_not_the_turns(tmp_path, work):
+    stats, notes = work / "src" / "stats.py", work / "notes with spaces.md"
+    at_start = stats.read_text()
+    session = tracked_session(
+        tmp_path,
+        work,
+        [
+            lambda: stats.write_text("turn 1\n"),
+            lambda: (work / "turn 2.txt").write_text("turn 2\n"),
+        ],
+    )
+    await session.changes_baseline()  # started with the session, before any send
+    assert shadow_file(session, "refs/caw/baseline", "src/stats.py") == at_start
+
+    # The user edits between the start and the first send, and between the two turns.
+    notes.write_text("edited by the user before the first send\n")
+    first = await session.send("edit")
+    assert [(c.path, c.status) for c in first.changes] == [("src/stats.py", "modified")]
+    (work / "mine.txt").write_text("the user's\n")
+    notes.write_text("edited by the user between turns\n")
+    second = await session.send("add")
+    assert [(c.path, c.status) for c in second.changes] == [("turn 2.txt", "added")]
+
+    # Reverting a turn touches only its own files; the user's edits stay.
+    assert await session.revert(2) == ["turn 2.txt"]
+    assert await session.revert(1) == ["src/stats.py"]
+    assert stats.read_text() == at_start
+    assert notes.read_text() == "edited by the user between turns\n"
+    assert (work / "mine.txt").read_text() == "the user's\n"
+    await session.end()
+
+
+async def test_a_baseline_stopped_midway_leaves_no_git_process_and_no_lock(
+    tmp_path, work, monkeypatch
+):
+    for i in range(3000):  # enough files that `add` is still hashing when it is stopped
+        (work / f"file{i}.txt").write_text(f"{i}\n" * 50)
+    adding = asyncio.Event()
+    spawn = asyncio.create_subprocess_exec
+
+    async def spawn_and_tell(*command: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        proc = await spawn(*command, **kwargs)
+        if "add" in command:
+            adding.set()
+        return proc
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn_and_tell)
+    session = tracked_session(tmp_path, work, [])
+    await asyncio.wait_for(adding.wait(), 60)
+    await session.end()  # stops the baseline's `add` where it is
+    assert not [cmd for cmd in descendants(os.getpid()).values() if "git" in cmd]
+    assert session.change_tracker is not None
+    shadow = session.change_tracker.git_dir
+    assert not (shadow / "index.lock").exists()
+    assert await ChangeTracker.for_session(shadow.parent, work).snapshot()
