@@ -17,9 +17,11 @@ The session takes a first snapshot (:meth:`ChangeTracker.baseline`) in the backg
 it starts or resumes, while its backend starts: that one hashes every file. The shadow
 index keeps each file's stat data, so every later snapshot (the one before each prompt,
 which must be taken then since the user may have edited files meanwhile, and the one
-after each turn) rehashes only the files that changed. New blobs go straight into one
-pack per snapshot (``core.bigFileThreshold=1``) instead of one loose file each: a
-5,000-file folder's first snapshot is then a pack and an index, not 5,000 files.
+after each turn) rehashes only the files that changed. The first snapshot's blobs go
+straight into one pack (``core.bigFileThreshold=1``) instead of one loose file each: a
+5,000-file folder's first snapshot is then a pack and an index, not 5,000 files. A later
+snapshot that finds no entry changed (``add --verbose`` names none) is the tree last
+written, without a ``write-tree``.
 
 A turn's :class:`~caw.models.FileChange` list comes from comparing its two trees;
 :meth:`ChangeTracker.changes` gives each file's text before and after;
@@ -51,9 +53,10 @@ _SETTINGS = (
     "core.autocrlf=false", "core.safecrlf=false", "core.fsmonitor=false", "core.quotepath=off",
     "gc.auto=0", "maintenance.auto=false", "core.hooksPath=/dev/null", "core.symlinks=true",
 )  # fmt: skip
-# For `add` only: every new blob goes into one pack per command (git's bulk check-in for
-# "big" files), not into a loose object file each; `diff-tree` and `cat-file` read packs alike.
-_ADD_SETTINGS = ("core.bigFileThreshold=1",)
+# For the first `add` (no shadow index yet: every file is new): every blob goes into one
+# pack (git's bulk check-in for "big" files), not into a loose object file each. Later ones
+# store the few changed files loose, so packs do not pile up turn after turn.
+_FIRST_ADD_SETTINGS = ("core.bigFileThreshold=1",)
 _SYMLINK, _GITLINK = "120000", "160000"
 _BASELINE_REF = "refs/caw/baseline"
 # A folder larger than this is not snapshotted (a chat opened in a home folder would copy
@@ -205,7 +208,7 @@ class ChangeTracker:
                 # tree) is the one last written.
                 added = await self._git(
                     "add", "--all", "--verbose", "--ignore-errors", "--", ".",
-                    settings=_ADD_SETTINGS,
+                    settings=() if (self.git_dir / "index").exists() else _FIRST_ADD_SETTINGS,
                 )  # fmt: skip
                 if self._tree is None or added.strip():
                     self._tree = None

@@ -78,6 +78,9 @@ async def test_edits_review_revert_models_and_configure(
         provider=provider, cwd=str(workspace), trackChanges=True, permissionMode="bypass"
     )
     sid = started["sessionId"]
+    # The user edits a file between the start (which took the baseline snapshot) and the
+    # first send: not the turn's.
+    (workspace / "by hand.txt").write_text("written by the user before the first send\n")
 
     # 1. An edit through the CLI's edit tool: its tool call carries the diff and the location.
     mark = len(client.notifications)
@@ -93,6 +96,16 @@ async def test_edits_review_revert_models_and_configure(
     recorded = [b for b in turn["output"] if b["type"] == "tool_use" and b.get("diff")]
     assert recorded[0]["diff"] == calls[0]["diff"], "the recorded turn keeps the diff"
     assert turn["changes"] == [{"path": "src/stats.py", "status": "modified"}]
+    shadow = tmp_path / "data" / "sessions" / sid / "shadow.git"
+    baseline = await asyncio.to_thread(
+        subprocess.run,
+        ["git", "--git-dir", str(shadow), "show", "refs/caw/baseline:src/stats.py"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert baseline.stdout == ORIGINAL, "the snapshot taken at start"
+
+    # The user edits a file between turns: not the next turn's either.
+    (workspace / "by hand.txt").write_text("edited by the user between turns\n")
 
     # 2. A shell command's edits are the turn's changes too (snapshots, not the tool's say).
     command = "echo hello > 'new notes.txt' && echo noise > debug.log && sed -i s/mean/average/ src/stats.py"
@@ -122,6 +135,7 @@ async def test_edits_review_revert_models_and_configure(
     assert stats.read_text() == EDITED
     assert not (workspace / "new notes.txt").exists()
     assert (workspace / "debug.log").read_text() == "noise\n", "not the turn's: left alone"
+    assert (workspace / "by hand.txt").read_text() == "edited by the user between turns\n"
 
     # 5. A file changed by hand since the turn: refused, nothing written.
     stats.write_text(EDITED + "# mine\n")
