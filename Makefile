@@ -42,8 +42,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The suite waits on CLI processes as much as it computes: one worker per core (at most 4),
+# a test file per worker at a time (module fixtures share one daemon or editor). TEST_WORKERS=0
+# runs it in one process.
+TEST_WORKERS ?= auto
 test: test-setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadfile
 
 # Unit tests only: no backend CLI involved.
 test-fast: $(VENV)/.installed

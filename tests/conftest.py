@@ -17,7 +17,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["caw.testing.fixtures"]
+pytest_plugins = ["caw.testing.fixtures", "tests.reliability.report_hooks"]
 
 PROVIDERS = ["claude_code", "codex", "opencode"]
 
