@@ -365,10 +365,13 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       await open.fill('stats.py');
       await b.page.locator('.quick-input-list .monaco-list-row', { hasText: 'stats.py' }).first().waitFor({ timeout });
       await open.press('Enter');
-      await b.page.locator('.editor-instance .view-line', { hasText: 'caw_marker_mean' }).first().waitFor({ timeout });
+      const firstLine = b.page.locator('.editor-instance .view-line', { hasText: 'caw_marker_mean' }).first();
+      await firstLine.waitFor({ timeout });
+      await firstLine.click(); // the editor has the keyboard
       await b.page.keyboard.press('Control+Home');
       await b.page.keyboard.press('Shift+ArrowDown');
       await b.page.keyboard.press('Shift+ArrowDown');
+      await b.page.locator('.statusbar-item', { hasText: /Ln 3, Col 1 \(\d+ selected\)/ }).first().waitFor({ timeout });
       await b.page.keyboard.press('Control+Alt+l');
       await chat.locator('#chips .chip', { hasText: '@src/stats.py:1-2' }).waitFor({ timeout });
       await chat.locator('#input:focus').waitFor({ timeout });
@@ -387,6 +390,15 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       await b.answers(3);
       await until(`a codex request for ${picked}`, () => requests().slice(before).some((r) => r.model === picked));
       await checkedScreenshot(b, 'chat-codex');
+      // Another provider in the picker: it says a new chat starts, and asks first (Esc: nothing happens).
+      const providers = chat.locator('#pick-provider');
+      await providers.selectOption('claude_code');
+      const ask = b.page.locator('.monaco-dialog-box', { hasText: 'switching to claude_code starts a new chat' });
+      await ask.waitFor({ timeout });
+      await b.page.keyboard.press('Escape');
+      await ask.waitFor({ state: 'detached', timeout });
+      await eventually('the picker back on codex', async () => (await providers.inputValue()) === 'codex');
+      assert.equal(await chat.locator('.message.user').count(), 3, 'the codex chat is still shown');
     });
   });
 });
