@@ -360,8 +360,13 @@ def proc_info(pid: int, pss: bool = False) -> ProcInfo | None:
     return info
 
 
+# caw's watchdog (caw.providers.watchdog: a small process that outlives caw to sweep what its
+# backends started) lives as long as caw does: not a backend, so not counted as one.
+WATCHDOG = "caw/providers/watchdog.py"
+
+
 def process_tree(root: int, pss: bool = False) -> tuple[ProcInfo | None, list[ProcInfo]]:
-    """``root`` and its live descendants."""
+    """``root`` and its live descendants (caw's watchdog aside)."""
     table: dict[int, ProcInfo] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (info := proc_info(int(entry), pss)) is not None:
@@ -372,8 +377,9 @@ def process_tree(root: int, pss: bool = False) -> tuple[ProcInfo | None, list[Pr
     found, frontier = [], [root]
     while frontier:
         for child in children.get(frontier.pop(), []):
-            found.append(child)
-            frontier.append(child.pid)
+            if WATCHDOG not in child.cmd:
+                found.append(child)
+                frontier.append(child.pid)
     return table.get(root), found
 
 

@@ -233,7 +233,8 @@ def first_answer_tables(results: dict[str, Any]) -> list[str]:
         mem = idle.get("memory") or {}
         rows.append(
             f"| {provider} | {_cell(nc.get('warm'))} | {_cell(nc.get('standby'))} "
-            f"| {_ratio(_med(nc.get('standby')), _med(nc.get('warm')))} | {_cell(nc.get('no_standby'))} "
+            f"| {_ratio(_med(nc.get('standby')), _med(nc.get('warm')))} | {_cell(nc.get('standby_send'))} "
+            f"| {_cell(nc.get('no_standby'))} "
             f"| {_cell(ro.get('send_after_gap'))} | {_ratio(_med(ro.get('send_after_gap')), _med(ro.get('warm')))} "
             f"| {_cell(ro.get('resume_to_answer'))} "
             f"| {_cell(idle.get('new_chat'))} | {_ratio(_med(idle.get('new_chat')), _med(idle.get('warm')))} "
@@ -247,9 +248,10 @@ def first_answer_tables(results: dict[str, Any]) -> list[str]:
             " (timed from the send), or at once (timed from the resume). Idle: the same new chat with that many"
             " live idle sessions in the daemon; memory: daemon RSS / backends' RSS (processes), standbys included.",
             "",
-            "| provider | warm turn | new chat | / warm | new chat, `--standby 0` | reopened: send 1 s after resume | / warm"
-            " | resume -> answer, no gap | new chat with idle sessions | / warm | idle sessions: daemon / backends |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| provider | warm turn | new chat | / warm | its first send alone | new chat, `--standby 0`"
+            " | reopened: send 1 s after resume | / warm | resume -> answer, no gap | new chat with idle sessions"
+            " | / warm | idle sessions: daemon / backends |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
         ]

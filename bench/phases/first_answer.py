@@ -92,16 +92,17 @@ async def _turn(client: Any, session_id: str) -> float:
     return seconds
 
 
-async def _chat(client: Any, provider: str, work: str) -> tuple[str, float]:
-    """A new chat: session/start + its first send, timed together."""
+async def _chat(client: Any, provider: str, work: str) -> tuple[str, float, float]:
+    """A new chat: session/start + its first send, timed together, and its send alone."""
     message, expected, _ = echo_message()
     started = time.monotonic()
     session_id = (await client.start_session(provider=provider, cwd=work))["sessionId"]
+    sent = time.monotonic()
     answer = await asyncio.wait_for(client.send(session_id, message), SEND_TIMEOUT)
-    seconds = time.monotonic() - started
+    answered = time.monotonic()
     if answer["turn"]["result"].strip() != expected:
         raise RuntimeError(f"wrong answer {answer['turn']['result']!r}")
-    return session_id, seconds
+    return session_id, answered - started, answered - sent
 
 
 async def _warm(client: Any, session_id: str, turns: int) -> list[float]:
@@ -114,7 +115,7 @@ async def _warm(client: Any, session_id: str, turns: int) -> list[float]:
 async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, home: Any) -> dict:
     from caw.client import CawClient
 
-    columns: dict[str, list[float]] = {"standby": [], "no_standby": []}
+    columns: dict[str, list[float]] = {"standby": [], "no_standby": [], "standby_send": []}
     clients = {
         "standby": await CawClient.spawn("--data-dir", str(home / "data-a"), env=env, cwd=work),
         "no_standby": await CawClient.spawn(
@@ -125,14 +126,16 @@ async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, hom
     try:
         for client in clients.values():
             await client.initialize()
-            first, _ = await _chat(client, provider, work)  # the workspace's first session
+            first, _, _ = await _chat(client, provider, work)  # the workspace's first session
             warm += await _warm(client, first, run.first_turns)
         for rep in range(run.first_reps):
             order = list(clients) if rep % 2 == 0 else list(reversed(clients))
             for name in order:
                 await asyncio.sleep(PERSON)
-                session_id, seconds = await _chat(clients[name], provider, work)
+                session_id, seconds, send = await _chat(clients[name], provider, work)
                 columns[name].append(seconds)
+                if name == "standby":  # the first turn alone, on the backend started ahead
+                    columns["standby_send"].append(send)
                 await clients[name].end(session_id)
     finally:
         for client in clients.values():
@@ -212,14 +215,14 @@ async def _idle(run: Run, provider: str, env: dict[str, str], work: str, home: A
         assert client.pid is not None, "a spawned daemon has a pid"
         idle = []
         for _ in range(run.idle_sessions):  # one by one: a person's sessions, not a burst
-            session_id, _ = await _chat(client, provider, work)
+            session_id, _, _ = await _chat(client, provider, work)
             idle.append(session_id)
         sample = sample_tree(client.pid)
         warm = await _warm(client, idle[0], run.first_turns)
         chats = []
         for _ in range(run.first_reps):
             await asyncio.sleep(PERSON)
-            session_id, seconds = await _chat(client, provider, work)
+            session_id, seconds, _ = await _chat(client, provider, work)
             chats.append(seconds)
             await client.end(session_id)
     finally:

@@ -83,8 +83,8 @@ class StandbyPool:
             self._reaper = asyncio.ensure_future(self._reap())
 
     async def _fill(self, key: Key, agent: AgentFactory) -> None:
-        ready = self._ready.setdefault(key, [])
         while not self._closed and key in self._used:
+            ready = self._ready.setdefault(key, [])
             for dead in [s for s in ready if not s.alive]:
                 ready.remove(dead)
                 self._let_go(dead)
@@ -100,7 +100,7 @@ class StandbyPool:
             if self._closed or key not in self._used:
                 await standby.discard()
                 return
-            ready.append(standby)
+            self._ready.setdefault(key, []).append(standby)
             log.debug("standby %s backend ready (pid %s)", key[0], standby.pid)
 
     def _bound(self) -> None:
@@ -109,10 +109,10 @@ class StandbyPool:
             self._drop(key)
 
     def _drop(self, key: Key) -> None:
+        # A start under way is not cancelled (that could leave its process or its use of a
+        # server unowned): _fill lets it go once it is up, the key being gone.
         self._used.pop(key, None)
-        filling = self._filling.pop(key, None)
-        if filling is not None and not filling.done():
-            filling.cancel()
+        self._filling.pop(key, None)
         for standby in self._ready.pop(key, []):
             self._let_go(standby)
 
