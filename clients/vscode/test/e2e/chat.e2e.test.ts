@@ -152,6 +152,7 @@ async function typeAndSend(b: Browser, text: string): Promise<void> {
 /** @ completion: types `@query`, waits for `label` in the list and picks it with Enter. */
 async function mention(b: Browser, query: string, label: string): Promise<void> {
   const chat = b.chat();
+  await chat.locator('#input:focus').waitFor({ timeout });
   await b.page.keyboard.type(`@${query}`);
   const option = chat.locator('#completions .completion', { hasText: label }).first();
   await option.waitFor({ timeout });
@@ -262,11 +263,13 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       assert.notEqual(fs.readFileSync(path.join(wb.folder, 'README.md'), 'utf8'), 'print("caw-code")\n', 'not written before Apply');
       await apply.locator('.monaco-button', { hasText: 'Apply' }).click();
       await until('README.md applied on disk', () => fs.readFileSync(path.join(wb.folder, 'README.md'), 'utf8') === 'print("caw-code")\n');
+      await apply.waitFor({ state: 'detached', timeout }); // the closing toast hands the focus back first
 
       // @ completion attaches a file; the model's request carries its content.
       await b.runCommand('caw: Show Chat');
-      await chat.locator('#input').focus();
+      await chat.locator('#input:focus').waitFor({ timeout });
       await b.page.keyboard.type('Repeat after me: attached ');
+      assert.equal(await chat.locator('#input').inputValue(), 'Repeat after me: attached ', 'every key reached the box');
       await mention(b, 'stat', 'src/stats.py');
       await b.page.keyboard.press('Enter');
       await b.answers(4);
