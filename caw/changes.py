@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -103,9 +104,16 @@ class ChangeTracker:
         self._too_large: str | None = None  # why the folder is not snapshotted, once measured
         self._measured = False
         self._lock = asyncio.Lock()  # one git command sequence at a time (they share an index)
-        # The tree the shadow index held when last written: while `add` changes no entry,
-        # the next snapshot is that same tree (no write-tree). None: unknown, write it.
+        # The tree of the shadow index as it is: while `add` changes no entry, the next
+        # snapshot is that same tree (no write-tree). None: unknown, write it. _generation
+        # counts the index's changes, so that a tree written from a frozen copy of it
+        # (capture) is known to be the index's own only if nothing changed since.
         self._tree: str | None = None
+        self._generation = 0
+        self._frozen = itertools.count(1)
+        # The tree being written from a frozen index, and that index's generation: a capture
+        # that finds nothing changed since shares it instead of writing the same tree again.
+        self._pending: tuple[int, asyncio.Future[str]] | None = None
 
     @classmethod
     def for_session(cls, session_dir: Path | None, cwd: str | os.PathLike[str]) -> ChangeTracker:
@@ -123,7 +131,7 @@ class ChangeTracker:
 
     # --- git ----------------------------------------------------------------------------
 
-    def _env(self, work_tree: bool) -> dict[str, str]:
+    def _env(self, work_tree: bool, index: Path | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.update(
             GIT_DIR=str(self.git_dir),
@@ -133,10 +141,17 @@ class ChangeTracker:
         )
         if work_tree:
             env["GIT_WORK_TREE"] = str(self.work_tree)
+        if index is not None:
+            env["GIT_INDEX_FILE"] = str(index)
         return env
 
     async def _git(
-        self, *args: str, work_tree: bool = True, settings: tuple[str, ...] = (), stdin: bytes = b""
+        self,
+        *args: str,
+        work_tree: bool = True,
+        settings: tuple[str, ...] = (),
+        stdin: bytes = b"",
+        index: Path | None = None,
     ) -> bytes:
         command = ["git"]
         for setting in _SETTINGS + settings:
@@ -145,7 +160,7 @@ class ChangeTracker:
             *command,
             *args,
             cwd=self.work_tree,
-            env=self._env(work_tree),
+            env=self._env(work_tree, index),
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -156,10 +171,11 @@ class ChangeTracker:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-            # A killed `add` leaves the index locked; only this tracker writes it.
+            # A killed `add` leaves its index locked; only this tracker writes it.
             with contextlib.suppress(FileNotFoundError):
-                (self.git_dir / "index.lock").unlink()
-            self._tree = None
+                os.unlink(f"{index or self.git_dir / 'index'}.lock")
+            if index is None:
+                self._index_changed()
             raise
         if proc.returncode != 0:
             message = err.decode("utf-8", "replace").strip().splitlines()
@@ -176,17 +192,58 @@ class ChangeTracker:
             self.git_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.git_dir, 0o700)  # owner-only, like the rest of the session's folder
             await self._git("init", "--quiet", "--bare", work_tree=False)
+        for stale in self.git_dir.glob("index.frozen-*"):  # left by a process that died
+            stale.unlink(missing_ok=True)
         self._ready = True
+
+    def _index_changed(self) -> None:
+        self._generation += 1
+        self._tree = None
 
     # --- snapshots ----------------------------------------------------------------------
 
     async def baseline(self) -> str:
         """The session's first snapshot, taken as it starts (kept as ``refs/caw/baseline``):
-        it hashes every file, so the snapshot before the first prompt only rehashes what
+        it hashes every file, so the capture before the first prompt only rehashes what
         changed since."""
-        tree = await self.snapshot()
+        # shielded: a session ended now stops the hashing, not a tree a send may share
+        tree = await asyncio.shield(await self.capture())
         async with self._lock:
             await self._git("update-ref", _BASELINE_REF, tree)
+        return tree
+
+    async def capture(self) -> asyncio.Future[str]:
+        """Hold the folder's files as they are now: when this returns, every file is hashed
+        into the shadow repository and the index listing them is frozen (a copy), so what
+        happens to the folder next cannot change the snapshot. The future gives its tree
+        id, written from the frozen index off the caller's path (a prompt need not wait for
+        it). ChangesUnavailable as :meth:`snapshot`."""
+        async with self._lock:
+            changed = await self._add()
+            if not changed and self._tree is not None:
+                done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                done.set_result(self._tree)
+                return done
+            if not changed and self._pending is not None and self._pending[0] == self._generation:
+                return self._pending[1]
+            frozen = self.git_dir / f"index.frozen-{os.getpid()}-{next(self._frozen)}"
+            await asyncio.to_thread(shutil.copyfile, self.git_dir / "index", frozen)
+            writing = asyncio.ensure_future(self._write_frozen(frozen, self._generation))
+            self._pending = (self._generation, writing)
+            return writing
+
+    async def _write_frozen(self, frozen: Path, generation: int) -> str:
+        try:  # no lock: it reads its own copy of the index; git writes objects safely
+            tree = (await self._git("write-tree", index=frozen)).decode().strip()
+        except BaseException:
+            if self._pending is not None and self._pending[1] is asyncio.current_task():
+                self._pending = None  # not shared: the next capture tries again
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(frozen)
+        if generation == self._generation and self._tree is None:
+            self._tree = tree  # the index did not change since: this is its tree
         return tree
 
     async def snapshot(self) -> str:
@@ -194,29 +251,33 @@ class ChangeTracker:
         over :data:`MAX_FILES` files or :data:`MAX_BYTES` bytes (measured once, before the
         first snapshot: listing is cheap, hashing and storing are not)."""
         async with self._lock:
-            await self._ensure()
-            if not self._measured:
-                listed = await self._git(
-                    "ls-files", "-z", "--cached", "--others", "--exclude-standard"
-                )
-                self._too_large = await asyncio.to_thread(self._size_verdict, listed)
-                self._measured = True
-            if self._too_large is not None:
-                raise ChangesUnavailable(self._too_large)
-            try:
-                # --verbose names each entry added or removed: none, and the index (so its
-                # tree) is the one last written.
-                added = await self._git(
-                    "add", "--all", "--verbose", "--ignore-errors", "--", ".",
-                    settings=() if (self.git_dir / "index").exists() else _FIRST_ADD_SETTINGS,
-                )  # fmt: skip
-                if self._tree is None or added.strip():
-                    self._tree = None
-                    self._tree = (await self._git("write-tree")).decode().strip()
-            except ChangesUnavailable:
-                self._tree = None
-                raise
+            await self._add()
+            if self._tree is None:
+                self._tree = (await self._git("write-tree")).decode().strip()
             return self._tree
+
+    async def _add(self) -> bool:
+        """Bring the shadow index up to the folder (under the lock); whether it changed."""
+        await self._ensure()
+        if not self._measured:
+            listed = await self._git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+            self._too_large = await asyncio.to_thread(self._size_verdict, listed)
+            self._measured = True
+        if self._too_large is not None:
+            raise ChangesUnavailable(self._too_large)
+        try:
+            # --verbose names each entry added or removed: none, and the index is unchanged.
+            added = await self._git(
+                "add", "--all", "--verbose", "--ignore-errors", "--", ".",
+                settings=() if (self.git_dir / "index").exists() else _FIRST_ADD_SETTINGS,
+            )  # fmt: skip
+        except ChangesUnavailable:
+            self._index_changed()
+            raise
+        if added.strip():
+            self._index_changed()
+            return True
+        return False
 
     def _size_verdict(self, listed: bytes) -> str | None:
         paths = [p for p in listed.split(b"\0") if p]

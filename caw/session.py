@@ -462,26 +462,29 @@ class AsyncSession:
         if self.change_tracker is not None:
             self.change_tracker.close()
 
-    async def _snapshot(self, turn: Turn) -> str | None:
-        """The session folder's files before the prompt goes out (None: not tracked, or the
-        snapshot failed, which the turn notes as a warning). Always taken now, not reused
-        from the previous turn's after-state: the user may have edited files since."""
+    async def _snapshot(self, turn: Turn) -> asyncio.Future[str] | None:
+        """The session folder's files, held before the prompt goes out; their tree id comes
+        later (None: not tracked, or the snapshot failed, which the turn notes as a warning).
+        Always taken now, not reused from the previous turn's after-state: the user may have
+        edited files since. It waits for the baseline's hashing (the tracker's lock)."""
         if self.change_tracker is None:
             return None
-        await self.changes_baseline()
         try:
-            return await self.change_tracker.snapshot()
+            return await self.change_tracker.capture()
         except CawError as exc:
             turn.warnings.append(f"changes are not tracked for this turn: {exc}")
             return None
 
-    async def _note_changes(self, turn: Turn, number: int, before: str | None) -> None:
+    async def _note_changes(
+        self, turn: Turn, number: int, before: asyncio.Future[str] | None
+    ) -> None:
         """The files the turn changed, by comparing the folder with its snapshot ``before``."""
         if self.change_tracker is None or before is None:
             return
         try:
+            before_tree = await before
             after = await self.change_tracker.snapshot()
-            turn.changes = await self.change_tracker.record(number, before, after)
+            turn.changes = await self.change_tracker.record(number, before_tree, after)
         except CawError as exc:
             turn.warnings.append(f"changes are not tracked for this turn: {exc}")
 

@@ -305,3 +305,24 @@ async def test_a_baseline_stopped_midway_leaves_no_git_process_and_no_lock(
     shadow = session.change_tracker.git_dir
     assert not (shadow / "index.lock").exists()
     assert await ChangeTracker.for_session(shadow.parent, work).snapshot()
+
+
+async def test_a_capture_holds_the_files_as_they_were_even_before_its_tree_is_written(
+    tracker, work
+):
+    # The prompt goes out once capture() returns; the tree comes later, from a frozen copy
+    # of the shadow index, so the turn's edits made meanwhile are not in the before-state.
+    stats = work / "src" / "stats.py"
+    await tracker.baseline()
+    stats.write_text("saved by the user just before sending\n")
+    pending = await tracker.capture()
+    stats.write_text("written by the turn\n")
+    (work / "late.txt").write_text("the turn's\n")
+    after = await tracker.snapshot()  # may run before the before-tree is written
+    before = await pending
+    assert [(c.path, c.status) for c in await tracker.record(1, before, after)] == [
+        ("late.txt", "added"),
+        ("src/stats.py", "modified"),
+    ]
+    assert (await tracker.changes(1))[1].before == "saved by the user just before sending\n"
+    assert not list(tracker.git_dir.glob("index.frozen-*")), "the frozen copies are removed"
