@@ -21,7 +21,10 @@ after each turn) rehashes only the files that changed. The first snapshot's blob
 straight into one pack (``core.bigFileThreshold=1``) instead of one loose file each: a
 5,000-file folder's first snapshot is then a pack and an index, not 5,000 files. A later
 snapshot that finds no entry changed (``add --verbose`` names none) is the tree last
-written, without a ``write-tree``.
+written, without a ``write-tree``. The before-state is a :meth:`ChangeTracker.capture`:
+the prompt goes out once the files are hashed and the shadow index is copied (so nothing
+the CLI does next can reach the snapshot); the tree is written from that copy while the
+turn runs.
 
 A turn's :class:`~caw.models.FileChange` list comes from comparing its two trees;
 :meth:`ChangeTracker.changes` gives each file's text before and after;
@@ -229,6 +232,8 @@ class ChangeTracker:
             frozen = self.git_dir / f"index.frozen-{os.getpid()}-{next(self._frozen)}"
             await asyncio.to_thread(shutil.copyfile, self.git_dir / "index", frozen)
             writing = asyncio.ensure_future(self._write_frozen(frozen, self._generation))
+            # Its error is its awaiters' (a session ended meanwhile has none): not logged.
+            writing.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._pending = (self._generation, writing)
             return writing
 
