@@ -426,6 +426,13 @@ class ChangeTracker:
 
     # --- lifecycle ----------------------------------------------------------------------
 
+    async def stop(self) -> None:
+        """Stop a tree still being written from a frozen index (its git process killed):
+        the session is ending, and no turn waits for it."""
+        if self._pending is not None and not self._pending[1].done():
+            self._pending[1].cancel()
+            await asyncio.wait({self._pending[1]})
+
     def close(self) -> None:
         """Remove a temporary shadow repository (a data dir's stays with its session)."""
         if self._temporary:

@@ -460,6 +460,7 @@ class AsyncSession:
             self._baseline.cancel()
             await asyncio.wait({self._baseline})
         if self.change_tracker is not None:
+            await self.change_tracker.stop()
             self.change_tracker.close()
 
     async def _snapshot(self, turn: Turn) -> asyncio.Future[str] | None:

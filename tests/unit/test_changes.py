@@ -282,24 +282,26 @@ async def test_the_baseline_is_taken_at_start_and_user_edits_are_not_the_turns(t
     await session.end()
 
 
+@pytest.mark.parametrize("step", ["add", "write-tree"])
 async def test_a_baseline_stopped_midway_leaves_no_git_process_and_no_lock(
-    tmp_path, work, monkeypatch
+    tmp_path, work, monkeypatch, step
 ):
-    for i in range(3000):  # enough files that `add` is still hashing when it is stopped
-        (work / f"file{i}.txt").write_text(f"{i}\n" * 50)
+    for i in range(3000):  # enough files and folders that git is still at work when stopped
+        (work / f"dir{i}").mkdir()
+        (work / f"dir{i}" / "file.txt").write_text(f"{i}\n" * 50)
     adding = asyncio.Event()
     spawn = asyncio.create_subprocess_exec
 
     async def spawn_and_tell(*command: Any, **kwargs: Any) -> asyncio.subprocess.Process:
         proc = await spawn(*command, **kwargs)
-        if "add" in command:
+        if step in command:
             adding.set()
         return proc
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn_and_tell)
     session = tracked_session(tmp_path, work, [])
     await asyncio.wait_for(adding.wait(), 60)
-    await session.end()  # stops the baseline's `add` where it is
+    await session.end()  # stops the baseline's `add` (or its tree's writing) where it is
     assert not [cmd for cmd in descendants(os.getpid()).values() if "git" in cmd]
     assert session.change_tracker is not None
     shadow = session.change_tracker.git_dir
