@@ -79,6 +79,13 @@ class ServerPool(Generic[S]):
         await server.stop()
         return True
 
+    def retire(self, server: S) -> None:
+        """Hand no new use of ``server`` out (the next ``acquire`` of its key starts a fresh
+        one); it still stops with the last of the uses it has."""
+        key = self._keys.pop(id(server), None)
+        if key is not None and self._servers.get(key) is server:
+            del self._servers[key]
+
     def _forget(self, server: S) -> None:
         key = self._keys.pop(id(server), None)
         self._users.pop(id(server), None)

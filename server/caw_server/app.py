@@ -605,6 +605,7 @@ class CawServer(LanguageServer, DaemonHooks):
             waiter.cancel()
         trajectory = await session.end()
         log.info("session %s ended", p.session_id)
+        self.standby.replenish()
         return wire.EndResult(trajectory=trajectory)
 
     async def session_list(self, p: wire.ListParams) -> wire.ListResult:

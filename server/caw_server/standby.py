@@ -40,6 +40,7 @@ class StandbyPool:
         self._ready: dict[Key, list[Standby]] = {}
         self._used: dict[Key, float] = {}  # key -> when a session last started with it
         self._filling: dict[Key, asyncio.Task[None]] = {}
+        self._agents: dict[Key, AgentFactory] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -75,12 +76,24 @@ class StandbyPool:
         if self.size == 0 or self._closed:
             return
         self._used[key] = time.monotonic()
+        self._agents[key] = agent
         self._bound()
-        filling = self._filling.get(key)
-        if filling is None or filling.done():
-            self._filling[key] = asyncio.ensure_future(self._fill(key, agent))
+        self._start_fill(key)
         if self._reaper is None:
             self._reaper = asyncio.ensure_future(self._reap())
+
+    def replenish(self) -> None:
+        """Replace the standbys that died or were let go since (ending a codex session lets
+        go of the standby on its app-server), for the keys still in use."""
+        if self.size == 0 or self._closed:
+            return
+        for key in list(self._used):
+            self._start_fill(key)
+
+    def _start_fill(self, key: Key) -> None:
+        filling = self._filling.get(key)
+        if filling is None or filling.done():
+            self._filling[key] = asyncio.ensure_future(self._fill(key, self._agents[key]))
 
     async def _fill(self, key: Key, agent: AgentFactory) -> None:
         while not self._closed and key in self._used:
@@ -112,6 +125,7 @@ class StandbyPool:
         # A start under way is not cancelled (that could leave its process or its use of a
         # server unowned): _fill lets it go once it is up, the key being gone.
         self._used.pop(key, None)
+        self._agents.pop(key, None)
         self._filling.pop(key, None)
         for standby in self._ready.pop(key, []):
             self._let_go(standby)

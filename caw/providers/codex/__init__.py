@@ -178,6 +178,10 @@ class CodexProvider(Provider):
             self, options.session_id, server, thread_id, (cli, env, params)
         )
         self._standby[options.session_id] = standby
+        if server.retired:  # retired while the thread started: it would hold the server
+            await standby.discard()
+            return None
+        server.on_retire.append(standby.discard)
         return standby
 
     async def resume(self, resume_key: str, options: ConversationOptions) -> Conversation:

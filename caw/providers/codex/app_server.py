@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from ... import __version__
@@ -48,6 +48,10 @@ class AppServer:
     def __init__(self, process: ChildProcess):
         self.process = process
         self.threads: dict[str, set[AppServerConversation]] = {}
+        # What else holds a use of this server and lets go of it when it is retired
+        # (a standby thread started ahead).
+        self.on_retire: list[Callable[[], Awaitable[object]]] = []
+        self.retired = False
         self._stopped = False
         self.peer = JsonRpcPeer(
             process,
@@ -256,7 +260,17 @@ class AppServerConversation(Conversation):
         self.server.detach(self)
         last = await self.pool.release(self.server)
         if not last and self.server.alive and self.thread_id not in self.server.threads:
-            try:  # let the server unload the thread; others still use the server
+            try:  # no more of the thread's events; others still use the server
                 await self.server.peer.request("thread/unsubscribe", {"threadId": self.thread_id})
             except BackendFailed as exc:
                 log.debug("thread/unsubscribe: %s", exc)
+            # codex 0.169 keeps an unsubscribed thread loaded, and with it the thread's
+            # writer, for as long as the app-server runs: another daemon resuming this
+            # session is refused ("already has an active writer") until then. So this
+            # server takes no new session and stops with the last one it has; a standby
+            # held on it lets go now.
+            self.pool.retire(self.server)
+            self.server.retired = True
+            hooks, self.server.on_retire = self.server.on_retire, []
+            for let_go in hooks:
+                await let_go()
