@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -189,6 +190,8 @@ class CawServer(LanguageServer, DaemonHooks):
         self._closing = False
         self._probe: ProviderProbe | None = None
         self._warming: asyncio.Future[int] | None = None
+        self._watching: asyncio.Future[None] | None = None
+        self._started_at = time.time()
         self._watcher: SessionWatcher | None = None
         # In "ask" mode the sessions' questions go to the client (session/requestPermission).
         self.permissions = ClientPermissions(self.protocol)
@@ -264,6 +267,8 @@ class CawServer(LanguageServer, DaemonHooks):
     def saw_message(self, method: str) -> None:
         # Log lines go to the client from its first message on (LSP allows them during initialize).
         logs.CLIENT_HANDLER.sender = self._log_to_client
+        if method != "initialize" and self._watching is None:  # a client that skipped it
+            self._after_initialize()
 
     async def initialize(self, params: types.InitializeParams) -> dict[str, Any]:
         """``initialize``: apply ``initializationOptions``, answer caw's capabilities."""
@@ -285,9 +290,12 @@ class CawServer(LanguageServer, DaemonHooks):
         return {"caw": wire.CawCapabilities(providers=providers, health=health).to_wire()}
 
     def _after_initialize(self) -> None:
-        """Once initialize's answer is on its way: probe the CLIs, build caw's models."""
+        """Once initialize's answer is on its way: probe the CLIs, watch the data dir (from the
+        daemon's start on: caw_server.watch), build caw's models."""
         if self._probe is not None:
             self._probe.start()
+        if self._watching is None and self._watcher is None and not self._closing:
+            self._watching = asyncio.ensure_future(self._restart_watcher())
         if self._warming is None:
             self._warming = asyncio.ensure_future(startup.build_models())
 
@@ -338,7 +346,7 @@ class CawServer(LanguageServer, DaemonHooks):
             self._watcher = None
         if self.options.data_dir is not None:
             self._watcher = SessionWatcher(
-                self.options.data_dir / "sessions", self._session_changed
+                self.options.data_dir / "sessions", self._session_changed, self._started_at
             )
             self._watcher.start()
 
@@ -358,7 +366,6 @@ class CawServer(LanguageServer, DaemonHooks):
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, 0)
         self._probe = ProviderProbe()
-        await self._restart_watcher()
         log.info(
             "caw-server %s ready (pid %d, data dir: %s)",
             caw.__version__,

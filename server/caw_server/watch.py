@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import watchfiles
-
 from caw.errors import InvalidHandle
 from caw.handle import check_id
 from caw.store import Store
@@ -27,17 +25,20 @@ log = logging.getLogger("caw_server.watch")
 
 
 class SessionWatcher:
-    def __init__(self, sessions_dir: Path, on_change: Callable[[str], None]):
+    def __init__(
+        self, sessions_dir: Path, on_change: Callable[[str], None], since: float | None = None
+    ):
+        """``since``: report sessions written from this wall-clock time on (default: start)."""
         self.sessions_dir = sessions_dir
         self.on_change = on_change
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
-        self._since = 0.0
+        self._since = since
 
     def start(self) -> None:
         # Modification times are wall-clock; a second's slack covers coarse file system clocks.
-        self._since = time.time() - 1.0
+        self._since = (self._since if self._since is not None else time.time()) - 1.0
         self._task = asyncio.ensure_future(self._run())
 
     def _written_since_start(self) -> list[str]:
@@ -49,7 +50,7 @@ class SessionWatcher:
         for entry in entries:
             path = os.path.join(entry.path, "trajectory.json")
             try:
-                if os.stat(path).st_mtime >= self._since:
+                if os.stat(path).st_mtime >= (self._since or 0.0):
                     found.append(path)
             except OSError:
                 continue
@@ -61,20 +62,16 @@ class SessionWatcher:
             return
         self.ready.set()
         written = await asyncio.to_thread(self._written_since_start)
-        ids = {
-            sid for path in written if (sid := self._session_of(watchfiles.Change.modified, path))
-        }
+        ids = {sid for path in written if (sid := self._session_of(False, path))}
         for session_id in sorted(ids):
             self.on_change(session_id)
 
-    def _session_of(self, change: watchfiles.Change, path: str) -> str | None:
+    def _session_of(self, deleted: bool, path: str) -> str | None:
         try:
             parts = Path(path).relative_to(self.sessions_dir).parts
         except ValueError:
             return None
-        if (len(parts) == 2 and parts[1] == "trajectory.json") or (
-            len(parts) == 1 and change == watchfiles.Change.deleted
-        ):
+        if (len(parts) == 2 and parts[1] == "trajectory.json") or (len(parts) == 1 and deleted):
             session_id = parts[0]
         else:
             return None
@@ -84,6 +81,8 @@ class SessionWatcher:
             return None
 
     async def _run(self) -> None:
+        import watchfiles  # here, not with the daemon: it is started after initialize's answer
+
         try:
             Store(self.sessions_dir.parent).ensure()
         except OSError as exc:
@@ -94,7 +93,9 @@ class SessionWatcher:
         # from a separate step so tests and clients can rely on changes after `ready` being seen.
         watcher = watchfiles.awatch(
             self.sessions_dir,
-            watch_filter=lambda change, path: self._session_of(change, path) is not None,
+            watch_filter=lambda change, path: (
+                self._session_of(change == watchfiles.Change.deleted, path) is not None
+            ),
             stop_event=self._stop,
             debounce=400,
             step=30,
@@ -107,7 +108,8 @@ class SessionWatcher:
                 ids = {
                     sid
                     for change, path in changes
-                    if (sid := self._session_of(change, path)) is not None
+                    if (sid := self._session_of(change == watchfiles.Change.deleted, path))
+                    is not None
                 }
                 for session_id in sorted(ids):
                     self.on_change(session_id)
