@@ -224,13 +224,17 @@ class ChangeTracker:
         async with self._lock:
             changed = await self._add()
             if not changed and self._tree is not None:
-                done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-                done.set_result(self._tree)
-                return done
+                return _resolved(self._tree)
             if not changed and self._pending is not None and self._pending[0] == self._generation:
                 return self._pending[1]
             frozen = self.git_dir / f"index.frozen-{os.getpid()}-{next(self._frozen)}"
-            await asyncio.to_thread(shutil.copyfile, self.git_dir / "index", frozen)
+            try:
+                await asyncio.to_thread(shutil.copyfile, self.git_dir / "index", frozen)
+            except FileNotFoundError:  # no index: nothing to list yet (an empty folder)
+                self._tree = (await self._git("write-tree")).decode().strip()
+                return _resolved(self._tree)
+            except OSError as exc:
+                raise ChangesUnavailable(f"the shadow index could not be copied: {exc}") from exc
             writing = asyncio.ensure_future(self._write_frozen(frozen, self._generation))
             # Its error is its awaiters' (a session ended meanwhile has none): not logged.
             writing.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -437,6 +441,12 @@ class ChangeTracker:
         """Remove a temporary shadow repository (a data dir's stays with its session)."""
         if self._temporary:
             shutil.rmtree(self.git_dir, ignore_errors=True)
+
+
+def _resolved(tree: str) -> asyncio.Future[str]:
+    done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    done.set_result(tree)
+    return done
 
 
 def _ref(turn: int, side: str) -> str:

@@ -328,3 +328,14 @@ async def test_a_capture_holds_the_files_as_they_were_even_before_its_tree_is_wr
     ]
     assert (await tracker.changes(1))[1].before == "saved by the user just before sending\n"
     assert not list(tracker.git_dir.glob("index.frozen-*")), "the frozen copies are removed"
+
+
+async def test_an_empty_folder_is_tracked_from_its_first_file(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    session = tracked_session(tmp_path, empty, [lambda: (empty / "first.txt").write_text("1\n")])
+    await session.changes_baseline()
+    turn = await session.send("write")
+    assert [(c.path, c.status) for c in turn.changes] == [("first.txt", "added")]
+    assert turn.warnings == []
+    await session.end()
