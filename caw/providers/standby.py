@@ -15,6 +15,21 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
+def running(pid: int | None) -> bool:
+    """Whether process ``pid`` still runs, as the system sees it: a standby killed a moment
+    ago is a zombie until asyncio reaps it, and must not be handed out meanwhile."""
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc (not Linux): what the process object says
+        return True
+    return state not in ("Z", "X")
+
+
 class Standby(ABC):
     """One backend started ahead, for a session with ``session_id`` (when it matters)."""
 
@@ -59,7 +74,7 @@ class SharedServerStandby(Standby):
 
     @property
     def alive(self) -> bool:
-        return self._release is not None and self.server.alive
+        return self._release is not None and self.server.alive and running(self.server.pid)
 
     @property
     def pid(self) -> int | None:

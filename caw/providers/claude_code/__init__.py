@@ -22,7 +22,7 @@ from ...redact import hide_key
 from ...tools.wiring import claude_config
 from ..base import Conversation, ConversationOptions, Provider
 from ..process import ChildProcess, private_file, private_folder
-from ..standby import Standby
+from ..standby import Standby, running
 from .options import argv, permission_broker
 from .stream_json import ClaudeConversation
 
@@ -41,7 +41,7 @@ class ClaudeStandby(Standby):
 
     @property
     def alive(self) -> bool:
-        return not self.taken and self.process.alive
+        return not self.taken and self.process.alive and running(self.process.pid)
 
     @property
     def pid(self) -> int | None:

@@ -24,7 +24,7 @@ from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
 from ..jsonrpc_lines import RpcError
 from ..pool import ServerPool
-from ..standby import Standby
+from ..standby import Standby, running
 from .app_server import AppServer, AppServerConversation
 from .exec import ExecConversation
 from .options import MODE_ENV, approval_answer, native_cli, thread_params
@@ -53,7 +53,9 @@ class CodexThreadStandby(Standby):
 
     @property
     def alive(self) -> bool:
-        return not self.taken and not self._released and self.server.alive
+        return (
+            not self.taken and not self._released and self.server.alive and running(self.server.pid)
+        )
 
     @property
     def pid(self) -> int | None:
