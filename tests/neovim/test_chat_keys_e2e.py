@@ -3,8 +3,8 @@ the real caw-server and `claude` CLI against the scripted model server. No Neovi
 replaced; vim.ui.select is Neovim's own (inputlist), answered with typed digits.
 
 One Neovim and one daemon serve many checks (the suite's time budget). Screen dumps (the text
-each window shows, closed folds as their fold text) are written next to the test's files, or
-into $CAW_TEST_SCREENS when set.
+each window shows, closed folds as their fold text) are kept in test-output/neovim/<test>/,
+or in $CAW_TEST_SCREENS when set.
 """
 
 from __future__ import annotations
@@ -30,9 +30,13 @@ def env(cli_env, tmp_path) -> dict[str, str]:
     return editor_env(cli_env("claude_code"), tmp_path)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture
-def screens(tmp_path) -> Path:
-    return Path(os.environ.get("CAW_TEST_SCREENS") or tmp_path / "screens")
+def screens(request) -> Path:
+    root = os.environ.get("CAW_TEST_SCREENS") or REPO / "test-output" / "neovim"
+    return Path(root) / request.node.name
 
 
 def mode(ed: Editor) -> str:
