@@ -13,6 +13,7 @@ pinned as an ``@example``.
 """
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,8 +41,12 @@ def provider(request) -> str:
     return request.param
 
 
-@pytest.fixture(autouse=True)
-def _private_trust_store(tmp_path_factory, monkeypatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _private_trust_store(tmp_path_factory) -> Iterator[None]:
     """No test reads or writes the user's own trust store (caw.trust_store): a trusted=True
-    would record the test's folder there."""
-    monkeypatch.setenv("CAW_TRUST_FILE", str(tmp_path_factory.mktemp("trust") / "trust.json"))
+    would record the test's folder there. One store for the run, not one per test: the
+    environment decides which sessions share a backend server, and a module's shared serve
+    must see the same environment in each of its tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CAW_TRUST_FILE", str(tmp_path_factory.mktemp("trust") / "trust.json"))
+        yield

@@ -291,10 +291,14 @@ def test_killed_backend_gives_a_clear_error_and_the_next_send_recovers(
         stored = caw.Trajectory.model_validate_json(
             (session.session_dir / "trajectory.json").read_text()
         )
-        assert [t.result for t in stored.turns] == [
-            "Noted: deploy target is staging-eu.",
-            "staging-eu",
+        # the killed turn is kept, marked failed with its error (protocol 1.2), never as an answer
+        assert [(t.status, t.input) for t in stored.turns] == [
+            ("completed", "My deploy target is staging-eu. Remember that."),
+            ("failed", "[[slow:20]] Tell me a long story."),
+            ("completed", "Where am I deploying?"),
         ]
+        assert stored.turns[1].error is not None
+        assert stored.turns[2].result == "staging-eu"
     finally:
         session.end()
 

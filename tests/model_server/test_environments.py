@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from caw.testing import PROVIDER_CLI, backends_bin_dir, cli_environment
-from caw.testing.environments import scrub_environment
+from caw.testing.environments import OTHER_MODEL, scrub_environment
 
 LEAKS = {
     "ANTHROPIC_API_KEY": "sk-real",
@@ -77,7 +77,8 @@ def test_codex_environment(tmp_path):
     assert env[provider["env_key"]] == "test-key"
     assert provider["request_max_retries"] == provider["stream_max_retries"] == 2
     catalog = json.loads(Path(config["model_catalog_json"]).read_text())
-    assert [m["slug"] for m in catalog["models"]] == ["m-1"]
+    # the model asked for, and a second one to switch to (session/configure's tests)
+    assert [m["slug"] for m in catalog["models"]] == ["m-1", OTHER_MODEL]
 
 
 def test_opencode_environment(tmp_path):

@@ -83,14 +83,30 @@ async def test_backend_killed_mid_turn(
             "result"
         ] == "a heron"
 
-        for sid, inputs in (
-            (a, ["My deploy target is staging-eu. Remember that.", "Where am I deploying?"]),
-            (b, ["My pet is a heron. Remember that.", "What is my pet?"]),
+        killed = "[[slow:30]] Repeat after me: this turn never ends because its backend is killed"
+        for sid, turns in (
+            (
+                a,
+                [
+                    ("completed", "My deploy target is staging-eu. Remember that."),
+                    ("failed", killed),  # kept as failed with its error (1.2), never as an answer
+                    ("completed", "Where am I deploying?"),
+                ],
+            ),
+            (
+                b,
+                [
+                    ("completed", "My pet is a heron. Remember that."),
+                    ("completed", "What is my pet?"),
+                ],
+            ),
         ):
             stored = json.loads((data / "sessions" / sid / "trajectory.json").read_text())
-            assert [t["input"] for t in stored["turns"]] == inputs
+            assert [(t["status"], t["input"]) for t in stored["turns"]] == turns
     finally:
         await client.aclose()
     record_property(
-        "lost", "the turn that was running (its send fails with backendFailed; resend it)"
+        "lost",
+        "the answer of the turn that was running (its send fails with backendFailed and it is"
+        " recorded as failed; resend it)",
     )

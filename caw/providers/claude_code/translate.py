@@ -51,15 +51,24 @@ def usage_of(
 def context_tokens_of(assistant: Mapping[str, Any]) -> int | None:
     """The tokens in the model's context after this ``assistant`` message (its request plus
     its answer), None when the line has no usage."""
-    u = (assistant.get("message") or {}).get("usage") or {}
+    # Odd shapes (a message or usage that is not an object) count as no usage: a translator
+    # skips what it does not understand rather than failing the turn (issue 21, finding 2).
+    message = assistant.get("message")
+    u = message.get("usage") if isinstance(message, Mapping) else None
+    if not isinstance(u, Mapping):
+        return None
     names = (
         "input_tokens",
         "cache_read_input_tokens",
         "cache_creation_input_tokens",
         "output_tokens",
     )
-    total = sum(int(u.get(name) or 0) for name in names)
+    total = sum(_int(u.get(name)) for name in names)
     return total or None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class TurnTranslator:
