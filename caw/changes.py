@@ -47,6 +47,7 @@ from pathlib import Path
 
 from .errors import CawError, FilesChangedSince
 from .models import ChangeStatus, FileChange
+from .store import atomic_write_bytes
 
 log = logging.getLogger("caw.changes")
 
@@ -455,23 +456,6 @@ def _ref(turn: int, side: str) -> str:
     return f"refs/caw/turns/{turn}/{side}"
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """``data`` into ``path`` through a temporary file beside it and a rename, so a reader
-    (or a crash) never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".caw-revert")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def file_holds(target: Path, mode: str | None, data: bytes | None) -> bool:
     """Whether ``target`` holds ``data`` (a symbolic link's target for mode 120000; None:
     the file is absent)."""
@@ -499,4 +483,4 @@ def restore_file(target: Path, mode: str | None, data: bytes | None) -> None:
         os.symlink(os.fsdecode(data), tmp)
         os.replace(tmp, target)
         return
-    write_atomically(target, data, 0o755 if mode == "100755" else 0o644)
+    atomic_write_bytes(target, data, 0o755 if mode == "100755" else 0o644)

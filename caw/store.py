@@ -69,13 +69,19 @@ class TrajectoryCorrupted(CawError, ValueError):
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a private temp file + fsync + rename."""
+    atomic_write_bytes(path, text.encode("utf-8"), FILE_MODE)
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int) -> None:
+    """``data`` into ``path`` through a temporary file beside it, fsync and a rename, so a
+    reader (or a crash) never sees half a file; the file gets ``mode``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

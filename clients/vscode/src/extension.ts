@@ -15,7 +15,7 @@ import { CawServer, ServerNotFound, type ServerState } from './server';
 import { errorMessage } from './rpc';
 import { selectionLabel } from './selection';
 import { TrustDecisions } from './trust';
-import { fileAttachment, selectionAttachment } from './attachments';
+import { fileAttachment, type PendingAttachment, selectionAttachment } from './attachments';
 import { ModelChoices } from './modelChoices';
 import { registerReview } from './review';
 
@@ -167,10 +167,11 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     return chat;
   };
 
-  command('caw.addSelection', async (arg) => {
+  /** Attaches what `attachment` takes from the last editor to its folder's chat (for the next message). */
+  const attachFromEditor = async (arg: unknown, noEditor: string, attachment: (editor: vscode.TextEditor) => PendingAttachment) => {
     const editor = lastEditor();
     if (!editor) {
-      void vscode.window.showInformationMessage('caw: open a file and select some lines first.');
+      void vscode.window.showInformationMessage(noEditor);
       return;
     }
     const folder = (arg && typeof arg === 'object' && 'index' in arg ? (arg as vscode.WorkspaceFolder) : undefined) ?? vscode.workspace.getWorkspaceFolder(editor.document.uri) ?? (await pickFolder());
@@ -178,22 +179,13 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
     const chat = await usableChat(folder);
     if (!chat) return;
     chat.show();
-    chat.attach(selectionAttachment(editor));
-  });
+    chat.attach(attachment(editor));
+  };
 
-  command('caw.attachActiveEditor', async (arg) => {
-    const editor = lastEditor();
-    if (!editor) {
-      void vscode.window.showInformationMessage('caw: no editor to attach; open a file first.');
-      return;
-    }
-    const folder = (arg && typeof arg === 'object' && 'index' in arg ? (arg as vscode.WorkspaceFolder) : undefined) ?? vscode.workspace.getWorkspaceFolder(editor.document.uri) ?? (await pickFolder());
-    if (!folder) return;
-    const chat = await usableChat(folder);
-    if (!chat) return;
-    chat.show();
-    chat.attach(fileAttachment(editor.document.uri));
-  });
+  command('caw.addSelection', (arg) => attachFromEditor(arg, 'caw: open a file and select some lines first.', selectionAttachment));
+  command('caw.attachActiveEditor', (arg) =>
+    attachFromEditor(arg, 'caw: no editor to attach; open a file first.', (editor) => fileAttachment(editor.document.uri)),
+  );
 
   command('caw.attachFile', async (arg, uri) => {
     const folder = await pickFolder(arg);
