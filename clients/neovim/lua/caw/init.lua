@@ -209,58 +209,58 @@ local function label(item)
   return table.concat(parts, ' · ')
 end
 
---- :CawResume: pick one of this workspace's chats (state file + the daemon's session/list).
-function M.resume()
+--- Puts this workspace's chats (state file + the daemon's session/list) to vim.ui.select.
+local function pick_chat(opts, on_choice)
   local chat = chat_for()
   chat:choices(function(items)
     if #items == 0 then
       vim.notify('caw: no stored chats for ' .. chat.root, vim.log.levels.INFO)
       return
     end
-    vim.ui.select(items, { prompt = 'Resume caw chat', format_item = label }, function(item)
-      if item then
-        chat:resume_chat(item)
-        chat:show()
-      end
+    vim.ui.select(items, vim.tbl_extend('force', { format_item = label }, opts), function(item)
+      on_choice(chat, item)
     end)
+  end)
+end
+
+--- :CawResume: pick one of this workspace's chats and resume it.
+function M.resume()
+  pick_chat({ prompt = 'Resume caw chat' }, function(chat, item)
+    if item then
+      chat:resume_chat(item)
+      chat:show()
+    end
   end)
 end
 
 --- :CawChats: this workspace's chats; pick one, then open, rename or delete it.
 function M.chats()
-  local chat = chat_for()
-  chat:choices(function(items)
-    if #items == 0 then
-      vim.notify('caw: no stored chats for ' .. chat.root, vim.log.levels.INFO)
+  pick_chat({ prompt = 'caw chats', kind = 'caw.chats' }, function(chat, item)
+    if not item then
       return
     end
-    vim.ui.select(items, { prompt = 'caw chats', format_item = label, kind = 'caw.chats' }, function(item)
-      if not item then
-        return
+    local actions = { 'Open', 'Rename', 'Delete' }
+    vim.ui.select(actions, { prompt = item.title or item.sessionId }, function(action)
+      if action == 'Open' then
+        chat:resume_chat(item)
+        chat:show()
+      elseif action == 'Rename' then
+        vim.ui.input({ prompt = 'New title: ', default = item.title or '' }, function(title)
+          if title and title:match('%S') then
+            chat:rename(item, vim.trim(title))
+          end
+        end)
+      elseif action == 'Delete' then
+        vim.ui.select(
+          { 'Delete', 'Cancel' },
+          { prompt = 'Delete "' .. (item.title or item.sessionId) .. '"?' },
+          function(c)
+            if c == 'Delete' then
+              chat:delete(item)
+            end
+          end
+        )
       end
-      local actions = { 'Open', 'Rename', 'Delete' }
-      vim.ui.select(actions, { prompt = item.title or item.sessionId }, function(action)
-        if action == 'Open' then
-          chat:resume_chat(item)
-          chat:show()
-        elseif action == 'Rename' then
-          vim.ui.input({ prompt = 'New title: ', default = item.title or '' }, function(title)
-            if title and title:match('%S') then
-              chat:rename(item, vim.trim(title))
-            end
-          end)
-        elseif action == 'Delete' then
-          vim.ui.select(
-            { 'Delete', 'Cancel' },
-            { prompt = 'Delete "' .. (item.title or item.sessionId) .. '"?' },
-            function(c)
-              if c == 'Delete' then
-                chat:delete(item)
-              end
-            end
-          )
-        end
-      end)
     end)
   end)
 end
