@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from . import logs
 from .app import CawServer
 from .options import from_args
+from .runner import run
 from .transport import claim_stdio
 
 
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     in_fd, out_fd = claim_stdio()
     server = CawServer(options)
     try:
-        return asyncio.run(server.serve(in_fd, out_fd))
+        return run(server.serve(in_fd, out_fd))
     except KeyboardInterrupt:
         return 130
 
