@@ -83,9 +83,7 @@ end
 
 --- The attached line shown (tests).
 function M.attachment_note(buf)
-  local marks = api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })
-  local m = marks[1]
-  return m and m[4].virt_lines and m[4].virt_lines[1][1][1] or nil
+  return require('caw.render').first_virt_line(buf, ns)
 end
 
 --- omnifunc: `#file:` completes paths under the workspace root, `#` the context words.

@@ -590,11 +590,16 @@ function M.busy(buf, on)
   end
 end
 
---- The "working…" line shown, or nil (tests).
-function M.busy_text(buf)
-  local marks = api.nvim_buf_get_extmarks(buf, ns_busy, 0, -1, { details = true })
+--- The text of the first virtual line in namespace `ns` of `buf`, or nil (tests).
+function M.first_virt_line(buf, ns)
+  local marks = api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })
   local m = marks[1]
   return m and m[4].virt_lines and m[4].virt_lines[1][1][1] or nil
+end
+
+--- The "working…" line shown, or nil (tests).
+function M.busy_text(buf)
+  return M.first_virt_line(buf, ns_busy)
 end
 
 --- The first-run hint of an empty chat.
