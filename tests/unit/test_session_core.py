@@ -155,14 +155,19 @@ async def test_cancel_keeps_the_partial_turn_and_the_session():
     assert not await session.cancel()  # nothing runs now
 
 
-async def test_task_cancellation_interrupts_the_backend():
-    session, provider = make_session()
+async def cancel_a_slow_send(session) -> None:
+    """Sends "slow", and cancels the task once the turn has streamed something."""
     seen = asyncio.Event()
     task = asyncio.create_task(session.send("slow", on_event=lambda e: seen.set()))
     await seen.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_task_cancellation_interrupts_the_backend():
+    session, provider = make_session()
+    await cancel_a_slow_send(session)
     assert (await session.send("after")).result.strip() == "echo: after"
     assert provider.closed == 0  # interrupted, not killed
 
@@ -246,11 +251,6 @@ async def test_attachments_reach_the_backend_and_the_turn_records_them(tmp_path)
 
 async def test_a_cancelled_request_is_recorded_as_a_cancelled_turn():
     session, _ = make_session()
-    seen = asyncio.Event()
-    task = asyncio.create_task(session.send("slow", on_event=lambda e: seen.set()))
-    await seen.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_a_slow_send(session)
     (turn,) = session.trajectory.turns
     assert turn.status == "cancelled" and turn.result == "partial" and turn.error is None
