@@ -182,8 +182,10 @@ async def test_a_stream_broken_off_and_retried_is_not_doubled(agent, scripted):
 async def test_events_stream_as_deltas_with_thinking_tools_and_usage(agent, workdir):
     session = await agent.start_session()
     seen: list[caw.Event] = []
+    # Spread over time, as a real model's: the turn ends with the POST's answer, which fills in
+    # at once whatever the event stream has not delivered yet (with an instant model, all of it).
     turn = await session.send(
-        "[[think]] Repeat after me: the quick brown fox jumps", on_event=seen.append
+        "[[think]] [[slow:0.5]] Repeat after me: the quick brown fox jumps", on_event=seen.append
     )
     assert turn.result == "the quick brown fox jumps"
     kinds = [type(e).__name__ for e in seen]
