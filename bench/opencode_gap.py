@@ -12,9 +12,16 @@ interleaved round by round against caw's scripted model server:
 - ``floor``: a session made with ``POST /session {}`` and driven as the floor driver does,
   one blocking ``POST /session/{id}/message`` with the text alone.
 
-The differences between the medians are what the permission rules cost inside opencode
-(ask - bypass) and what caw's adapter adds beyond the POST (bypass - floor: its message id,
-waiting for the event stream to deliver the turn's end).
+Printed per column: the turn's median, the median of its ``POST /session/{id}/message``
+alone (opencode's own time) and, for caw's columns, the median of turn minus POST: what caw
+adds (building the request, reading the event stream, ending the turn). ask's POST against
+floor's is what the permission rules cost inside opencode; a session's POST times swing by
+tens of ms between runs on a loaded machine, caw's own time does not, so compare that.
+
+Findings (2026-11-30, load 3.5-6 on 2 cores): the rules and caw's message id cost nothing
+measurable inside opencode (POST medians ask / bypass / floor within +-10 ms, either order
+from run to run); caw waited for the event stream to deliver the answer's end after the POST
+returned, which lags it by 5-14 ms (more under load), and now ends the turn with the POST.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
+from unittest.mock import patch
 
 
 async def main(rounds: int) -> None:
@@ -46,6 +55,20 @@ async def main(rounds: int) -> None:
     serve = conversation.serve
     floor_id = (await serve.json("POST", "/session", "POST /session", json={}))["id"]
 
+    posts: list[float] = []  # the last turn's POST duration, whichever column sent it
+    request = serve.request
+
+    async def timed_request(method: str, path: str, what: str, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return await request(method, path, what, **kwargs)
+        finally:
+            if method == "POST" and path.endswith("/message"):
+                posts.append(time.monotonic() - started)
+
+    hook = patch.object(serve, "request", timed_request)  # this run's measurement only
+    hook.start()
+
     async def floor(text: str) -> None:
         body = {"parts": [{"type": "text", "text": text}]}
         path = f"/session/{floor_id}/message"
@@ -55,19 +78,31 @@ async def main(rounds: int) -> None:
     columns: dict[str, Callable[[str], Awaitable[object]]] = {
         "ask": ask.send, "bypass": bypass.send, "floor": floor,
     }  # fmt: skip
-    times: dict[str, list[float]] = {name: [] for name in columns}
+    turns: dict[str, list[float]] = {name: [] for name in columns}
+    post_times: dict[str, list[float]] = {name: [] for name in columns}
     for name, turn in columns.items():  # warm-up turns, not measured
         await turn(f"Repeat after me: warm {name}")
     names = list(columns)
+    load = os.getloadavg()
     for r in range(rounds):
         for name in names[r % 3 :] + names[: r % 3]:
+            posts.clear()
             started = time.monotonic()
             await columns[name](f"Repeat after me: {name} {r}")
-            times[name].append(time.monotonic() - started)
+            turns[name].append(time.monotonic() - started)
+            post_times[name].append(posts[-1])
             await asyncio.sleep(0.05)
-    for name, values in times.items():
-        print(f"{name:7s} median {statistics.median(values) * 1000:6.1f} ms  (n={len(values)})")
-    print("load average:", ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+    for name in names:
+        turn_ms = statistics.median(turns[name]) * 1000
+        post_ms = statistics.median(post_times[name]) * 1000
+        own = [t - p for t, p in zip(turns[name], post_times[name], strict=True)]
+        print(
+            f"{name:7s} turn {turn_ms:6.1f} ms  POST {post_ms:6.1f} ms"
+            f"  turn - POST {statistics.median(own) * 1000:5.2f} ms  (n={len(own)})"
+        )
+    hook.stop()
+    end = os.getloadavg()
+    print(f"load average: {load[0]:.1f} at the start, {end[0]:.1f} at the end")
     await ask.end()
     await bypass.end()
     model.stop()
