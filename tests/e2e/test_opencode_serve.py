@@ -23,7 +23,10 @@ import caw
 from caw import AsyncAgent
 from caw.providers import close_shared_providers, shared_provider
 from caw.providers.opencode import ServeConversation
+from caw.providers.opencode.options import serve_defaults
 from caw.testing import cli_environment
+from caw.titles import title_from_message
+from caw.tools.wiring import edit_opencode_config
 from tests.support.procs import descendants, kill
 from tests.support.turns import one_hangs_while_another_answers, wait_for_request
 
@@ -308,6 +311,32 @@ async def test_the_serve_requires_its_password(anchor):
     assert len(password) >= 32 and b"OPENCODE_SERVER_PASSWORD" not in b"".join(
         k.encode() for k in os.environ
     )
+
+
+async def test_a_new_session_is_named_by_caw_and_opencode_makes_no_title_request(
+    agent, anchor, scripted
+):
+    """opencode would ask the model for a title on a new session's first prompt (a second
+    model request on the first answer's path); caw's own title reaches its session list."""
+    message = "Fix the **tokenizer** in `lexer.py`, please.\nIt drops the last token."
+    session = await agent.start_session()
+    assert (await session.send(message)).result
+    key = session.resume_key
+    await session.end()  # waits for the title to reach serve
+    assert [r.kind for r in scripted.requests] == ["main"], "no title (side) request"
+    info = (await shared_serve(anchor).client.get(f"/session/{key}")).json()
+    assert info["title"] == title_from_message(message) == "Fix the tokenizer in lexer.py, please."
+
+
+async def test_opencodes_own_snapshots_are_off_unless_the_session_asks_for_them(anchor):
+    """caw's review and revert are its own (caw.changes); opencode's per-step snapshots of
+    the work tree only cost time. A session's own OPENCODE_CONFIG_CONTENT can keep them."""
+    config = (await shared_serve(anchor).client.get("/config")).json()
+    assert config["snapshot"] is False
+    content = json.loads(environment_of(shared_serve(anchor).pid)[b"OPENCODE_CONFIG_CONTENT"])
+    assert content == {"snapshot": False}
+    kept = edit_opencode_config({"OPENCODE_CONFIG_CONTENT": '{"snapshot": true}'}, serve_defaults)
+    assert json.loads(kept["OPENCODE_CONFIG_CONTENT"]) == {"snapshot": True}
 
 
 async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scripted):

@@ -27,7 +27,14 @@ from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
 from ..standby import SharedServerStandby, Standby
-from .options import KEY_RE, MODE_ENV, START_TIMEOUT_ENV, float_env, permission_rules
+from .options import (
+    KEY_RE,
+    MODE_ENV,
+    START_TIMEOUT_ENV,
+    UNTITLED,
+    float_env,
+    permission_rules,
+)
 from .run import RunConversation
 from .serve import START_TIMEOUT, ServeConversation, ServeProcess, resolve_model
 
@@ -103,8 +110,11 @@ class OpenCodeProvider(Provider):
             if options.tools is not None:  # last, so they win (caw.tools.groups)
                 rules = [*rules, *opencode_denials(options.tools)]
             if resume_key is None:
-                created = await serve.json(
-                    "POST", "/session", "POST /session", json={"permission": rules}
+                created = await serve.json(  # titled: opencode makes no title request (UNTITLED)
+                    "POST",
+                    "/session",
+                    "POST /session",
+                    json={"permission": rules, "title": UNTITLED},
                 )
                 session = str(created["id"])
             else:
@@ -126,7 +136,9 @@ class OpenCodeProvider(Provider):
         except BaseException:
             await self._pool.release(serve)
             raise
-        return ServeConversation(self._pool, serve, session, options, model, variant)
+        return ServeConversation(
+            self._pool, serve, session, options, model, variant, untitled=resume_key is None
+        )
 
     async def prestart(self, options: ConversationOptions) -> Standby | None:
         """A use held on the serve a session with these options will share: it keeps running

@@ -7,6 +7,7 @@ import secrets
 import string
 import time
 from collections.abc import Mapping
+from typing import Any
 
 KEY_RE = re.compile(
     r"ses_[A-Za-z0-9]+"
@@ -67,6 +68,21 @@ def float_env(env: Mapping[str, str], name: str, default: float) -> float:
         return default
 
 
-# An opencode plugin caw gives serve: the shell commands of tools (bash, the PTY API) get
-# serve's password blanked (opencode's `shell.env` hook overlays the environment they
-# inherit), so a tool cannot reach the server that runs it (issue 21, finding 9).
+# The title caw gives the opencode sessions it creates. Any title other than opencode's
+# default ("New session - <time>") makes opencode skip its title request: a second model
+# request on every new session's first prompt (a new chat's first answer took 1.5-2.4x a
+# warm turn with it, 1.0x without; issue 20). caw names the session itself after the first
+# turn, from the first message (caw.titles), as it names its own record of the session.
+UNTITLED = "caw session"
+
+
+def serve_defaults(config: dict[str, Any]) -> None:
+    """caw's defaults in serve's ``OPENCODE_CONFIG_CONTENT``; a key the user's own sets wins.
+
+    ``snapshot``: off. opencode snapshots the work tree into a git repository of its own at
+    every step of every turn, for its own undo; caw never uses it (caw's review and revert
+    are caw.changes' snapshots, ``track_changes``), and in a git work tree of 2,000 files
+    it made each turn ~2.7x slower (a warm turn 309 ms with it, 113 ms without; issue 20).
+    Set ``{"snapshot": true}`` in the session's ``OPENCODE_CONFIG_CONTENT`` to keep it.
+    """
+    config.setdefault("snapshot", False)

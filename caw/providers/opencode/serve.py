@@ -32,6 +32,8 @@ from ...events import Event
 from ...permissions import PermissionBroker
 from ...permissions import opencode as opencode_permissions
 from ...redact import RedactFilter, hide_key
+from ...titles import title_from_message
+from ...tools.wiring import edit_opencode_config
 from ..base import (
     SHAPE_ERRORS,
     Conversation,
@@ -44,7 +46,7 @@ from ..base import (
 from ..pool import ServerPool
 from ..process import ChildProcess
 from ..sse import iter_json
-from .options import DENY_MESSAGE, closest_variant, new_id
+from .options import DENY_MESSAGE, closest_variant, new_id, serve_defaults
 from .tool_shell import wrap_shell
 from .translate import TurnState, error_of
 
@@ -63,6 +65,7 @@ REQUEST_TIMEOUT = 30.0
 # POST returns, wait this long for the stream to reach the answer's message (the
 # answer itself fills in the rest of that message).
 CATCH_UP = 2.0
+NAMING_TIMEOUT = 2.0  # how long a close waits for the session's title to reach serve
 
 _GONE = object()  # the serve's event stream ended for good
 _POST_DONE = object()  # the turn's POST has its answer
@@ -128,7 +131,7 @@ class ServeProcess:
         # Tool commands run through a shell that drops the password first (tool_shell).
         wrapped = wrap_shell(env)
         child_env = {
-            **env,
+            **edit_opencode_config(env, serve_defaults),
             **({"SHELL": wrapped[1]} if wrapped else {}),
             "OPENCODE_SERVER_PASSWORD": password,
             "OPENCODE_SERVER_USERNAME": USERNAME,
@@ -339,7 +342,7 @@ class ServeConversation(Conversation):
     """One opencode session on a shared serve."""
 
     def __init__(self, pool: ServerPool[ServeProcess], serve: ServeProcess, session: str, options: ConversationOptions,
-                 model: dict[str, str] | None, variant: str | None):  # fmt: skip
+                 model: dict[str, str] | None, variant: str | None, *, untitled: bool = False):  # fmt: skip
         self._pool = pool
         self.serve = serve
         self.resume_key = self._session = session
@@ -350,6 +353,9 @@ class ServeConversation(Conversation):
         self._turn: TurnState | None = None
         self._interrupted = False
         self._closed = False
+        # A session caw created (titled UNTITLED): caw names it after its first turn.
+        self._untitled = untitled
+        self._naming: asyncio.Task[None] | None = None
         hide_key(session, options.session_id)  # httpx logs it in every URL, serve in its stderr
         serve.attach(session, self)
 
@@ -470,6 +476,7 @@ class ServeConversation(Conversation):
             self._turn = None
             if not post.done():
                 post.cancel()
+            self._name_session(text)
 
     async def _on_event(self, turn: TurnState, event: dict[str, Any]) -> AsyncIterator[Event]:
         kind = event.get("type")
@@ -573,10 +580,31 @@ class ServeConversation(Conversation):
         self._interrupted = True
         await self._abort()
 
+    def _name_session(self, first_message: str) -> None:
+        """After the first turn, off its answer's path: the session's title in opencode (its
+        session list) becomes caw's title for it (caw.titles), in place of UNTITLED."""
+        if not self._untitled:
+            return
+        self._untitled = False
+        title = title_from_message(first_message)
+        if title and self.serve.alive:
+            self._naming = asyncio.ensure_future(self._set_title(title))
+
+    async def _set_title(self, title: str) -> None:
+        with contextlib.suppress(BackendFailed):  # only a name: the session works without it
+            response = await self.serve.request(
+                "PATCH", f"/session/{self._session}", "PATCH /session/{id}", json={"title": title}
+            )
+            if response.status_code >= 400:
+                log.debug("opencode refused the session's title: HTTP %s", response.status_code)
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._naming is not None:  # a close right after the first turn still names it
+            await asyncio.wait({self._naming}, timeout=NAMING_TIMEOUT)
+            self._naming.cancel()
         if self._turn is not None and self.serve.alive:
             await self._abort()
         self.serve.detach(self._session, self)
