@@ -339,6 +339,14 @@ async def test_opencodes_own_snapshots_are_off_unless_the_session_asks_for_them(
     assert json.loads(kept["OPENCODE_CONFIG_CONTENT"]) == {"snapshot": True}
 
 
+async def test_the_warm_up_loads_what_a_first_prompt_would(anchor):
+    """Right after its start, serve is asked for its providers and its tool registry (in
+    the background); the routes exist in this opencode and answer."""
+    serve = shared_serve(anchor)
+    await serve.warm_up()  # raises on a refused or missing route
+    assert serve._providers and serve._config is not None
+
+
 async def test_a_session_made_by_opencode_run_continues_through_serve(agent, scripted):
     out = await asyncio.to_thread(
         subprocess.run, [agent.env["PATH"].split(os.pathsep)[0] + "/opencode", "run", "--format", "json"],

@@ -166,13 +166,27 @@ class ServeProcess:
         return serve
 
     async def _warm_up(self) -> None:
-        """Load, right after the start, what serve otherwise loads at its first prompt (its
-        providers and models: the first prompt of a fresh serve took seconds longer than the
-        next; issue 20). In the background: nothing waits for it, a failure is harmless."""
+        """:meth:`warm_up` in the background: nothing waits for it, a failure is harmless."""
         try:
-            await self.providers()
+            await self.warm_up()
         except Exception as exc:
             log.debug("opencode serve warm-up: %s", exc)
+
+    async def warm_up(self) -> None:
+        """Load, right after the start, what serve otherwise loads at its first prompt (the
+        first prompt of a fresh serve took seconds longer than the next; issue 20): its
+        providers and models, then its tool registry (built for the first model a prompt
+        uses: 0.5-0.6 s of that first prompt, in serve's own log). What stays in the first
+        prompt is opencode's own (its per-directory services, the model SDK's first
+        request): bench/opencode_start.py."""
+        providers = await self.providers()
+        model = str((await self.config()).get("model") or "")
+        provider_id, _, model_id = model.partition("/")
+        if not model_id:  # no default model configured: serve's default for a provider
+            provider_id, model_id = next(iter((providers.get("default") or {}).items()), ("", ""))
+        if model_id:
+            await self.json("GET", "/experimental/tool", "GET /experimental/tool",
+                            params={"provider": provider_id, "model": model_id})  # fmt: skip
 
     @staticmethod
     async def _wait_listening(
