@@ -9,7 +9,9 @@ The package has the shape of every adapter (see ``codex`` and ``opencode`` for t
 
 claude has no server mode, so nothing is shared between conversations (no pool); a
 process may be started ahead with a fresh session id (``prestart``) for the session
-that will start with that id.
+that will start with that id. A process started ahead (a standby, or a resume started
+before its first send) is sent one read-only control request at once (``warm_up``), which
+pre-pays the modules claude loads on the first line it reads.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..process import ChildProcess, private_file, private_folder
 from ..standby import Standby, running
 from .options import argv, permission_broker
 from .stream_json import ClaudeConversation
+from .warm_up import WarmUp
 
 
 class ClaudeStandby(Standby):
@@ -37,6 +40,7 @@ class ClaudeStandby(Standby):
     ):
         super().__init__(session_id)
         self.provider, self.process, self.spawned = provider, process, spawned
+        self.warm_up = WarmUp(process)
         self.taken = False
 
     @property
@@ -51,6 +55,7 @@ class ClaudeStandby(Standby):
         if self.provider._standby.get(self.session_id) is self:
             del self.provider._standby[self.session_id]
         if not self.taken:
+            await self.warm_up.settle()
             await self.process.stop()
 
 
@@ -122,7 +127,10 @@ class ClaudeCodeProvider(Provider):
             if standby.alive and standby.spawned == self._spawned(options):
                 standby.taken = True
                 return ClaudeConversation(
-                    standby.process, resume_key=None, permissions=permission_broker(options)
+                    standby.process,
+                    resume_key=None,
+                    permissions=permission_broker(options),
+                    warm_up=standby.warm_up,
                 )
             await standby.discard()
         process = await self._spawn(["--session-id", options.session_id], options)
@@ -137,8 +145,12 @@ class ClaudeCodeProvider(Provider):
         self.check_resume_key(resume_key)
         hide_key(resume_key, options.session_id)  # claude's error for an unknown key quotes it
         process = await self._spawn(["--resume", resume_key], options)
+        # caw-server resumes ahead of the first send (eager resume): warm it meanwhile.
         return ClaudeConversation(
-            process, resume_key=resume_key, permissions=permission_broker(options)
+            process,
+            resume_key=resume_key,
+            permissions=permission_broker(options),
+            warm_up=WarmUp(process),
         )
 
     async def aclose(self) -> None:

@@ -22,6 +22,7 @@ from ...permissions import claude as claude_permissions
 from ..base import Conversation, RawSink, model_error, tolerant
 from ..process import ChildProcess
 from .translate import TurnTranslator, context_tokens_of, usage_of
+from .warm_up import WarmUp
 
 _request_ids = itertools.count(1)
 log = logging.getLogger("caw.claude")
@@ -34,8 +35,10 @@ class ClaudeConversation(Conversation):
         process: ChildProcess,
         resume_key: str | None,
         permissions: PermissionBroker | None = None,
+        warm_up: WarmUp | None = None,
     ):
         self.process = process
+        self.warm_up = warm_up  # reads the process's output until the first send (warm_up.py)
         self.resume_key = resume_key
         self.permissions = permissions  # set in "ask" mode: claude's can_use_tool questions
         # claude reports the conversation's running cost; a resumed process starts from the
@@ -47,8 +50,15 @@ class ClaudeConversation(Conversation):
     def alive(self) -> bool:
         return self.process.alive
 
+    async def _settle_warm_up(self) -> None:
+        """From now on the conversation reads the process's output."""
+        if self.warm_up is not None:
+            await self.warm_up.settle()
+            self.warm_up = None
+
     async def send(self, text: str, raw: RawSink) -> AsyncIterator[Event]:
         self._interrupted = False
+        await self._settle_warm_up()
         try:
             await self.process.write_json(
                 {"type": "user", "message": {"role": "user", "content": text}}
@@ -120,6 +130,7 @@ class ClaudeConversation(Conversation):
         """claude's ``set_model`` control request (between turns: nothing else is read now)."""
         request_id = f"caw-{next(_request_ids)}"
         request = {"subtype": "set_model", "model": model}
+        await self._settle_warm_up()
         try:
             await self.process.write_json(
                 {"type": "control_request", "request_id": request_id, "request": request}
@@ -150,6 +161,7 @@ class ClaudeConversation(Conversation):
             await self.process.write_json(request)
 
     async def close(self) -> None:
+        await self._settle_warm_up()
         # Closing stdin lets claude finish writing its session file before we signal it.
         self.process.close_stdin()
         with contextlib.suppress(asyncio.TimeoutError):

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""What claude's first turn in a process costs over a warm one, phase by phase (issue 20).
+
+    .venv/bin/python bench/claude_first_turn.py [--reps 10] [--git] [--resume] [--warm-with SUBTYPES]
+
+Each rep starts ``claude -p`` as caw does (stream-json both ways, ``--session-id`` of a new
+session; with ``--resume``, also a process resuming a recorded session), waits ``--wait``
+seconds (a standby that has settled), then sends ``--turns`` turns, against caw's scripted
+model server (answers at 0 ms), offline. The variants run interleaved, rep by rep.
+
+claude reports its own timing when ``CLAUDE_CODE_EMIT_STARTUP_TIMING=1`` is set (it only
+adds fields to the ``result`` line): ``time_to_request_ms`` (the user line read -> the
+turn's model request sent), split in ``time_to_request_phases_ms``, with
+``time_to_request_cpu_ms`` (CPU the process used meanwhile) and ``time_to_request_loop_lag_ms``.
+The table printed compares the medians of the first turn and of the later (warm) turns.
+
+``--warm-with get_settings`` adds, for each variant, one that sends those control requests
+(comma-separated) to the process as soon as it starts, as caw does with ``get_settings``
+(caw/providers/claude_code/warm_up.py: what it pre-pays and what it cannot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+FLAGS = [
+    "-p", "--verbose", "--input-format", "stream-json", "--output-format", "stream-json",
+    "--include-partial-messages", "--dangerously-skip-permissions",
+    "--setting-sources=user", "--strict-mcp-config",
+]  # fmt: skip
+TIMEOUT = 120.0
+
+
+class Claude:
+    """One claude process, driven line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+
+    @classmethod
+    async def spawn(cls, cli: str, flags: list[str], env: dict[str, str], cwd: str) -> Claude:
+        proc = await asyncio.create_subprocess_exec(
+            cli, *FLAGS, *flags, env=env, cwd=cwd, limit=2**24,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def _write(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def _line(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), TIMEOUT)
+        if not line:
+            raise RuntimeError(f"claude ended (exit {await self.proc.wait()})")
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    async def control(self, subtype: str) -> str:
+        """Sends one control request; its answer's subtype (success or error)."""
+        request_id = f"warm-{uuid.uuid4().hex[:8]}"
+        await self._write(
+            {"type": "control_request", "request_id": request_id, "request": {"subtype": subtype}}
+        )
+        while True:
+            line = await self._line()
+            response = line.get("response") or {}
+            if line.get("type") == "control_response" and response.get("request_id") == request_id:
+                return str(response.get("subtype"))
+
+    async def turn(self, text: str) -> dict[str, Any]:
+        """One turn: the wall time from writing the user line to the result, and its timing."""
+        started = time.monotonic()
+        await self._write({"type": "user", "message": {"role": "user", "content": text}})
+        while True:
+            line = await self._line()
+            if line.get("type") == "result":
+                return {
+                    "wall_ms": (time.monotonic() - started) * 1000,
+                    "time_to_request_ms": line.get("time_to_request_ms"),
+                    "cpu_ms": line.get("time_to_request_cpu_ms"),
+                    "loop_lag_ms": line.get("time_to_request_loop_lag_ms"),
+                    "phases": line.get("time_to_request_phases_ms") or {},
+                }
+
+    async def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def one_process(
+    cli: str, flags: list[str], env: dict[str, str], cwd: str, args: argparse.Namespace,
+    warm_with: list[str],
+) -> list[dict[str, Any]]:  # fmt: skip
+    claude = await Claude.spawn(cli, flags, env, cwd)
+    try:
+        for subtype in warm_with:
+            await claude.control(subtype)
+        await asyncio.sleep(args.wait)
+        return [await claude.turn(f"Repeat after me: turn {i}") for i in range(args.turns)]
+    finally:
+        await claude.close()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(name: str, turns: list[list[dict[str, Any]]]) -> None:
+    first = [process[0] for process in turns]
+    warm = [turn for process in turns for turn in process[1:]]
+    print(f"\n== {name}: {len(first)} first turns, {len(warm)} warm turns (medians, ms)")
+    for key, label in (
+        ("wall_ms", "user line -> result"),
+        ("time_to_request_ms", "user line -> model request"),
+        ("cpu_ms", "CPU meanwhile"),
+        ("loop_lag_ms", "longest event-loop stall"),
+    ):
+        f = median([t[key] for t in first if t[key] is not None])
+        w = median([t[key] for t in warm if t[key] is not None])
+        print(f"  {label:28s} first {f:6.0f}  warm {w:6.0f}  (+{f - w:.0f})")
+    phases = sorted({p for t in first + warm for p in t["phases"]})
+    rows = []
+    for phase in phases:
+        f = median([t["phases"].get(phase, 0) for t in first])
+        w = median([t["phases"].get(phase, 0) for t in warm])
+        rows.append((f - w, phase, f, w))
+    print("  phases of user line -> model request (claude's time_to_request_phases_ms):")
+    for diff, phase, f, w in sorted(rows, reverse=True):
+        if f or w:
+            print(f"    {phase:24s} first {f:5.1f}  warm {w:5.1f}  (+{diff:.1f})")
+
+
+def git_tree(path: Path) -> None:
+    """A small committed git repository (claude runs git in one at start and on turn 1)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(50):
+        (path / f"f{i}.txt").write_text(f"line {i}\n")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    subprocess.run([*git, "init", "-q", "."], cwd=path, check=True)
+    subprocess.run([*git, "add", "."], cwd=path, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=path, check=True)
+
+
+async def measure(
+    args: argparse.Namespace, cli: str, env: dict[str, str], work: str
+) -> dict[str, list[list[dict[str, Any]]]]:
+    """Every variant's processes, interleaved rep by rep: each process's turns."""
+    variants: dict[str, tuple[list[str], list[str]]] = {"fresh": ([], [])}
+    if args.resume:  # a recorded session, resumed by each rep's process
+        recorded = str(uuid.uuid4())
+        one_turn = argparse.Namespace(wait=0.0, turns=1)
+        await one_process(cli, ["--session-id", recorded], env, work, one_turn, [])
+        variants["resume"] = (["--resume", recorded], [])
+    if args.warm_with:  # the same processes, sent those control requests ahead
+        for name, (flags, _) in list(variants.items()):
+            variants[f"{name}+{args.warm_with}"] = (flags, args.warm_with.split(","))
+    results: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in variants}
+    for rep in range(args.reps):
+        names = list(variants) if rep % 2 == 0 else list(reversed(variants))
+        for name in names:
+            flags, warm_with = variants[name]
+            flags = flags or ["--session-id", str(uuid.uuid4())]
+            results[name].append(await one_process(cli, flags, env, work, args, warm_with))
+        LOADS.append(os.getloadavg()[0])
+    return results
+
+
+LOADS: list[float] = []  # the 1-min load average after each rep
+
+
+def main(args: argparse.Namespace) -> None:
+    from caw.testing import ScriptedModelServer, cli_environment
+
+    root = Path(tempfile.mkdtemp(prefix="caw-claude-first-"))
+    server = ScriptedModelServer()
+    server.start()
+    try:
+        env = cli_environment("claude_code", server.base_url, root)
+        env["CLAUDE_CODE_EMIT_STARTUP_TIMING"] = "1"  # adds claude's timing to each result
+        cli = shutil.which("claude", path=env["PATH"])
+        if cli is None:
+            sys.exit("claude is not on PATH (tests/backends: npm ci)")
+        work = root / "work"
+        if args.git:
+            git_tree(work)
+        work.mkdir(exist_ok=True)
+        LOADS.append(os.getloadavg()[0])
+        results = asyncio.run(measure(args, cli, env, str(work)))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"claude first turn vs warm; cwd {'a git repository' if args.git else 'empty'}")
+    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    for name, turns in results.items():
+        report(name, turns)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10, help="processes per variant")
+    parser.add_argument("--turns", type=int, default=3, help="turns per process (>= 2)")
+    parser.add_argument("--wait", type=float, default=5.0, help="seconds before the first turn")
+    parser.add_argument("--git", action="store_true", help="work in a small git repository")
+    parser.add_argument("--resume", action="store_true", help="also time --resume processes")
+    parser.add_argument("--warm-with", default="", help="control requests to send ahead")
+    parser.add_argument("--json", default="", help="write every turn's numbers here")
+    args = parser.parse_args()
+    if args.turns < 2:
+        parser.error("--turns must be at least 2 (a first and a warm turn)")
+    return args
+
+
+if __name__ == "__main__":
+    main(parse_args())
