@@ -18,6 +18,8 @@ import pytest
 from acp import schema
 from acp.client.connection import ClientSideConnection
 
+from caw.testing import RecordedRequest, Reply, ScriptedModelServer
+
 TURN = 120  # seconds: a generous bound for one turn on a busy 2-core machine
 
 
@@ -86,6 +88,21 @@ async def caw_acp(
             init = await asyncio.wait_for(conn.initialize(protocol_version=1), 60)
             assert init.protocol_version == 1
             yield conn, proc
+
+
+def stream_the_fact_slowly(scripted: ScriptedModelServer) -> None:
+    """The fact's answer streams over 0.3 s, as a real model's does. From an instant model a
+    client may get it in one chunk (opencode's turn ends with its POST's answer, which fills in
+    at once what its event stream has not delivered yet), and the flows check it streams."""
+
+    def spread(request: RecordedRequest, reply: Reply) -> Reply | None:
+        texts = request.user_texts()
+        if request.kind == "main" and texts and "deploy target is staging-eu" in texts[-1]:
+            reply.slow = 0.3
+            return reply
+        return None
+
+    scripted.set_responder(spread)
 
 
 def text_block(text: str) -> schema.TextContentBlock:

@@ -208,8 +208,11 @@ def test_malformed_resume_key_is_rejected_before_any_process(provider, env, bad_
 def test_events_stream_before_the_turn_returns(provider, env, scripted):
     seen: list[caw.Event] = []
     with Agent(provider=provider, env=env).start_session() as session:
+        # Spread over time, as a real model's answer: an instant one may reach caw in one piece
+        # (opencode's turn ends with its POST's answer, which fills in what its stream has not sent).
         turn = session.send(
-            "Repeat after me: the quick brown fox jumps over the lazy dog", on_event=seen.append
+            "[[slow:0.5]] Repeat after me: the quick brown fox jumps over the lazy dog",
+            on_event=seen.append,
         )
     texts = [e for e in seen if isinstance(e, caw.TextDelta)]
     assert len(texts) > 1, "the answer should arrive as several deltas"
