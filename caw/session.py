@@ -39,6 +39,7 @@ from .logs import full_logging
 from .models import AttachmentRef, Trajectory, Turn, TurnError, utcnow
 from .pricing import PricingError, estimate_cost
 from .providers.base import Conversation, ConversationOptions, Provider, check_option_values
+from .recorder import SessionRecorder, Write
 from .store import SessionDir
 from .titles import title_from_message
 from .turn_assembly import TurnAssembler
@@ -76,6 +77,8 @@ class AsyncSession:
         self.options = options
         self.trajectory = trajectory
         self._dir = session_dir
+        # its writes, all but the turn's own record off the answer's path (caw.recorder)
+        self._recorder = SessionRecorder(session_dir) if session_dir is not None else None
         self._conversation = conversation
         self._resume_key = resume_key
         self.turn_timeout = turn_timeout
@@ -212,10 +215,9 @@ class AsyncSession:
         number = len(self.trajectory.turns) + 1
         turn = Turn(index=number - 1, input=message, attachments=attachments)
         assembler = TurnAssembler(turn)
-        self._persist(turn, lambda d: d.begin_turn(number, prompt))
-        self._persist(
-            turn, lambda d: d.log({"type": "turn_start", "turn": number, "input": message})
-        )
+        await self._settle_previous()  # the turn before is on disk before this one starts
+        self._later(lambda d: d.begin_turn(number, prompt))
+        self._later(lambda d: d.log({"type": "turn_start", "turn": number, "input": message}))
         self._cancel_requested = False
         if full_logging():
             log.info("session %s turn %d > %s", self.session_id, number, message)
@@ -224,7 +226,8 @@ class AsyncSession:
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
         def raw_sink(record: dict[str, Any]) -> None:
-            self._persist(turn, lambda d: d.append_raw(number, record))
+            if self._recorder is not None:
+                self._recorder.append_raw(number, record)
 
         async def pump() -> None:
             try:
@@ -268,7 +271,7 @@ class AsyncSession:
             await asyncio.shield(self._wind_down(conv, pumping))
             turn.stop_reason = "cancelled"
             await asyncio.shield(self._note_changes(turn, number, snapshot))
-            self._record_unfinished(turn, number, started, assembler)
+            await asyncio.shield(self._record_unfinished(turn, number, started, assembler))
             raise
         except BaseException as exc:
             if not pumping.done():
@@ -284,11 +287,11 @@ class AsyncSession:
                 "kind": turn.error.kind,
                 "error": str(exc),
             }
-            self._persist(turn, lambda d: d.log(record))
+            self._later(lambda d: d.log(record))
             if isinstance(exc, BackendFailed) and not conv.alive:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
             await asyncio.shield(self._note_changes(turn, number, snapshot))
-            self._record_unfinished(turn, number, started, assembler)
+            await asyncio.shield(self._record_unfinished(turn, number, started, assembler))
             raise
         finally:
             self.options.emit = None
@@ -302,7 +305,7 @@ class AsyncSession:
             turn.stop_reason = "cancelled"
         self._price(turn)
         await self._note_changes(turn, number, snapshot)
-        self._record(turn, number)
+        await self._record(turn, number)
         log.info(
             "session %s turn %d ended (%s, %d ms)",
             self.session_id,
@@ -316,7 +319,7 @@ class AsyncSession:
             raise TurnCancelled(turn=turn)
         return turn
 
-    def _record_unfinished(
+    async def _record_unfinished(
         self, turn: Turn, number: int, started: float, assembler: TurnAssembler
     ) -> None:
         """A failed or cancelled turn stays in the record (status and error say how it ended),
@@ -324,7 +327,7 @@ class AsyncSession:
         assembler.finish()
         turn.duration_ms = int((time.perf_counter() - started) * 1000)
         self._price(turn)
-        self._record(turn, number, confirms_key=False)
+        await self._record(turn, number, confirms_key=False)
 
     def _price(self, turn: Turn) -> None:
         """A turn whose CLI reported no cost (codex; claude's first turn after a resume) is
@@ -391,13 +394,22 @@ class AsyncSession:
     def _adopt_resume_key(self, conv: Conversation, turn: Turn) -> None:
         if conv.resume_key and conv.resume_key != self._resume_key:
             self._resume_key = conv.resume_key
-            self._persist(turn, lambda d: d.save_handle(self.handle()))
+            self._save_handle(turn)
 
-    def _record(self, turn: Turn, number: int, *, confirms_key: bool = True) -> None:
+    def _save_handle(self, turn: Turn) -> None:
+        """handle.json now (a kill -9 after the answer still leaves it), fsynced later."""
+        handle = self.handle()
+        self._persist(turn, lambda d: d.save_handle(handle, fsync=False))
+        self._later(lambda d: d.sync(d.path / "handle.json"))
+
+    async def _record(self, turn: Turn, number: int, *, confirms_key: bool = True) -> None:
+        """The turn into the record before its answer is returned: trajectory.json (whole
+        on disk once renamed: a kill -9 after the answer loses nothing of it). Its raw lines,
+        log line and fsyncs follow on the writer thread, done before the next turn starts."""
         if confirms_key and self._key_unconfirmed:
             # the backend took the key: now it may replace the stored one
             self._key_unconfirmed = False
-            self._persist(turn, lambda d: d.save_handle(self.handle()))
+            self._save_handle(turn)
         for hook in self.options.on_turn:  # caw.tools: subagent trajectories onto their blocks
             hook(turn)
         self.trajectory.turns.append(turn)
@@ -408,36 +420,68 @@ class AsyncSession:
                 if isinstance(given, str) and given.strip()
                 else title_from_message(turn.input)
             ) or None
-        self._persist(turn, lambda d: d.save_trajectory(self.trajectory))
-        self._persist(
-            turn,
-            lambda d: d.log(
-                {
-                    "type": "turn_end",
-                    "turn": number,
-                    "stopReason": turn.stop_reason,
-                    "result": turn.result,
-                    "usage": turn.usage.to_wire(),
-                }
-            ),
-        )
+        if self._recorder is not None:
+            self._persist(turn, lambda d: self._save_trajectory())
+        end = {
+            "type": "turn_end",
+            "turn": number,
+            "stopReason": turn.stop_reason,
+            "result": turn.result,
+            "usage": turn.usage.to_wire(),
+        }
+        self._later(lambda d: d.log(end))
 
-    def _persist(self, turn: Turn, write: Callable[[SessionDir], None]) -> None:
-        """Run a store write; a failure becomes a warning on the turn, never a lost answer."""
+    def _persist(self, turn: Turn, write: Write) -> None:
+        """Run a store write now; a failure becomes a warning on the turn, never a lost answer."""
         if self._dir is None:
             return
         try:
             write(self._dir)
         except PersistenceFailed as exc:
-            if str(exc) not in turn.warnings:
-                log.warning("session %s: %s", self.session_id, exc)
-                turn.warnings.append(str(exc))
+            self._warn(turn, [str(exc)])
+
+    def _warn(self, turn: Turn, failures: list[str]) -> None:
+        for failure in failures:
+            if failure not in turn.warnings:
+                log.warning("session %s: %s", self.session_id, failure)
+                turn.warnings.append(failure)
+
+    def _later(self, write: Write) -> None:
+        """Queue a store write on the writer thread (caw.recorder); its failure is reported
+        by the next :meth:`_settle_previous`."""
+        if self._recorder is not None:
+            self._recorder.later(write)
+
+    async def _settle_previous(self) -> None:
+        """Wait for the queued writes (the last turn's raw lines, log line and fsyncs); a
+        failure among them becomes a warning on that turn, on disk with the next save."""
+        if self._recorder is None:
+            return
+        failures = await self._recorder.settle()
+        if failures and self.trajectory.turns:
+            self._warn(self.trajectory.turns[-1], failures)
+            self._recorder.turn_changed(len(self.trajectory.turns) - 1)
+        elif failures:
+            for failure in failures:
+                log.warning("session %s: %s", self.session_id, failure)
+
+    async def flush(self) -> None:
+        """Wait until everything recorded so far is on disk, fsynced (a turn's log line and
+        fsyncs follow its answer; the next send and :meth:`end` wait for them anyway)."""
+        if self._recorder is not None:
+            for failure in await self._recorder.settle():
+                log.warning("session %s: %s", self.session_id, failure)
+
+    def _save_trajectory(self) -> None:
+        assert self._recorder is not None
+        self._recorder.save_trajectory(self.trajectory)
 
     def rename(self, title: str) -> None:
         """Give the session a new title (kept in its data dir folder)."""
         self.trajectory.session_title = " ".join(title.split())
-        if self._dir is not None:
-            self._dir.save_trajectory(self.trajectory)
+        if self._recorder is not None:
+            self._recorder.settle_now()
+            self._save_trajectory()
 
     # --- review and revert (caw.changes) -------------------------------------------------
 
@@ -528,8 +572,9 @@ class AsyncSession:
             self._restart_needed = True
         if model is not None or reasoning is not None:
             self._backend_stale = True
-            if self._dir is not None:
-                self._dir.save_trajectory(self.trajectory)
+            if self._recorder is not None:
+                self._recorder.settle_now()
+                self._save_trajectory()
 
     async def cancel(self) -> bool:
         """Stop the running turn (its ``send`` raises TurnCancelled). False if none runs."""
@@ -569,6 +614,7 @@ class AsyncSession:
                 self.trajectory.completed_at = utcnow()
                 if self._dir is not None:
                     try:
+                        await self.flush()
                         self._dir.save_trajectory(self.trajectory)
                         self._dir.log({"type": "session_end"})
                     except CawError as exc:

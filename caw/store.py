@@ -67,20 +67,22 @@ class TrajectoryCorrupted(CawError, ValueError):
     kind = "trajectoryCorrupted"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
     """Write ``text`` to ``path`` via a private temp file + fsync + rename."""
-    atomic_write_bytes(path, text.encode("utf-8"), FILE_MODE)
+    atomic_write_bytes(path, text.encode("utf-8"), FILE_MODE, fsync=fsync)
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int, *, fsync: bool = True) -> None:
     """``data`` into ``path`` through a temporary file beside it, fsync and a rename, so a
-    reader (or a crash) never sees half a file; the file gets ``mode``."""
+    reader (or a crash) never sees half a file; the file gets ``mode``. ``fsync=False``: the
+    caller syncs it later (:meth:`SessionDir.sync`); a killed process still leaves it whole."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -90,9 +92,15 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int) -> None:
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line, all or nothing: a failed write (a full disk) is cut off again,
+    _append_lines(path, [record])
+
+
+def _append_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append JSON lines, all or nothing: a failed write (a full disk) is cut off again,
     so it cannot leave a torn line that would run into the next one."""
-    data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+    data = "".join(
+        json.dumps(record, separators=(",", ":"), default=str) + "\n" for record in records
+    ).encode("utf-8")
     fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
         size = os.fstat(fd).st_size
@@ -145,6 +153,38 @@ class SessionDir:
             atomic_write_text(
                 self.trajectory_path, trajectory.model_dump_json(by_alias=True, indent=2)
             )
+
+    def write_trajectory_text(self, text: str) -> None:
+        """trajectory.json from its text (caw.recorder): written beside it and renamed over
+        it, so a reader or a kill never sees half of it; fsynced later (:meth:`sync`). The
+        temporary file has a fixed name: only the holder of the session's writer lock writes."""
+        tmp = self.path / ".trajectory.json.tmp"
+        with self._guard("write trajectory.json"):
+            fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            try:
+                try:
+                    view = memoryview(text.encode("utf-8"))
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+                os.replace(tmp, self.trajectory_path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+
+    def sync(self, path: Path) -> None:
+        """fsync a file written with ``fsync=False`` (gone since: nothing to do)."""
+        with self._guard(f"sync {path.name}"):
+            try:
+                fd = open_nofollow(path, os.O_RDONLY, FILE_MODE)
+            except FileNotFoundError:
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def load_trajectory(self) -> Trajectory | None:
         """The stored trajectory (None if there is none). One that cannot be read raises
@@ -232,9 +272,9 @@ class SessionDir:
         self.save_trajectory(trajectory)
         return trajectory
 
-    def save_handle(self, handle: ResumeHandle) -> None:
+    def save_handle(self, handle: ResumeHandle, *, fsync: bool = True) -> None:
         with self._guard("write handle.json"):
-            atomic_write_text(self.path / "handle.json", handle.encode())
+            atomic_write_text(self.path / "handle.json", handle.encode(), fsync=fsync)
 
     def load_handle(self) -> ResumeHandle | None:
         try:
@@ -260,8 +300,11 @@ class SessionDir:
             (self.turns_dir / f"{number:03d}_raw_output.jsonl").unlink(missing_ok=True)
 
     def append_raw(self, number: int, record: dict[str, Any]) -> None:
+        self.append_raw_lines(number, [record])
+
+    def append_raw_lines(self, number: int, records: list[dict[str, Any]]) -> None:
         with self._guard("append the raw output"):
-            _append_line(self.turns_dir / f"{number:03d}_raw_output.jsonl", record)
+            _append_lines(self.turns_dir / f"{number:03d}_raw_output.jsonl", records)
 
 
 @contextlib.contextmanager

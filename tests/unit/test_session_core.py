@@ -122,7 +122,8 @@ async def test_turns_are_recorded_and_the_handle_appears_after_the_first_send(tm
     on_disk = caw.Trajectory.model_validate_json(
         (tmp_path / "sessions/s1/trajectory.json").read_text()
     )
-    assert on_disk.num_turns == 1
+    assert on_disk.num_turns == 1  # on disk when the answer is returned
+    await session.flush()  # the raw lines and the log line follow it (caw.recorder)
     assert json.loads((tmp_path / "sessions/s1/turns/001_raw_output.jsonl").read_text()) == {
         "echo": "hello"
     }
