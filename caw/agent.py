@@ -187,9 +187,8 @@ class AsyncAgent:
         session = None
         try:
             await self.tools.attach(options, trajectory, self.provider)
-            if sdir is not None:
-                sdir.save_trajectory(trajectory)
             session = self._session(self.provider, options, trajectory, sdir, None)
+            session.save_record()
             await session.open_backend()
         except BaseException:  # a failed start leaves its folder free
             if session is not None:
@@ -291,19 +290,19 @@ class AsyncAgent:
                 stored = sdir.load_handle()
             except InvalidHandle:  # an unreadable record: nothing worth keeping
                 stored = None
-            if stored is None or stored == handle:
+            if stored is None:
                 sdir.save_handle(handle)
-            else:
+            elif stored != handle:
                 # Another key is on record: keep it until this one has proved itself in a turn,
                 # so that a wrong or stale handle cannot destroy the session's stored key.
                 key_unconfirmed = True
-            sdir.save_trajectory(trajectory)
         await self.tools.attach(options, trajectory, handle.provider)
         session = None
         try:
             session = self._session(
                 handle.provider, options, trajectory, sdir, handle.resume_key, key_unconfirmed
             )
+            session.save_record()
             if start_backend:
                 await session.open_backend()
         except BaseException:

@@ -420,8 +420,7 @@ class AsyncSession:
                 if isinstance(given, str) and given.strip()
                 else title_from_message(turn.input)
             ) or None
-        if self._recorder is not None:
-            self._persist(turn, lambda d: self._save_trajectory())
+        self._persist(turn, lambda d: self.save_record())
         end = {
             "type": "turn_end",
             "turn": number,
@@ -472,16 +471,18 @@ class AsyncSession:
             for failure in await self._recorder.settle():
                 log.warning("session %s: %s", self.session_id, failure)
 
-    def _save_trajectory(self) -> None:
-        assert self._recorder is not None
-        self._recorder.save_trajectory(self.trajectory)
+    def save_record(self) -> None:
+        """trajectory.json as the session stands (PersistenceFailed if it cannot be written);
+        its fsync follows on the writer thread."""
+        if self._recorder is not None:
+            self._recorder.save_trajectory(self.trajectory)
 
     def rename(self, title: str) -> None:
         """Give the session a new title (kept in its data dir folder)."""
         self.trajectory.session_title = " ".join(title.split())
         if self._recorder is not None:
             self._recorder.settle_now()
-            self._save_trajectory()
+            self.save_record()
 
     # --- review and revert (caw.changes) -------------------------------------------------
 
@@ -574,7 +575,7 @@ class AsyncSession:
             self._backend_stale = True
             if self._recorder is not None:
                 self._recorder.settle_now()
-                self._save_trajectory()
+                self.save_record()
 
     async def cancel(self) -> bool:
         """Stop the running turn (its ``send`` raises TurnCancelled). False if none runs."""
