@@ -6,6 +6,7 @@ and ``opencode run --format json`` sent against the scripted model server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -16,6 +17,7 @@ from caw.errors import BackendFailed, InvalidHandle, ModelError, UsageLimitReach
 from caw.events import TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
 from caw.providers.base import ConversationOptions
 from caw.providers.opencode import OpenCodeProvider
+from caw.providers.opencode import serve as serve_module
 from caw.providers.opencode.options import (
     DENY_MESSAGE,
     closest_variant,
@@ -283,6 +285,71 @@ async def test_an_interrupt_before_opencode_took_the_prompt_is_repeated_when_it_
         ],
     )
     assert conv.serve.calls == [("POST", f"/session/{SES}/abort", None)] * 2
+
+
+class AnsweringServe(StubServe):
+    """A serve whose turn POST answers ``Noted: color is blue.``; ``stream(conv, user)`` is
+    what its event stream delivers (called as the POST is made, or after it has answered)."""
+
+    def __init__(self, stream, before_answer=True):
+        super().__init__()
+        self.stream, self.before_answer = stream, before_answer
+
+    async def request(self, method, path, what, **kwargs):
+        if not path.endswith("/message"):
+            return await super().request(method, path, what, **kwargs)
+        user = kwargs["json"]["messageID"]
+        (conv,) = self.listeners[SES]
+        if self.before_answer:
+            self.stream(conv, user)
+        else:
+            asyncio.get_running_loop().call_later(0.05, self.stream, conv, user)
+        info = {"id": ASSISTANT, "parentID": user, "role": "assistant", "sessionID": SES,
+                "time": {"created": 1, "completed": 2}}  # fmt: skip
+        text = {"id": "prt_text", "messageID": ASSISTANT, "sessionID": SES, "type": "text",
+                "text": "Noted: color is blue.", "time": {"start": 1, "end": 2}}  # fmt: skip
+        return httpx.Response(200, json={"info": info, "parts": [text]})
+
+
+def streamed_start(conv, user):
+    """The stream up to the answer's first delta: its message is made, not yet completed."""
+    for event in (
+        assistant(parent=user),
+        part(id="prt_text", type="text", text="", time={"start": 1}),
+        delta("Noted: "),
+    ):
+        conv._feed(event)
+
+
+async def turn_events(conv, monkeypatch):
+    # A stream that never catches up would hold the turn this long: no test may reach it.
+    monkeypatch.setattr(serve_module, "CATCH_UP", 3600.0)
+
+    async def collect():
+        return [event async for event in conv.send("My color is blue.", lambda _: None)]
+
+    return await asyncio.wait_for(collect(), 60)
+
+
+async def test_the_turn_ends_with_its_answer_once_the_stream_has_reached_its_message(monkeypatch):
+    options = ConversationOptions(session_id="s", cwd="/tmp", permission_mode="bypass")
+    conv = ServeConversation(None, AnsweringServe(streamed_start), SES, options, None, None)  # type: ignore[arg-type]
+    # The stream never delivers the message's end: the answer fills in the rest of its text.
+    assert await turn_events(conv, monkeypatch) == [
+        TextDelta(text="Noted: "),
+        TextDelta(text="color is blue."),
+    ]
+
+
+async def test_the_turn_waits_for_a_stream_that_has_not_reached_its_answer_yet(monkeypatch):
+    options = ConversationOptions(session_id="s", cwd="/tmp", permission_mode="bypass")
+    serve = AnsweringServe(streamed_start, before_answer=False)
+    conv = ServeConversation(None, serve, SES, options, None, None)  # type: ignore[arg-type]
+    # What the stream delivers after the POST answered still comes first, in its order.
+    assert await turn_events(conv, monkeypatch) == [
+        TextDelta(text="Noted: "),
+        TextDelta(text="color is blue."),
+    ]
 
 
 def test_ids_have_opencodes_shape_and_ascend():
