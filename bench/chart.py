@@ -9,7 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from harness import FLOOR, LIBRARY, OLD, SERVER, VARIANT_LABELS
+from harness import FLOOR, LIBRARY, OLD, PROVIDERS, SERVER, VARIANT_LABELS
+from report import first_answer_comparison
 
 COLORS = {FLOOR: "#9e9e9e", LIBRARY: "#4c78a8", SERVER: "#f58518", OLD: "#b279a2"}
 
@@ -65,43 +66,76 @@ def draw(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-# The first answer (phases.first_answer): bars per provider, against its warm turn.
-FIRST_BARS = (
-    ("new_chat", "warm", "warm turn", "#9e9e9e"),
-    ("new_chat", "standby", "new chat", "#f58518"),
-    ("new_chat", "no_standby", "new chat, --standby 0", "#e45756"),
-    ("reopened", "send_after_gap", "reopened: send 1 s after resume", "#4c78a8"),
-    ("reopened", "resume_to_answer", "reopened: resume -> answer", "#72b7b2"),
-    ("idle", "new_chat", "new chat beside idle sessions", "#54a24b"),
-)
+# The first answer (phases.first_answer), next to the bare CLI and caw 0.1.9: one panel per
+# provider, groups of bars per situation; a series keeps its colour across the groups.
+FIRST_SERIES = {
+    "floor": ("bare CLI (a new CLI process)", "#9e9e9e"),
+    "old": ("caw 0.1.9 (a new CLI process every turn)", "#b279a2"),
+    "server": ("caw-server", "#f58518"),
+    "gap": ("caw-server: send 1 s after resume", "#4c78a8"),
+    "no_standby": ("caw-server --standby 0", "#e45756"),
+    "idle": ("caw-server beside idle sessions", "#54a24b"),
+}
+
+
+def _first_groups(results: dict[str, Any], provider: str) -> list[tuple[str, dict[str, float]]]:
+    """(group label, {series: median}) for one provider; series without a figure are left out."""
+    first = results.get("first") or {}
+    compared = first_answer_comparison(results, provider)
+    nc = (first.get("new_chat") or {}).get(provider) or {}
+    idle = (first.get("idle") or {}).get(provider) or {}
+    gap = compared["reopened_gap"][SERVER]
+    groups = [
+        ("new chat", {**_series(compared["new_chat"]), "no_standby": _med(nc.get("no_standby")),
+                      "idle": _med(idle.get("new_chat"))}),
+        ("reopened editor\n(resume -> answer)", {**_series(compared["reopened"]), "gap": gap}),
+        ("warm turn", _series(compared["warm"])),
+    ]  # fmt: skip
+    return [(label, {k: v for k, v in bars.items() if v is not None}) for label, bars in groups]
+
+
+def _series(cells: dict[str, float | None]) -> dict[str, float | None]:
+    return {"floor": cells[FLOOR], "old": cells[OLD], "server": cells[SERVER]}
+
+
+def _med(s: dict[str, Any] | None) -> float | None:
+    return s["median"] if s and s.get("n") else None
 
 
 def draw_first(results: dict[str, Any], path: Path) -> None:
     first = results.get("first") or {}
-    providers = [p for p in (first.get("new_chat") or {}) if first["new_chat"][p]]
+    providers = [p for p in PROVIDERS if (first.get("new_chat") or {}).get(p)]
     if not providers:
         return
-    fig, ax = plt.subplots(figsize=(11, 5.4))
-    width = 0.8 / len(FIRST_BARS)
-    for i, (phase, key, label, color) in enumerate(FIRST_BARS):
-        xs, med = [], []
-        for j, provider in enumerate(providers):
-            s = ((first.get(phase) or {}).get(provider) or {}).get(key) or {}
-            if s.get("n"):
-                xs.append(j + (i - (len(FIRST_BARS) - 1) / 2) * width)
-                med.append(s["median"])
-        bars = ax.bar(xs, med, width, color=color, label=label)
-        for bar, value in zip(bars, med, strict=False):
-            text = f"{value * 1000:.0f}" if value < 1 else f"{value:.1f}s"
-            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=7,
-                        xytext=(0, 2), textcoords="offset points")  # fmt: skip
-    ax.set_xticks(range(len(providers)), providers)
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds (median; log scale)\nbar labels in ms")
-    ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8)
-    ax.set_title("The first answer through caw-server (real CLIs, scripted local model at 0 ms)")
-    fig.tight_layout()
+    fig, axes = plt.subplots(
+        1, len(providers), figsize=(5.2 * len(providers), 5.4), squeeze=False, sharey=True
+    )
+    seen: dict[str, Any] = {}
+    for ax, provider in zip(axes[0], providers, strict=True):
+        groups = _first_groups(results, provider)
+        for j, (_, bars) in enumerate(groups):
+            width = 0.8 / max(len(bars), 1)
+            for i, (series, value) in enumerate(bars.items()):
+                label, color = FIRST_SERIES[series]
+                x = j + (i - (len(bars) - 1) / 2) * width
+                seen[series] = ax.bar(x, value, width, color=color, label=label)
+                text = f"{value * 1000:.0f}" if value < 1 else f"{value:.1f}s"
+                ax.annotate(text, (x, value), ha="center", va="bottom", fontsize=7,
+                            xytext=(0, 2), textcoords="offset points")  # fmt: skip
+        ax.set_xticks(range(len(groups)), [label for label, _ in groups], fontsize=8)
+        ax.set_yscale("log")
+        ax.set_title(provider)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].set_ylabel("seconds until the answer (median; log scale)\nbar labels in ms")
+    order = [s for s in FIRST_SERIES if s in seen]
+    sessions = {str(((first.get("idle") or {}).get(p) or {}).get("sessions")) for p in providers}
+    labels = [FIRST_SERIES[s][0] for s in order]
+    if "idle" in order and len(sessions) == 1:
+        labels[order.index("idle")] = f"caw-server beside {sessions.pop()} idle sessions"
+    fig.legend([seen[s] for s in order], labels, loc="lower center", ncol=3, fontsize=8)
+    fig.suptitle("The first answer: caw-server next to the bare CLI and caw 0.1.9"
+                 " (real CLIs, scripted local model at 0 ms)")  # fmt: skip
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -205,6 +205,85 @@ def _med(s: dict[str, Any] | None) -> float | None:
     return (s or {}).get("median") if (s or {}).get("n") else None
 
 
+# The first answer's situations, next to what the bare CLI and caw 0.1.9 pay for them.
+FIRST_SITUATIONS = {
+    "new_chat": "new chat",
+    "reopened_gap": "reopened: send 1 s after resume",
+    "reopened": "reopened: resume -> answer, no gap",
+    "warm": "warm turn",
+}
+
+
+def first_answer_comparison(
+    results: dict[str, Any], provider: str
+) -> dict[str, dict[str, float | None]]:
+    """Medians per situation (FIRST_SITUATIONS) for the bare CLI, caw 0.1.9 and caw-server.
+
+    caw-server's come from phases.first_answer; the others from the same run's turns phase (model
+    at 0 ms, as in phases.first_answer) and resume phase, None when that phase was not run:
+    - new chat: the bare CLI's and 0.1.9's start + first answer (turn 1 of the turns phase);
+    - reopened: the bare CLI resuming in a new process until its first answer (resume phase);
+      caw 0.1.9 has no daemon to resume ahead (its resume_session only keeps the id) and starts
+      a new CLI process resuming the conversation at every send, so its figure for both
+      reopened rows is its per-turn median (turns 2..N);
+    - warm turn: the bare CLI's turns 2..N; 0.1.9's per turn (it has no warm turn).
+    """
+    turns = (results.get("turns") or {}).get("0") or {}
+    cols = turns.get(provider) or {}
+
+    def start_and_first(key: str) -> float | None:
+        c = cols.get(key) or {}
+        if "first_turn_seconds" not in c:
+            return None
+        return float((c.get("open_seconds") or 0) + c["first_turn_seconds"])
+
+    floor_turn, old_turn = _median(turns, provider, FLOOR), _median(turns, provider, OLD)
+    floor_resume = _med(
+        (((results.get("resume") or {}).get(provider) or {}).get("floor") or {}).get(
+            "resume_to_answer"
+        )
+    )
+    fa = results.get("first") or {}
+    nc = (fa.get("new_chat") or {}).get(provider) or {}
+    ro = (fa.get("reopened") or {}).get(provider) or {}
+    return {
+        "new_chat": {FLOOR: start_and_first(FLOOR), OLD: start_and_first(OLD), SERVER: _med(nc.get("standby"))},
+        "reopened_gap": {FLOOR: floor_resume, OLD: old_turn, SERVER: _med(ro.get("send_after_gap"))},
+        "reopened": {FLOOR: floor_resume, OLD: old_turn, SERVER: _med(ro.get("resume_to_answer"))},
+        "warm": {FLOOR: floor_turn, OLD: old_turn, SERVER: _med(nc.get("warm"))},
+    }  # fmt: skip
+
+
+def first_answer_comparison_table(results: dict[str, Any]) -> list[str]:
+    """caw-server's first answer against the bare CLI's and caw 0.1.9's, per provider and situation."""
+    fa = results.get("first") or {}
+    providers = [
+        p
+        for p in PROVIDERS
+        if ((fa.get("new_chat") or {}).get(p) or (fa.get("reopened") or {}).get(p))
+    ]
+    if not providers:
+        return []
+    lines = [
+        "Next to the bare CLI and caw 0.1.9 (the same run's turns phase at 0 ms and resume phase; – where"
+        " that phase or column was not run). New chat: the bare CLI's and 0.1.9's start + first answer."
+        " Reopened: the bare CLI resuming in a new process until its first answer; caw 0.1.9 starts a new"
+        " CLI process resuming the conversation at every send, so its figure there is its per-turn time."
+        " Ratios: caw-server's time / theirs (below 1x: caw-server answers sooner).",
+        "",
+        "| provider | situation | bare CLI | caw 0.1.9 | caw-server | caw-server / bare CLI | caw-server / caw 0.1.9 |",
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for provider in providers:
+        for situation, cells in first_answer_comparison(results, provider).items():
+            floor, old, srv = cells[FLOOR], cells[OLD], cells[SERVER]
+            lines.append(
+                f"| {provider} | {FIRST_SITUATIONS[situation]} | {_s(floor)} | {_s(old)} | {_s(srv)} "
+                f"| {_ratio(srv, floor)} | {_ratio(srv, old)} |"
+            )
+    return lines + [""]
+
+
 def first_answer_tables(results: dict[str, Any]) -> list[str]:
     """phases.first_answer: the first answer against a warm turn (issue 20)."""
     fa = results.get("first")
@@ -255,7 +334,7 @@ def first_answer_tables(results: dict[str, Any]) -> list[str]:
             *rows,
             "",
         ]
-    return lines
+    return lines + first_answer_comparison_table(results)
 
 
 def concurrency_table(results: dict[str, Any]) -> list[str]:

@@ -56,3 +56,13 @@ def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
     report = (out / "results.md").read_text()
     assert report.startswith("# caw benchmark results") and "### Targets (issue 6)" in report
     assert "### The first answer (issue 20)" in report
+    # ... next to the bare CLI (turns and resume phases of the same run); no caw 0.1.9 in quick mode.
+    tables = (line.strip().strip("|").split("|") for line in report.splitlines())
+    rows = {(cells[0], cells[1]): cells[2:] for cells in ([c.strip() for c in t] for t in tables)
+            if len(cells) == 7 and cells[0] == "claude_code"}  # fmt: skip
+    for situation in ("new chat", "reopened: resume -> answer, no gap", "warm turn"):
+        bare, old, server, to_bare, to_old = rows[("claude_code", situation)]
+        assert "–" not in (bare, server) and to_bare.endswith("x") and old == to_old == "–", (
+            situation
+        )
+    assert (out / "first-answer.png").stat().st_size > 0
