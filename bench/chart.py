@@ -108,7 +108,11 @@ def draw_first(results: dict[str, Any], path: Path) -> None:
     if not providers:
         return
     fig, axes = plt.subplots(
-        1, len(providers), figsize=(5.2 * len(providers), 5.4), squeeze=False, sharey=True
+        1,
+        len(providers),
+        figsize=(max(5.2 * len(providers), 10.5), 5.4),
+        squeeze=False,
+        sharey=True,
     )
     seen: dict[str, Any] = {}
     for ax, provider in zip(axes[0], providers, strict=True):
@@ -133,9 +137,9 @@ def draw_first(results: dict[str, Any], path: Path) -> None:
     if "idle" in order and len(sessions) == 1:
         labels[order.index("idle")] = f"caw-server beside {sessions.pop()} idle sessions"
     fig.legend([seen[s] for s in order], labels, loc="lower center", ncol=3, fontsize=8)
-    fig.suptitle("The first answer: caw-server next to the bare CLI and caw 0.1.9"
-                 " (real CLIs, scripted local model at 0 ms)")  # fmt: skip
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.suptitle("The first answer: caw-server next to the bare CLI and caw 0.1.9\n"
+                 "(real CLIs, scripted local model at 0 ms)", fontsize=11)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.08, 1, 0.93))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
