@@ -268,7 +268,9 @@ def first_answer_comparison_table(results: dict[str, Any]) -> list[str]:
         "Next to the bare CLI and caw 0.1.9 (the same run's turns phase at 0 ms and resume phase; – where"
         " that phase or column was not run). New chat: the bare CLI's and 0.1.9's start + first answer."
         " Reopened: the bare CLI resuming in a new process until its first answer; caw 0.1.9 starts a new"
-        " CLI process resuming the conversation at every send, so its figure there is its per-turn time."
+        " CLI process resuming the conversation at every send, so its figure there (and as its warm turn)"
+        " is its per-turn time. caw-server's figures, its warm turn included, are the table's above;"
+        " the others were measured at another moment of the run, not interleaved with them."
         " Ratios: caw-server's time / theirs (below 1x: caw-server answers sooner).",
         "",
         "| provider | situation | bare CLI | caw 0.1.9 | caw-server | caw-server / bare CLI | caw-server / caw 0.1.9 |",

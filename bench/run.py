@@ -8,7 +8,7 @@
 Every measurement drives the real pinned CLIs (tests/backends) against caw's
 scripted model server on 127.0.0.1 (offline, deterministic). Writes
 ``results.json``, ``results.md`` and, with matplotlib installed (the ``bench``
-extra), ``latency.png`` to ``--out``.
+extra), ``latency.png`` and ``first-answer.png`` to ``--out``.
 """
 
 from __future__ import annotations
