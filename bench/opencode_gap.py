@@ -21,13 +21,18 @@ tens of ms between runs on a loaded machine, caw's own time does not, so compare
 Findings (2026-11-30, load 3.5-6 on 2 cores): the rules and caw's message id cost nothing
 measurable inside opencode (POST medians ask / bypass / floor within +-10 ms, either order
 from run to run); caw waited for the event stream to deliver the answer's end after the POST
-returned, which lags it by 5-14 ms (more under load), and now ends the turn with the POST.
+returned, which lags it by 5-14 ms (39 ms at load 15), and now ends the turn with the POST.
+What is left between bench/run.py's floor and caw-server columns is caw's own time (2.5-3 ms
+without a data dir, 5-8 ms with one, at load 4-15) and each column's serve being a process
+of its own: four identical serves, driven alike and interleaved, had medians 109-130 ms at
+load 7-9, their order changing between the first and second half of the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -106,6 +111,7 @@ async def main(rounds: int) -> None:
     await ask.end()
     await bypass.end()
     model.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
