@@ -17,6 +17,8 @@ import pytest
 
 from caw import AsyncAgent
 from caw.client import RpcError
+from caw.handle import decode_handle
+from caw.store import Store
 from tests.support.procs import descendants
 
 from .conftest import PROVIDERS, TURN, LeakScan
@@ -50,14 +52,17 @@ async def test_handle_files_are_private_and_written_atomically(
         for path in [data, data / "sessions", *data.rglob("*")]:
             assert mode(path) == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode(path))}"
 
-        # Rewriting it (resuming does) replaces the file by rename: a reader of the old one
-        # (here a hard link to it) still sees the whole old content, never a torn write.
+        # Resuming with the stored handle leaves the file alone; rewriting it (a new key does)
+        # replaces the file by rename: a reader of the old one (here a hard link to it) still
+        # sees the whole old content, never a torn write.
         os.link(handle_file, tmp_path / "old-handle")
         before = handle_file.stat().st_ino
         resumed = await AsyncAgent(
             provider=provider, env=cli_env(provider), data_dir=data
         ).resume_session(handle)
         await resumed.end()
+        assert handle_file.stat().st_ino == before, "an unchanged handle.json is not rewritten"
+        Store(data).session(session.session_id).save_handle(decode_handle(handle))
         assert handle_file.stat().st_ino != before, "handle.json was rewritten in place"
         assert (tmp_path / "old-handle").read_text() == handle == handle_file.read_text()
         assert mode(handle_file) == 0o600

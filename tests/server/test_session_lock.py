@@ -27,7 +27,10 @@ RECALL = "Where am I deploying?"
 def cli_pids(client: CawClient, provider: str) -> list[int]:
     cli = provider_class(provider).cli
     assert client.pid is not None, "a spawned daemon has a pid"
-    return [pid for pid, cmd in descendants(client.pid).items() if cli in cmd]
+    # (a `--version` probe, which the daemon runs in the background after initialize, is no backend)
+    return [
+        pid for pid, cmd in descendants(client.pid).items() if cli in cmd and "--version" not in cmd
+    ]
 
 
 async def assert_busy(client: CawClient, holder: CawClient, **resume: str) -> None:
