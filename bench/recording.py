@@ -30,7 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
 
 def timed(
@@ -84,12 +85,14 @@ def ms(values: list[float]) -> str:
 
 
 async def main(provider: str, turns: int) -> None:
+    from harness import ModelServer  # a process of its own: no GIL shared with the session
+
     from caw import AsyncAgent
     from caw.models import Turn
     from caw.recorder import SessionRecorder
     from caw.session import AsyncSession
     from caw.store import SessionDir, Store
-    from caw.testing import ScriptedModelServer, cli_environment
+    from caw.testing import cli_environment
 
     now: list[float] = []  # per turn, on the answer's path
     writer: list[float] = []  # per turn, on the writer thread
@@ -119,9 +122,8 @@ async def main(provider: str, turns: int) -> None:
 
     SessionDir.append_raw_lines = keep_raw  # type: ignore[method-assign]
 
-    model = ScriptedModelServer()
-    model.start()
     root = tempfile.mkdtemp(prefix="caw-bench-recording-")
+    model = ModelServer(Path(root) / "model")
     env = cli_environment(provider, model.base_url, root)
     agent = AsyncAgent(provider, env=env, cwd=root, data_dir=os.path.join(root, "data"))
     session = await agent.start_session()
@@ -129,9 +131,9 @@ async def main(provider: str, turns: int) -> None:
     before: list[float] = []
     try:
         for n in range(1, turns + 1):
-            raw.clear()
             if session._recorder is not None:  # the writer thread's time is the turn's own
                 await settle(session._recorder)
+            raw.clear()
             now.append(0.0)
             writer.append(0.0)
             text = f"Repeat after me: turn {n} " + "alpha bravo charlie " * 20
@@ -148,7 +150,7 @@ async def main(provider: str, turns: int) -> None:
         await session.flush()
     finally:
         await session.end()
-        model.stop()
+        model.close()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{provider}, {turns} turns, {len(raw)} raw lines in the last; load average {load}")
     print(f"  on the answer's path now      {ms(now)}")

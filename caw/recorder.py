@@ -25,6 +25,8 @@ log = logging.getLogger("caw.recorder")
 
 Write = Callable[[SessionDir], None]
 
+RAW_BATCH_SECONDS = 0.05
+
 _writer: ThreadPoolExecutor | None = None
 _writer_made = threading.Lock()
 
@@ -54,10 +56,10 @@ class SessionRecorder:
         self.folder = folder
         self._last: Future[None] | None = None
         self._failures: list[str] = []
-        # Raw output lines wait here and go to the writer thread in batches: one job (and one
-        # write) for the lines that came while the one before was being written.
+        # Raw output lines gather here (on the event loop) and go to the writer thread in
+        # batches, RAW_BATCH_SECONDS apart: a job per line cost more than writing it.
         self._raw: list[tuple[int, dict[str, Any]]] = []
-        self._raw_lock = threading.Lock()
+        self._raw_timer: asyncio.TimerHandle | None = None
         # (turn, its JSON): a recorded turn does not change, so its JSON is made once.
         self._turns_json: list[tuple[Turn, str]] = []
 
@@ -67,16 +69,28 @@ class SessionRecorder:
 
     def append_raw(self, number: int, record: dict[str, Any]) -> None:
         """One raw output line of turn ``number`` (turns/NNN_raw_output.jsonl)."""
-        with self._raw_lock:
-            if not self._raw:
-                self.later(self._write_raw)
-            self._raw.append((number, record))
+        self._raw.append((number, record))
+        if self._raw_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop: at once
+                self._flush_raw()
+                return
+            self._raw_timer = loop.call_later(RAW_BATCH_SECONDS, self._flush_raw)
 
-    def _write_raw(self, folder: SessionDir) -> None:
-        with self._raw_lock:
-            lines, self._raw = self._raw, []
-        for number in dict.fromkeys(n for n, _ in lines):
-            folder.append_raw_lines(number, [record for n, record in lines if n == number])
+    def _flush_raw(self) -> None:
+        if self._raw_timer is not None:
+            self._raw_timer.cancel()
+            self._raw_timer = None
+        lines, self._raw = self._raw, []
+        if not lines:
+            return
+
+        def write(folder: SessionDir) -> None:
+            for number in dict.fromkeys(n for n, _ in lines):
+                folder.append_raw_lines(number, [record for n, record in lines if n == number])
+
+        self.later(write)
 
     def _run(self, write: Write) -> None:
         try:
@@ -89,6 +103,7 @@ class SessionRecorder:
 
     async def settle(self) -> list[str]:
         """Wait until every queued write is done; the failures since the last settle."""
+        self._flush_raw()
         last = self._last
         if last is not None and not last.done():
             await asyncio.shield(asyncio.wrap_future(last))
@@ -97,6 +112,7 @@ class SessionRecorder:
 
     def settle_now(self) -> list[str]:
         """:meth:`settle` for code that cannot await (a rename between turns)."""
+        self._flush_raw()
         if self._last is not None:
             self._last.result()
         failures, self._failures = self._failures, []
