@@ -226,7 +226,9 @@ def first_answer_comparison(
       caw 0.1.9 has no daemon to resume ahead (its resume_session only keeps the id) and starts
       a new CLI process resuming the conversation at every send, so its figure for both
       reopened rows is its per-turn median (turns 2..N);
-    - warm turn: the bare CLI's turns 2..N; 0.1.9's per turn (it has no warm turn).
+    - warm turn: the bare CLI's and caw-server's turns 2..N (caw-server's from phases.first_answer
+      only when the turns phase was not run: its turns come a second apart, and a CLI answers a
+      turn sent after a pause slower than one sent 50 ms after the last); 0.1.9's per turn.
     """
     turns = (results.get("turns") or {}).get("0") or {}
     cols = turns.get(provider) or {}
@@ -250,7 +252,7 @@ def first_answer_comparison(
         "new_chat": {FLOOR: start_and_first(FLOOR), OLD: start_and_first(OLD), SERVER: _med(nc.get("standby"))},
         "reopened_gap": {FLOOR: floor_resume, OLD: old_turn, SERVER: _med(ro.get("send_after_gap"))},
         "reopened": {FLOOR: floor_resume, OLD: old_turn, SERVER: _med(ro.get("resume_to_answer"))},
-        "warm": {FLOOR: floor_turn, OLD: old_turn, SERVER: _med(nc.get("warm"))},
+        "warm": {FLOOR: floor_turn, OLD: old_turn, SERVER: _median(turns, provider, SERVER) or _med(nc.get("warm"))},
     }  # fmt: skip
 
 
@@ -269,8 +271,9 @@ def first_answer_comparison_table(results: dict[str, Any]) -> list[str]:
         " that phase or column was not run). New chat: the bare CLI's and 0.1.9's start + first answer."
         " Reopened: the bare CLI resuming in a new process until its first answer; caw 0.1.9 starts a new"
         " CLI process resuming the conversation at every send, so its figure there (and as its warm turn)"
-        " is its per-turn time. caw-server's figures, its warm turn included, are the table's above;"
-        " the others were measured at another moment of the run, not interleaved with them."
+        " is its per-turn time. caw-server's first answers are the table's above; the warm turns, caw-server's"
+        " too, are the turns phase's (turns 50 ms apart: the table above has its own, a second apart, which a"
+        " CLI answers slower). The figures of different phases were measured at different moments of the run."
         " Ratios: caw-server's time / theirs (below 1x: caw-server answers sooner).",
         "",
         "| provider | situation | bare CLI | caw 0.1.9 | caw-server | caw-server / bare CLI | caw-server / caw 0.1.9 |",
