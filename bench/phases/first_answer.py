@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any
 
-from harness import Run, echo_message, environment, log, sample_tree, summary
+from harness import Run, cpu_between, echo_message, environment, log, sample_tree, summary
 
 from phases.concurrency import memory
 
@@ -105,8 +105,34 @@ async def _chat(client: Any, provider: str, work: str) -> tuple[str, float, floa
     return session_id, answered - started, answered - sent
 
 
+WARM_UP_TURNS = 2  # a CLI's second and third turns still compile code (claude): not "warm"
+QUIET_CPU = 0.05  # the daemon's tree uses under 5% of a core: standbys started, probes done
+
+
 async def _warm(client: Any, session_id: str, turns: int) -> list[float]:
-    return [await _turn(client, session_id) for _ in range(turns)]
+    """Warm turns as the per-turn table takes them: once the daemon's tree is quiet (a standby
+    starting beside them would slow them), after WARM_UP_TURNS unmeasured ones, 50 ms apart."""
+    await _quiet(client.pid)
+    for _ in range(WARM_UP_TURNS):
+        await _turn(client, session_id)
+    times = []
+    for _ in range(turns):
+        await asyncio.sleep(0.05)
+        times.append(await _turn(client, session_id))
+    return times
+
+
+async def _quiet(pid: int, timeout: float = 20.0) -> None:
+    """Wait until the process tree under ``pid`` uses under QUIET_CPU of a core for 0.3 s."""
+    deadline = time.monotonic() + timeout
+    before = sample_tree(pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        after = sample_tree(pid)
+        used = cpu_between(before, after)
+        if (used["daemon_cpu"] + used["backends_cpu"]) / used["wall"] < QUIET_CPU:
+            return
+        before = after
 
 
 # --- new chat ------------------------------------------------------------------------------

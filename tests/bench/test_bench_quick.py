@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -65,4 +66,5 @@ def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
         assert "–" not in (bare, server) and to_bare.endswith("x") and old == to_old == "–", (
             situation
         )
-    assert (out / "first-answer.png").stat().st_size > 0
+    if importlib.util.find_spec("matplotlib") is not None:  # the charts need the bench extra
+        assert (out / "first-answer.png").stat().st_size > 0
