@@ -227,8 +227,7 @@ def first_answer_comparison(
       a new CLI process resuming the conversation at every send, so its figure for both
       reopened rows is its per-turn median (turns 2..N);
     - warm turn: the bare CLI's and caw-server's turns 2..N (caw-server's from phases.first_answer
-      only when the turns phase was not run: its turns come a second apart, and a CLI answers a
-      turn sent after a pause slower than one sent 50 ms after the last); 0.1.9's per turn.
+      only when the turns phase was not run); 0.1.9's per turn.
     """
     turns = (results.get("turns") or {}).get("0") or {}
     cols = turns.get(provider) or {}
@@ -272,8 +271,8 @@ def first_answer_comparison_table(results: dict[str, Any]) -> list[str]:
         " Reopened: the bare CLI resuming in a new process until its first answer; caw 0.1.9 starts a new"
         " CLI process resuming the conversation at every send, so its figure there (and as its warm turn)"
         " is its per-turn time. caw-server's first answers are the table's above; the warm turns, caw-server's"
-        " too, are the turns phase's (turns 50 ms apart: the table above has its own, a second apart, which a"
-        " CLI answers slower). The figures of different phases were measured at different moments of the run."
+        " too, are the turns phase's (the bare CLI's warm turn is measured there only)."
+        " The figures of different phases were measured at different moments of the run."
         " Ratios: caw-server's time / theirs (below 1x: caw-server answers sooner).",
         "",
         "| provider | situation | bare CLI | caw 0.1.9 | caw-server | caw-server / bare CLI | caw-server / caw 0.1.9 |",
