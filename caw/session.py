@@ -271,7 +271,7 @@ class AsyncSession:
             await asyncio.shield(self._wind_down(conv, pumping))
             turn.stop_reason = "cancelled"
             await asyncio.shield(self._note_changes(turn, number, snapshot))
-            await asyncio.shield(self._record_unfinished(turn, number, started, assembler))
+            self._record_unfinished(turn, number, started, assembler)
             raise
         except BaseException as exc:
             if not pumping.done():
@@ -291,7 +291,7 @@ class AsyncSession:
             if isinstance(exc, BackendFailed) and not conv.alive:
                 log.warning("session %s: backend ended: %s", self.session_id, exc)
             await asyncio.shield(self._note_changes(turn, number, snapshot))
-            await asyncio.shield(self._record_unfinished(turn, number, started, assembler))
+            self._record_unfinished(turn, number, started, assembler)
             raise
         finally:
             self.options.emit = None
@@ -305,7 +305,7 @@ class AsyncSession:
             turn.stop_reason = "cancelled"
         self._price(turn)
         await self._note_changes(turn, number, snapshot)
-        await self._record(turn, number)
+        self._record(turn, number)
         log.info(
             "session %s turn %d ended (%s, %d ms)",
             self.session_id,
@@ -319,7 +319,7 @@ class AsyncSession:
             raise TurnCancelled(turn=turn)
         return turn
 
-    async def _record_unfinished(
+    def _record_unfinished(
         self, turn: Turn, number: int, started: float, assembler: TurnAssembler
     ) -> None:
         """A failed or cancelled turn stays in the record (status and error say how it ended),
@@ -327,7 +327,7 @@ class AsyncSession:
         assembler.finish()
         turn.duration_ms = int((time.perf_counter() - started) * 1000)
         self._price(turn)
-        await self._record(turn, number, confirms_key=False)
+        self._record(turn, number, confirms_key=False)
 
     def _price(self, turn: Turn) -> None:
         """A turn whose CLI reported no cost (codex; claude's first turn after a resume) is
@@ -402,7 +402,7 @@ class AsyncSession:
         self._persist(turn, lambda d: d.save_handle(handle, fsync=False))
         self._later(lambda d: d.sync(d.path / "handle.json"))
 
-    async def _record(self, turn: Turn, number: int, *, confirms_key: bool = True) -> None:
+    def _record(self, turn: Turn, number: int, *, confirms_key: bool = True) -> None:
         """The turn into the record before its answer is returned: trajectory.json (whole
         on disk once renamed: a kill -9 after the answer loses nothing of it). Its raw lines,
         log line and fsyncs follow on the writer thread, done before the next turn starts."""
@@ -460,16 +460,18 @@ class AsyncSession:
         if failures and self.trajectory.turns:
             self._warn(self.trajectory.turns[-1], failures)
             self._recorder.turn_changed(len(self.trajectory.turns) - 1)
-        elif failures:
-            for failure in failures:
-                log.warning("session %s: %s", self.session_id, failure)
+        else:
+            self._log_failures(failures)
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is on disk, fsynced (a turn's log line and
         fsyncs follow its answer; the next send and :meth:`end` wait for them anyway)."""
         if self._recorder is not None:
-            for failure in await self._recorder.settle():
-                log.warning("session %s: %s", self.session_id, failure)
+            self._log_failures(await self._recorder.settle())
+
+    def _log_failures(self, failures: list[str]) -> None:
+        for failure in failures:
+            log.warning("session %s: %s", self.session_id, failure)
 
     def save_record(self) -> None:
         """trajectory.json as the session stands (PersistenceFailed if it cannot be written);
