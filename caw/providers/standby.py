@@ -11,8 +11,6 @@ runs (command line, environment, working directory), and only while it lives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 
 def running(pid: int | None) -> bool:
@@ -53,34 +51,3 @@ class Standby(ABC):
     @abstractmethod
     async def discard(self) -> None:
         """Let go of it: stop what only it holds (idempotent; nothing once a session took it)."""
-
-
-class _Server(Protocol):
-    @property
-    def alive(self) -> bool: ...
-
-    @property
-    def pid(self) -> int: ...
-
-
-class SharedServerStandby(Standby):
-    """A use held on a shared backend server (codex app-server, opencode serve), so that it
-    runs when the next session starts, instead of stopping with the last one."""
-
-    def __init__(self, session_id: str, server: _Server, release: Callable[[], Awaitable[object]]):
-        super().__init__(session_id)
-        self.server = server
-        self._release: Callable[[], Awaitable[object]] | None = release
-
-    @property
-    def alive(self) -> bool:
-        return self._release is not None and self.server.alive and running(self.server.pid)
-
-    @property
-    def pid(self) -> int | None:
-        return self.server.pid
-
-    async def discard(self) -> None:
-        release, self._release = self._release, None
-        if release is not None:
-            await release()

@@ -3,9 +3,10 @@
 For each (provider, workspace, options) that ``session/start`` used recently the
 daemon keeps ``--standby N`` backends started ahead (caw.providers.standby):
 claude, a process with a fresh session id, which the next start with these
-options adopts (and a new one is started behind it); codex and opencode, a use
-held on their shared server, so that it keeps running between sessions instead
-of stopping with the last one. Bounded: at most :data:`MAX_KEYS` keys, the
+options adopts (and a new one is started behind it); codex and opencode, a
+thread or session created ahead on their shared server (whose use it holds, so
+that the server keeps running between sessions instead of stopping with the
+last one). Bounded: at most :data:`MAX_KEYS` keys, the
 least recently used one let go first; a key nobody has used for ``idle``
 seconds is let go. One that has died is replaced, never handed out. Every
 standby is a child of the daemon like any backend: it ends with it (a kill -9

@@ -227,3 +227,38 @@ async def test_codex_start_adopts_a_thread_started_ahead_only_with_the_same_sett
             await fresh.end()
     finally:
         await session.end()
+
+
+async def test_opencode_start_adopts_a_session_created_ahead_only_with_the_same_settings(
+    cli_env, scripted, tmp_path
+):
+    """Library level: the opencode session ``AsyncAgent.prestart`` created is the session's,
+    unless the session's settings differ (then a fresh one is made and the unused one deleted)."""
+    from caw import AsyncAgent
+    from caw.providers.opencode import OpenCodeSessionStandby
+
+    env = cli_env("opencode")
+    agent = AsyncAgent("opencode", env=env, cwd=tmp_path, permission_mode="bypass")
+    standby = await agent.prestart()
+    assert isinstance(standby, OpenCodeSessionStandby) and standby.alive
+    session = await agent.start_session(session_id=standby.session_id)
+    try:
+        assert session._conversation is not None
+        assert session._conversation.resume_key == standby.session  # adopted
+        assert (await session.send("Repeat after me: adopted")).result == "adopted"
+        assert session.resume_key == standby.session
+
+        other = await agent.prestart()
+        assert isinstance(other, OpenCodeSessionStandby) and other.session != standby.session
+        picky = AsyncAgent("opencode", env=env, cwd=tmp_path, permission_mode="deny")
+        fresh = await picky.start_session(session_id=other.session_id)
+        try:
+            assert fresh._conversation is not None
+            assert fresh._conversation.resume_key != other.session  # not the standby's
+            assert not other.alive  # and the standby was let go: its session deleted
+            gone = await other.serve.request("GET", f"/session/{other.session}", "GET")
+            assert gone.status_code == 404, gone.status_code
+        finally:
+            await fresh.end()
+    finally:
+        await session.end()

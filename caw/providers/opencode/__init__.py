@@ -14,6 +14,8 @@ per-turn mode; serve is tried again after ``SERVE_RETRY`` seconds.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -26,7 +28,7 @@ from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
-from ..standby import SharedServerStandby, Standby
+from ..standby import Standby, running
 from .options import (
     KEY_RE,
     MODE_ENV,
@@ -43,6 +45,46 @@ log = logging.getLogger("caw.opencode")
 SERVE_RETRY = 300.0  # after serve failed to start, use run for this long before trying serve again
 
 
+class OpenCodeSessionStandby(Standby):
+    """A session created ahead on the serve a session with these options will share (a use
+    of it held, so that serve outlives the last session); deleted again if nobody takes it."""
+
+    used_up_by_start = True
+
+    def __init__(self, provider: OpenCodeProvider, session_id: str, serve: ServeProcess,
+                 session: str, model: dict[str, str] | None, variant: str | None,
+                 started: tuple[Any, ...]):  # fmt: skip
+        super().__init__(session_id)
+        self.provider, self.serve, self.session = provider, serve, session
+        self.model, self.variant, self.started = model, variant, started
+        self.taken = self._released = False
+
+    @property
+    def alive(self) -> bool:
+        return (
+            not self.taken and not self._released and self.serve.alive and running(self.serve.pid)
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.serve.pid
+
+    async def discard(self) -> None:
+        if self.provider._standby.get(self.session_id) is self:
+            del self.provider._standby[self.session_id]
+        if self.taken or self._released:
+            return
+        self._released = True
+        try:
+            if self.serve.alive:  # an unused session would stay in opencode's session list
+                with contextlib.suppress(BackendFailed):
+                    await self.serve.request(
+                        "DELETE", f"/session/{self.session}", "DELETE /session/{id}"
+                    )
+        finally:
+            await self.provider._pool.release(self.serve)
+
+
 class OpenCodeProvider(Provider):
     name = "opencode"
     cli = "opencode"
@@ -50,6 +92,7 @@ class OpenCodeProvider(Provider):
 
     def __init__(self) -> None:
         self._pool: ServerPool[ServeProcess] = ServerPool((BackendFailed,), SERVE_RETRY)
+        self._standby: dict[str, OpenCodeSessionStandby] = {}
 
     @classmethod
     def check_resume_key(cls, key: str) -> str:
@@ -105,19 +148,11 @@ class OpenCodeProvider(Provider):
         if serve is None:
             return None
         try:
-            model, variant = await resolve_model(serve, options)
-            rules = permission_rules(options.permission_mode)
-            if options.tools is not None:  # last, so they win (caw.tools.groups)
-                rules = [*rules, *opencode_denials(options.tools)]
             if resume_key is None:
-                created = await serve.json(  # titled: opencode makes no title request (UNTITLED)
-                    "POST",
-                    "/session",
-                    "POST /session",
-                    json={"permission": rules, "title": UNTITLED},
-                )
-                session = str(created["id"])
+                session, model, variant = await self._new_session(serve, options)
             else:
+                model, variant = await resolve_model(serve, options)
+                rules = self._rules(options)
                 response = await serve.request("GET", f"/session/{resume_key}", "GET /session/{id}")
                 if response.status_code == 404:
                     raise BackendFailed(
@@ -140,19 +175,77 @@ class OpenCodeProvider(Provider):
             self._pool, serve, session, options, model, variant, untitled=resume_key is None
         )
 
+    @staticmethod
+    def _rules(options: ConversationOptions) -> list[dict[str, Any]]:
+        rules = permission_rules(options.permission_mode)
+        if options.tools is not None:  # last, so they win (caw.tools.groups)
+            rules = [*rules, *opencode_denials(options.tools)]
+        return rules
+
+    async def _new_session(
+        self, serve: ServeProcess, options: ConversationOptions
+    ) -> tuple[str, dict[str, str] | None, str | None]:
+        """A new opencode session with these options' rules: its id, model and variant."""
+        model, variant = await resolve_model(serve, options)
+        created = await serve.json(  # titled: opencode makes no title request (UNTITLED)
+            "POST",
+            "/session",
+            "POST /session",
+            json={"permission": self._rules(options), "title": UNTITLED},
+        )
+        return str(created["id"]), model, variant
+
+    def _started(
+        self, cli: str, options: ConversationOptions, env: Mapping[str, str]
+    ) -> tuple[Any, ...]:
+        """What decides a new session: its serve and everything its creation sends."""
+        rules = json.dumps(self._rules(options), sort_keys=True)
+        return (self._key(cli, options, env), rules, options.model, options.reasoning)
+
     async def prestart(self, options: ConversationOptions) -> Standby | None:
-        """A use held on the serve a session with these options will share: it keeps running
-        while the daemon lives, not only while a session does (its start takes seconds)."""
+        """A session created ahead on the serve a session with these options will share (a
+        use of serve held: it keeps running while the daemon lives, not only while a session
+        does; its start takes seconds). ``start`` with the same session id and the same
+        settings takes it: its first send no longer waits for the session's creation."""
         env = opencode_env(options.process_env(), options.mcp_servers)
         cli = self.require_cli(env)
         mode = self._mode(env)
         serve = await self._serve(cli, options, env, mode) if mode != "run" else None
         if serve is None:
             return None
-        return SharedServerStandby(options.session_id, serve, lambda: self._pool.release(serve))
+        try:
+            session, model, variant = await self._new_session(serve, options)
+        except BaseException:
+            await self._pool.release(serve)
+            raise
+        standby = OpenCodeSessionStandby(
+            self,
+            options.session_id,
+            serve,
+            session,
+            model,
+            variant,
+            self._started(cli, options, env),
+        )
+        self._standby[options.session_id] = standby
+        return standby
+
+    async def _adopt(self, options: ConversationOptions) -> Conversation | None:
+        """The session created ahead for ``options.session_id``, if a fresh start would
+        create exactly that one now (else it is let go)."""
+        standby = self._standby.pop(options.session_id, None)
+        if standby is None:
+            return None
+        env = opencode_env(options.process_env(), options.mcp_servers)
+        if standby.alive and standby.started == self._started(self.require_cli(env), options, env):
+            standby.taken = True  # its use of serve is the conversation's now
+            return ServeConversation(self._pool, standby.serve, standby.session, options,
+                                     standby.model, standby.variant, untitled=True)  # fmt: skip
+        await standby.discard()
+        return None
 
     async def start(self, options: ConversationOptions) -> Conversation:
-        conversation = await self._serve_conversation(options, None)
+        conversation = await self._adopt(options) or await self._serve_conversation(options, None)
         if conversation is None:
             conversation = RunConversation(self.require_cli(options.process_env()), options, None)
         return conversation
@@ -180,7 +273,9 @@ class OpenCodeProvider(Provider):
         return opencode_models(providers, default if isinstance(default, str) else None)
 
     async def aclose(self) -> None:
+        for standby in list(self._standby.values()):
+            await standby.discard()
         await self._pool.aclose()
 
 
-__all__ = ["OpenCodeProvider", "RunConversation", "ServeConversation"]
+__all__ = ["OpenCodeProvider", "OpenCodeSessionStandby", "RunConversation", "ServeConversation"]
