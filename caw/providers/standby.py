@@ -11,6 +11,8 @@ runs (command line, environment, working directory), and only while it lives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
 
 
 def running(pid: int | None) -> bool:
@@ -51,3 +53,59 @@ class Standby(ABC):
     @abstractmethod
     async def discard(self) -> None:
         """Let go of it: stop what only it holds (idempotent; nothing once a session took it)."""
+
+
+class _Server(Protocol):
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def pid(self) -> int: ...
+
+
+class ServerStandby(Standby):
+    """Something created ahead on a shared backend server for the session to come (a codex
+    thread, an opencode session), holding a use of that server: the session that takes it
+    takes the use; letting it go releases the use and what only it holds (:meth:`_forget`)."""
+
+    used_up_by_start = True
+
+    def __init__(
+        self,
+        session_id: str,
+        server: _Server,
+        started: tuple[Any, ...],
+        registry: MutableMapping[str, Any],
+        release: Callable[[], Awaitable[object]],
+    ):
+        """``started``: what a fresh start with the same settings would create (compared by
+        the provider before it hands this out); ``registry``: the provider's standbys by
+        session id, left when let go; ``release``: gives the server use back."""
+        super().__init__(session_id)
+        self.server, self.started = server, started
+        self._registry, self._release = registry, release
+        self.taken = self._released = False
+
+    @property
+    def alive(self) -> bool:
+        return (
+            not self.taken and not self._released and self.server.alive and running(self.server.pid)
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    async def discard(self) -> None:
+        if self._registry.get(self.session_id) is self:
+            del self._registry[self.session_id]
+        if self.taken or self._released:
+            return
+        self._released = True
+        try:
+            await self._forget()
+        finally:
+            await self._release()
+
+    async def _forget(self) -> None:
+        """Remove what was created on the server for nobody (nothing, by default)."""

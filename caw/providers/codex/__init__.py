@@ -24,7 +24,7 @@ from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
 from ..jsonrpc_lines import RpcError
 from ..pool import ServerPool
-from ..standby import Standby, running
+from ..standby import ServerStandby, Standby
 from .app_server import AppServer, AppServerConversation
 from .exec import ExecConversation
 from .options import MODE_ENV, approval_answer, native_cli, thread_params
@@ -32,10 +32,9 @@ from .options import MODE_ENV, approval_answer, native_cli, thread_params
 log = logging.getLogger("caw.codex")
 
 
-class CodexThreadStandby(Standby):
-    """A thread started ahead on a shared app-server, for the session to come."""
-
-    used_up_by_start = True
+class CodexThreadStandby(ServerStandby):
+    """A thread started ahead on a shared app-server, for the session to come (codex keeps
+    no record of a thread before its first turn: nothing to remove when it goes unused)."""
 
     def __init__(
         self,
@@ -45,28 +44,11 @@ class CodexThreadStandby(Standby):
         thread_id: str,
         started: tuple[Any, ...],
     ):
-        super().__init__(session_id)
-        self.provider, self.server, self.thread_id, self.started = (
-            provider, server, thread_id, started,
-        )  # fmt: skip
-        self.taken = self._released = False
-
-    @property
-    def alive(self) -> bool:
-        return (
-            not self.taken and not self._released and self.server.alive and running(self.server.pid)
+        super().__init__(
+            session_id, server, started, provider._standby, lambda: provider._pool.release(server)
         )
-
-    @property
-    def pid(self) -> int | None:
-        return self.server.pid
-
-    async def discard(self) -> None:
-        if self.provider._standby.get(self.session_id) is self:
-            del self.provider._standby[self.session_id]
-        if not self.taken and not self._released:
-            self._released = True
-            await self.provider._pool.release(self.server)
+        self.server: AppServer = server
+        self.thread_id = thread_id
 
 
 class CodexProvider(Provider):

@@ -28,7 +28,7 @@ from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
-from ..standby import Standby, running
+from ..standby import ServerStandby, Standby
 from .options import (
     KEY_RE,
     MODE_ENV,
@@ -45,44 +45,24 @@ log = logging.getLogger("caw.opencode")
 SERVE_RETRY = 300.0  # after serve failed to start, use run for this long before trying serve again
 
 
-class OpenCodeSessionStandby(Standby):
+class OpenCodeSessionStandby(ServerStandby):
     """A session created ahead on the serve a session with these options will share (a use
     of it held, so that serve outlives the last session); deleted again if nobody takes it."""
-
-    used_up_by_start = True
 
     def __init__(self, provider: OpenCodeProvider, session_id: str, serve: ServeProcess,
                  session: str, model: dict[str, str] | None, variant: str | None,
                  started: tuple[Any, ...]):  # fmt: skip
-        super().__init__(session_id)
-        self.provider, self.serve, self.session = provider, serve, session
-        self.model, self.variant, self.started = model, variant, started
-        self.taken = self._released = False
-
-    @property
-    def alive(self) -> bool:
-        return (
-            not self.taken and not self._released and self.serve.alive and running(self.serve.pid)
+        super().__init__(
+            session_id, serve, started, provider._standby, lambda: provider._pool.release(serve)
         )
+        self.serve, self.session, self.model, self.variant = serve, session, model, variant
 
-    @property
-    def pid(self) -> int | None:
-        return self.serve.pid
-
-    async def discard(self) -> None:
-        if self.provider._standby.get(self.session_id) is self:
-            del self.provider._standby[self.session_id]
-        if self.taken or self._released:
-            return
-        self._released = True
-        try:
-            if self.serve.alive:  # an unused session would stay in opencode's session list
-                with contextlib.suppress(BackendFailed):
-                    await self.serve.request(
-                        "DELETE", f"/session/{self.session}", "DELETE /session/{id}"
-                    )
-        finally:
-            await self.provider._pool.release(self.serve)
+    async def _forget(self) -> None:
+        if self.serve.alive:  # an unused session would stay in opencode's session list
+            with contextlib.suppress(BackendFailed):
+                await self.serve.request(
+                    "DELETE", f"/session/{self.session}", "DELETE /session/{id}"
+                )
 
 
 class OpenCodeProvider(Provider):
