@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,6 +128,9 @@ class Reply:
     cut: bool = False
     hang: bool = False
     slow: float | None = None  # seconds over which to spread the deltas
+    # Called before the last delta is sent; the stream waits for it to return. A test holds the
+    # answer's end until the client has seen it stream (a time spread alone is outrun by a stall).
+    hold: Callable[[], object] | None = None
 
 
 # --------------------------------------------------------------------------- cleaning

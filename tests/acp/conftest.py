@@ -19,6 +19,7 @@ from acp import schema
 from acp.client.connection import ClientSideConnection
 
 from caw.testing import RecordedRequest, Reply, ScriptedModelServer
+from tests.support.procs import wait_until
 
 TURN = 120  # seconds: a generous bound for one turn on a busy 2-core machine
 
@@ -90,15 +91,29 @@ async def caw_acp(
             yield conn, proc
 
 
-def stream_the_fact_slowly(scripted: ScriptedModelServer) -> None:
-    """The fact's answer streams over 0.3 s, as a real model's does. From an instant model a
-    client may get it in one chunk (opencode's turn ends with its POST's answer, which fills in
-    at once what its event stream has not delivered yet), and the flows check it streams."""
+def stream_the_fact_slowly(scripted: ScriptedModelServer, data: Path) -> None:
+    """The fact's answer streams over 0.3 s, as a real model's does, and its last delta waits
+    until caw has recorded a delta in ``data``. From an instant model, or behind a stalled
+    stream, a client may get the answer in one chunk (opencode's turn ends with its POST's
+    answer, which fills in at once what its event stream has not delivered yet), and the flows
+    check it streams."""
+
+    def streamed() -> bool:
+        return any(
+            "delta" in path.read_text(errors="replace")
+            for path in data.glob("sessions/*/turns/*_raw_output.jsonl")
+        )
+
+    def hold() -> None:
+        # On a timeout the answer ends in one piece and the flow's own check fails.
+        with contextlib.suppress(AssertionError):
+            wait_until(streamed, timeout=TURN / 4, what="a streamed delta")
 
     def spread(request: RecordedRequest, reply: Reply) -> Reply | None:
         texts = request.user_texts()
         if request.kind == "main" and texts and "deploy target is staging-eu" in texts[-1]:
             reply.slow = 0.3
+            reply.hold = hold
             return reply
         return None
 

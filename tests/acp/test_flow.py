@@ -39,7 +39,7 @@ def secrets_of(data: Path, sid: str) -> list[str]:
 async def test_editor_flow_survives_kill_9(provider, cli_env, scripted, work, tmp_path):
     env, data, log = cli_env(provider), tmp_path / "data", tmp_path / "caw-acp.log"
     flags = ("--provider", provider, "--data-dir", str(data), "--log-level", "debug")
-    stream_the_fact_slowly(scripted)
+    stream_the_fact_slowly(scripted, data)
     editor = Editor()
     async with caw_acp(editor, env, work, *flags, stderr=log) as (conn, proc):
         new = await conn.new_session(cwd=str(work), mcp_servers=[])

@@ -46,7 +46,7 @@ def test_typescript_sdk_client_flow(provider, cli_env, scripted, tmp_path):
         pytest.skip("the TypeScript SDK is not installed (make test-setup)")
     env, work, data = cli_env(provider), tmp_path / "work", tmp_path / "data"
     work.mkdir()
-    stream_the_fact_slowly(scripted)
+    stream_the_fact_slowly(scripted, data)
     out = subprocess.run(
         [node, str(NODE_DIR / "flow.mjs"), sys.executable, provider, str(data), str(work), str(LOOKUP)],
         env={**os.environ, **env}, cwd=NODE_DIR, capture_output=True, text=True, timeout=600,

@@ -20,6 +20,7 @@ import pytest
 import caw
 from caw import Agent, AsyncAgent
 from caw.providers import provider_class
+from caw.testing import RecordedRequest, Reply
 from tests.support.procs import kill, matching, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -207,12 +208,28 @@ def test_malformed_resume_key_is_rejected_before_any_process(provider, env, bad_
 
 def test_events_stream_before_the_turn_returns(provider, env, scripted):
     seen: list[caw.Event] = []
+    delivered = threading.Event()  # a text delta reached the caller
+
+    def on_event(event: caw.Event) -> None:
+        seen.append(event)
+        if isinstance(event, caw.TextDelta):
+            delivered.set()
+
+    def hold_the_end(request: RecordedRequest, reply: Reply) -> Reply | None:
+        # The answer's last delta waits for a delivered one: an answer that ends first may reach
+        # caw in one piece (opencode's turn ends with its POST's answer, which fills in what its
+        # stream has not sent), from an instant model or behind a stalled stream alike.
+        texts = request.user_texts()
+        if request.kind == "main" and texts and "quick brown fox" in texts[-1]:
+            reply.hold = lambda: delivered.wait(60)
+            return reply
+        return None
+
+    scripted.set_responder(hold_the_end)
     with Agent(provider=provider, env=env).start_session() as session:
-        # Spread over time, as a real model's answer: an instant one may reach caw in one piece
-        # (opencode's turn ends with its POST's answer, which fills in what its stream has not sent).
         turn = session.send(
             "[[slow:0.5]] Repeat after me: the quick brown fox jumps over the lazy dog",
-            on_event=seen.append,
+            on_event=on_event,
         )
     texts = [e for e in seen if isinstance(e, caw.TextDelta)]
     assert len(texts) > 1, "the answer should arrive as several deltas"

@@ -387,6 +387,31 @@ def test_custom_responder_hook(scripted, client):
     )
 
 
+def test_a_hold_keeps_the_last_delta_until_it_returns(scripted, client):
+    from caw.testing import Reply
+
+    release, order, texts = threading.Event(), [], []
+
+    def held() -> None:
+        release.wait(30)
+        order.append("released")
+
+    def hold(rec, reply: Reply) -> Reply:
+        reply.hold = held
+        return reply
+
+    scripted.set_responder(hold)
+    with client.stream("POST", "/v1/messages", json=anthropic("Repeat after me: a b c")) as r:
+        for line in r.iter_lines():
+            if "text_delta" in line:
+                texts.append(json.loads(line.removeprefix("data: "))["delta"]["text"])
+                order.append("delta")
+                if len(texts) == 2:
+                    release.set()
+    assert "".join(texts).split() == ["a", "b", "c"]
+    assert order == ["delta", "delta", "released", "delta"]
+
+
 def test_command_line_entry():
     proc = subprocess.Popen(
         [sys.executable, "-m", "caw.testing.model_server", "--port", "0", "--latency", "0.01"],

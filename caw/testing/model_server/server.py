@@ -383,8 +383,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_sse()
         first = True
         n_deltas = sum(1 for e in events if e[2])
+        last_delta = max((i for i, e in enumerate(events) if e[2]), default=-1)
         slow_delay = (reply.slow / max(n_deltas, 1)) if reply.slow else 0.0
-        for name, data, is_delta in events:
+        for index, (name, data, is_delta) in enumerate(events):
+            if index == last_delta and reply.hold is not None:
+                reply.hold()
             if is_delta:
                 if first:
                     first = False
