@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -151,6 +152,7 @@ async def main(provider: str, turns: int) -> None:
     finally:
         await session.end()
         model.close()
+        shutil.rmtree(root, ignore_errors=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{provider}, {turns} turns, {len(raw)} raw lines in the last; load average {load}")
     print(f"  on the answer's path now      {ms(now)}")

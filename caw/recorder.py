@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -121,8 +122,17 @@ class SessionRecorder:
     def save_trajectory(self, trajectory: Trajectory) -> None:
         """trajectory.json now (atomic; PersistenceFailed if it cannot be written), its fsync
         on the writer thread."""
-        self.folder.write_trajectory_text(trajectory_text(trajectory, self._turn_lines(trajectory)))
-        self.later(lambda d: d.sync(d.trajectory_path))
+        text = trajectory_text(trajectory, self._turn_lines(trajectory))
+        replaced = self.folder.write_trajectory_text(text)
+
+        def sync(folder: SessionDir) -> None:
+            try:
+                folder.sync(folder.trajectory_path)
+            finally:
+                if replaced is not None:
+                    os.close(replaced)  # the old file's blocks are freed here, off the path
+
+        self.later(sync)
 
     def turn_changed(self, index: int) -> None:
         """Turn ``index`` was changed after it was recorded: serialise it again."""

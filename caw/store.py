@@ -154,13 +154,18 @@ class SessionDir:
                 self.trajectory_path, trajectory.model_dump_json(by_alias=True, indent=2)
             )
 
-    def write_trajectory_text(self, text: str) -> None:
+    def write_trajectory_text(self, text: str) -> int | None:
         """trajectory.json from its text (caw.recorder): written beside it and renamed over
         it, so a reader or a kill never sees half of it; fsynced later (:meth:`sync`). The
-        temporary file has a fixed name: only the holder of the session's writer lock writes."""
+        temporary file has a fixed name: only the holder of the session's writer lock writes.
+
+        Returns a descriptor of the file it replaced (None if there was none), for the caller
+        to close later: while it is open the rename does not free that file's blocks, which
+        took 0.25 of the 0.37 ms the rename cost (ext4, issue 20)."""
         tmp = self.path / ".trajectory.json.tmp"
         with self._guard("write trajectory.json"):
             fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            replaced = None
             try:
                 try:
                     view = memoryview(text.encode("utf-8"))
@@ -168,11 +173,16 @@ class SessionDir:
                         view = view[os.write(fd, view) :]
                 finally:
                     os.close(fd)
+                with contextlib.suppress(FileNotFoundError):
+                    replaced = open_nofollow(self.trajectory_path, os.O_RDONLY, FILE_MODE)
                 os.replace(tmp, self.trajectory_path)
             except BaseException:
+                if replaced is not None:
+                    os.close(replaced)
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
+            return replaced
 
     def sync(self, path: Path) -> None:
         """fsync a file written with ``fsync=False`` (gone since: nothing to do)."""

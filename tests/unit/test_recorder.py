@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
+from pathlib import Path
 
 import caw
 from caw.errors import PersistenceFailed
 from caw.models import TextBlock, ToolUseBlock, Usage
 from caw.recorder import SessionRecorder, Write, trajectory_text
-from caw.store import Store
+from caw.store import SessionDir, Store
 
 
 def _trajectory(turns: int) -> caw.Trajectory:
@@ -82,3 +86,47 @@ async def test_queued_writes_run_in_order_and_their_failures_are_reported_once(t
     assert await recorder.settle() == ["could not append to traj.jsonl: disk full"]
     assert done == list(range(50))
     assert await recorder.settle() == []
+
+
+def _open_files() -> set[str]:
+    fds = Path("/proc/self/fd")
+    found = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            found.add(os.readlink(fd))
+    return found
+
+
+async def test_the_replaced_trajectory_is_let_go_off_the_path(tmp_path):
+    """The file a save replaces stays open until the writer thread has fsynced the new one
+    (so its blocks are freed there, not in the rename), and is closed then."""
+    folder = Store(tmp_path).create("s1")
+    recorder = SessionRecorder(folder)
+    release = threading.Event()
+
+    def busy(_dir: SessionDir) -> None:  # the writer thread is busy until released
+        release.wait(30)
+
+    recorder.later(busy)
+    recorder.save_trajectory(_trajectory(1))
+    recorder.save_trajectory(_trajectory(2))
+    assert any(name.endswith("trajectory.json (deleted)") for name in _open_files())
+    release.set()
+    assert await recorder.settle() == []
+    assert not any("trajectory.json" in name for name in _open_files())
+    on_disk = caw.Trajectory.model_validate_json(folder.trajectory_path.read_text())
+    assert on_disk.num_turns == 2 and on_disk.usage.input_tokens == 1
+
+
+def test_a_total_of_usages_adds_tokens_and_costs_and_keeps_the_last_context():
+    usages = [
+        Usage(input_tokens=1, output_tokens=2, context_tokens=10, context_window=100),
+        Usage(input_tokens=3, cache_read_tokens=4, cost_usd=0.5),
+        Usage(cache_write_tokens=5, cost_usd=0.25, context_tokens=20),
+    ]
+    total = Usage.total(usages)
+    assert total.model_dump() == Usage(
+        input_tokens=4, output_tokens=2, cache_read_tokens=4, cache_write_tokens=5,
+        cost_usd=0.75, context_tokens=20, context_window=100,
+    ).model_dump()  # fmt: skip
+    assert Usage.total([]) == Usage() and Usage.total([Usage(), Usage()]).cost_usd is None
