@@ -3,49 +3,46 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .agent import AsyncAgent
-from .compat.front import Agent, InteractiveResult, Session
-from .errors import (
-    BackendFailed,
-    CawError,
-    InvalidAttachment,
-    InvalidHandle,
-    ModelError,
-    NoHandleYet,
-    PersistenceFailed,
-    ProviderNotInstalled,
-    SessionBusy,
-    SessionClosed,
-    TurnCancelled,
-    TurnTimeout,
-    UnknownSession,
-    UsageLimitReached,
-)
-from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
-from .handle import ResumeHandle, decode_handle
 from .logs import configure_from_env as _configure_logging
-from .models import (
-    ContentBlock,
-    TextBlock,
-    ThinkingBlock,
-    ToolUse,
-    ToolUseBlock,
-    Trajectory,
-    Turn,
-    Usage,
-    UsageStats,
-)
-from .providers import PROVIDER_NAMES, UnknownProvider
-from .session import AsyncSession
-from .tools import AgentSpec, MCPServer, ToolGroup, ToolKit, tool
 
 __version__ = "0.2.0"
 
 if TYPE_CHECKING:
+    from .agent import AsyncAgent
+    from .compat.front import Agent, InteractiveResult, Session
     from .compat.stats import FastStats
     from .compat.storage import JsonlWriter, SessionStore
     from .display import AgentLogger, Display, DisplayMode, get_global_display, set_global_display
+    from .errors import (
+        BackendFailed,
+        CawError,
+        InvalidAttachment,
+        InvalidHandle,
+        ModelError,
+        NoHandleYet,
+        PersistenceFailed,
+        ProviderNotInstalled,
+        SessionBusy,
+        SessionClosed,
+        TurnCancelled,
+        TurnTimeout,
+        UnknownSession,
+        UsageLimitReached,
+    )
+    from .events import Event, TextDelta, ThinkingDelta, ToolCall, ToolResult, UsageUpdate
+    from .handle import ResumeHandle, decode_handle
     from .health import AuthSignal, ProviderHealth, check_providers
+    from .models import (
+        ContentBlock,
+        TextBlock,
+        ThinkingBlock,
+        ToolUse,
+        ToolUseBlock,
+        Trajectory,
+        Turn,
+        Usage,
+        UsageStats,
+    )
     from .provider_order import (
         get_provider_models,
         get_provider_order,
@@ -53,12 +50,38 @@ if TYPE_CHECKING:
         register_provider,
         set_provider_order,
     )
+    from .providers import PROVIDER_NAMES, UnknownProvider
+    from .session import AsyncSession
     from .tiers import ModelTier
+    from .tools import AgentSpec, MCPServer, ToolGroup, ToolKit, tool
     from .viewer import ViewerServer, start_viewer_server
 
-# Imported on first use, not with caw: the viewer pulls in Starlette and uvicorn; the rest are
-# caw 0.1.9's helpers (docs/migrating.md), which most programs never touch.
+# Every public name is imported on first use (PEP 562), not with caw: importing one of caw's
+# modules runs this file first, and the agent stack (agent, session, providers, tools) costs
+# tens of milliseconds that ``import caw.models`` alone does not need, e.g. caw-server's
+# start up to its first answer (issue 20). ``from caw import Agent`` works as before.
+_ERRORS = (
+    "BackendFailed", "CawError", "InvalidAttachment", "InvalidHandle", "ModelError",
+    "NoHandleYet", "PersistenceFailed", "ProviderNotInstalled", "SessionBusy", "SessionClosed",
+    "TurnCancelled", "TurnTimeout", "UnknownSession", "UsageLimitReached",
+)  # fmt: skip
+_MODELS = (
+    "ContentBlock", "TextBlock", "ThinkingBlock", "ToolUse", "ToolUseBlock", "Trajectory", "Turn",
+    "Usage", "UsageStats",
+)  # fmt: skip
+_EVENTS = ("Event", "TextDelta", "ThinkingDelta", "ToolCall", "ToolResult", "UsageUpdate")
 _LAZY = {
+    "AsyncAgent": ".agent", "AsyncSession": ".session",
+    "Agent": ".compat.front", "InteractiveResult": ".compat.front", "Session": ".compat.front",
+    **dict.fromkeys(_ERRORS, ".errors"),
+    **dict.fromkeys(_EVENTS, ".events"),
+    **dict.fromkeys(_MODELS, ".models"),
+    "ResumeHandle": ".handle", "decode_handle": ".handle",
+    "PROVIDER_NAMES": ".providers", "UnknownProvider": ".providers",
+    "AgentSpec": ".tools", "MCPServer": ".tools", "ToolGroup": ".tools", "ToolKit": ".tools",
+    "tool": ".tools",
+    # The viewer pulls in Starlette and uvicorn; the rest are caw 0.1.9's helpers
+    # (docs/migrating.md), which most programs never touch.
     "ViewerServer": ".viewer", "start_viewer_server": ".viewer",
     "ModelTier": ".tiers",
     "register_provider": ".provider_order", "installed_providers": ".provider_order",
@@ -88,11 +111,11 @@ _TOOLS = (
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    if name in _RENAMED:
-        module, attr = _RENAMED[name]
-        return getattr(importlib.import_module(module, __name__), attr)
+    if name in _LAZY or name in _RENAMED:
+        module, attr = _RENAMED[name] if name in _RENAMED else (_LAZY[name], name)
+        value = getattr(importlib.import_module(module, __name__), attr)
+        globals()[name] = value  # found without this function from now on
+        return value
     if name in _TOOLS:
         try:
             found = getattr(importlib.import_module(".tools", __name__), name, None)
@@ -101,6 +124,10 @@ def __getattr__(name: str) -> Any:
         if found is not None:
             return found
     raise AttributeError(f"module 'caw' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 _configure_logging()

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .providers import canonical_name, provider_class, provider_names
+from .providers import canonical_name, find_cli, provider_names
 
 #: Seconds a live probe's turn may take (a CLI that cannot reach its API retries for minutes).
 PROBE_TIMEOUT = 20.0
@@ -143,7 +143,7 @@ def check_provider(
     """One provider's signals; ``env`` adds to the process environment (as an Agent's does)."""
     name = canonical_name(provider)
     full_env = {**os.environ, **(env or {})}
-    binary = provider_class(name).find_cli(full_env)
+    binary = find_cli(name, full_env)
     auth_reader = _AUTH.get(name)
     health = ProviderHealth(
         provider=name, installed=binary is not None, binary_path=binary,

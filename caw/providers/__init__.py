@@ -10,15 +10,19 @@ import asyncio
 import importlib
 import os
 import weakref
+from collections.abc import Mapping
 
 from ..errors import CawError
-from .base import Conversation, ConversationOptions, Provider
+from .base import Conversation, ConversationOptions, Provider, find_command
 
 _MODULES = {
     "claude_code": ("caw.providers.claude_code", "ClaudeCodeProvider"),
     "codex": ("caw.providers.codex", "CodexProvider"),
     "opencode": ("caw.providers.opencode", "OpenCodeProvider"),
 }
+# Each built-in provider's CLI (its class's ``cli``), so that finding the CLI does not import
+# the adapter: tens of milliseconds each, before caw-server's initialize answer (issue 20).
+CLI_NAMES = {"claude_code": "claude", "codex": "codex", "opencode": "opencode"}
 ALIASES = {"claude": "claude_code", "cc": "claude_code", "claude-code": "claude_code"}
 PROVIDER_NAMES = tuple(_MODULES)  # the built-in providers (registered ones: provider_names())
 DEFAULT_PROVIDER = "claude_code"
@@ -67,6 +71,14 @@ def provider_class(name: str) -> type[Provider]:
     return provider
 
 
+def find_cli(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """``provider_class(name).find_cli(env)``, without importing a built-in provider's adapter."""
+    key = canonical_name(name)
+    if key in _REGISTERED:
+        return _REGISTERED[key].find_cli(env)
+    return find_command(CLI_NAMES[key], env)
+
+
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Provider]] = (
     weakref.WeakKeyDictionary()
 )
@@ -89,7 +101,7 @@ async def close_shared_providers() -> None:
 
 
 __all__ = [
-    "ALIASES", "DEFAULT_PROVIDER", "PROVIDER_NAMES", "Conversation", "ConversationOptions", "Provider",
-    "UnknownProvider", "canonical_name", "close_shared_providers", "provider_class", "provider_names", "register",
-    "shared_provider",
+    "ALIASES", "CLI_NAMES", "DEFAULT_PROVIDER", "PROVIDER_NAMES", "Conversation", "ConversationOptions",
+    "Provider", "UnknownProvider", "canonical_name", "close_shared_providers", "find_cli", "provider_class",
+    "provider_names", "register", "shared_provider",
 ]  # fmt: skip

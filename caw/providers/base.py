@@ -147,6 +147,19 @@ class Conversation(ABC):
         return False
 
 
+def cli_env_var_for(cli: str) -> str:
+    return f"CAW_{cli.upper()}_BIN"
+
+
+def find_command(cli: str, env: Mapping[str, str] | None = None) -> str | None:
+    """Command ``cli``'s path: ``$CAW_<CLI>_BIN``, else the PATH of ``env`` (or ours)."""
+    env = os.environ if env is None else env
+    explicit = env.get(cli_env_var_for(cli))
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
+    return shutil.which(cli, path=env.get("PATH"))
+
+
 class Provider(ABC):
     """One CLI. One instance per process (see :mod:`caw.providers`), shared by all sessions."""
 
@@ -160,16 +173,12 @@ class Provider(ABC):
 
     @classmethod
     def cli_env_var(cls) -> str:
-        return f"CAW_{cls.cli.upper()}_BIN"
+        return cli_env_var_for(cls.cli)
 
     @classmethod
     def find_cli(cls, env: Mapping[str, str] | None = None) -> str | None:
         """The CLI's path: ``$CAW_<CLI>_BIN``, else the PATH of ``env`` (or ours)."""
-        env = os.environ if env is None else env
-        explicit = env.get(cls.cli_env_var())
-        if explicit:
-            return explicit if os.access(explicit, os.X_OK) else None
-        return shutil.which(cls.cli, path=env.get("PATH"))
+        return find_command(cls.cli, env)
 
     @classmethod
     def require_cli(cls, env: Mapping[str, str] | None = None) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -26,13 +26,14 @@ from pygls.lsp.server import LanguageServer
 from pygls.progress import Progress
 
 import caw
-from caw import AsyncAgent, AsyncSession, NoHandleYet, UnknownSession
 from caw.errors import (
     CawError,
     InvalidAttachment,
+    NoHandleYet,
     ProviderNotInstalled,
     SessionBusy,
     TurnCancelled,
+    UnknownSession,
 )
 from caw.events import Event, ToolCall, UsageLimitWait
 from caw.handle import ResumeHandle
@@ -62,6 +63,10 @@ from .registry import Registry
 from .standby import StandbyPool
 from .transport import FrameError, Writer, open_reader, read_frames
 from .watch import SessionWatcher
+
+if TYPE_CHECKING:  # the session stack is imported after initialize's answer (caw_server.startup)
+    from caw.agent import AsyncAgent
+    from caw.session import AsyncSession
 
 log = logging.getLogger("caw_server")
 
@@ -251,6 +256,8 @@ class CawServer(LanguageServer, DaemonHooks):
         }
 
     def agent(self, provider: str | None = None, **kwargs: Any) -> AsyncAgent:
+        from caw.agent import AsyncAgent  # not before initialize's answer (caw_server.startup)
+
         return AsyncAgent(
             provider=provider,
             data_dir=self.options.data_dir,
@@ -291,13 +298,13 @@ class CawServer(LanguageServer, DaemonHooks):
 
     def _after_initialize(self) -> None:
         """Once initialize's answer is on its way: probe the CLIs, watch the data dir (from the
-        daemon's start on: caw_server.watch), build caw's models."""
+        daemon's start on: caw_server.watch), import the session stack and build caw's models."""
         if self._probe is not None:
             self._probe.start()
         if self._watching is None and self._watcher is None and not self._closing:
             self._watching = asyncio.ensure_future(self._restart_watcher())
         if self._warming is None:
-            self._warming = asyncio.ensure_future(startup.build_models())
+            self._warming = asyncio.ensure_future(startup.warm_up())
 
     def request_exit(self, code: int = 0) -> None:
         self.exit_code = code

@@ -19,7 +19,7 @@ from pathlib import Path
 import platformdirs
 
 from caw.health import check_provider
-from caw.providers import PROVIDER_NAMES, canonical_name, provider_class
+from caw.providers import PROVIDER_NAMES, canonical_name, find_cli
 from caw.providers.base import cli_version
 from caw.store import atomic_write_text
 
@@ -61,10 +61,7 @@ def _write_cache(entries: dict[str, str]) -> None:
 
 
 def _find(name: str) -> str | None:
-    try:
-        return provider_class(name).find_cli()
-    except ImportError:  # no adapter in this build
-        return None
+    return find_cli(name)
 
 
 class ProviderProbe:

@@ -11,8 +11,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from caw import AsyncSession, UnknownSession
+from caw.errors import UnknownSession
+
+if TYPE_CHECKING:  # the session stack is imported after initialize's answer (caw_server.startup)
+    from caw.session import AsyncSession
 
 log = logging.getLogger("caw_server.registry")
 

@@ -20,17 +20,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from caw import AsyncAgent
 from caw.providers.standby import Standby
+
+if TYPE_CHECKING:  # the agent stack is imported after initialize's answer (caw_server.startup)
+    from caw.agent import AsyncAgent
 
 log = logging.getLogger("caw_server.standby")
 
 MAX_KEYS = 4
 DEFAULT_IDLE = 600.0
 
-AgentFactory = Callable[[], AsyncAgent]
+AgentFactory = Callable[[], "AsyncAgent"]
 Key = tuple[Any, ...]  # (provider, cwd, ...): caw_server.app._standby_key
 
 

@@ -1,15 +1,18 @@
 """What a fresh daemon does once ``initialize`` has been answered (issue 20: a cold daemon).
 
-Before that answer the daemon only imports what the answer needs; caw's pydantic
-models are built on first use (``CawModel``'s ``defer_build``). Right after it,
-this builds every model still unbuilt, one per turn of the event loop, so that
-the first ``session/start`` and the first turn do not pay for them, and a
-message from the client is never kept waiting more than one model's build.
+Before that answer the daemon only imports what the answer needs: not the session
+stack (caw.agent, caw.session, the providers' adapters), and caw's pydantic models
+are built on first use (``CawModel``'s ``defer_build``). Right after it, this
+imports that stack and builds every model still unbuilt, one module or model per
+turn of the event loop, so that the first ``session/start`` and the first turn do
+not pay for them, and a message from the client is never kept waiting more than
+one module's import or one model's build.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Iterator
 
@@ -18,6 +21,17 @@ from pydantic import BaseModel
 from caw.models import CawModel
 
 log = logging.getLogger("caw_server.startup")
+
+# What the first session/start imports (with what they import), leaves first.
+SESSION_STACK = (
+    "caw.changes",
+    "caw.recorder",
+    "caw.session",
+    "caw.agent",
+    "caw.providers.claude_code",
+    "caw.providers.codex",
+    "caw.providers.opencode",
+)
 
 
 def _models(base: type[BaseModel]) -> Iterator[type[BaseModel]]:
@@ -42,3 +56,14 @@ async def build_models() -> int:
         built += 1
         await asyncio.sleep(0)
     return built
+
+
+async def warm_up() -> int:
+    """Import the session stack, then build every unbuilt model; returns how many models."""
+    for name in SESSION_STACK:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # imported (and failing clearly) on first use instead
+            log.debug("could not import %s ahead", name, exc_info=True)
+        await asyncio.sleep(0)
+    return await build_models()

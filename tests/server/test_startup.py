@@ -27,9 +27,22 @@ STARTUP = """
 import asyncio, json, sys
 import caw_server.__main__
 from caw_server.app import CawServer
-from caw_server.providers_info import provider_health
-asyncio.run(provider_health())  # what initialize's answer reads
+from caw_server.providers_info import ProviderProbe, provider_health
+
+async def answer():  # what initialize's answer reads
+    ProviderProbe()
+    await provider_health()
+
+asyncio.run(answer())
 print(json.dumps(sorted(sys.modules)))
+"""
+
+WARM_UP = """
+import asyncio, json, sys
+import caw_server.__main__
+from caw_server import startup
+asyncio.run(startup.warm_up())
+print(json.dumps([sorted(sys.modules), len(startup.unbuilt_models())]))
 """
 
 # A CLI whose --version never answers while its parent (the daemon) lives.
@@ -49,6 +62,22 @@ def test_startup_imports_nothing_heavy():
     imported = set(json.loads(out.stdout))
     heavy = [m for m in imported if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
     assert not heavy, f"caw-server's startup imports {sorted(heavy)}"
+
+
+def test_startup_imports_no_session_stack_and_the_warm_up_does():
+    """The agent, the session and the providers' adapters wait for initialize's answer
+    (tens of milliseconds, issue 20); the warm-up right after it imports them."""
+    out = subprocess.run(
+        [sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True, timeout=120
+    )
+    early = set(json.loads(out.stdout)) & set(startup.SESSION_STACK)
+    assert not early, f"caw-server imports {sorted(early)} before initialize's answer"
+    out = subprocess.run(
+        [sys.executable, "-c", WARM_UP], capture_output=True, text=True, check=True, timeout=120
+    )
+    imported, unbuilt = json.loads(out.stdout)
+    assert set(startup.SESSION_STACK) <= set(imported)
+    assert unbuilt == 0
 
 
 def test_caw_models_are_built_after_startup_not_during_it():
