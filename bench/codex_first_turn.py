@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""What codex's first turn on a thread costs over a warm one, in a warm app-server (issue 20).
+
+    .venv/bin/python bench/codex_first_turn.py [--reps 12] [--warm-with METHOD[,METHOD]]
+
+One ``codex app-server`` (as caw runs it) against caw's scripted model server (answers at
+0 ms), offline. It is warmed first (one thread, two turns); then, interleaved rep by rep:
+
+- ``new``: ``thread/start``, a pause (a standby that has settled), turn 1 and turn 2;
+- ``resumed``: ``thread/resume`` of a thread recorded by an earlier app-server, turn 1;
+- ``fresh``: a new app-server (initialize, ``thread/start``, a pause), its turn 1 and 2;
+- ``fresh+prime``: as ``fresh``, after a throwaway thread run a shell command and was
+  deleted (:func:`prime`);
+- ``new+METHOD``, ``fresh+METHOD``: with those requests sent on the thread right after
+  its start (``{"threadId"}`` their only param).
+
+Each turn is timed from ``turn/start`` to ``turn/completed``, split at the model server:
+``to_model`` (turn/start sent -> the model request received) and ``after_model`` (the
+answer written -> turn/completed read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TIMEOUT = 60.0
+LOADS: list[float] = []
+
+
+class Timing:
+    """The scripted server's observer: when each model request arrived and was answered."""
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+        self.finished: list[float] = []
+
+    def request_started(self, rec: Any) -> None:
+        self.started.append(time.monotonic())
+
+    def event_written(self, rec: Any, name: str, data: dict[str, Any]) -> None:
+        pass
+
+    def request_finished(self, rec: Any) -> None:
+        self.finished.append(time.monotonic())
+
+
+class AppServer:
+    """One ``codex app-server``, driven by JSON-RPC lines."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.notes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, cli: str, env: dict[str, str], cwd: str) -> AppServer:
+        proc = await asyncio.create_subprocess_exec(
+            cli, "app-server", env=env, cwd=cwd, limit=2**24,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=None if env.get("RUST_LOG") else asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        server = cls(proc)
+        await server.call("initialize", {"clientInfo": {"name": "bench", "version": "0"}})
+        await server.send({"method": "initialized"})
+        return server
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            message = json.loads(line)
+            if "id" in message and "method" in message:  # a server request: decline
+                await self.send({"id": message["id"], "result": {"decision": "decline"}})
+            elif "id" in message:
+                future = self.pending.pop(message["id"])
+                if "error" in message:
+                    future.set_exception(RuntimeError(message["error"]))
+                else:
+                    future.set_result(message.get("result"))
+            else:
+                message["t"] = time.monotonic()
+                self.notes.put_nowait(message)
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        request_id = next(self.ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[request_id] = future
+        await self.send({"id": request_id, "method": method, "params": params})
+        return await asyncio.wait_for(future, TIMEOUT)
+
+    async def new_thread(self, cwd: str) -> str:
+        settings = {"cwd": cwd, "approvalPolicy": "never", "sandbox": "danger-full-access"}
+        return str((await self.call("thread/start", settings))["thread"]["id"])
+
+    async def resume(self, thread: str, cwd: str) -> None:
+        settings = {"cwd": cwd, "approvalPolicy": "never", "sandbox": "danger-full-access"}
+        await self.call("thread/resume", {"threadId": thread, **settings})
+
+    async def turn(self, thread: str, text: str, timing: Timing) -> dict[str, float]:
+        while not self.notes.empty():
+            self.notes.get_nowait()
+        seen = len(timing.started)
+        sent = time.monotonic()
+        input_ = [{"type": "text", "text": text}]
+        await self.call("turn/start", {"threadId": thread, "input": input_})
+        while True:
+            note = await asyncio.wait_for(self.notes.get(), TIMEOUT)
+            params = note.get("params") or {}
+            if note.get("method") == "turn/completed" and params.get("threadId") == thread:
+                break
+        done = note["t"]
+        result = {"wall_ms": (done - sent) * 1000}
+        if len(timing.started) > seen and len(timing.finished) > seen:
+            result["to_model_ms"] = (timing.started[seen] - sent) * 1000
+            result["after_model_ms"] = (done - timing.finished[seen]) * 1000
+        return result
+
+    async def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        self.reader.cancel()
+
+
+async def warm_up(server: AppServer, thread: str, requests: list[str]) -> None:
+    """The candidate requests, sent on a thread started ahead."""
+    for method in requests:
+        await server.call(method, {"threadId": thread})
+
+
+async def prime(server: AppServer, cwd: str) -> None:
+    """A throwaway thread made real by a shell command (no model request), then deleted: the
+    app-server's first thread written to disk, paid before the one a person will use."""
+    thread = await server.new_thread(cwd)
+    await server.call("thread/shellCommand", {"threadId": thread, "command": "true"})
+    while True:
+        note = await asyncio.wait_for(server.notes.get(), TIMEOUT)
+        params = note.get("params") or {}
+        if note.get("method") == "turn/completed" and params.get("threadId") == thread:
+            break
+    await server.call("thread/delete", {"threadId": thread})
+
+
+async def fresh(
+    cli: str, env: dict[str, str], work: str, timing: Timing, args: argparse.Namespace,
+    name: str, warm_with: list[str],
+) -> dict[str, float]:  # fmt: skip
+    """The first turn of a new app-server (started, initialized, a thread started ahead)."""
+    server = await AppServer.start(cli, env, work)
+    try:
+        if name == "fresh+prime":
+            await prime(server, work)
+        thread = await server.new_thread(work)
+        if name not in ("fresh", "fresh+prime"):
+            await warm_up(server, thread, warm_with)
+        await asyncio.sleep(args.wait)
+        first = await server.turn(thread, f"{name} 1", timing)
+        if name == "fresh":
+            second = await server.turn(thread, f"{name} 2", timing)
+            FRESH_SECOND.append(second)
+        return first
+    finally:
+        await server.close()
+
+
+FRESH_SECOND: list[dict[str, float]] = []
+
+
+async def measure(
+    args: argparse.Namespace, cli: str, env: dict[str, str], work: str, timing: Timing
+) -> dict[str, list[dict[str, float]]]:
+    recorder = await AppServer.start(cli, env, work)  # threads to resume, recorded ahead
+    recorded = []
+    for i in range(args.reps):
+        thread = await recorder.new_thread(work)
+        await recorder.turn(thread, f"recorded {i}", timing)
+        recorded.append(thread)
+    await recorder.close()
+
+    server = await AppServer.start(cli, env, work)
+    try:
+        thread = await server.new_thread(work)
+        for i in range(2):  # the process itself warm
+            await server.turn(thread, f"warming {i}", timing)
+        warm_with = [m for m in args.warm_with.split(",") if m]
+        variants = ["new", "resumed", "fresh", "fresh+prime"]
+        if warm_with:
+            variants += [f"new+{args.warm_with}", f"fresh+{args.warm_with}"]
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        results["second"], results["fresh second"] = [], []
+        for rep in range(args.reps):
+            for name in variants if rep % 2 == 0 else reversed(variants):
+                if name.startswith("fresh"):
+                    results[name].append(await fresh(cli, env, work, timing, args, name, warm_with))
+                    continue
+                if name == "resumed":
+                    thread = recorded[rep]
+                    await server.resume(thread, work)
+                else:
+                    thread = await server.new_thread(work)
+                    if name != "new":
+                        await warm_up(server, thread, warm_with)
+                await asyncio.sleep(args.wait)
+                results[name].append(await server.turn(thread, f"rep {rep} {name}", timing))
+                if name == "new":
+                    results["second"].append(await server.turn(thread, f"rep {rep} 2", timing))
+            LOADS.append(os.getloadavg()[0])
+        results["fresh second"] = FRESH_SECOND
+        return results
+    finally:
+        await server.close()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def main(args: argparse.Namespace) -> None:
+    from caw.providers.codex.options import native_cli
+    from caw.testing import ScriptedModelServer, cli_environment
+
+    root = Path(tempfile.mkdtemp(prefix="caw-codex-first-"))
+    timing = Timing()
+    server = ScriptedModelServer(observer=timing)
+    server.start()
+    try:
+        env = cli_environment("codex", server.base_url, root)
+        if args.rust_log:
+            env["RUST_LOG"] = args.rust_log
+        cli = shutil.which("codex", path=env["PATH"])
+        if cli is None:
+            sys.exit("codex is not on PATH (tests/backends: npm ci)")
+        cli, extra = native_cli(cli)  # as caw runs it: the binary, not npm's node wrapper
+        env.update(extra)
+        work = root / "work"
+        work.mkdir()
+        LOADS.append(os.getloadavg()[0])
+        results = asyncio.run(measure(args, cli, env, str(work), timing))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"codex first turn vs warm, one warm app-server; {args.reps} reps interleaved")
+    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(f"  {'turn (medians, ms)':28s} {'wall':>6s} {'to model':>9s} {'after model':>12s}")
+    for name, turns in results.items():
+        label = {"second": "new, turn 2", "fresh second": "fresh, turn 2"}.get(name)
+        label = label or f"{name}, turn 1"
+        cells = [median([t[k] for t in turns if k in t]) for k in ("wall_ms", "to_model_ms")]
+        after = median([t["after_model_ms"] for t in turns if "after_model_ms" in t])
+        print(f"  {label:28s} {cells[0]:6.1f} {cells[1]:9.1f} {after:12.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=12, help="turns per variant")
+    parser.add_argument("--wait", type=float, default=0.5, help="seconds before a first turn")
+    parser.add_argument("--warm-with", default="", help="requests sent on a new thread ahead")
+    parser.add_argument("--rust-log", default="", help="RUST_LOG for the app-server (stderr)")
+    parser.add_argument("--json", default="", help="write every turn's numbers here")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main(parse_args())
