@@ -27,6 +27,7 @@ from ..pool import ServerPool
 from ..standby import ServerStandby, Standby
 from .app_server import AppServer, AppServerConversation
 from .exec import ExecConversation
+from .first_write import write_first_thread
 from .options import MODE_ENV, approval_answer, native_cli, thread_params
 
 log = logging.getLogger("caw.codex")
@@ -151,6 +152,7 @@ class CodexProvider(Provider):
             return None
         params = thread_params(options)
         try:
+            await write_first_thread(server, params)  # once per app-server: see first_write
             result = await server.peer.request("thread/start", params)
             thread_id = ((result or {}).get("thread") or {}).get("id")
             if not isinstance(thread_id, str):

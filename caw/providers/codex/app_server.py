@@ -52,6 +52,8 @@ class AppServer:
         # (a standby thread started ahead).
         self.on_retire: list[Callable[[], Awaitable[object]]] = []
         self.retired = False
+        self.first_write_done = False  # first_write.write_first_thread ran on it
+        self._turn_waiters: dict[str, asyncio.Future[None]] = {}  # thread id -> turn/completed
         self._stopped = False
         self.peer = JsonRpcPeer(
             process,
@@ -94,8 +96,21 @@ class AppServer:
             if not convs:
                 del self.threads[conversation.thread_id]
 
+    def turn_completed(self, thread: str) -> asyncio.Future[None]:
+        """Done at the next ``turn/completed`` of ``thread``, a thread no conversation owns."""
+        waiter = self._turn_waiters.get(thread)
+        if waiter is None:
+            waiter = self._turn_waiters[thread] = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def forget_turn(self, thread: str) -> None:
+        self._turn_waiters.pop(thread, None)
+
     def _notify(self, method: str, params: dict[str, Any], raw: dict[str, Any]) -> None:
         thread = _thread_of(params)
+        waiter = self._turn_waiters.get(thread) if thread and method == "turn/completed" else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         for conversation in list(self.threads.get(thread, ())) if thread else ():
             conversation._incoming(method, params, raw)
 
