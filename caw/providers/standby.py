@@ -10,24 +10,38 @@ runs (command line, environment, working directory), and only while it lives.
 
 from __future__ import annotations
 
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
+# From the kill on, a SIGKILL stays pending at the process level (/proc's ShdPnd) until the
+# process is gone; from its exit on, its main thread is flagged PF_EXITING (stat's flags).
+_SIGKILL = 1 << (signal.SIGKILL - 1)
+_PF_EXITING = 0x4
+
 
 def running(pid: int | None) -> bool:
-    """Whether process ``pid`` still runs, as the system sees it: a standby killed a moment
-    ago is a zombie until asyncio reaps it, and must not be handed out meanwhile."""
+    """Whether process ``pid`` still runs and is not on its way out, as the system sees it.
+
+    A standby killed a moment ago stays in the process table while the system tears it
+    down (state R for milliseconds, its command line already gone), then as a zombie
+    until asyncio reaps it: from the kill on it counts as ended, so that it is never
+    handed out meanwhile (to start again under its session id)."""
     if pid is None:
         return False
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            shared = next(line for line in f if line.startswith("ShdPnd:")).split()[1]
+        # After the name: state, ppid, ..., flags (the 7th), ..., pending signals (the 29th).
+        state, flags, pending = fields[0], int(fields[6]), int(fields[28]) | int(shared, 16)
     except FileNotFoundError:
         return False
-    except (OSError, IndexError):  # no /proc (not Linux): what the process object says
-        return True
-    return state not in ("Z", "X")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return True  # no /proc as on Linux: what the process object says
+    return state not in ("Z", "X") and not flags & _PF_EXITING and not pending & _SIGKILL
 
 
 class Standby(ABC):

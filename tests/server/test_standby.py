@@ -129,12 +129,17 @@ async def test_start_adopts_a_standby_claude_identical_to_a_fresh_one(
     assert other["sessionId"] not in (spare_id, first)
 
 
-async def test_a_dead_standby_is_replaced_not_handed_out(cli_env, scripted, spawn_daemon, tmp_path):
+@pytest.mark.parametrize("start", ["once_it_is_gone", "at_once"])
+async def test_a_dead_standby_is_replaced_not_handed_out(
+    start, cli_env, scripted, spawn_daemon, tmp_path
+):
     client = await spawn_daemon("--no-data-dir", env=cli_env("claude_code"))
     first = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
     spare_id, spare_pid = standby_of(client, {first})
     os.kill(spare_pid, signal.SIGKILL)
-    wait_until(lambda: spare_id not in claude_processes(client), what="the standby to die")
+    if start == "once_it_is_gone":
+        wait_until(lambda: spare_id not in claude_processes(client), what="the standby to die")
+    # else the system may still be tearing it down, and the daemon has not reaped it yet
 
     second = (await client.start_session(provider="claude_code", cwd=str(tmp_path)))["sessionId"]
     assert second != spare_id
