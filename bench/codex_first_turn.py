@@ -14,6 +14,10 @@ One ``codex app-server`` (as caw runs it) against caw's scripted model server (a
 - ``new+METHOD``, ``fresh+METHOD``: with those requests sent on the thread right after
   its start (``{"threadId"}`` their only param).
 
+``--library``: instead, caw's new chat with and without the first thread write ahead
+(caw/providers/codex/first_write.py), interleaved: ``AsyncAgent.prestart`` on a fresh
+app-server, a pause (a person), the first send on the standby, then a warm send.
+
 Each turn is timed from ``turn/start`` to ``turn/completed``, split at the model server:
 ``to_model`` (turn/start sent -> the model request received) and ``after_model`` (the
 answer written -> turn/completed read).
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -33,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 TIMEOUT = 60.0
 LOADS: list[float] = []
@@ -176,15 +182,15 @@ async def fresh(
             await warm_up(server, thread, warm_with)
         await asyncio.sleep(args.wait)
         first = await server.turn(thread, f"{name} 1", timing)
-        if name == "fresh":
+        if name in ("fresh", "fresh+prime"):
             second = await server.turn(thread, f"{name} 2", timing)
-            FRESH_SECOND.append(second)
+            FRESH_SECOND.setdefault(f"{name} second", []).append(second)
         return first
     finally:
         await server.close()
 
 
-FRESH_SECOND: list[dict[str, float]] = []
+FRESH_SECOND: dict[str, list[dict[str, float]]] = {}
 
 
 async def measure(
@@ -208,7 +214,7 @@ async def measure(
         if warm_with:
             variants += [f"new+{args.warm_with}", f"fresh+{args.warm_with}"]
         results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-        results["second"], results["fresh second"] = [], []
+        results["second"] = []
         for rep in range(args.reps):
             for name in variants if rep % 2 == 0 else reversed(variants):
                 if name.startswith("fresh"):
@@ -226,10 +232,50 @@ async def measure(
                 if name == "new":
                     results["second"].append(await server.turn(thread, f"rep {rep} 2", timing))
             LOADS.append(os.getloadavg()[0])
-        results["fresh second"] = FRESH_SECOND
+        results.update(FRESH_SECOND)
         return results
     finally:
         await server.close()
+
+
+async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: Path) -> None:
+    """caw's new chat on a fresh app-server, with and without ``write_first_thread``."""
+    import caw.providers.codex as codex
+    from caw import AsyncAgent
+    from caw.providers import close_shared_providers
+
+    async def skipped(server: Any, params: Any) -> bool:
+        return False
+
+    agent = AsyncAgent("codex", env=env, cwd=work, permission_mode="bypass")
+    rows: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for rep in range(args.reps):
+        for ahead in (False, True) if rep % 2 == 0 else (True, False):
+            with contextlib.ExitStack() as patches:
+                if not ahead:
+                    patches.enter_context(mock.patch.object(codex, "write_first_thread", skipped))
+                standby = await agent.prestart()
+            await asyncio.sleep(1.0)  # a person
+            assert standby is not None
+            session = await agent.start_session(session_id=standby.session_id)
+            times = []
+            for text in ("Repeat after me: one", "Repeat after me: two"):
+                started = time.monotonic()
+                await session.send(text)
+                times.append((time.monotonic() - started) * 1000)
+            await session.end()
+            await close_shared_providers()  # the next standby: on a fresh app-server
+            rows[ahead].append((times[0], times[1]))
+        LOADS.append(os.getloadavg()[0])
+    print(f"caw new chat on a fresh app-server; {args.reps} pairs interleaved")
+    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    pairs = [a[0] - b[0] for a, b in zip(rows[True], rows[False], strict=True)]
+    print(f"  first send, with - without (paired): median {median(pairs):+.1f} ms")
+    for ahead, turns in rows.items():
+        first, warm = median([t[0] for t in turns]), median([t[1] for t in turns])
+        extra = median([t[0] - t[1] for t in turns])
+        print(f"  first write ahead {ahead!s:5}: first send {first:5.1f} ms, warm send "
+              f"{warm:5.1f} ms, first - warm (same session) {extra:+.1f} ms")  # fmt: skip
 
 
 def median(values: list[float]) -> float:
@@ -256,6 +302,9 @@ def main(args: argparse.Namespace) -> None:
         work = root / "work"
         work.mkdir()
         LOADS.append(os.getloadavg()[0])
+        if args.library:
+            asyncio.run(library_new_chat(args, env, work))
+            return
         results = asyncio.run(measure(args, cli, env, str(work), timing))
     finally:
         server.stop()
@@ -264,8 +313,8 @@ def main(args: argparse.Namespace) -> None:
     print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
     print(f"  {'turn (medians, ms)':28s} {'wall':>6s} {'to model':>9s} {'after model':>12s}")
     for name, turns in results.items():
-        label = {"second": "new, turn 2", "fresh second": "fresh, turn 2"}.get(name)
-        label = label or f"{name}, turn 1"
+        label = "new, turn 2" if name == "second" else name.replace(" second", ", turn 2")
+        label = label if "turn 2" in label else f"{name}, turn 1"
         cells = [median([t[k] for t in turns if k in t]) for k in ("wall_ms", "to_model_ms")]
         after = median([t["after_model_ms"] for t in turns if "after_model_ms" in t])
         print(f"  {label:28s} {cells[0]:6.1f} {cells[1]:9.1f} {after:12.1f}")
@@ -279,6 +328,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wait", type=float, default=0.5, help="seconds before a first turn")
     parser.add_argument("--warm-with", default="", help="requests sent on a new thread ahead")
     parser.add_argument("--rust-log", default="", help="RUST_LOG for the app-server (stderr)")
+    parser.add_argument("--library", action="store_true", help="caw's new chat, +/- ahead")
     parser.add_argument("--json", default="", help="write every turn's numbers here")
     return parser.parse_args()
 

@@ -16,8 +16,12 @@ So the first standby of an app-server first runs ``true`` in a throwaway thread
 removes its rollout file and its row in ``thread/list``). The standby's own thread is not
 touched: its first model request is the one a fresh start sends (tests/e2e).
 
-Interleaved (``bench/codex_first_turn.py --reps 12``, load ~3.5): a fresh app-server's
-first turn 54 ms -> 49 ms (a warm turn 41 ms); see that script for the phases.
+Interleaved, ``bench/codex_first_turn.py --reps 16`` (load average 5.5; warm turns 44-46 ms,
+31-32 ms of it before the model request): a fresh app-server's first turn 56.8 -> 51.6 ms
+(before the model request 43.0 -> 37.6 ms); a new thread on an app-server that already
+wrote one: 48.0 ms. What remains (~5 ms) is writing the thread itself: nothing but its
+first turn can do that. ``--library`` (caw's new chat, load 7-9, noisier): first send minus
+warm send of the same session +15-16 ms without, -2 to -9 ms with.
 """
 
 from __future__ import annotations
