@@ -5,7 +5,8 @@
 Each repetition runs ``python -c "import pygls.lsp.server"`` (the import every pygls server
 pays) and spawns ``python -m caw_server`` with a fresh data dir, writes an ``initialize``
 request at once and times the process until its answer has been read (LSP framing over
-stdio), then closes its stdin and waits for it to exit. With ``--before DIR`` (a caw tree,
+stdio), then closes its stdin and waits for it to exit. Each is timed in wall time and in the
+CPU time the process used (steadier on a loaded machine; 10 ms ticks on Linux). With ``--before DIR`` (a caw tree,
 e.g. ``git worktree add DIR <commit>``) each repetition also spawns that tree's daemon (its
 ``DIR`` and ``DIR/server`` first on ``PYTHONPATH``). The order rotates from one repetition
 to the next; medians, the ratios to pygls and the load average are printed.
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,14 +56,31 @@ def _read_message(stream: IO[bytes]) -> dict[str, Any]:
     return message
 
 
-def pygls_import() -> float:
-    started = time.perf_counter()
+Sample = tuple[float, float]  # wall seconds, CPU seconds of the measured process
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_of(pid: int) -> float:
+    """A running process's user + system CPU seconds (Linux: /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pygls_import() -> Sample:
+    cpu, started = _children_cpu(), time.perf_counter()
     subprocess.run([sys.executable, "-c", "import pygls.lsp.server"], check=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
-def daemon(tree: Path | None) -> float:
-    """Seconds from the spawn to initialize's answer read; the daemon of ``tree`` if given."""
+def daemon(tree: Path | None) -> Sample:
+    """From the spawn to initialize's answer read; the daemon of ``tree`` if given."""
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "server")])
@@ -79,7 +99,7 @@ def daemon(tree: Path | None) -> float:
             proc.stdin.flush()
             while "id" not in (message := _read_message(proc.stdout)):
                 pass  # a window/logMessage sent during initialize
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started, _cpu_of(proc.pid)
             if "result" not in message:
                 raise RuntimeError(f"initialize failed: {message}")
         finally:
@@ -97,7 +117,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=12)
     parser.add_argument("--before", type=Path, help="an older caw tree to compare with")
     args = parser.parse_args()
-    runs: dict[str, Callable[[], float]] = {
+    runs: dict[str, Callable[[], Sample]] = {
         "pygls import": pygls_import,
         "daemon": lambda: daemon(None),
     }
@@ -105,7 +125,7 @@ def main() -> None:
         runs["daemon (before)"] = lambda: daemon(args.before.resolve())
     for measure in runs.values():  # one unmeasured run each: the disk cache warm
         measure()
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    times: dict[str, list[Sample]] = {name: [] for name in runs}
     names = list(runs)
     loads = [os.getloadavg()[0]]
     for rep in range(args.reps):
@@ -113,14 +133,15 @@ def main() -> None:
         for name in names[shift:] + names[:shift]:
             times[name].append(runs[name]())
         loads.append(os.getloadavg()[0])
-    base = statistics.median(times["pygls import"])
+    base = [statistics.median(s[i] for s in times["pygls import"]) for i in (0, 1)]
     print(f"{args.reps} reps, load average (1 min) {min(loads):.2f}-{max(loads):.2f}")
-    for name, values in times.items():
-        median = statistics.median(values)
+    for name, samples in times.items():
+        wall, cpu = ([s[i] for s in samples] for i in (0, 1))
         print(
-            f"{name:>16}: median {1000 * median:6.1f} ms"
-            f" (min {1000 * min(values):6.1f}, max {1000 * max(values):6.1f})"
-            f"  {median / base:.2f}x pygls"
+            f"{name:>16}: wall median {1000 * statistics.median(wall):6.1f} ms"
+            f" (min {1000 * min(wall):6.1f}) {statistics.median(wall) / base[0]:.2f}x pygls;"
+            f" CPU median {1000 * statistics.median(cpu):6.1f} ms"
+            f" {statistics.median(cpu) / base[1]:.2f}x"
         )
 
 
