@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from caw import AsyncAgent
 from caw.client import CawClient, RpcError
 from caw.providers import provider_class
+from caw.providers.claude_code import ClaudeConversation, ClaudeStandby
 from caw.providers.watchdog import MARKER_ENV
 from tests.support.procs import alive, children, descendants, wait_until
 
@@ -146,6 +148,27 @@ async def test_a_dead_standby_is_replaced_not_handed_out(
     await answered(client, second, "alive")
     replacement, _ = standby_of(client, {first, second})
     assert replacement != spare_id
+
+
+async def test_a_standby_killed_once_claimed_gives_way_to_a_fresh_process(
+    cli_env, scripted, tmp_path
+):
+    """claude's start is the last check: a standby killed after the pool handed it out is not
+    adopted; the session runs a new process under the id kept for it, which no conversation
+    has had (the standby was never sent a message)."""
+    agent = AsyncAgent("claude_code", env=cli_env("claude_code"), cwd=tmp_path)
+    standby = await agent.prestart()
+    assert isinstance(standby, ClaudeStandby) and standby.pid is not None
+    assert await standby.warm_up.wait(TURN)  # loaded, as a standby is when it is handed out
+    os.kill(standby.pid, signal.SIGKILL)  # the system is still tearing it down meanwhile
+    session = await agent.start_session(session_id=standby.session_id)
+    try:
+        conversation = session._conversation
+        assert isinstance(conversation, ClaudeConversation)
+        assert conversation.process is not standby.process
+        assert (await session.send("Repeat after me: alive")).result == "alive"
+    finally:
+        await session.end()
 
 
 async def test_standby_0_starts_nothing_ahead(cli_env, scripted, spawn_daemon, tmp_path):
