@@ -19,6 +19,7 @@ from typing import Any, Protocol
 # process is gone; from its exit on, its main thread is flagged PF_EXITING (stat's flags).
 _SIGKILL = 1 << (signal.SIGKILL - 1)
 _PF_EXITING = 0x4
+_ENDED = ("Z", "X")  # a zombie, or reaped (its /proc entry still open)
 
 
 def running(pid: int | None) -> bool:
@@ -27,21 +28,25 @@ def running(pid: int | None) -> bool:
     A standby killed a moment ago stays in the process table while the system tears it
     down (state R for milliseconds, its command line already gone), then as a zombie
     until asyncio reaps it: from the kill on it counts as ended, so that it is never
-    handed out meanwhile (to start again under its session id)."""
+    handed out meanwhile (to start again under its session id). asyncio may reap it at
+    any moment (Python 3.11's child watcher waits from a thread): a /proc file opened
+    before that then reads as ESRCH, which also means ended."""
     if pid is None:
         return False
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-            shared = next(line for line in f if line.startswith("ShdPnd:")).split()[1]
+            status = dict(line.split(":", 1) for line in f if ":" in line)
         # After the name: state, ppid, ..., flags (the 7th), ..., pending signals (the 29th).
-        state, flags, pending = fields[0], int(fields[6]), int(fields[28]) | int(shared, 16)
-    except FileNotFoundError:
+        states = (fields[0], status["State"].split()[0])
+        flags, pending = int(fields[6]), int(fields[28]) | int(status["ShdPnd"], 16)
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    except (OSError, IndexError, ValueError, StopIteration):
+    except (OSError, IndexError, ValueError, KeyError):
         return True  # no /proc as on Linux: what the process object says
-    return state not in ("Z", "X") and not flags & _PF_EXITING and not pending & _SIGKILL
+    ended = any(state in _ENDED for state in states)
+    return not ended and not flags & _PF_EXITING and not pending & _SIGKILL
 
 
 class Standby(ABC):

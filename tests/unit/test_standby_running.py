@@ -3,6 +3,7 @@ killed, not only once it is a zombie (issue 20: a dead standby is never handed o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from caw.providers import standby
 from caw.providers.standby import running
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -51,3 +53,17 @@ def test_a_zombie_and_a_reaped_process_have_ended(child):
     child.wait()
     assert not running(child.pid)
     assert not running(None)
+
+
+def test_a_process_reaped_while_its_state_is_read_has_ended(child, monkeypatch):
+    # asyncio may reap a standby at any moment (Python 3.11 waits for children from a
+    # thread): a /proc file opened before that then reads as "no such process".
+    @contextlib.contextmanager
+    def open_then_reap(*args, **kwargs):
+        with open(*args, **kwargs) as opened:
+            child.kill()
+            child.wait()
+            yield opened
+
+    monkeypatch.setattr(standby, "open", open_then_reap, raising=False)
+    assert not running(child.pid)
