@@ -328,6 +328,44 @@ async def test_a_new_session_is_named_by_caw_and_opencode_makes_no_title_request
     assert info["title"] == title_from_message(message) == "Fix the tokenizer in lexer.py, please."
 
 
+async def test_a_new_session_carries_the_agent_and_model_its_first_prompt_would_record(
+    agent, oc_env, workdir, anchor, scripted
+):
+    """caw creates a session with the agent and model opencode's first prompt would write to
+    it (Session.setAgentModel on that prompt's path; issue 20): exactly those, so the prompt
+    finds them equal; nothing else in the session changes: no message before the first
+    prompt, the same model request as a session made without them."""
+    serve = shared_serve(anchor)
+    for model, reasoning, variant in ((None, None, "default"), (MODEL, "high", "high")):
+        session = await AsyncAgent(
+            provider="opencode", env=oc_env, cwd=workdir, model=model, reasoning=reasoning
+        ).start_session()
+        conversation = session._conversation
+        assert isinstance(conversation, ServeConversation)
+        key = conversation.resume_key  # the session's own: before its first turn
+        made = (await serve.client.get(f"/session/{key}")).json()
+        assert made["agent"] == "build"
+        expected = {"id": "caw-scripted-1", "providerID": "caw-scripted", "variant": variant}
+        assert made["model"] == expected
+        assert (await serve.client.get(f"/session/{key}/message")).json() == []
+        await session.send("Hello there.")
+        after = (await serve.client.get(f"/session/{key}")).json()
+        assert (after["agent"], after["model"]) == ("build", expected), "what opencode records"
+        await session.end()
+
+    scripted.clear()
+    session = await agent.start_session()
+    await session.send("Repeat after me: same request")
+    await session.end()
+    plain = (await serve.client.post("/session", json={})).json()["id"]  # as opencode makes one
+    body = {"parts": [{"type": "text", "text": "Repeat after me: same request"}]}
+    response = await serve.client.post(f"/session/{plain}/message", json=body, timeout=60)
+    assert response.status_code == 200
+    await serve.client.delete(f"/session/{plain}")
+    first, second = scripted.main_requests()
+    assert first.body == second.body
+
+
 async def test_opencodes_own_snapshots_are_off_unless_the_session_asks_for_them(anchor):
     """caw's review and revert are its own (caw.changes); opencode's per-step snapshots of
     the work tree only cost time. A session's own OPENCODE_CONFIG_CONTENT can keep them."""

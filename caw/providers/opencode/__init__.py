@@ -38,7 +38,13 @@ from .options import (
     permission_rules,
 )
 from .run import RunConversation
-from .serve import START_TIMEOUT, ServeConversation, ServeProcess, resolve_model
+from .serve import (
+    START_TIMEOUT,
+    ServeConversation,
+    ServeProcess,
+    first_prompt_choice,
+    resolve_model,
+)
 
 log = logging.getLogger("caw.opencode")
 
@@ -167,12 +173,11 @@ class OpenCodeProvider(Provider):
     ) -> tuple[str, dict[str, str] | None, str | None]:
         """A new opencode session with these options' rules: its id, model and variant."""
         model, variant = await resolve_model(serve, options)
-        created = await serve.json(  # titled: opencode makes no title request (UNTITLED)
-            "POST",
-            "/session",
-            "POST /session",
-            json={"permission": self._rules(options), "title": UNTITLED},
-        )
+        # titled: opencode makes no title request (UNTITLED); its agent and model recorded
+        # now, not by its first prompt (first_prompt_choice)
+        body = {"permission": self._rules(options), "title": UNTITLED,
+                **await first_prompt_choice(serve, model, variant)}  # fmt: skip
+        created = await serve.json("POST", "/session", "POST /session", json=body)
         return str(created["id"]), model, variant
 
     def _started(

@@ -673,3 +673,37 @@ async def resolve_model(
                 wanted,
             )
     return model, variant
+
+
+DEFAULT_AGENT = "build"  # opencode's default primary agent, unless the config names another
+
+
+async def first_prompt_choice(
+    serve: ServeProcess, model: dict[str, str] | None, variant: str | None
+) -> dict[str, Any]:
+    """The agent and model a new session's first prompt would record on it, for its creation.
+
+    A session made without them has its first prompt look up its model (the session's,
+    then its messages', then serve's default) and write agent and model to the session
+    (``SessionPrompt.createUserMessage`` -> ``Session.setAgentModel``: a database write and
+    a ``session.updated`` event) before the model request; later prompts find them equal and
+    skip both. ``POST /session`` takes both, so the session created ahead pays that instead
+    (issue 20). Interleaved, ``bench/opencode_first_prompt.py --reps 30 --agent-model``
+    (load 5.4, one warm serve): a new session's first prompt 100.5 -> 82.6 ms (serve's CPU
+    67.8 -> 58.7 ms), against 70.8 ms for a later prompt after the same 1 s pause.
+
+    Only what opencode itself would choose: caw's model (the prompt names it), else the
+    configured default model; with no default in the config opencode picks from its own
+    state (recent models), so nothing is set. A wrong agent would only be rewritten by the
+    first prompt (as before), never used: the prompt's agent is never the session's."""
+    if model is None:
+        default = (await serve.config()).get("model")
+        provider_id, _, model_id = (
+            default.partition("/") if isinstance(default, str) else ("", "", "")
+        )
+        if not model_id:
+            return {}
+        model = {"providerID": provider_id, "modelID": model_id}
+    agent = (await serve.config()).get("default_agent") or DEFAULT_AGENT
+    chosen = {"id": model["modelID"], "providerID": model["providerID"]}
+    return {"agent": agent, "model": {**chosen, "variant": variant or "default"}}

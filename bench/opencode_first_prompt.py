@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""What a new opencode session's first prompt costs over its second, in a warm serve (issue 20).
+
+    .venv/bin/python bench/opencode_first_prompt.py [--reps 12] [--wait 0.5] [--warm-with X,Y]
+
+One ``opencode serve`` launched as caw launches it (caw.providers.opencode.serve: password,
+``{"snapshot": false}``), against caw.testing's scripted model server (answers at 0 ms),
+offline. It is warmed first (two sessions, two prompts each); then, interleaved rep by rep
+(the order reversed every other rep):
+
+- ``new``: ``POST /session`` (titled, as caw makes it), a pause, prompt 1, a pause, prompt 2;
+- ``new+NAME``: as ``new``, with the candidate warm-up NAME sent on the session right after
+  its creation (before the pause); ``--warm-with`` picks them (default: all of CANDIDATES).
+
+Each prompt is one blocking ``POST /session/{id}/message``, split at the model server:
+``to_model`` (POST sent -> model request received) and ``after_model`` (answer written ->
+POST returned). ``--check`` also prints, per warm-up, the messages the session holds before
+its first prompt (must be 0) and whether its first model request equals a plain one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TIMEOUT = 60.0
+LOADS: list[float] = []
+
+# name -> (method, path with {id}, params/json): requests that touch no conversation.
+CANDIDATES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "get": ("GET", "/session/{id}", {}),
+    "messages": ("GET", "/session/{id}/message", {}),
+    "todo": ("GET", "/session/{id}/todo", {}),
+    "children": ("GET", "/session/{id}/children", {}),
+    "diff": ("GET", "/session/{id}/diff", {}),
+    "patch": ("PATCH", "/session/{id}", {"json": {"title": "caw session"}}),
+    "file_status": ("GET", "/file/status", {}),
+    "agent": ("GET", "/agent", {}),
+    "command": ("GET", "/command", {}),
+    "lsp": ("GET", "/lsp", {}),
+    "path": ("GET", "/path", {}),
+    "vcs": ("GET", "/vcs", {}),
+    "status": ("GET", "/session/status", {}),
+}
+
+
+# The later prompts of a ``new`` session: (name, pause before it; None: --wait).
+LATER: list[tuple[str, float | None]] = [("prompt 2", 0.05), ("prompt 3", 0.05), ("prompt 4", None)]
+
+
+class Timing:
+    """The scripted server's observer: when each model request arrived and was answered."""
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+        self.finished: list[float] = []
+        self.bodies: list[Any] = []
+
+    def request_started(self, rec: Any) -> None:
+        self.started.append(time.monotonic())
+        self.bodies.append(rec.body)
+
+    def event_written(self, rec: Any, name: str, data: dict[str, Any]) -> None:
+        pass
+
+    def request_finished(self, rec: Any) -> None:
+        self.finished.append(time.monotonic())
+
+
+async def new_session(serve: Any, agent_model: bool = False) -> str:
+    """A session as caw creates it; ``agent_model``: made with the agent and model its first
+    prompt would otherwise write to it (``Session.setAgentModel``)."""
+    from caw.providers.opencode.options import UNTITLED, permission_rules
+
+    body: dict[str, Any] = {"permission": permission_rules("ask"), "title": UNTITLED}
+    if agent_model:
+        provider, _, model = str((await serve.config())["model"]).partition("/")
+        body["agent"] = "build"
+        body["model"] = {"id": model, "providerID": provider, "variant": "default"}
+    return str((await serve.json("POST", "/session", "POST /session", json=body))["id"])
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of all of ``pid``'s threads so far (ns; steadier than wall time under load)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+async def prompt(serve: Any, session: str, text: str, timing: Timing) -> dict[str, float]:
+    seen = len(timing.started)
+    body = {"parts": [{"type": "text", "text": text}]}
+    cpu = cpu_ns(serve.pid)
+    sent = time.monotonic()
+    response = await serve.request(
+        "POST", f"/session/{session}/message", "POST message", json=body, timeout=TIMEOUT
+    )
+    done = time.monotonic()
+    response.raise_for_status()
+    result = {"wall_ms": (done - sent) * 1000, "cpu_ms": (cpu_ns(serve.pid) - cpu) / 1e6}
+    if len(timing.started) > seen and len(timing.finished) > seen:
+        result["to_model_ms"] = (timing.started[seen] - sent) * 1000
+        result["after_model_ms"] = (done - timing.finished[seen]) * 1000
+    return result
+
+
+async def warm_up(serve: Any, session: str, names: list[str]) -> None:
+    for name in names:
+        method, path, kwargs = CANDIDATES[name]
+        response = await serve.request(method, path.format(id=session), name, **kwargs)
+        if response.status_code >= 400:
+            print(f"  {name}: HTTP {response.status_code} {response.text[:200]}")
+
+
+async def measure(args: argparse.Namespace, env: dict[str, str], work: str, timing: Timing) -> Any:
+    from caw.providers.opencode.serve import ServeProcess
+
+    cli = shutil.which("opencode", path=env["PATH"])
+    assert cli, "opencode is not on PATH (tests/backends: npm ci)"
+    serve = await ServeProcess.launch(cli, work, env, 120.0)
+    try:
+        await serve.warm_up()
+        for i in range(2):
+            session = await new_session(serve)
+            for j in range(2):
+                await prompt(serve, session, f"Repeat after me: warming {i} {j}", timing)
+        warm_with = [n for n in args.warm_with.split(",") if n and n != "-"]
+        warm_with = warm_with if args.warm_with else list(CANDIDATES)
+        variants = ["new", *(["new:agent_model"] if args.agent_model else [])]
+        variants += [f"new+{n}" for n in warm_with]
+        results: dict[str, list[dict[str, float]]] = {
+            v: [] for v in [*variants, *(name for name, _ in LATER)]
+        }
+        checks: dict[str, Any] = {}
+        for rep in range(args.reps):
+            for name in variants if rep % 2 == 0 else list(reversed(variants)):
+                session = await new_session(serve, name == "new:agent_model")
+                if name.startswith("new+"):
+                    await warm_up(serve, session, name[4:].split("+"))
+                await asyncio.sleep(args.wait)
+                if args.check and rep == 0:
+                    held = await serve.json("GET", f"/session/{session}/message", "messages")
+                    checks[name] = {"messages_before": len(held)}
+                results[name].append(
+                    await prompt(serve, session, f"Repeat after me: {rep}", timing)
+                )
+                if args.check and rep == 0:
+                    checks[name]["body"] = timing.bodies[-1]
+                if name == "new":  # prompts 2 and 3 as a warm turn (50 ms apart), 4 after a pause
+                    for later, pause in LATER:
+                        await asyncio.sleep(args.wait if pause is None else pause)
+                        results[later].append(await prompt(serve, session, "Say hi.", timing))
+                await serve.request("DELETE", f"/session/{session}", "DELETE")
+            LOADS.append(os.getloadavg()[0])
+        if args.check:
+            plain = json.dumps(checks["new"]["body"], sort_keys=True)
+            for name, check in checks.items():
+                same = json.dumps(check["body"], sort_keys=True) == plain
+                print(f"  check {name}: {check['messages_before']} messages before, "
+                      f"first model request {'same as' if same else 'DIFFERS from'} new's")  # fmt: skip
+        return results
+    finally:
+        await serve.stop()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def main(args: argparse.Namespace) -> None:
+    from caw.testing import ScriptedModelServer, cli_environment
+
+    root = Path(tempfile.mkdtemp(prefix="caw-oc-first-"))
+    timing = Timing()
+    server = ScriptedModelServer(observer=timing)
+    server.start()
+    try:
+        env = cli_environment("opencode", server.base_url, root)
+        work = root / "work"
+        work.mkdir()
+        LOADS.append(os.getloadavg()[0])
+        results = asyncio.run(measure(args, env, str(work), timing))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"opencode first prompt vs second, one warm serve; {args.reps} reps interleaved")
+    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(f"  {'prompt (medians, ms)':28s} {'wall':>6s} {'to model':>9s} {'after model':>12s}"
+          f" {'serve CPU':>10s}")  # fmt: skip
+    for name, turns in results.items():
+        label = f"new, {name}" if name.startswith("prompt") else f"{name}, prompt 1"
+        cells = [median([t[k] for t in turns if k in t]) for k in ("wall_ms", "to_model_ms")]
+        after = median([t["after_model_ms"] for t in turns if "after_model_ms" in t])
+        cpu = median([t["cpu_ms"] for t in turns])
+        print(f"  {label:28s} {cells[0]:6.1f} {cells[1]:9.1f} {after:12.1f} {cpu:10.1f}")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=12, help="prompts per variant")
+    parser.add_argument("--wait", type=float, default=0.5, help="seconds before a first prompt")
+    parser.add_argument(
+        "--warm-with", default="", help="comma-separated CANDIDATES ('+' joins; '-': none)"
+    )
+    parser.add_argument("--agent-model", action="store_true", help="variant new:agent_model")
+    parser.add_argument("--check", action="store_true", help="verify the session stays untouched")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main(parse_args())
