@@ -10,12 +10,37 @@ offline. It is warmed first (two sessions, two prompts each); then, interleaved 
 
 - ``new``: ``POST /session`` (titled, as caw makes it), a pause, prompt 1, a pause, prompt 2;
 - ``new+NAME``: as ``new``, with the candidate warm-up NAME sent on the session right after
-  its creation (before the pause); ``--warm-with`` picks them (default: all of CANDIDATES).
+  its creation (before the pause); ``--warm-with`` picks them (default: all of CANDIDATES);
+- ``new:agent_model`` (``--agent-model``): the session created with the agent and model
+  its first prompt would record (as caw now creates it: ``first_prompt_choice``); the
+  ``new+NAME`` sessions too, then.
+
+``--library``: instead, caw's new chat on a warm serve (the session created ahead, as
+caw-server's standby does) with and without ``first_prompt_choice``, interleaved.
 
 Each prompt is one blocking ``POST /session/{id}/message``, split at the model server:
 ``to_model`` (POST sent -> model request received) and ``after_model`` (answer written ->
 POST returned). ``--check`` also prints, per warm-up, the messages the session holds before
 its first prompt (must be 0) and whether its first model request equals a plain one's.
+
+Findings (opencode 1.18.33, 2 shared cores): a session's first prompt differs from its later
+ones in ``SessionPrompt.createUserMessage``: with no model in the prompt it looks the model up
+(the session's, its messages', then ``Provider.defaultModel``) and, the session having no
+agent and model yet, writes both to it (``Session.setAgentModel``: one more database
+transaction, ~22 more WAL page writes in strace, and a ``session.updated`` event), before the
+model request. Nothing else is per session: no file, git, ripgrep or LSP work differs (strace
+-f: the same AGENTS.md/CLAUDE.md/CONTEXT.md look-ups and auth.json read on every prompt, no
+spawn); the title request is already avoided (caw's title), the per-prompt
+``SessionSummary.summarize`` stops at ``snapshot: false``. None of the read-only candidates
+(GET session, messages, todo, children, diff, status; PATCH title; /file/status, /agent,
+/command, /lsp, /path, /vcs) changed the first prompt beyond noise; creating the session with
+the agent and model it would get (``new:agent_model``; caw now does:
+caw.providers.opencode.serve.first_prompt_choice) removes that step: at load 5.4 (30 reps)
+first prompt 100.5 -> 82.6 ms, serve CPU 67.8 -> 58.7 ms (later prompt after the same pause
+70.8 ms); at load 0.3 (24 reps) time to the model request 27.4 -> 22.4 ms (later prompts
+20-24 ms), wall 44.4 / 44.0 ms against 35 ms (50 ms after the previous prompt) and 40 ms
+(after a 1 s pause): what is left (~4 ms, after the model's answer) is not explained. A
+prompt after a pause is itself slower than one 50 ms after another at low load.
 """
 
 from __future__ import annotations
@@ -145,7 +170,8 @@ async def measure(args: argparse.Namespace, env: dict[str, str], work: str, timi
         checks: dict[str, Any] = {}
         for rep in range(args.reps):
             for name in variants if rep % 2 == 0 else list(reversed(variants)):
-                session = await new_session(serve, name == "new:agent_model")
+                made_whole = name == "new:agent_model" or (args.agent_model and name != "new")
+                session = await new_session(serve, made_whole)
                 if name.startswith("new+"):
                     await warm_up(serve, session, name[4:].split("+"))
                 await asyncio.sleep(args.wait)
@@ -174,6 +200,52 @@ async def measure(args: argparse.Namespace, env: dict[str, str], work: str, timi
         await serve.stop()
 
 
+async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: str) -> None:
+    """caw's new chat on a warm serve, its session created ahead (``AsyncAgent.prestart``, as
+    caw-server's standby), with and without the agent and model recorded at its creation
+    (caw.providers.opencode.serve.first_prompt_choice), interleaved."""
+    from unittest import mock
+
+    import caw.providers.opencode as opencode
+    from caw import AsyncAgent
+
+    async def nothing(serve: Any, model: Any, variant: Any) -> dict[str, Any]:
+        return {}
+
+    agent = AsyncAgent("opencode", env=env, cwd=work, permission_mode="ask")
+    anchor = await agent.start_session()  # the serve stays warm between the chats
+    for i in range(3):
+        await anchor.send(f"Repeat after me: warming {i}")
+    rows: dict[bool, list[list[float]]] = {False: [], True: []}
+    for rep in range(args.reps):
+        for ahead in (False, True) if rep % 2 == 0 else (True, False):
+            with mock.patch.object(
+                opencode, "first_prompt_choice", opencode.first_prompt_choice if ahead else nothing
+            ):
+                standby = await agent.prestart()
+            assert standby is not None
+            await asyncio.sleep(args.wait)  # a person
+            session = await agent.start_session(session_id=standby.session_id)
+            times = []
+            for text, pause in (("one", 0.0), ("two", 0.05), ("three", args.wait)):
+                await asyncio.sleep(pause)
+                started = time.monotonic()
+                await session.send(f"Repeat after me: {text}")
+                times.append((time.monotonic() - started) * 1000)
+            await session.end()
+            rows[ahead].append(times)
+        LOADS.append(os.getloadavg()[0])
+    await anchor.end()
+    print(f"caw new chat on a warm serve (session created ahead); {args.reps} pairs interleaved")
+    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    pairs = [a[0] - b[0] for a, b in zip(rows[True], rows[False], strict=True)]
+    print(f"  first send, with - without (paired): median {median(pairs):+.1f} ms")
+    for ahead, turns in rows.items():
+        cells = [median([t[i] for t in turns]) for i in range(3)]
+        print(f"  agent+model at creation {ahead!s:5}: first send {cells[0]:5.1f} ms, "
+              f"next 50 ms later {cells[1]:5.1f} ms, after a {args.wait:g} s pause {cells[2]:5.1f} ms")  # fmt: skip
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -190,6 +262,9 @@ def main(args: argparse.Namespace) -> None:
         work = root / "work"
         work.mkdir()
         LOADS.append(os.getloadavg()[0])
+        if args.library:
+            asyncio.run(library_new_chat(args, env, str(work)))
+            return
         results = asyncio.run(measure(args, env, str(work), timing))
     finally:
         server.stop()
@@ -214,6 +289,7 @@ def parse_args() -> argparse.Namespace:
         "--warm-with", default="", help="comma-separated CANDIDATES ('+' joins; '-': none)"
     )
     parser.add_argument("--agent-model", action="store_true", help="variant new:agent_model")
+    parser.add_argument("--library", action="store_true", help="caw's new chat, with/without")
     parser.add_argument("--check", action="store_true", help="verify the session stays untouched")
     return parser.parse_args()
 

@@ -688,9 +688,11 @@ async def first_prompt_choice(
     (``SessionPrompt.createUserMessage`` -> ``Session.setAgentModel``: a database write and
     a ``session.updated`` event) before the model request; later prompts find them equal and
     skip both. ``POST /session`` takes both, so the session created ahead pays that instead
-    (issue 20). Interleaved, ``bench/opencode_first_prompt.py --reps 30 --agent-model``
-    (load 5.4, one warm serve): a new session's first prompt 100.5 -> 82.6 ms (serve's CPU
-    67.8 -> 58.7 ms), against 70.8 ms for a later prompt after the same 1 s pause.
+    (issue 20). Interleaved, ``bench/opencode_first_prompt.py --agent-model --wait 1`` (one
+    warm serve): a new session's first prompt 100.5 -> 82.6 ms at load 5.4 (serve's CPU
+    67.8 -> 58.7 ms; a later prompt after the same 1 s pause: 70.8 ms), its time to the model
+    request 27.4 -> 22.4 ms at load 0.3 (later prompts: 20-24 ms). ``--library`` (caw's new
+    chat on a session created ahead, load 1.2): first send 47.0 -> 43.4 ms (paired -9.6 ms).
 
     Only what opencode itself would choose: caw's model (the prompt names it), else the
     configured default model; with no default in the config opencode picks from its own
