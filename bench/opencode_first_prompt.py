@@ -208,6 +208,7 @@ async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: 
 
     import caw.providers.opencode as opencode
     from caw import AsyncAgent
+    from caw.providers.opencode.serve import first_prompt_choice as choice
 
     async def nothing(serve: Any, model: Any, variant: Any) -> dict[str, Any]:
         return {}
@@ -219,8 +220,8 @@ async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: 
     rows: dict[bool, list[list[float]]] = {False: [], True: []}
     for rep in range(args.reps):
         for ahead in (False, True) if rep % 2 == 0 else (True, False):
-            with mock.patch.object(
-                opencode, "first_prompt_choice", opencode.first_prompt_choice if ahead else nothing
+            with mock.patch(
+                f"{opencode.__name__}.first_prompt_choice", choice if ahead else nothing
             ):
                 standby = await agent.prestart()
             assert standby is not None
