@@ -317,7 +317,8 @@ def first_answer_tables(results: dict[str, Any]) -> list[str]:
         rows.append(
             f"| {provider} | {_cell(nc.get('warm'))} | {_cell(nc.get('standby'))} "
             f"| {_ratio(_med(nc.get('standby')), _med(nc.get('warm')))} | {_cell(nc.get('standby_send'))} "
-            f"| {_cell(nc.get('no_standby'))} "
+            f"| {_cell(nc.get('no_standby'))} | {_cell(nc.get('warm_after_pause'))} "
+            f"| {_ratio(_med(nc.get('standby')), _med(nc.get('warm_after_pause')))} "
             f"| {_cell(ro.get('send_after_gap'))} | {_ratio(_med(ro.get('send_after_gap')), _med(ro.get('warm')))} "
             f"| {_cell(ro.get('resume_to_answer'))} "
             f"| {_cell(idle.get('new_chat'))} | {_ratio(_med(idle.get('new_chat')), _med(idle.get('warm')))} "
@@ -327,14 +328,15 @@ def first_answer_tables(results: dict[str, Any]) -> list[str]:
         lines += [
             "New chat: `session/start` + first `session/send` in a running daemon whose workspace had a"
             " session (a second after the previous chat), against its warm turn; standby backends on (the default)"
-            " and off (`--standby 0`). Reopened editor: a fresh daemon's `session/resume`, then a send 1 s later"
+            " and off (`--standby 0`); a warm turn after the same 1 s pause. Reopened editor: a fresh daemon's `session/resume`, then a send 1 s later"
             " (timed from the send), or at once (timed from the resume). Idle: the same new chat with that many"
             " live idle sessions in the daemon; memory: daemon RSS / backends' RSS (processes), standbys included.",
             "",
             "| provider | warm turn | new chat | / warm | its first send alone | new chat, `--standby 0`"
+            " | warm turn after a 1 s pause | new chat / it"
             " | reopened: send 1 s after resume | / warm | resume -> answer, no gap | new chat with idle sessions"
             " | / warm | idle sessions: daemon / backends |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
         ]

@@ -5,7 +5,8 @@
 - **new chat**: in a running daemon whose workspace already had a session, ``session/start``
   + the first ``session/send`` (model at 0 ms), a second after the previous one (a person),
   against that daemon's warm turn; with standby backends (the default) and with
-  ``--standby 0`` (what a new chat cost before), interleaved.
+  ``--standby 0`` (what a new chat cost before), interleaved; and a warm turn after the same
+  pause (what the pause alone costs a turn).
 - **reopened editor**: a fresh daemon resumes a recorded session as the workspace opens;
   the first send comes 1 s later (a person typing): timed from the send to its answer;
   and with no gap: from ``session/resume`` to the answer.
@@ -141,7 +142,9 @@ async def _quiet(pid: int, timeout: float = 20.0) -> None:
 async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, home: Any) -> dict:
     from caw.client import CawClient
 
-    columns: dict[str, list[float]] = {"standby": [], "no_standby": [], "standby_send": []}
+    columns: dict[str, list[float]] = {
+        "standby": [], "no_standby": [], "standby_send": [], "warm_after_pause": [],
+    }  # fmt: skip
     clients = {
         "standby": await CawClient.spawn("--data-dir", str(home / "data-a"), env=env, cwd=work),
         "no_standby": await CawClient.spawn(
@@ -149,10 +152,12 @@ async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, hom
         ),
     }
     warm: list[float] = []
+    firsts: dict[str, str] = {}
     try:
-        for client in clients.values():
+        for name, client in clients.items():
             await client.initialize()
             first, _, _ = await _chat(client, provider, work)  # the workspace's first session
+            firsts[name] = first
             warm += await _warm(client, first, run.first_turns)
         for rep in range(run.first_reps):
             order = list(clients) if rep % 2 == 0 else list(reversed(clients))
@@ -163,6 +168,13 @@ async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, hom
                 if name == "standby":  # the first turn alone, on the backend started ahead
                     columns["standby_send"].append(send)
                 await clients[name].end(session_id)
+            # A warm turn after the same pause as a new chat's, once the daemon is quiet again:
+            # what a person's pause alone costs a turn, to tell it from a first turn's cost.
+            pid = clients["standby"].pid
+            assert pid is not None
+            await _quiet(pid)
+            await asyncio.sleep(PERSON)
+            columns["warm_after_pause"].append(await _turn(clients["standby"], firsts["standby"]))
     finally:
         for client in clients.values():
             await client.aclose(timeout=120)
@@ -171,7 +183,7 @@ async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, hom
     out["ratio"] = out["standby"]["median"] / out["warm"]["median"]
     log(f"new chat {provider}: {out['standby']['median']:.3f} s with standby, "
         f"{out['no_standby']['median']:.3f} s without; warm turn {out['warm']['median']:.3f} s "
-        f"({out['ratio']:.2f}x)")  # fmt: skip
+        f"({out['ratio']:.2f}x), after a {PERSON:g} s pause {out['warm_after_pause']['median']:.3f} s")  # fmt: skip
     return out
 
 

@@ -51,6 +51,7 @@ def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
     assert first["cold"]["daemon"]["n"] == 2 and first["cold"]["pygls"]["n"] == 2
     assert first["new_chat"]["claude_code"]["standby"]["n"] == 1
     assert first["new_chat"]["claude_code"]["no_standby"]["n"] == 1
+    assert first["new_chat"]["claude_code"]["warm_after_pause"]["n"] == 1
     assert first["reopened"]["claude_code"]["send_after_gap"]["n"] == 1
     assert first["reopened"]["claude_code"]["resume_to_answer"]["n"] == 1
     assert first["idle"]["claude_code"]["sessions"] == 3
