@@ -123,6 +123,9 @@ async def test_a_turn_on_a_broken_disk_still_answers(
         assert folder is not None
         handle_before = (folder / "handle.json").read_text()
 
+        # The disk breaks once the first turn is wholly recorded: a remount read-only is refused
+        # (EBUSY) while the writer thread still holds a file, e.g. the trajectory.json it replaced.
+        await session.flush()
         small_disk.fill() if fault == "full" else small_disk.readonly()
         # A long message: its traj.jsonl record is bigger than what is left of the file's last page.
         turn = await asyncio.wait_for(session.send(f"Repeat after me: {LONG_TEXT}"), TURN)
