@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -94,9 +93,7 @@ def main(args: argparse.Namespace) -> int:
             for i in range(2):
                 drivers[target].call("turn", text=f"Repeat after me: warm {target} {i}")
         if args.pids_file:  # for strace -p / perf: the drivers' and their backends' pids
-            Path(args.pids_file).write_text(
-                json.dumps({t: d.proc.pid for t, d in drivers.items()})
-            )
+            Path(args.pids_file).write_text(json.dumps({t: d.proc.pid for t, d in drivers.items()}))
         if args.before_pairs:
             time.sleep(args.before_pairs)
         for pair in range(args.pairs):
