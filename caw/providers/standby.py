@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 # From the kill on, a SIGKILL stays pending at the process level (/proc's ShdPnd) until the
 # process is gone; from its exit on, its main thread is flagged PF_EXITING (stat's flags).
@@ -128,3 +128,22 @@ class ServerStandby(Standby):
 
     async def _forget(self) -> None:
         """Remove what was created on the server for nobody (nothing, by default)."""
+
+
+_S = TypeVar("_S", bound=ServerStandby)
+
+
+async def take_standby(
+    registry: MutableMapping[str, _S], session_id: str, started_now: Callable[[], tuple[Any, ...]]
+) -> _S | None:
+    """The standby created ahead for ``session_id``, taken (its server use is the session's
+    now) if it lives and a fresh start would create exactly what it holds: ``started_now()``,
+    asked only when there is one, as it resolves the CLI. Otherwise it is let go."""
+    standby = registry.pop(session_id, None)
+    if standby is None:
+        return None
+    if standby.alive and standby.started == started_now():
+        standby.taken = True
+        return standby
+    await standby.discard()
+    return None

@@ -24,7 +24,7 @@ from ...redact import hide_key
 from ..base import Conversation, ConversationOptions, Provider
 from ..jsonrpc_lines import RpcError
 from ..pool import ServerPool
-from ..standby import ServerStandby, Standby
+from ..standby import ServerStandby, Standby, take_standby
 from .app_server import AppServer, AppServerConversation
 from .exec import ExecConversation
 from .first_write import write_first_thread
@@ -80,6 +80,11 @@ class CodexProvider(Provider):
             env["CAW_MCP_SESSION"] = options.session_id
         return cli, env, env.get(MODE_ENV, "").strip().lower() or "auto"
 
+    @staticmethod
+    def _started(cli: str, env: Mapping[str, str], options: ConversationOptions) -> tuple[Any, ...]:
+        """What decides a new thread: its app-server and the thread's parameters."""
+        return cli, env, thread_params(options)
+
     async def _app_server(self, cli: str, env: Mapping[str, str], mode: str) -> AppServer | None:
         """This environment's app-server (started if need be), or None to use ``codex exec``."""
         if mode == "exec":
@@ -131,14 +136,13 @@ class CodexProvider(Provider):
         return AppServerConversation(self._pool, server, thread_id, options)
 
     async def start(self, options: ConversationOptions) -> Conversation:
-        standby = self._standby.pop(options.session_id, None)
+        standby = await take_standby(
+            self._standby,
+            options.session_id,
+            lambda: self._started(*self._backend(options)[:2], options),
+        )
         if standby is not None:
-            cli, env, _ = self._backend(options)
-            # Used only if a fresh start would run the same (server, thread parameters).
-            if standby.alive and standby.started == (cli, env, thread_params(options)):
-                standby.taken = True  # its use of the server is the conversation's now
-                return AppServerConversation(self._pool, standby.server, standby.thread_id, options)
-            await standby.discard()
+            return AppServerConversation(self._pool, standby.server, standby.thread_id, options)
         return await self._open("thread/start", thread_params(options), options, None)
 
     async def prestart(self, options: ConversationOptions) -> Standby | None:
@@ -161,7 +165,7 @@ class CodexProvider(Provider):
             await self._pool.release(server)
             raise
         standby = CodexThreadStandby(
-            self, options.session_id, server, thread_id, (cli, env, params)
+            self, options.session_id, server, thread_id, self._started(cli, env, options)
         )
         self._standby[options.session_id] = standby
         if server.retired:  # retired while the thread started: it would hold the server

@@ -28,7 +28,7 @@ from ...tools.groups import opencode_denials
 from ...tools.wiring import opencode_env
 from ..base import Conversation, ConversationOptions, Provider
 from ..pool import ServerPool
-from ..standby import ServerStandby, Standby
+from ..standby import ServerStandby, Standby, take_standby
 from .options import (
     KEY_RE,
     MODE_ENV,
@@ -218,16 +218,16 @@ class OpenCodeProvider(Provider):
     async def _adopt(self, options: ConversationOptions) -> Conversation | None:
         """The session created ahead for ``options.session_id``, if a fresh start would
         create exactly that one now (else it is let go)."""
-        standby = self._standby.pop(options.session_id, None)
+
+        def started_now() -> tuple[Any, ...]:
+            env = opencode_env(options.process_env(), options.mcp_servers)
+            return self._started(self.require_cli(env), options, env)
+
+        standby = await take_standby(self._standby, options.session_id, started_now)
         if standby is None:
             return None
-        env = opencode_env(options.process_env(), options.mcp_servers)
-        if standby.alive and standby.started == self._started(self.require_cli(env), options, env):
-            standby.taken = True  # its use of serve is the conversation's now
-            return ServeConversation(self._pool, standby.serve, standby.session, options,
-                                     standby.model, standby.variant, untitled=True)  # fmt: skip
-        await standby.discard()
-        return None
+        return ServeConversation(self._pool, standby.serve, standby.session, options,
+                                 standby.model, standby.variant, untitled=True)  # fmt: skip
 
     async def start(self, options: ConversationOptions) -> Conversation:
         conversation = await self._adopt(options) or await self._serve_conversation(options, None)
