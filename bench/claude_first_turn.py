@@ -24,16 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from study import LoadLog, cli_path, median, scripted_cli
 
 FLAGS = [
     "-p", "--verbose", "--input-format", "stream-json", "--output-format", "stream-json",
@@ -41,6 +38,7 @@ FLAGS = [
     "--setting-sources=user", "--strict-mcp-config",
 ]  # fmt: skip
 TIMEOUT = 120.0
+LOADS = LoadLog()  # sampled after each rep
 
 
 class Claude:
@@ -122,10 +120,6 @@ async def one_process(
         await claude.close()
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 def report(name: str, turns: list[list[dict[str, Any]]]) -> None:
     first = [process[0] for process in turns]
     warm = [turn for process in turns for turn in process[1:]]
@@ -182,36 +176,20 @@ async def measure(
             flags, warm_with = variants[name]
             flags = flags or ["--session-id", str(uuid.uuid4())]
             results[name].append(await one_process(cli, flags, env, work, args, warm_with))
-        LOADS.append(os.getloadavg()[0])
+        LOADS.sample()
     return results
 
 
-LOADS: list[float] = []  # the 1-min load average after each rep
-
-
 def main(args: argparse.Namespace) -> None:
-    from caw.testing import ScriptedModelServer, cli_environment
-
-    root = Path(tempfile.mkdtemp(prefix="caw-claude-first-"))
-    server = ScriptedModelServer()
-    server.start()
-    try:
-        env = cli_environment("claude_code", server.base_url, root)
+    with scripted_cli("claude_code") as (env, work):
         env["CLAUDE_CODE_EMIT_STARTUP_TIMING"] = "1"  # adds claude's timing to each result
-        cli = shutil.which("claude", path=env["PATH"])
-        if cli is None:
-            sys.exit("claude is not on PATH (tests/backends: npm ci)")
-        work = root / "work"
+        cli = cli_path("claude", env)
         if args.git:
             git_tree(work)
-        work.mkdir(exist_ok=True)
-        LOADS.append(os.getloadavg()[0])
+        LOADS.sample()
         results = asyncio.run(measure(args, cli, env, str(work)))
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
     print(f"claude first turn vs warm; cwd {'a git repository' if args.git else 'empty'}")
-    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(LOADS.summary())
     for name, turns in results.items():
         report(name, turns)
     if args.json:

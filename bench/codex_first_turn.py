@@ -30,35 +30,15 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
-import shutil
-import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from study import LoadLog, ModelTiming, cli_path, median, scripted_cli
+
 TIMEOUT = 60.0
-LOADS: list[float] = []
-
-
-class Timing:
-    """The scripted server's observer: when each model request arrived and was answered."""
-
-    def __init__(self) -> None:
-        self.started: list[float] = []
-        self.finished: list[float] = []
-
-    def request_started(self, rec: Any) -> None:
-        self.started.append(time.monotonic())
-
-    def event_written(self, rec: Any, name: str, data: dict[str, Any]) -> None:
-        pass
-
-    def request_finished(self, rec: Any) -> None:
-        self.finished.append(time.monotonic())
+LOADS = LoadLog()  # sampled after each rep
 
 
 class AppServer:
@@ -119,7 +99,7 @@ class AppServer:
         settings = {"cwd": cwd, "approvalPolicy": "never", "sandbox": "danger-full-access"}
         await self.call("thread/resume", {"threadId": thread, **settings})
 
-    async def turn(self, thread: str, text: str, timing: Timing) -> dict[str, float]:
+    async def turn(self, thread: str, text: str, timing: ModelTiming) -> dict[str, float]:
         while not self.notes.empty():
             self.notes.get_nowait()
         seen = len(timing.started)
@@ -169,7 +149,7 @@ async def prime(server: AppServer, cwd: str) -> None:
 
 
 async def fresh(
-    cli: str, env: dict[str, str], work: str, timing: Timing, args: argparse.Namespace,
+    cli: str, env: dict[str, str], work: str, timing: ModelTiming, args: argparse.Namespace,
     name: str, warm_with: list[str],
 ) -> dict[str, float]:  # fmt: skip
     """The first turn of a new app-server (started, initialized, a thread started ahead)."""
@@ -194,7 +174,7 @@ FRESH_SECOND: dict[str, list[dict[str, float]]] = {}
 
 
 async def measure(
-    args: argparse.Namespace, cli: str, env: dict[str, str], work: str, timing: Timing
+    args: argparse.Namespace, cli: str, env: dict[str, str], work: str, timing: ModelTiming
 ) -> dict[str, list[dict[str, float]]]:
     recorder = await AppServer.start(cli, env, work)  # threads to resume, recorded ahead
     recorded = []
@@ -231,7 +211,7 @@ async def measure(
                 results[name].append(await server.turn(thread, f"rep {rep} {name}", timing))
                 if name == "new":
                     results["second"].append(await server.turn(thread, f"rep {rep} 2", timing))
-            LOADS.append(os.getloadavg()[0])
+            LOADS.sample()
         results.update(FRESH_SECOND)
         return results
     finally:
@@ -266,9 +246,9 @@ async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: 
             await session.end()
             await close_shared_providers()  # the next standby: on a fresh app-server
             rows[ahead].append((times[0], times[1]))
-        LOADS.append(os.getloadavg()[0])
+        LOADS.sample()
     print(f"caw new chat on a fresh app-server; {args.reps} pairs interleaved")
-    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(LOADS.summary())
     pairs = [a[0] - b[0] for a, b in zip(rows[True], rows[False], strict=True)]
     print(f"  first send, with - without (paired): median {median(pairs):+.1f} ms")
     for ahead, turns in rows.items():
@@ -278,39 +258,23 @@ async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: 
               f"{warm:5.1f} ms, first - warm (same session) {extra:+.1f} ms")  # fmt: skip
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 def main(args: argparse.Namespace) -> None:
     from caw.providers.codex.options import native_cli
-    from caw.testing import ScriptedModelServer, cli_environment
 
-    root = Path(tempfile.mkdtemp(prefix="caw-codex-first-"))
-    timing = Timing()
-    server = ScriptedModelServer(observer=timing)
-    server.start()
-    try:
-        env = cli_environment("codex", server.base_url, root)
+    timing = ModelTiming()
+    with scripted_cli("codex", timing) as (env, work):
         if args.rust_log:
             env["RUST_LOG"] = args.rust_log
-        cli = shutil.which("codex", path=env["PATH"])
-        if cli is None:
-            sys.exit("codex is not on PATH (tests/backends: npm ci)")
-        cli, extra = native_cli(cli)  # as caw runs it: the binary, not npm's node wrapper
+        # As caw runs it: the binary, not npm's node wrapper.
+        cli, extra = native_cli(cli_path("codex", env))
         env.update(extra)
-        work = root / "work"
-        work.mkdir()
-        LOADS.append(os.getloadavg()[0])
+        LOADS.sample()
         if args.library:
             asyncio.run(library_new_chat(args, env, work))
             return
         results = asyncio.run(measure(args, cli, env, str(work), timing))
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
     print(f"codex first turn vs warm, one warm app-server; {args.reps} reps interleaved")
-    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(LOADS.summary())
     print(f"  {'turn (medians, ms)':28s} {'wall':>6s} {'to model':>9s} {'after model':>12s}")
     for name, turns in results.items():
         label = "new, turn 2" if name == "second" else name.replace(" second", ", turn 2")

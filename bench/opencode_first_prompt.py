@@ -49,16 +49,15 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from study import LoadLog, ModelTiming, median, scripted_cli
+
 TIMEOUT = 60.0
-LOADS: list[float] = []
+LOADS = LoadLog()  # sampled after each rep
 
 # name -> (method, path with {id}, params/json): requests that touch no conversation.
 CANDIDATES: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -80,25 +79,6 @@ CANDIDATES: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 # The later prompts of a ``new`` session: (name, pause before it; None: --wait).
 LATER: list[tuple[str, float | None]] = [("prompt 2", 0.05), ("prompt 3", 0.05), ("prompt 4", None)]
-
-
-class Timing:
-    """The scripted server's observer: when each model request arrived and was answered."""
-
-    def __init__(self) -> None:
-        self.started: list[float] = []
-        self.finished: list[float] = []
-        self.bodies: list[Any] = []
-
-    def request_started(self, rec: Any) -> None:
-        self.started.append(time.monotonic())
-        self.bodies.append(rec.body)
-
-    def event_written(self, rec: Any, name: str, data: dict[str, Any]) -> None:
-        pass
-
-    def request_finished(self, rec: Any) -> None:
-        self.finished.append(time.monotonic())
 
 
 async def new_session(serve: Any, agent_model: bool = False) -> str:
@@ -123,7 +103,7 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-async def prompt(serve: Any, session: str, text: str, timing: Timing) -> dict[str, float]:
+async def prompt(serve: Any, session: str, text: str, timing: ModelTiming) -> dict[str, float]:
     seen = len(timing.started)
     body = {"parts": [{"type": "text", "text": text}]}
     cpu = cpu_ns(serve.pid)
@@ -148,7 +128,9 @@ async def warm_up(serve: Any, session: str, names: list[str]) -> None:
             print(f"  {name}: HTTP {response.status_code} {response.text[:200]}")
 
 
-async def measure(args: argparse.Namespace, env: dict[str, str], work: str, timing: Timing) -> Any:
+async def measure(
+    args: argparse.Namespace, env: dict[str, str], work: str, timing: ModelTiming
+) -> Any:
     from caw.providers.opencode.serve import ServeProcess
 
     cli = shutil.which("opencode", path=env["PATH"])
@@ -188,7 +170,7 @@ async def measure(args: argparse.Namespace, env: dict[str, str], work: str, timi
                         await asyncio.sleep(args.wait if pause is None else pause)
                         results[later].append(await prompt(serve, session, "Say hi.", timing))
                 await serve.request("DELETE", f"/session/{session}", "DELETE")
-            LOADS.append(os.getloadavg()[0])
+            LOADS.sample()
         if args.check:
             plain = json.dumps(checks["new"]["body"], sort_keys=True)
             for name, check in checks.items():
@@ -235,10 +217,10 @@ async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: 
                 times.append((time.monotonic() - started) * 1000)
             await session.end()
             rows[ahead].append(times)
-        LOADS.append(os.getloadavg()[0])
+        LOADS.sample()
     await anchor.end()
     print(f"caw new chat on a warm serve (session created ahead); {args.reps} pairs interleaved")
-    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(LOADS.summary())
     pairs = [a[0] - b[0] for a, b in zip(rows[True], rows[False], strict=True)]
     print(f"  first send, with - without (paired): median {median(pairs):+.1f} ms")
     for ahead, turns in rows.items():
@@ -247,31 +229,16 @@ async def library_new_chat(args: argparse.Namespace, env: dict[str, str], work: 
               f"next 50 ms later {cells[1]:5.1f} ms, after a {args.wait:g} s pause {cells[2]:5.1f} ms")  # fmt: skip
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 def main(args: argparse.Namespace) -> None:
-    from caw.testing import ScriptedModelServer, cli_environment
-
-    root = Path(tempfile.mkdtemp(prefix="caw-oc-first-"))
-    timing = Timing()
-    server = ScriptedModelServer(observer=timing)
-    server.start()
-    try:
-        env = cli_environment("opencode", server.base_url, root)
-        work = root / "work"
-        work.mkdir()
-        LOADS.append(os.getloadavg()[0])
+    timing = ModelTiming()
+    with scripted_cli("opencode", timing) as (env, work):
+        LOADS.sample()
         if args.library:
             asyncio.run(library_new_chat(args, env, str(work)))
             return
         results = asyncio.run(measure(args, env, str(work), timing))
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
     print(f"opencode first prompt vs second, one warm serve; {args.reps} reps interleaved")
-    print(f"load average (1 min) during the run: median {median(LOADS):.2f}")
+    print(LOADS.summary())
     print(f"  {'prompt (medians, ms)':28s} {'wall':>6s} {'to model':>9s} {'after model':>12s}"
           f" {'serve CPU':>10s}")  # fmt: skip
     for name, turns in results.items():
