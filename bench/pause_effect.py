@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """What a person's pause costs a warm turn: the bare CLI and caw-server, interleaved (issue 20).
 
-    .venv/bin/python bench/pause_effect.py --provider codex [--pairs 12] [--pause 1.0] [--short 0.05]
-        [--targets floor,server] [--json FILE]
+    .venv/bin/python bench/pause_effect.py --provider codex [--pairs 12] [--pauses 0.05,1]
+        [--targets floor,server] [--data-dir] [--json FILE]
 
 One warm backend per target, driven by the same drivers as bench/run.py
 (``floor``: bench/drivers/floor_*.py, the bare CLI; ``server``:
-bench/drivers/caw_daemon.py, caw-server without a data dir), against the
+bench/drivers/caw_daemon.py, caw-server, without a data dir unless ``--data-dir``), against the
 scripted model server (bench/model_server.py, answers at 0 ms) in a process of
 its own. After two unmeasured turns per target, each pair is, for each target,
-in alternating order: a turn, ``--short`` seconds, a measured turn; a turn,
-``--pause`` seconds, a measured turn. So every measured turn follows its own
+in alternating order, for each of ``--pauses``: a turn, that many seconds, a
+measured turn. So every measured turn follows its own
 backend's previous turn by exactly the pause, and nothing else on the machine
 is measured meanwhile.
 
@@ -23,6 +23,7 @@ driver saw it). Medians, paired differences and the load average are printed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -33,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import FLOOR, SERVER_NODATA, Driver, ModelServer, environment, variant
+from harness import FLOOR, SERVER, SERVER_NODATA, Driver, ModelServer, environment, variant
 
 TARGETS = {"floor": FLOOR, "server": SERVER_NODATA}
 PARTS = ("wall", "to_model", "in_model", "after_model")
@@ -56,19 +57,98 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(rows: dict[str, dict[str, list[dict[str, float]]]], pauses: dict[str, float]) -> None:
+def report(rows: dict[str, dict[str, list[dict[str, float]]]], pauses: list[float]) -> None:
     for target, by_pause in rows.items():
         print(f"  {target}:")
         print(f"    {'pause':>7s} " + " ".join(f"{p:>11s}" for p in PARTS) + "   (medians, ms)")
-        for name, turns in by_pause.items():
+        for pause in pauses:
+            turns = by_pause[f"{pause:g}"]
             cells = [median([t[p] for t in turns if p in t]) for p in PARTS]
-            print(f"    {pauses[name]:6.2f}s " + " ".join(f"{c:11.2f}" for c in cells))
-        short, long = by_pause["short"], by_pause["long"]
-        diffs = [
-            median([b[p] - a[p] for a, b in zip(short, long, strict=True) if p in a and p in b])
-            for p in PARTS
-        ]
-        print("    long-short (paired) " + " ".join(f"{d:+11.2f}" for d in diffs))
+            print(f"    {pause:6.2f}s " + " ".join(f"{c:11.2f}" for c in cells))
+        short = by_pause[f"{pauses[0]:g}"]
+        for pause in pauses[1:]:
+            long = by_pause[f"{pause:g}"]
+            diffs = [
+                median([b[p] - a[p] for a, b in zip(short, long, strict=True) if p in a and p in b])
+                for p in PARTS
+            ]
+            print(
+                f"    {pause:g}s - {pauses[0]:g}s, paired " + " ".join(f"{d:+11.2f}" for d in diffs)
+            )
+
+
+async def after_new_chat(
+    args: argparse.Namespace, env: dict[str, str], root: Path, model: ModelServer
+) -> dict[str, object]:
+    """bench/phases/first_answer.py's "warm turn after the pause", taken apart: one caw-server
+    (data dir, standby on), one warm session W; per round, in alternating order, W's measured
+    turn after: ``50ms`` (a turn of W, 50 ms); ``quiet+1s`` (a turn of W, the daemon's tree
+    quiet, 1 s); ``chat+quiet+1s`` (a turn of W, 1 s, a new chat started, answered and ended,
+    the tree quiet, 1 s: the phase's own sequence)."""
+    from phases.first_answer import _quiet
+
+    from caw.client import CawClient
+
+    work = str(root / "work")
+    client = await CawClient.spawn("--data-dir", str(root / "data"), env=env, cwd=work)
+    names = ("50ms", "quiet+1s", "chat+quiet+1s")
+    rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    chats: list[float] = []
+    loads = [os.getloadavg()[0]]
+
+    async def turn(session: str, token: str) -> dict[str, float]:
+        started = time.monotonic()
+        await client.send(session, f"Repeat after me: {token}")
+        end = time.monotonic()
+        row = {"wall": (end - started) * 1000}
+        record = model.find(token)
+        if record is not None and record.get("deltas"):
+            last = record["deltas"][-1][0]
+            row["to_model"] = (record["t_request"] - started) * 1000
+            row["in_model"] = (last - record["t_request"]) * 1000
+            row["after_model"] = (end - last) * 1000
+        return row
+
+    try:
+        await client.initialize()
+        warm = (await client.start_session(provider=args.provider, cwd=work))["sessionId"]
+        for i in range(3):
+            await turn(warm, f"warm{i}x")
+        assert client.pid is not None
+        await _quiet(client.pid)
+        for rnd in range(args.pairs):
+            for name in names if rnd % 2 == 0 else tuple(reversed(names)):
+                await turn(warm, f"lead{rnd}{name}x")
+                if name == "50ms":
+                    await asyncio.sleep(0.05)
+                else:
+                    if name == "chat+quiet+1s":
+                        await asyncio.sleep(1.0)
+                        started = time.monotonic()
+                        chat = await client.start_session(provider=args.provider, cwd=work)
+                        await client.send(chat["sessionId"], f"Repeat after me: chat{rnd}x")
+                        chats.append((time.monotonic() - started) * 1000)
+                        await client.end(chat["sessionId"])
+                    await _quiet(client.pid)
+                    await asyncio.sleep(1.0)
+                rows[name].append(await turn(warm, f"m{rnd}{name.replace('+', '')}x"))
+            loads.append(os.getloadavg()[0])
+    finally:
+        await client.aclose(timeout=60)
+    print(f"{args.provider}: caw-server, one warm session, {args.pairs} rounds interleaved")
+    print(
+        f"load average (1 min): start {loads[0]:.2f}, median {median(loads):.2f}, max {max(loads):.2f}"
+    )
+    print(f"  new chats between: median {median(chats):.2f} ms")
+    print(f"    {'before W':>14s} " + " ".join(f"{p:>11s}" for p in PARTS) + "   (medians, ms)")
+    for name in names:
+        cells = [median([t[p] for t in rows[name] if p in t]) for p in PARTS]
+        print(f"    {name:>14s} " + " ".join(f"{c:11.2f}" for c in cells))
+    for name in names[1:]:
+        pairs = list(zip(rows["50ms"], rows[name], strict=True))
+        diffs = [median([b[p] - a[p] for a, b in pairs if p in a and p in b]) for p in PARTS]
+        print(f"    {name + ' - 50ms':>14s} " + " ".join(f"{d:+11.2f}" for d in diffs))
+    return {"loads": loads, "rows": rows, "chats": chats}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -78,16 +158,26 @@ def main(args: argparse.Namespace) -> int:
     model = ModelServer(root / "model")
     env = environment(args.provider, model.base_url, root)
     env.update(dict(kv.split("=", 1) for kv in args.env))
+    if args.after_new_chat:
+        try:
+            result = asyncio.run(after_new_chat(args, env, root, model))
+            if args.json:
+                Path(args.json).write_text(json.dumps(result))
+        finally:
+            model.close()
+        return 0
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     drivers: dict[str, Driver] = {}
-    pauses = {"short": args.short, "long": args.pause}
+    pauses = [float(p) for p in args.pauses.split(",")]
     rows: dict[str, dict[str, list[dict[str, float]]]] = {
-        t: {"short": [], "long": []} for t in targets
+        t: {f"{p:g}": [] for p in pauses} for t in targets
     }
     loads = [os.getloadavg()[0]]
     try:
         for target in targets:
-            v = variant(TARGETS[target], args.provider, None)
+            data_dir = root / "data" if args.data_dir and target == "server" else None
+            key = SERVER if data_dir else TARGETS[target]
+            v = variant(key, args.provider, data_dir)
             drivers[target] = Driver(target, v.argv, env, work, root / "logs")
             drivers[target].call("open")
             for i in range(2):
@@ -97,23 +187,23 @@ def main(args: argparse.Namespace) -> int:
         if args.before_pairs:
             time.sleep(args.before_pairs)
         for pair in range(args.pairs):
-            order = [(t, p) for t in targets for p in ("short", "long")]
+            order = [(t, p) for t in targets for p in pauses]
             if pair % 2:
                 order.reverse()
             for target, name in order:
                 driver = drivers[target]
                 driver.call("turn", text=f"Repeat after me: lead {target} {pair} {name}")
-                time.sleep(pauses[name])
-                token = f"m{pair}{name}{target}x"
-                rows[target][name].append(measured_turn(driver, model, token))
+                time.sleep(name)
+                token = f"m{pair}p{name:g}{target}x"
+                rows[target][f"{name:g}"].append(measured_turn(driver, model, token))
             loads.append(os.getloadavg()[0])
     finally:
         for driver in drivers.values():
             driver.close()
         model.close()
     print(
-        f"{args.provider}: a warm turn {args.short:g} s vs {args.pause:g} s after the one before; "
-        f"{args.pairs} pairs interleaved"
+        f"{args.provider}: a warm turn {' / '.join(f'{p:g}' for p in pauses)} s after the one "
+        f"before; {args.pairs} rounds interleaved"
     )
     print(
         f"load average (1 min): start {loads[0]:.2f}, median {median(loads):.2f}, "
@@ -129,8 +219,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--provider", default="codex", choices=("claude_code", "codex", "opencode"))
     parser.add_argument("--pairs", type=int, default=12)
-    parser.add_argument("--pause", type=float, default=1.0, help="the long pause, seconds")
-    parser.add_argument("--short", type=float, default=0.05, help="the short pause, seconds")
+    parser.add_argument(
+        "--pauses", default="0.05,1", help="seconds before a measured turn; the first: the baseline"
+    )
+    parser.add_argument("--data-dir", action="store_true", help="caw-server records (a data dir)")
+    parser.add_argument(
+        "--after-new-chat", action="store_true", help="instead: see after_new_chat()"
+    )
     parser.add_argument("--targets", default="floor,server", help="floor and/or server")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the CLI")
     parser.add_argument("--pids-file", default="", help="write the drivers' pids here")
