@@ -540,12 +540,18 @@ function Chat:_send(text, done, attachments)
         render.unpin(buf, pin)
         local kind = err_kind(serr)
         if serr.code == -32800 or kind == 'cancelled' then
+          if stream:waiting() then
+            -- Stopped waiting for a usage limit: nothing was answered, gr sends it again.
+            self.last_failed = { text = text, attachments = attachments }
+          end
           stream:fail('cancelled', true)
         else
           if kind == 'daemonExited' or kind == 'unknownSession' then
             -- The next send resumes the conversation (in a new daemon, or this one).
             self.client_id = nil
             stream:fail(err_text(serr) .. '; the chat resumes with the next message')
+          elseif kind == 'usageLimit' then
+            stream:fail(render.usage_limit_text(err_text(serr)))
           else
             stream:fail(err_text(serr))
           end

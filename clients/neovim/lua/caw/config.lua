@@ -17,6 +17,10 @@ M.defaults = {
   -- window with the command or the diff). 'bypass': tools run unasked, as the CLI's
   -- "skip permissions" switch. 'deny': tools that need approval are refused.
   permission_mode = 'ask',
+  -- On a usage limit: true waits until the limit resets and sends the message again (the chat
+  -- says until when; the cancel key stops waiting); false fails the message at once. nil leaves
+  -- it to the daemon (its --auto-wait flag or $CAW_AUTOWAIT, else off).
+  auto_wait = nil,
   -- Where the per-workspace chat list lives; nil means stdpath("state")/caw/workspaces.json.
   state_file = nil,
   -- Markers that make a directory a workspace root (searched upwards), else the cwd is used.
@@ -113,6 +117,7 @@ function M.set(opts)
   if not vim.tbl_contains(M.PERMISSION_MODES, o.permission_mode) then
     error(("caw.setup: permission_mode must be one of 'ask', 'bypass', 'deny', got %q"):format(o.permission_mode), 2)
   end
+  check('auto_wait', o.auto_wait, 'boolean', true)
   check('state_file', o.state_file, 'string', true)
   check('root_markers', o.root_markers, 'table')
   check('split', o.split, 'string')

@@ -130,10 +130,13 @@ local function exited(root, id, code, signal)
   M.on_exit(id, root)
 end
 
---- initializationOptions: the permission mode and that this client answers questions,
---- then whatever init_options the user set (which win).
+--- initializationOptions: the permission mode, that this client answers questions and
+--- auto-wait when set, then whatever init_options the user set (which win).
 local function init_options(o)
   local base = { permissionMode = o.permission_mode, clientCapabilities = { permissions = true } }
+  if o.auto_wait ~= nil then
+    base.autoWait = o.auto_wait -- unset: the daemon's own default ($CAW_AUTOWAIT)
+  end
   return vim.tbl_deep_extend('force', base, o.init_options or {})
 end
 

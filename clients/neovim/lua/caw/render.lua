@@ -623,6 +623,80 @@ function M.hint(buf)
   append(buf, lines)
 end
 
+-- ---------------------------------------------------------------- usage limits
+
+--- Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant's days_from_civil):
+--- os.time() reads a date as local time, the daemon's times are UTC.
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
+  return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+end
+
+--- The epoch seconds of an ISO 8601 time with a zone ("2026-11-30T14:05:00.5Z", "…+00:00"); nil if unreadable.
+function M.epoch(iso)
+  if type(iso) ~= 'string' then
+    return nil
+  end
+  local y, mo, d, h, mi, s, zone = iso:match('^(%d+)-(%d+)-(%d+)[T ](%d+):(%d+):(%d+)[%.%d]*(.*)$')
+  if not y then
+    return nil
+  end
+  local offset = 0
+  if zone ~= 'Z' and zone ~= 'z' then
+    local sign, oh, om = zone:match('^([+-])(%d%d):?(%d%d)$')
+    if not sign then
+      return nil -- no zone: the daemon always names UTC, so this is not its time
+    end
+    offset = (tonumber(oh) * 60 + tonumber(om)) * 60 * (sign == '-' and -1 or 1)
+  end
+  local days = days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s) - offset
+end
+
+local function duration(minutes)
+  if minutes < 60 then
+    return ('%d min'):format(minutes)
+  end
+  local h, m = math.floor(minutes / 60), minutes % 60
+  return m == 0 and ('%d h'):format(h) or ('%d h %d min'):format(h, m)
+end
+
+--- The local clock time of `epoch`, with the weekday when it is not today.
+local function clock(epoch, now)
+  local same_day = os.date('%Y-%m-%d', epoch) == os.date('%Y-%m-%d', now)
+  return os.date(same_day and '%H:%M' or '%a %H:%M', epoch)
+end
+
+--- The line a chat shows while the daemon waits for a usage limit to reset (a `usageLimitWait`
+--- update: {waitMinutes, resetsAt, message}); `now` (epoch seconds) defaults to os.time().
+function M.wait_text(u, now)
+  now = now or os.time()
+  local at = M.epoch(u.resetsAt)
+  local minutes = at and math.max(1, math.ceil((at - now) / 60)) or tonumber(u.waitMinutes) or 0
+  local key = config.keys('cancel')[1]
+  return ('Usage limit reached — waiting until %s (about %s), then sending again. %s stops waiting.'):format(
+    at and clock(at, now) or '?',
+    duration(minutes),
+    key and ('`' .. key .. '`') or '`:CawCancel`'
+  )
+end
+
+--- The note a wait leaves once the message was sent again.
+function M.waited_text(u)
+  local at = M.epoch(u.resetsAt)
+  return ('usage limit: waited until %s, then sent again'):format(at and clock(at, os.time()) or 'the reset')
+end
+
+M.WAIT_STOPPED = 'Stopped waiting for the usage limit to reset: the message was not sent again.'
+
+--- A usageLimit failure (auto-wait off) and what would have waited it out.
+function M.usage_limit_text(msg)
+  return msg .. ' (`auto_wait = true` in setup() waits for the reset and sends again)'
+end
+
 -- ---------------------------------------------------------------- streaming
 
 local Stream = {}
@@ -668,6 +742,11 @@ function Stream:update(u)
     return
   end
   local buf = self.buf
+  if u.kind == 'usageLimitWait' then
+    return self:_wait(u)
+  elseif self.wait and (u.kind == 'text' or u.kind == 'thinking' or u.kind == 'toolCall') then
+    self:_sent_again()
+  end
   if (u.kind == 'text' or u.kind == 'thinking') and u.replace == true then
     -- The CLI retried an answer that broke off: what it streamed since the last tool is void.
     self.pending = nil
@@ -708,6 +787,64 @@ function Stream:update(u)
   elseif u.kind == 'usage' then
     self.usage = u.usage
   end
+end
+
+--- The daemon waits for a usage limit to reset, then sends the whole turn again: what this
+--- attempt streamed is void (it is sent again), and a line with the wait stands in for "working…",
+--- its "about N min" kept current.
+function Stream:_wait(u)
+  self.pending = nil
+  truncate(self.buf, self.header)
+  self.cur, self.kept = nil, self.header
+  M.busy(self.buf, false)
+  self:_stop_wait_timer()
+  separate(self.buf)
+  self.wait = { update = u, line = append(self.buf, { '_' .. M.wait_text(u) .. '_' }) }
+  local timer = (vim.uv or vim.loop).new_timer()
+  self.wait.timer = timer
+  timer:start(
+    30000,
+    30000,
+    vim.schedule_wrap(function()
+      if self.wait and self.wait.timer == timer then
+        self:_set_wait_line('_' .. M.wait_text(u) .. '_')
+      end
+    end)
+  )
+end
+
+function Stream:_stop_wait_timer()
+  local timer = self.wait and self.wait.timer
+  if timer then
+    self.wait.timer = nil
+    timer:stop()
+    timer:close()
+  end
+end
+
+--- Rewrite the wait's line (only appended after it: it stays at its number).
+function Stream:_set_wait_line(text)
+  local line = self.wait.line
+  if api.nvim_buf_is_valid(self.buf) and line <= api.nvim_buf_line_count(self.buf) then
+    modify(self.buf, function()
+      api.nvim_buf_set_lines(self.buf, line - 1, line, false, { text })
+    end)
+  end
+end
+
+--- The resent attempt streams: the wait's line becomes a short note, "working…" is back.
+function Stream:_sent_again()
+  self:_stop_wait_timer()
+  self.waited = M.waited_text(self.wait.update)
+  self:_set_wait_line('_' .. self.waited .. '_')
+  self.kept = self.wait.line
+  self.wait = nil
+  M.busy(self.buf, true)
+end
+
+--- Whether the daemon is waiting for a usage limit to reset in this turn.
+function Stream:waiting()
+  return self.wait ~= nil
 end
 
 --- Add streamed text to the current text or thinking block: at once, or gathered on a long line.
@@ -754,12 +891,17 @@ function Stream:finish(turn, provider)
   self.pending = nil
   self.done = true
   M.busy(self.buf, false)
+  self:_stop_wait_timer()
+  self.wait = nil
   if type(turn) ~= 'table' then
     return
   end
   local buf = self.buf
   truncate(buf, self.header - 1)
   append(buf, { '## ' .. M.provider_name(provider) })
+  if self.waited then
+    M.note(buf, self.waited)
+  end
   render_blocks(buf, turn.output)
   turn_footer(buf, turn)
   M.refresh_folds(buf)
@@ -774,6 +916,15 @@ function Stream:fail(msg, cancelled)
   self.done = true
   M.busy(self.buf, false)
   M.refresh_folds(self.buf)
+  if self.wait then
+    -- It ended while waiting for the usage limit: the wait's line says how.
+    self:_stop_wait_timer()
+    self:_set_wait_line('_' .. (cancelled and M.WAIT_STOPPED or 'Stopped waiting for the usage limit to reset.') .. '_')
+    self.wait = nil
+    if cancelled then
+      return
+    end
+  end
   if cancelled then
     M.note(self.buf, '(cancelled)')
   else
