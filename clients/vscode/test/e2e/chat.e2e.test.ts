@@ -1,6 +1,6 @@
 // The chat as issue 17 wants it, inside a real VS Code (code-server 4.99.4, headless
-// chromium) with the real daemon, the real claude and codex CLIs and caw's scripted model
-// server (recording what reached the model). Few windows, each checking many things in turn:
+// chromium) with the real daemon, the real claude, codex and opencode CLIs and caw's scripted
+// model server (recording what reached the model). Few windows, each checking many things in turn:
 //   chat-1 (claude): the trust prompt for a folder with agent configuration; the main flow by
 //     keyboard only (open, type, send, Esc cancels); a highlighted code block's Insert and Copy;
 //     tokens and cost per turn and per chat; @ completion attaches a file and the model's request
@@ -10,6 +10,8 @@
 //   chat-2 (claude, the same workspace after a restart): the restored view (no empty group
 //     beside it), both chats resumed from the chat list, the failed turn still shown.
 //   chat-codex: the same review, attachment and model switch with codex.
+//   chat-opencode-1, chat-opencode-2 (opencode): a streamed answer, then after a restart the
+//     chat resumed with its conversation (the model's next request carries the earlier turn).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -402,6 +404,33 @@ describe('the chat: review, context, models, many chats, cost, keyboard', { conc
       await ask.waitFor({ state: 'detached', timeout });
       await eventually('the picker back on codex', async () => (await providers.inputValue()) === 'codex');
       assert.equal(await chat.locator('.message.user').count(), 3, 'the codex chat is still shown');
+    });
+  });
+
+  test('opencode: a streamed answer, and the chat resumed after a restart remembers it', async () => {
+    const wb = await workbench('chat-opencode', 'opencode');
+    const fact = 'My deploy target is staging-eu. Remember that.';
+    await vsixWindow(wb, 'chat-opencode-1', async (b) => {
+      const chat = b.chat();
+      await b.runCommand('caw: New Chat');
+      await chat.locator('body[data-status="idle"]').waitFor({ timeout });
+      await eventually('opencode in the provider picker', async () => (await chat.locator('#pick-provider').inputValue()) === 'opencode');
+      // Streamed: the answer shows while the turn still runs ([[slow:4]]: many deltas over 4 s).
+      await b.say(`[[slow:4]] ${fact}`);
+      await chat.locator('.message.assistant.running .text', { hasText: 'Noted' }).waitFor({ timeout });
+      assert.match((await b.answers(1))[0], /Noted: deploy target is staging-eu\./);
+    });
+    await vsixWindow(wb, 'chat-opencode-2', async (b) => {
+      const chat = b.chat();
+      // The restored view shows the opencode chat; the next turn goes to the same conversation.
+      await chat.locator('.message.user', { hasText: fact }).waitFor({ timeout });
+      await chat.locator('body[data-status="idle"]').waitFor({ timeout });
+      await eventually('opencode in the provider picker', async () => (await chat.locator('#pick-provider').inputValue()) === 'opencode');
+      await b.say('Where am I deploying?');
+      assert.match((await b.answers(2))[1], /staging-eu/);
+      const asked = requests().filter((r) => r.texts.some((t) => t.includes('Where am I deploying?')));
+      assert.ok(asked.length > 0 && asked.every((r) => r.tail.includes('My deploy target is staging-eu')), 'the earlier turn reached the model');
+      await checkedScreenshot(b, 'chat-opencode-resumed');
     });
   });
 });
