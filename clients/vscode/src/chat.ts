@@ -15,6 +15,9 @@ import {
   type ToWebview,
   type ViewTurn,
   viewTurn,
+  endWait,
+  usageLimitError,
+  usageLimitWaitText,
 } from './chatModel';
 import type { PermissionRules } from './permissionRules';
 import {
@@ -529,12 +532,15 @@ export class Chat implements vscode.Disposable {
       if (!turn.running) return;
       applyUpdate(turn, update);
       this.panel?.post({ type: 'update', update });
+      // Said once to screen readers: the chat waits (maybe for hours) instead of answering.
+      if (turn.wait && update.kind === 'usageLimitWait') this.panel?.post({ type: 'announce', text: usageLimitWaitText(turn.wait) });
     }, sessionId);
     const token = `caw-${crypto.randomUUID()}`;
     try {
       const result = await this.server.withTurnProgress(token, () =>
         rpc.send({ sessionId, message, workDoneToken: token, ...extra }),
       );
+      endWait(turn); // sent again (the answer streamed nothing)
       Object.assign(turn, viewTurn(result.turn));
       this.completedTurns++;
       this.meta = await this.store.save(
@@ -552,7 +558,11 @@ export class Chat implements vscode.Disposable {
       return result.turn;
     } catch (error) {
       turn.running = false;
-      if (isCancelled(error)) {
+      if (isCancelled(error) && turn.wait) {
+        // Cancelled while waiting for the usage limit: the attempt before the wait is void.
+        endWait(turn, true);
+        turn.stopReason = 'cancelled';
+      } else if (isCancelled(error)) {
         const partial = errorData(error)?.turn;
         if (partial) Object.assign(turn, viewTurn(partial));
         turn.stopReason = 'cancelled';
@@ -561,7 +571,7 @@ export class Chat implements vscode.Disposable {
         turn.error = 'caw-server stopped while this turn ran.';
       } else {
         turn.stopReason = 'error';
-        turn.error = describe(error);
+        turn.error = errorKind(error) === 'usageLimit' ? usageLimitError(describe(error)) : describe(error);
       }
       // Shown once, in the turn, with Retry.
       if (turn.stopReason === 'error') this.panel?.post({ type: 'announce', text: `The turn failed: ${turn.error ?? ''}` });

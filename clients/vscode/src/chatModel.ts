@@ -32,6 +32,18 @@ export interface ViewTurn {
   number?: number;
   /** Its changes were reverted in this window. */
   reverted?: boolean;
+  /** The daemon waits for the account's usage limit to reset, then sends the turn again (auto-wait). */
+  wait?: UsageWait;
+  /** What a usage-limit wait came to: sent again after it, or stopped (then `waitStopped`). */
+  waitNote?: string;
+  waitStopped?: boolean;
+}
+
+/** A `usageLimitWait` update: the daemon sends the turn again at `resetsAt` (UTC, ISO 8601). */
+export interface UsageWait {
+  waitMinutes: number;
+  resetsAt: string;
+  message: string;
 }
 
 export type Entry = { kind: 'turn'; turn: ViewTurn } | { kind: 'notice'; level: NoticeLevel; text: string; retry?: boolean };
@@ -171,8 +183,54 @@ export function totalsLabel(t: ChatTotals): string {
   return [`${count(t.tokens)} tokens`, t.costUsd === undefined ? undefined : dollars(t.costUsd)].filter(Boolean).join(' · ');
 }
 
+/** "1 h 5 min", "42 min". */
+export function aboutMinutes(minutes: number): string {
+  if (minutes < 60) return `${minutes} min`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return m ? `${h} h ${m} min` : `${h} h`;
+}
+
+/** The local clock time of `at` in the user's locale, with the weekday when it is not today. */
+export function clockTime(at: Date, now: Date): string {
+  const time = at.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
+  return at.toDateString() === now.toDateString() ? time : `${at.toLocaleDateString(undefined, { weekday: 'short' })} ${time}`;
+}
+
+/** The line the chat shows while the daemon waits for a usage limit to reset. */
+export function usageLimitWaitText(wait: UsageWait, now = new Date()): string {
+  const at = new Date(wait.resetsAt);
+  const known = !Number.isNaN(at.getTime());
+  const minutes = known ? Math.max(1, Math.ceil((at.getTime() - now.getTime()) / 60_000)) : wait.waitMinutes;
+  return (
+    `Usage limit reached — waiting until ${known ? clockTime(at, now) : 'it resets'} (about ${aboutMinutes(minutes)}), ` +
+    'then sending again. Cancel (Esc) stops waiting.'
+  );
+}
+
+/** The note a wait leaves once the turn was sent again. */
+export function waitedText(wait: UsageWait, now = new Date()): string {
+  const at = new Date(wait.resetsAt);
+  return `Usage limit: waited until ${Number.isNaN(at.getTime()) ? 'it reset' : clockTime(at, now)}, then sent again.`;
+}
+
+export const WAIT_STOPPED = 'Stopped waiting for the usage limit to reset: the message was not sent again.';
+
+/** A `usageLimit` failure (auto-wait off) and the setting that would have waited it out. */
+export function usageLimitError(message: string): string {
+  return `${message.replace(/\s*$/, '')} Turn on the "caw.autoWait" setting to wait for the reset and send again automatically.`;
+}
+
 /** Applies one streamed event to the running turn, as the daemon's core assembles it. */
 export function applyUpdate(turn: ViewTurn, update: Update): void {
+  if (update.kind === 'usageLimitWait') {
+    // The whole turn is sent again after the wait: what this attempt streamed is void.
+    turn.output.length = 0;
+    delete turn.usage;
+    turn.wait = { waitMinutes: update.waitMinutes, resetsAt: update.resetsAt, message: update.message ?? '' };
+    return;
+  }
+  if (turn.wait && (update.kind === 'text' || update.kind === 'thinking' || update.kind === 'toolCall')) endWait(turn);
   if ((update.kind === 'text' || update.kind === 'thinking') && update.replace) {
     // The CLI retried a response that broke off: what that one streamed is void.
     while (turn.output.length && turn.output.at(-1)?.type !== 'tool_use') turn.output.pop();
@@ -206,6 +264,14 @@ export function applyUpdate(turn: ViewTurn, update: Update): void {
       turn.usage = { ...update.usage };
       break;
   }
+}
+
+/** The wait is over: the turn was sent again (or, `stopped`, the user ended the wait). */
+export function endWait(turn: ViewTurn, stopped = false): void {
+  if (!turn.wait) return;
+  turn.waitNote = stopped ? WAIT_STOPPED : waitedText(turn.wait);
+  if (stopped) turn.waitStopped = true;
+  delete turn.wait;
 }
 
 /** The last turn still streaming, if any. */

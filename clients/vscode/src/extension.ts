@@ -407,7 +407,7 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('caw.serverPath')) server.check();
-      if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir') || e.affectsConfiguration('caw.permissionMode')) {
+      if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir') || e.affectsConfiguration('caw.permissionMode') || e.affectsConfiguration('caw.autoWait')) {
         void vscode.window
           .showInformationMessage('caw: restart caw-server to use the new settings?', 'Restart')
           .then((choice) => choice && vscode.commands.executeCommand('caw.restartServer'));

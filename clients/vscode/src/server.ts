@@ -135,6 +135,8 @@ export class CawServer implements vscode.Disposable {
     if (provider) initializationOptions.provider = provider;
     const dataDir = config.get<string>('dataDir', '');
     if (dataDir) initializationOptions.dataDir = dataDir;
+    const wait = autoWait(config);
+    if (wait !== undefined) initializationOptions.autoWait = wait;
 
     const serverOptions: ServerOptions = {
       command: found.path,
@@ -258,4 +260,12 @@ export class CawServer implements vscode.Disposable {
 /** `caw.permissionMode`: ask (the default: every command and edit is put to the user) or bypass. */
 export function permissionMode(config: vscode.WorkspaceConfiguration): 'ask' | 'bypass' {
   return config.get<string>('permissionMode', 'ask') === 'bypass' ? 'bypass' : 'ask';
+}
+
+/** `caw.autoWait` where the user set it (any scope), else undefined: the daemon's own default
+ * ($CAW_AUTOWAIT, --auto-wait) holds, which the setting's `false` default would override. */
+export function autoWait(config: Pick<vscode.WorkspaceConfiguration, 'inspect'>): boolean | undefined {
+  const set = config.inspect<boolean>('autoWait');
+  const value = set?.workspaceFolderValue ?? set?.workspaceValue ?? set?.globalValue;
+  return typeof value === 'boolean' ? value : undefined;
 }

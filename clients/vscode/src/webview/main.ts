@@ -11,6 +11,7 @@ import {
   type ToWebview,
   totalsLabel,
   usageLabel,
+  usageLimitWaitText,
   type ViewTurn,
 } from '../chatModel';
 import { MarkdownStream } from '../markdownStream';
@@ -98,6 +99,13 @@ function renderTurn(turn: ViewTurn): HTMLElement {
   if (turn.attachments?.length) user.append(attachmentList(turn));
   const agent = el('div', `message assistant${turn.running ? ' running' : ''} stop-${turn.stopReason ?? 'none'}`);
   agent.append(el('div', 'role', state?.provider ?? 'agent'));
+  if (turn.wait) agent.append(el('div', 'usage-wait', usageLimitWaitText(turn.wait)));
+  if (turn.waitNote) {
+    const note = el('div', 'turn-note wait-note', turn.waitNote);
+    // The message was not sent again: Retry sends it (while the chat is usable).
+    if (turn.waitStopped && state?.sessionId && state.status === 'idle') note.append(' ', retryButton(() => post({ type: 'send', text: turn.input })));
+    agent.append(note);
+  }
   const body = el('div', 'body');
   // A failed turn's error is said once, in its note: the CLI's streamed copy of it is left out.
   const error = turn.stopReason === 'error' ? (turn.error ?? '') : '';
@@ -105,10 +113,10 @@ function renderTurn(turn: ViewTurn): HTMLElement {
     if (error && block.type === 'text' && block.text.trim() && error.includes(block.text.trim())) continue;
     body.append(renderBlock(block));
   }
-  if (turn.running && !turn.output.length) body.append(el('div', 'waiting', 'Waiting for the agent…'));
-  if (turn.running) body.append(el('span', 'cursor'));
+  if (turn.running && !turn.output.length && !turn.wait) body.append(el('div', 'waiting', 'Waiting for the agent…'));
+  if (turn.running && !turn.wait) body.append(el('span', 'cursor'));
   agent.append(body);
-  if (turn.stopReason === 'cancelled') agent.append(el('div', 'turn-note', 'Cancelled.'));
+  if (turn.stopReason === 'cancelled' && !turn.waitStopped) agent.append(el('div', 'turn-note', 'Cancelled.'));
   if (turn.stopReason === 'interrupted') agent.append(el('div', 'turn-note warning', turn.error ?? 'Interrupted.'));
   if (turn.stopReason === 'error') {
     const note = el('div', 'turn-note error', turn.error ?? 'The turn failed.');
@@ -140,6 +148,10 @@ class LiveTurn {
   private readonly body = el('div', 'body');
   private readonly waiting = el('div', 'waiting', 'Waiting for the agent…');
   private readonly cursor = el('span', 'cursor');
+  /** While the daemon waits for a usage limit to reset: in place of "Waiting for the agent…". */
+  private readonly wait = el('div', 'usage-wait');
+  /** What the wait came to, once the turn was sent again. */
+  private readonly waitNote = el('div', 'turn-note wait-note');
   private shown: Shown[] = [];
   private readonly texts = new WeakMap<Block, (text: string) => void>();
 
@@ -148,7 +160,7 @@ class LiveTurn {
     const user = el('div', 'message user');
     user.append(el('div', 'role', 'You'), el('div', 'body', turn.input));
     const agent = el('div', 'message assistant running stop-none');
-    agent.append(el('div', 'role', state?.provider ?? 'agent'), this.body);
+    agent.append(el('div', 'role', state?.provider ?? 'agent'), this.wait, this.waitNote, this.body);
     this.body.append(this.waiting, this.cursor);
     this.node.append(user, agent);
   }
@@ -172,7 +184,13 @@ class LiveTurn {
       this.body.insertBefore(shown.node, this.waiting);
       this.shown.push(shown);
     }
-    this.waiting.hidden = output.length > 0;
+    const wait = this.turn.wait;
+    this.wait.hidden = !wait;
+    if (wait) this.wait.textContent = usageLimitWaitText(wait);
+    this.waitNote.hidden = !this.turn.waitNote;
+    this.waitNote.textContent = this.turn.waitNote ?? '';
+    this.waiting.hidden = output.length > 0 || !!wait;
+    this.cursor.hidden = !!wait;
     let due: number | undefined;
     for (const shown of this.shown) {
       const next = shown.update(now);
@@ -394,6 +412,11 @@ function rerenderLastTurn(): void {
   }
   if (stick) transcript.scrollTop = transcript.scrollHeight;
 }
+
+// A usage-limit wait's "about N min" stays current.
+setInterval(() => {
+  if (live?.turn.running && live.turn.wait) live.update(performance.now());
+}, 30_000);
 
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const message = event.data;

@@ -1,6 +1,19 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyUpdate, chatTotals, runningTurn, totalsLabel, usageLabel, type ViewTurn, viewTurn } from '../../src/chatModel';
+import {
+  aboutMinutes,
+  applyUpdate,
+  chatTotals,
+  endWait,
+  runningTurn,
+  totalsLabel,
+  usageLabel,
+  usageLimitError,
+  usageLimitWaitText,
+  type ViewTurn,
+  viewTurn,
+  WAIT_STOPPED,
+} from '../../src/chatModel';
 import type { Turn } from '../../src/protocol';
 
 test('streamed updates assemble into blocks like the daemon assembles a turn', () => {
@@ -90,4 +103,52 @@ test('runningTurn finds only a last turn that still streams', () => {
   assert.equal(runningTurn([{ kind: 'turn', turn: running }, { kind: 'notice', level: 'info', text: 'n' }]), running);
   assert.equal(runningTurn([{ kind: 'turn', turn: { ...running, running: false } }]), undefined);
   assert.equal(runningTurn([]), undefined);
+});
+
+test('a usage-limit wait voids the attempt, shows until when, and becomes a note when the answer streams', () => {
+  const turn: ViewTurn = { input: 'x', output: [], running: true };
+  applyUpdate(turn, { kind: 'text', text: 'API Error: usage limit reached' }); // the CLI's copy of the error
+  const resetsAt = new Date(Date.UTC(2026, 10, 30, 14, 5)).toISOString();
+  applyUpdate(turn, { kind: 'usageLimitWait', waitMinutes: 42, resetsAt, message: 'usage limit reached' });
+  assert.deepEqual(turn.output, []);
+  assert.deepEqual(turn.wait, { waitMinutes: 42, resetsAt, message: 'usage limit reached' });
+  applyUpdate(turn, { kind: 'usage', usage: { totalTokens: 1 } }); // not the answer yet
+  assert.ok(turn.wait);
+  applyUpdate(turn, { kind: 'text', text: 'still here' });
+  assert.equal(turn.wait, undefined);
+  assert.deepEqual(turn.output, [{ type: 'text', text: 'still here' }]);
+  const clock = new Date(resetsAt).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
+  assert.match(turn.waitNote ?? '', new RegExp(`^Usage limit: waited until (\\w+ )?${clock}, then sent again\\.$`));
+  assert.equal(turn.waitStopped, undefined);
+});
+
+test('the waiting line: local clock time of resetsAt, minutes from now, how to stop', () => {
+  const now = new Date(2026, 10, 30, 13, 23, 10); // local time
+  const at = new Date(now.getTime() + 41.5 * 60_000);
+  const wait = { waitMinutes: 47, resetsAt: at.toISOString(), message: '' };
+  const clock = at.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
+  assert.equal(
+    usageLimitWaitText(wait, now),
+    `Usage limit reached — waiting until ${clock} (about 42 min), then sending again. Cancel (Esc) stops waiting.`,
+  );
+  // Hours, another day (the weekday is named), an unreadable time (the daemon's minutes).
+  const later = new Date(now.getTime() + 26 * 3_600_000 + 5 * 60_000);
+  const text = usageLimitWaitText({ ...wait, resetsAt: later.toISOString() }, now);
+  assert.ok(text.includes(`${later.toLocaleDateString(undefined, { weekday: 'short' })} `), text);
+  assert.ok(text.includes('(about 26 h 5 min)'), text);
+  assert.ok(usageLimitWaitText({ ...wait, resetsAt: 'soon' }, now).includes('until it resets (about 47 min)'));
+  assert.equal(aboutMinutes(60), '1 h');
+});
+
+test('a wait the user stopped, and a usage-limit failure that names the setting', () => {
+  const turn: ViewTurn = { input: 'x', output: [], running: true };
+  applyUpdate(turn, { kind: 'usageLimitWait', waitMinutes: 5, resetsAt: new Date().toISOString() });
+  endWait(turn, true);
+  assert.equal(turn.wait, undefined);
+  assert.equal(turn.waitNote, WAIT_STOPPED);
+  assert.equal(turn.waitStopped, true);
+  assert.equal(
+    usageLimitError('usage limit reached: you have reached your usage limit for this period\n'),
+    'usage limit reached: you have reached your usage limit for this period Turn on the "caw.autoWait" setting to wait for the reset and send again automatically.',
+  );
 });
