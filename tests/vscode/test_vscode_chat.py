@@ -23,3 +23,13 @@ def test_chat_in_code_server(built):
     if not VSIX.exists():  # the windows run the extension installed from it
         run("npm", "run", "package", timeout=180)
     node_tests("out/test/e2e/chat.e2e.test.js", timeout=840)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_usage_limit_in_code_server(built):
+    """Auto-wait in the chat (clients/vscode/test/e2e/usageLimit.e2e.test.ts): the waiting line
+    with the local reset time, Esc ends the wait; with caw.autoWait off the failure names it."""
+    if not VSIX.exists():
+        run("npm", "run", "package", timeout=180)
+    node_tests("out/test/e2e/usageLimit.e2e.test.js", timeout=540)

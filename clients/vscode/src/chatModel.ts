@@ -218,7 +218,8 @@ export const WAIT_STOPPED = 'Stopped waiting for the usage limit to reset: the m
 
 /** A `usageLimit` failure (auto-wait off) and the setting that would have waited it out. */
 export function usageLimitError(message: string): string {
-  return `${message.replace(/\s*$/, '')} Turn on the "caw.autoWait" setting to wait for the reset and send again automatically.`;
+  const said = message.trim();
+  return `${said}${/[.!?]$/.test(said) ? '' : '.'} Turn on the "caw.autoWait" setting to wait for the reset and send again automatically.`;
 }
 
 /** Applies one streamed event to the running turn, as the daemon's core assembles it. */

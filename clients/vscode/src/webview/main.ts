@@ -345,7 +345,7 @@ function render(): void {
     meter.title = `Context: ${sums.context.used.toLocaleString()} of ${sums.context.window.toLocaleString()} tokens (${Math.round(sums.context.share * 100)}%)`;
     meter.setAttribute('aria-label', meter.title);
   }
-  status.textContent = statusText(state.status);
+  status.textContent = lastTurn()?.wait ? 'waiting for the usage limit…' : statusText(state.status);
   status.className = `status-${state.status}`;
   document.body.dataset.status = state.status;
   transcript.replaceChildren();
@@ -437,6 +437,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       if (turn?.running) {
         applyUpdate(turn, message.update);
         if (live?.turn === turn) live.took(message.update);
+        if (state) status.textContent = turn.wait ? 'waiting for the usage limit…' : statusText(state.status);
         // Many deltas per frame while streaming: redraw once per frame.
         frame ||= requestAnimationFrame(rerenderLastTurn);
       }

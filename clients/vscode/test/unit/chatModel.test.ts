@@ -149,6 +149,6 @@ test('a wait the user stopped, and a usage-limit failure that names the setting'
   assert.equal(turn.waitStopped, true);
   assert.equal(
     usageLimitError('usage limit reached: you have reached your usage limit for this period\n'),
-    'usage limit reached: you have reached your usage limit for this period Turn on the "caw.autoWait" setting to wait for the reset and send again automatically.',
+    'usage limit reached: you have reached your usage limit for this period. Turn on the "caw.autoWait" setting to wait for the reset and send again automatically.',
   );
 });
