@@ -3,9 +3,9 @@
 // answers the model request with the API's usage-limit error:
 //   auto-wait on (caw.autoWait: true): the chat shows until when the daemon waits (local time)
 //     in place of "Waiting for the agent…"; Esc ends the wait, the turn says so and offers Retry.
+//   auto-wait on, the wait made instant (FAST_SLEEP below, loaded by the daemon): the resent
+//     answer streams, and the wait's line becomes a note above it.
 //   auto-wait off (caw.autoWait: false): the failed turn shows the CLI's words and names the setting.
-// The resend after a real wait (minutes away) is tested at the protocol level and in Neovim
-// (tests/compat/test_daemon_auto_wait.py, tests/neovim/test_auto_wait_e2e.py).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -42,8 +42,22 @@ after(async () => {
   if (process.env.CAW_E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true });
 });
 
-async function workbench(name: string, autoWait: boolean): Promise<Workbench> {
-  const env = model.cliEnvironment(path.join(root, `cli-${name}`), 'claude_code');
+// Loaded by the daemon's interpreter at startup (PYTHONPATH), as in
+// tests/compat/test_daemon_auto_wait.py: the wait's sleep records its minutes and returns at once.
+const FAST_SLEEP = `
+import asyncio, json, os
+import caw.usage_limits as usage_limits
+
+async def _recorded(minutes):
+    with open(os.environ["CAW_TEST_SLEEPS"], "a") as f:
+        f.write(json.dumps(minutes) + "\\n")
+    await asyncio.sleep(0)
+
+usage_limits.sleep_minutes = _recorded
+`;
+
+async function workbench(name: string, autoWait: boolean, extraEnv: NodeJS.ProcessEnv = {}): Promise<Workbench> {
+  const env = { ...model.cliEnvironment(path.join(root, `cli-${name}`), 'claude_code'), ...extraEnv };
   delete env.CAW_AUTOWAIT; // the setting decides
   const settings = {
     'caw.serverPath': config.cawServer,
@@ -97,7 +111,7 @@ async function send(b: Browser, text: string): Promise<void> {
 const WAITING = /^Usage limit reached — waiting until (.+) \(about (\d+ h(?: \d+ min)?|\d+ min)\), then sending again\. Cancel \(Esc\) stops waiting\.$/;
 
 describe('usage limits', { concurrency: 1 }, () => {
-  test('auto-wait on: the chat shows the wait, Esc ends it; off: the failure names the setting', async () => {
+  test('auto-wait on: the chat shows the wait, Esc ends it, a resent answer follows a note; off: the failure names the setting', async () => {
     await vsixWindow(await workbench('limit-wait', true), 'limit-wait', async (b) => {
       const chat = b.chat();
       await send(b, '[[usage-limit]] Repeat after me: still here');
@@ -123,6 +137,26 @@ describe('usage limits', { concurrency: 1 }, () => {
       await stopped.locator('button', { hasText: 'Retry' }).waitFor({ timeout });
       assert.equal(await chat.locator('.message.assistant .turn-note', { hasText: /^Cancelled\.$/ }).count(), 0);
       await checkedScreenshot(b, 'limit-stopped');
+    });
+
+    const shim = path.join(root, 'shim');
+    fs.mkdirSync(shim);
+    fs.writeFileSync(path.join(shim, 'sitecustomize.py'), FAST_SLEEP);
+    const sleeps = path.join(root, 'sleeps.jsonl');
+    const fast = { PYTHONPATH: [shim, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter), CAW_TEST_SLEEPS: sleeps };
+    await vsixWindow(await workbench('limit-resend', true, fast), 'limit-resend', async (b) => {
+      const chat = b.chat();
+      await send(b, '[[limit-once]] Repeat after me: still here');
+      assert.match((await b.answers(1))[0], /still here/);
+      const turn = chat.locator('.message.assistant').last();
+      const note = await turn.locator('.wait-note').innerText();
+      assert.match(note, /^Usage limit: waited until .*\d:\d\d.*, then sent again\.$/);
+      assert.equal(await chat.locator('.usage-wait').count(), 0);
+      assert.equal(await turn.locator('.turn-note.error').count(), 0);
+      const slept = fs.readFileSync(sleeps, 'utf8').split('\n').filter(Boolean).map(Number);
+      assert.equal(slept.length, 1);
+      assert.ok((slept[0] ?? 0) >= 1, `slept ${JSON.stringify(slept)}`);
+      await checkedScreenshot(b, 'limit-resent');
     });
 
     await vsixWindow(await workbench('limit-off', false), 'limit-off', async (b) => {

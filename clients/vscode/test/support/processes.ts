@@ -134,6 +134,8 @@ export class ModelServer {
    * The same server, also writing one JSON line per model request to `requestsFile`
    * (kind, model, the latest user text, and the tail of the request's messages), so a
    * test can see what reached the model: an attachment's content, the model's name.
+   * A message with `[[limit-once]]` is answered the API's usage-limit error the first time
+   * only (what an auto-wait's resend needs; `[[usage-limit]]` fails every time).
    */
   static async startRecording(requestsFile: string): Promise<ModelServer> {
     const script = [
@@ -141,6 +143,7 @@ export class ModelServer {
       'from caw.testing.model_server import ScriptedModelServer',
       'out = open(sys.argv[1], "a", encoding="utf-8")',
       'lock = threading.Lock()',
+      'limited = set()',
       'def record(rec, reply):',
       '    body = rec.body if isinstance(rec.body, dict) else {}',
       '    tail = json.dumps(body.get("messages", body.get("input", "")))[-60000:]',
@@ -148,6 +151,11 @@ export class ModelServer {
       '    with lock:',
       '        out.write(line + "\\n")',
       '        out.flush()',
+      '        last = " ".join(rec.user_texts()[-1:])',
+      '        if rec.kind == "main" and "[[limit-once]]" in last and last not in limited:',
+      '            limited.add(last)',
+      '            reply.fail_status, reply.fail_kind = 429, "usage_limit"',
+      '            return reply',
       '    print(f"{rec.kind} {rec.model} {rec.user_texts()[-1:]!r} -> {reply.text!r}", file=sys.stderr, flush=True)',
       'server = ScriptedModelServer("127.0.0.1", 0)',
       'server.set_responder(record)',
