@@ -325,3 +325,34 @@ def test_plug_mappings_attach_the_selection(editors, nvim_env, tmp_path):
     assert ed.wait("_G.caw_test.added") == {"l1": 1, "l2": 1, "ask": False}
     ed.nvim.input("gS")
     assert ed.wait("_G.caw_test.sent") == {"text": "Why?"}
+
+
+def test_usage_limit_wait_text_reads_the_daemons_utc_time(editors, nvim_env, tmp_path):
+    """The waiting line's clock is the local time of resetsAt, whatever zone it is written in
+    (Neovim runs at UTC+05:30 here); its minutes count from now."""
+    ed = editors(make_workspace(tmp_path / "ws"), {**nvim_env, "TZ": "Asia/Kolkata"})
+    epochs = ed.lua(
+        "local r = require('caw.render') return { r.epoch('2026-11-30T14:05:00Z'),"
+        " r.epoch('2026-11-30T19:35:00.123456+05:30'), r.epoch('2024-02-29T23:59:59Z'),"
+        " r.epoch('2026-11-30T14:05:00') or false, r.epoch('soon') or false }"
+    )
+    assert epochs == [1796047500, 1796047500, 1709251199, False, False]
+    now = 1796047500 - 42 * 60 - 30  # 42.5 min before 14:05 UTC = 19:35 in Kolkata
+    text = ed.lua(
+        "return require('caw.render').wait_text({ resetsAt = '2026-11-30T14:05:00Z', waitMinutes = 99 }, ...)",
+        now,
+    )
+    assert text == (
+        "Usage limit reached — waiting until 19:35 (about 43 min), then sending again. "
+        "`<C-c>` stops waiting."
+    )
+    later = ed.lua(
+        "return require('caw.render').wait_text({ resetsAt = '2026-12-01T16:05:00Z' }, ...)", now
+    )
+    assert later.startswith("Usage limit reached — waiting until Tue 21:35 (about 26 h 43 min)"), (
+        later
+    )
+    # Without a readable time: the daemon's minutes.
+    assert "(about 1 h 39 min)" in ed.lua(
+        "return require('caw.render').wait_text({ resetsAt = 'soon', waitMinutes = 99 }, ...)", now
+    )

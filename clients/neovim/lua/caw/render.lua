@@ -891,8 +891,11 @@ function Stream:finish(turn, provider)
   self.pending = nil
   self.done = true
   M.busy(self.buf, false)
-  self:_stop_wait_timer()
-  self.wait = nil
+  if self.wait then
+    self:_stop_wait_timer() -- sent again, and the answer streamed nothing
+    self.waited = M.waited_text(self.wait.update)
+    self.wait = nil
+  end
   if type(turn) ~= 'table' then
     return
   end
