@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What claude's first turn in a process costs over a warm one, phase by phase (issue 20).
 
-    .venv/bin/python bench/claude_first_turn.py [--reps 10] [--git] [--resume] [--warm-with SUBTYPES]
+    .venv/bin/python bench/claude_first_turn.py [--reps 10] [--git] [--resume]
+        [--warm-with REQUESTS [--warm-with REQUESTS ...]]
 
 Each rep starts ``claude -p`` as caw does (stream-json both ways, ``--session-id`` of a new
 session; with ``--resume``, also a process resuming a recorded session), waits ``--wait``
@@ -15,8 +16,10 @@ turn's model request sent), split in ``time_to_request_phases_ms``, with
 The table printed compares the medians of the first turn and of the later (warm) turns.
 
 ``--warm-with get_settings`` adds, for each variant, one that sends those control requests
-(comma-separated) to the process as soon as it starts, as caw does with ``get_settings``
-(caw/providers/claude_code/warm_up.py: what it pre-pays and what it cannot).
+(comma-separated, one after the other, each answered before the next) to the process as soon
+as it starts, as caw's warm-up does (caw/providers/claude_code/warm_up.py: what it pre-pays
+and what it cannot). A request may carry fields: ``get_context_usage:detail=summary``.
+Repeat ``--warm-with`` to compare several warm-ups in the same interleaved run.
 """
 
 from __future__ import annotations
@@ -69,12 +72,10 @@ class Claude:
         parsed: dict[str, Any] = json.loads(line)
         return parsed
 
-    async def control(self, subtype: str) -> str:
+    async def control(self, request: dict[str, str]) -> str:
         """Sends one control request; its answer's subtype (success or error)."""
         request_id = f"warm-{uuid.uuid4().hex[:8]}"
-        await self._write(
-            {"type": "control_request", "request_id": request_id, "request": {"subtype": subtype}}
-        )
+        await self._write({"type": "control_request", "request_id": request_id, "request": request})
         while True:
             line = await self._line()
             response = line.get("response") or {}
@@ -108,12 +109,14 @@ class Claude:
 
 async def one_process(
     cli: str, flags: list[str], env: dict[str, str], cwd: str, args: argparse.Namespace,
-    warm_with: list[str],
+    warm_with: list[dict[str, str]],
 ) -> list[dict[str, Any]]:  # fmt: skip
     claude = await Claude.spawn(cli, flags, env, cwd)
     try:
-        for subtype in warm_with:
-            await claude.control(subtype)
+        for request in warm_with:
+            answer = await claude.control(request)
+            if answer != "success":
+                raise RuntimeError(f"claude answered {request} with {answer}")
         await asyncio.sleep(args.wait)
         return [await claude.turn(f"Repeat after me: turn {i}") for i in range(args.turns)]
     finally:
@@ -145,6 +148,19 @@ def report(name: str, turns: list[list[dict[str, Any]]]) -> None:
             print(f"    {phase:24s} first {f:5.1f}  warm {w:5.1f}  (+{diff:.1f})")
 
 
+def control_requests(spec: str) -> list[dict[str, str]]:
+    """``get_settings,get_context_usage:detail=summary`` -> the control requests it names."""
+    requests = []
+    for item in spec.split(","):
+        subtype, *fields = item.split(":")
+        request = {"subtype": subtype}
+        for field in fields:
+            key, _, value = field.partition("=")
+            request[key] = value
+        requests.append(request)
+    return requests
+
+
 def git_tree(path: Path) -> None:
     """A small committed git repository (claude runs git in one at start and on turn 1)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -160,15 +176,16 @@ async def measure(
     args: argparse.Namespace, cli: str, env: dict[str, str], work: str
 ) -> dict[str, list[list[dict[str, Any]]]]:
     """Every variant's processes, interleaved rep by rep: each process's turns."""
-    variants: dict[str, tuple[list[str], list[str]]] = {"fresh": ([], [])}
+    variants: dict[str, tuple[list[str], list[dict[str, str]]]] = {"fresh": ([], [])}
     if args.resume:  # a recorded session, resumed by each rep's process
         recorded = str(uuid.uuid4())
         one_turn = argparse.Namespace(wait=0.0, turns=1)
         await one_process(cli, ["--session-id", recorded], env, work, one_turn, [])
         variants["resume"] = (["--resume", recorded], [])
-    if args.warm_with:  # the same processes, sent those control requests ahead
+    for spec in args.warm_with:  # the same processes, sent those control requests ahead
         for name, (flags, _) in list(variants.items()):
-            variants[f"{name}+{args.warm_with}"] = (flags, args.warm_with.split(","))
+            if "+" not in name:
+                variants[f"{name}+{spec}"] = (flags, control_requests(spec))
     results: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in variants}
     for rep in range(args.reps):
         names = list(variants) if rep % 2 == 0 else list(reversed(variants))
@@ -203,7 +220,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wait", type=float, default=5.0, help="seconds before the first turn")
     parser.add_argument("--git", action="store_true", help="work in a small git repository")
     parser.add_argument("--resume", action="store_true", help="also time --resume processes")
-    parser.add_argument("--warm-with", default="", help="control requests to send ahead")
+    parser.add_argument(
+        "--warm-with", action="append", default=[], help="control requests to send ahead"
+    )
     parser.add_argument("--json", default="", help="write every turn's numbers here")
     args = parser.parse_args()
     if args.turns < 2:
