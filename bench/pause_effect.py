@@ -14,7 +14,9 @@ measured turn. So every measured turn follows its own
 backend's previous turn by exactly the pause, and nothing else on the machine
 is measured meanwhile.
 
-Each measured turn is split at the model server: ``to_model`` (send -> the
+``cpu`` and ``runq_wait``: what the driver's child processes (the CLI; caw-server
+and its CLI) ran and waited runnable for a CPU during the turn (schedstat). Each
+measured turn is also split at the model server: ``to_model`` (send -> the
 model request arrived), ``in_model`` (request arrived -> its last delta
 written) and ``after_model`` (last delta written -> the turn's end as the
 driver saw it). Medians, paired differences and the load average are printed.
@@ -37,12 +39,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import FLOOR, SERVER, SERVER_NODATA, Driver, ModelServer, environment, variant
 
 TARGETS = {"floor": FLOOR, "server": SERVER_NODATA}
-PARTS = ("wall", "to_model", "in_model", "after_model")
+PARTS = ("wall", "to_model", "in_model", "after_model", "cpu", "runq_wait")
+VARIANTS = ("50ms", "1s", "quiet+50ms", "quiet+1s", "chat+quiet+1s")
 
 
-def measured_turn(driver: Driver, model: ModelServer, token: str) -> dict[str, float]:
+def descendants(root: int) -> list[int]:
+    """The processes under ``root`` (not ``root`` itself: the driver's own work is not the turn's)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def scheduled(pids: list[int]) -> tuple[float, float]:
+    """Milliseconds the threads of ``pids`` have run and have waited runnable for a CPU
+    (/proc/PID/task/TID/schedstat): a turn's CPU, and what a busy machine added to it."""
+    run = wait = 0
+    for pid in pids:
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                fields = (task / "schedstat").read_text().split()
+            except OSError:
+                continue
+            run, wait = run + int(fields[0]), wait + int(fields[1])
+    return run / 1e6, wait / 1e6
+
+
+def measured_turn(
+    driver: Driver, model: ModelServer, token: str, pids: list[int]
+) -> dict[str, float]:
+    before = scheduled(pids)
     reply = driver.call("turn", text=f"Repeat after me: {token}")
-    row = {"wall": reply["seconds"] * 1000}
+    after = scheduled(pids)
+    row = {
+        "wall": reply["seconds"] * 1000,
+        "cpu": after[0] - before[0],
+        "runq_wait": after[1] - before[1],
+    }
     record = model.find(token)
     if record is not None and record.get("deltas"):
         sent, end = reply["t_send"], reply["t_send"] + reply["seconds"]
@@ -84,23 +132,33 @@ async def after_new_chat(
     (data dir, standby on), one warm session W; per round, in alternating order, W's measured
     turn after: ``50ms`` (a turn of W, 50 ms); ``quiet+1s`` (a turn of W, the daemon's tree
     quiet, 1 s); ``chat+quiet+1s`` (a turn of W, 1 s, a new chat started, answered and ended,
-    the tree quiet, 1 s: the phase's own sequence)."""
+    the tree quiet, 1 s: the phase's own sequence); ``1s``, ``quiet+50ms`` likewise
+    (``--variants``, 50ms first)."""
     from phases.first_answer import _quiet
 
     from caw.client import CawClient
 
     work = str(root / "work")
     client = await CawClient.spawn("--data-dir", str(root / "data"), env=env, cwd=work)
-    names = ("50ms", "quiet+1s", "chat+quiet+1s")
+    names = tuple(args.variants.split(","))
+    assert names[0] == "50ms" and set(names) <= set(VARIANTS), f"variants: {VARIANTS}"
     rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     chats: list[float] = []
     loads = [os.getloadavg()[0]]
 
     async def turn(session: str, token: str) -> dict[str, float]:
+        assert client.pid is not None
+        pids = [client.pid, *descendants(client.pid)]
+        before = scheduled(pids)
         started = time.monotonic()
         await client.send(session, f"Repeat after me: {token}")
         end = time.monotonic()
-        row = {"wall": (end - started) * 1000}
+        after = scheduled(pids)
+        row = {
+            "wall": (end - started) * 1000,
+            "cpu": after[0] - before[0],
+            "runq_wait": after[1] - before[1],
+        }
         record = model.find(token)
         if record is not None and record.get("deltas"):
             last = record["deltas"][-1][0]
@@ -119,18 +177,16 @@ async def after_new_chat(
         for rnd in range(args.pairs):
             for name in names if rnd % 2 == 0 else tuple(reversed(names)):
                 await turn(warm, f"lead{rnd}{name}x")
-                if name == "50ms":
-                    await asyncio.sleep(0.05)
-                else:
-                    if name == "chat+quiet+1s":
-                        await asyncio.sleep(1.0)
-                        started = time.monotonic()
-                        chat = await client.start_session(provider=args.provider, cwd=work)
-                        await client.send(chat["sessionId"], f"Repeat after me: chat{rnd}x")
-                        chats.append((time.monotonic() - started) * 1000)
-                        await client.end(chat["sessionId"])
-                    await _quiet(client.pid)
+                if name.startswith("chat"):
                     await asyncio.sleep(1.0)
+                    started = time.monotonic()
+                    chat = await client.start_session(provider=args.provider, cwd=work)
+                    await client.send(chat["sessionId"], f"Repeat after me: chat{rnd}x")
+                    chats.append((time.monotonic() - started) * 1000)
+                    await client.end(chat["sessionId"])
+                if "quiet" in name:
+                    await _quiet(client.pid)
+                await asyncio.sleep(0.05 if name.endswith("50ms") else 1.0)
                 rows[name].append(await turn(warm, f"m{rnd}{name.replace('+', '')}x"))
             loads.append(os.getloadavg()[0])
     finally:
@@ -168,6 +224,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     drivers: dict[str, Driver] = {}
+    pids: dict[str, list[int]] = {}
     pauses = [float(p) for p in args.pauses.split(",")]
     rows: dict[str, dict[str, list[dict[str, float]]]] = {
         t: {f"{p:g}": [] for p in pauses} for t in targets
@@ -182,6 +239,7 @@ def main(args: argparse.Namespace) -> int:
             drivers[target].call("open")
             for i in range(2):
                 drivers[target].call("turn", text=f"Repeat after me: warm {target} {i}")
+            pids[target] = descendants(drivers[target].proc.pid)
         if args.pids_file:  # for strace -p / perf: the drivers' and their backends' pids
             Path(args.pids_file).write_text(json.dumps({t: d.proc.pid for t, d in drivers.items()}))
         if args.before_pairs:
@@ -195,7 +253,7 @@ def main(args: argparse.Namespace) -> int:
                 driver.call("turn", text=f"Repeat after me: lead {target} {pair} {name}")
                 time.sleep(name)
                 token = f"m{pair}p{name:g}{target}x"
-                rows[target][f"{name:g}"].append(measured_turn(driver, model, token))
+                rows[target][f"{name:g}"].append(measured_turn(driver, model, token, pids[target]))
             loads.append(os.getloadavg()[0])
     finally:
         for driver in drivers.values():
@@ -226,6 +284,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--after-new-chat", action="store_true", help="instead: see after_new_chat()"
     )
+    parser.add_argument("--variants", default="50ms,quiet+1s,chat+quiet+1s", help=str(VARIANTS))
     parser.add_argument("--targets", default="floor,server", help="floor and/or server")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the CLI")
     parser.add_argument("--pids-file", default="", help="write the drivers' pids here")
