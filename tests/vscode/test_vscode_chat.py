@@ -1,9 +1,10 @@
 """The VS Code chat of issue 17 inside a real VS Code (code-server 4.99.4 + headless chromium),
-with the real daemon, the real claude and codex CLIs and caw's scripted model server
+with the real daemon, the real claude, codex and opencode CLIs and caw's scripted model server
 (clients/vscode/test/e2e/chat.e2e.test.ts): the trust prompt, keyboard-only use, Esc,
 code-block Copy/Insert, tokens and cost, @ attachments reaching the model, an edit shown as a
 diff and reverted on disk, a failed turn shown once and after a restart, a model switch reaching
-the model server, two chats resumed after a restart. Screenshots in test-output/vscode/.
+the model server, two chats resumed after a restart, an opencode chat streamed and resumed with
+its conversation after a restart. Screenshots in test-output/vscode/.
 
 The pure parts (selection label, install hint, trust decisions, usage totals) are unit-tested in
 test_vscode.py::test_unit.

@@ -1,6 +1,6 @@
 """The VS Code client asks before tools run: its permission e2e test inside a real VS Code
-(code-server 4.99.4 + headless chromium), with the real daemon, the real claude CLI and
-caw's scripted model server (clients/vscode/test/e2e/permissions.e2e.test.ts).
+(code-server 4.99.4 + headless chromium), with the real daemon, the real claude, codex and
+opencode CLIs and caw's scripted model server (clients/vscode/test/e2e/permissions.e2e.test.ts).
 
 The card's option mapping and the workspace rule store are unit-tested in
 test_vscode.py::test_unit (out/test/unit/permissions.test.js).

@@ -3,7 +3,7 @@
 // the agent asks before each command or edit; a card in the chat shows the command or the
 // diff, a click or a key answers, and the effect is checked on disk. "Always in this
 // workspace" outlasts the window (workspaceState) and covers new chats; a question asked
-// while the chat is hidden comes as a notification. Codex asks through the same card.
+// while the chat is hidden comes as a notification. Codex and opencode ask through the same card.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -143,19 +143,22 @@ describe('caw asks before tools run, in VS Code', { concurrency: 1 }, () => {
     });
   });
 
-  test('codex asks too: a rejected command does not run, an allowed one does', async () => {
-    const wb = workbench('perm-codex', await freePort(), 'codex', model.cliEnvironment(path.join(root, 'cli-codex'), 'codex'));
-    const file = (name: string): string => path.join(wb.folder, name);
-    await runWindow(wb, 'perm-codex', () => model.log, async (b) => {
-      await b.runCommand('caw: New Chat');
-      await b.say('[[tool:bash:touch rejected.txt]] Run it.');
-      await (await card(b, 'touch rejected.txt')).locator('button', { hasText: 'Reject' }).click();
-      await b.answers(1);
-      assert.equal(fs.existsSync(file('rejected.txt')), false);
-      await b.say('[[tool:bash:touch allowed.txt]] Run it.');
-      await (await card(b, 'touch allowed.txt')).locator('button', { hasText: 'Allow once' }).click();
-      await b.answers(2);
-      assert.ok(fs.existsSync(file('allowed.txt')));
+  for (const provider of ['codex', 'opencode']) {
+    test(`${provider} asks too: a rejected command does not run, an allowed one does`, async () => {
+      const step = `perm-${provider}`;
+      const wb = workbench(step, await freePort(), provider, model.cliEnvironment(path.join(root, `cli-${provider}`), provider));
+      const file = (name: string): string => path.join(wb.folder, name);
+      await runWindow(wb, step, () => model.log, async (b) => {
+        await b.runCommand('caw: New Chat');
+        await b.say('[[tool:bash:touch rejected.txt]] Run it.');
+        await (await card(b, 'touch rejected.txt')).locator('button', { hasText: 'Reject' }).click();
+        await b.answers(1);
+        assert.equal(fs.existsSync(file('rejected.txt')), false);
+        await b.say('[[tool:bash:touch allowed.txt]] Run it.');
+        await (await card(b, 'touch allowed.txt')).locator('button', { hasText: 'Allow once' }).click();
+        await b.answers(2);
+        assert.ok(fs.existsSync(file('allowed.txt')));
+      });
     });
-  });
+  }
 });
