@@ -135,3 +135,4 @@ def test_without_auto_wait_the_failure_names_the_setting(editors, env, tmp_path,
         r"^> \*\*error:\*\* .*limit.*\(`auto_wait = true` in setup\(\)", text, re.M | re.I
     ), text
     assert "_Usage limit reached — waiting" not in text
+    assert text.count("you have reached your usage limit") == 1, text  # not the CLI's copy too

@@ -931,6 +931,11 @@ function Stream:fail(msg, cancelled)
   if cancelled then
     M.note(self.buf, '(cancelled)')
   else
+    -- The error is said once: the CLI's streamed copy of it (claude streams "API Error: …") goes.
+    local streamed = vim.trim(table.concat(api.nvim_buf_get_lines(self.buf, self.kept, -1, false), '\n'))
+    if streamed ~= '' and msg:find(streamed, 1, true) then
+      truncate(self.buf, self.kept)
+    end
     separate(self.buf)
     append(self.buf, { '> **error:** ' .. msg })
   end
