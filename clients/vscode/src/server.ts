@@ -21,6 +21,7 @@ import { CANCELLED } from './permissions';
 import { CawRpc, cawCapabilities, type PermissionHandler } from './rpc';
 import { serverNotFoundMessage } from './installHint';
 import { findServer } from './serverPath';
+import { autoWait } from './autoWait';
 
 const RESTARTS_ALLOWED = 5;
 const RESTART_WINDOW_MS = 3 * 60_000;
@@ -260,12 +261,4 @@ export class CawServer implements vscode.Disposable {
 /** `caw.permissionMode`: ask (the default: every command and edit is put to the user) or bypass. */
 export function permissionMode(config: vscode.WorkspaceConfiguration): 'ask' | 'bypass' {
   return config.get<string>('permissionMode', 'ask') === 'bypass' ? 'bypass' : 'ask';
-}
-
-/** `caw.autoWait` where the user set it (any scope), else undefined: the daemon's own default
- * ($CAW_AUTOWAIT, --auto-wait) holds, which the setting's `false` default would override. */
-export function autoWait(config: Pick<vscode.WorkspaceConfiguration, 'inspect'>): boolean | undefined {
-  const set = config.inspect<boolean>('autoWait');
-  const value = set?.workspaceFolderValue ?? set?.workspaceValue ?? set?.globalValue;
-  return typeof value === 'boolean' ? value : undefined;
 }
