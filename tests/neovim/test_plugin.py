@@ -356,3 +356,16 @@ def test_usage_limit_wait_text_reads_the_daemons_utc_time(editors, nvim_env, tmp
     assert "(about 1 h 39 min)" in ed.lua(
         "return require('caw.render').wait_text({ resetsAt = 'soon', waitMinutes = 99 }, ...)", now
     )
+
+
+def test_auto_wait_is_sent_only_when_set(editors, nvim_env, tmp_path):
+    ed = editors(make_workspace(tmp_path / "ws"), nvim_env)
+    options = "return require('caw.daemon').client_config('/x').init_options"
+    assert "autoWait" not in ed.lua(options)  # unset: the daemon's default ($CAW_AUTOWAIT)
+    for value in (True, False):
+        ed.lua("require('caw').setup({ auto_wait = ... })", value)
+        assert ed.lua(options)["autoWait"] is value
+    ed.lua("require('caw').setup({ auto_wait = true, init_options = { autoWait = false } })")
+    assert ed.lua(options)["autoWait"] is False  # init_options win, as documented
+    error = ed.lua("return select(2, pcall(require('caw').setup, { auto_wait = 'yes' }))")
+    assert "auto_wait must be a boolean, got string" in error
