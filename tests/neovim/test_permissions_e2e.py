@@ -229,6 +229,35 @@ def test_other_providers_ask_too(editors, cli_env, tmp_path, provider):
     answered(ed)
     wait_until(lambda: (ws / "allowed.txt").exists(), 10, what="allowed.txt")
 
+    # Typed in the prompt, "always for this chat": the same command then runs unasked in this
+    # chat, and a new chat (for opencode: a new session of the same serve process) asks again.
+    ed.nvim.input("<Esc>A[[tool:bash:touch chat.txt]] Run it.<CR>")
+    question(ed)
+    ed.nvim.input("c")
+    answered(ed)
+    wait_until(lambda: (ws / "chat.txt").exists(), 10, what="chat.txt")
+    (ws / "chat.txt").unlink()
+    before = len(ed.chat_text())
+    ed.cmd("CawSend [[tool:bash:touch chat.txt]] Again.")
+    ed.wait_text("Tool said:", TURN, start=before)
+    ed.wait_idle(TURN)
+    assert (ws / "chat.txt").exists() and asked(ed) == 3
+    (ws / "chat.txt").unlink()
+    first = ed.lua("return _G.caw_test.chat().session_id")
+    ed.cmd(f"CawNew {provider}")
+    ed.wait(
+        "_G.caw_test.chat().session_id ~= nil and _G.caw_test.chat().session_id ~= ...",
+        TURN,
+        "the new chat",
+        first,
+    )
+    ed.wait_idle(TURN)
+    ed.cmd("CawSend [[tool:bash:touch chat.txt]] In a new chat.")
+    question(ed)
+    ed.nvim.input("r")
+    answered(ed)
+    assert not (ws / "chat.txt").exists() and asked(ed) == 4
+
 
 def test_an_unanswered_question_times_out_and_its_window_closes(editors, env, tmp_path):
     ws = make_workspace(tmp_path / "ws")
