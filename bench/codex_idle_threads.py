@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH / "drivers"))  # floor_codex: bench/drivers is not a package
-sys.path.insert(0, str(BENCH))
+# floor_codex: bench/drivers is not a package
+sys.path.insert(0, str(Path(__file__).resolve().parent / "drivers"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from floor_codex import CodexFloor
 from harness import ModelServer, environment
