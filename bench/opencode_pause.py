@@ -50,6 +50,13 @@ Findings (opencode 1.18.33 on Bun 1.3.14, 2 shared vCPUs, 2026-11-30):
   VM cannot confirm (perf: no hardware counters). At load 5-6 the difference disappears
   (floor 139.4 vs 143.2 ms): every turn is then cold.
 - caw cannot remove it: it is inside serve's runtime; caw passes no allocator switch to it.
+- A session's first prompt (bench/opencode_first_prompt.py's ~4 ms after the model's answer at
+  load 0.3) was not reproduced against a later prompt after the same idle time (12 sessions,
+  load 3.3-4.4; first prompt 1 s after the session's creation, second 1 s after the first):
+  after the model's answer 23.0 vs 30.9 ms, serve's CPU 55.3 vs 59.2 ms, page faults 1,937 vs
+  1,739. Under strace -f a first prompt that came ~2 s after the last turn made 177 madvise calls
+  after the model's answer against 95 for its second prompt (1 s after it): the same allocator
+  recommitting pages, more of them the longer serve was idle.
 """
 
 from __future__ import annotations
