@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import FLOOR, SERVER, SERVER_NODATA, Driver, ModelServer, environment, variant
 
 TARGETS = {"floor": FLOOR, "server": SERVER_NODATA}
-PARTS = ("wall", "to_model", "in_model", "after_model", "cpu", "runq_wait")
+PARTS = ("wall", "to_model", "in_model", "after_model", "cpu", "runq_wait", "minflt")
 VARIANTS = ("50ms", "1s", "quiet+50ms", "quiet+1s", "chat+quiet+1s")
 
 
@@ -62,13 +62,15 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def scheduled(pids: list[int]) -> tuple[float, float]:
+def scheduled(pids: list[int]) -> tuple[float, float, float]:
     """Milliseconds the threads of ``pids`` have run and have waited runnable for a CPU
-    (/proc/PID/task/TID/schedstat): a turn's CPU, and what a busy machine added to it."""
-    run = wait = 0
+    (/proc/PID/task/TID/schedstat): a turn's CPU, and what a busy machine added to it; and
+    their minor page faults (memory an allocator gave back to the kernel, touched again)."""
+    run = wait = faults = 0
     for pid in pids:
         try:
             tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            faults += int((Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split())[7])
         except OSError:
             continue
         for task in tasks:
@@ -77,7 +79,7 @@ def scheduled(pids: list[int]) -> tuple[float, float]:
             except OSError:
                 continue
             run, wait = run + int(fields[0]), wait + int(fields[1])
-    return run / 1e6, wait / 1e6
+    return run / 1e6, wait / 1e6, float(faults)
 
 
 def measured_turn(
@@ -90,6 +92,7 @@ def measured_turn(
         "wall": reply["seconds"] * 1000,
         "cpu": after[0] - before[0],
         "runq_wait": after[1] - before[1],
+        "minflt": after[2] - before[2],
     }
     record = model.find(token)
     if record is not None and record.get("deltas"):
@@ -158,6 +161,7 @@ async def after_new_chat(
             "wall": (end - started) * 1000,
             "cpu": after[0] - before[0],
             "runq_wait": after[1] - before[1],
+            "minflt": after[2] - before[2],
         }
         record = model.find(token)
         if record is not None and record.get("deltas"):
