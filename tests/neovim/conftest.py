@@ -132,13 +132,26 @@ class Editor:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        wait_until(lambda: sock.exists() or self.proc.poll() is not None, 30, what="nvim to listen")
-        if self.proc.poll() is not None:
-            assert self.proc.stderr is not None
-            raise RuntimeError(f"nvim exited: {self.proc.stderr.read().decode(errors='replace')}")
-        self.nvim = wait_until(lambda: _attach(sock), 30, what="nvim to accept connections")
-        self.lua(_PRELUDE)
-        self.lua("require('caw').setup(...)", setup or {})
+        try:
+            wait_until(
+                lambda: sock.exists() or self.proc.poll() is not None, 30, what="nvim to listen"
+            )
+            if self.proc.poll() is not None:
+                assert self.proc.stderr is not None
+                raise RuntimeError(
+                    f"nvim exited: {self.proc.stderr.read().decode(errors='replace')}"
+                )
+            self.nvim = wait_until(lambda: _attach(sock), 30, what="nvim to accept connections")
+            self.lua(_PRELUDE)
+            self.lua("require('caw').setup(...)", setup or {})
+        except BaseException:
+            # The `editors` fixture only closes editors that started: end this one here
+            # (a setup() error used to leave a headless nvim behind).
+            self.proc.kill()
+            self.proc.wait(10)
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            raise
 
     @property
     def pid(self) -> int:
