@@ -152,12 +152,14 @@ async def after_new_chat(
     async def turn(session: str, token: str) -> dict[str, float]:
         assert client.pid is not None
         pids = [client.pid, *descendants(client.pid)]
-        before = scheduled(pids)
+        before, daemon_before = scheduled(pids), scheduled([client.pid])
         started = time.monotonic()
         await client.send(session, f"Repeat after me: {token}")
         end = time.monotonic()
-        after = scheduled(pids)
+        after, daemon_after = scheduled(pids), scheduled([client.pid])
         row = {
+            "daemon_cpu": daemon_after[0] - daemon_before[0],
+            "daemon_minflt": daemon_after[2] - daemon_before[2],
             "wall": (end - started) * 1000,
             "cpu": after[0] - before[0],
             "runq_wait": after[1] - before[1],
@@ -200,13 +202,16 @@ async def after_new_chat(
         f"load average (1 min): start {loads[0]:.2f}, median {median(loads):.2f}, max {max(loads):.2f}"
     )
     print(f"  new chats between: median {median(chats):.2f} ms")
-    print(f"    {'before W':>14s} " + " ".join(f"{p:>11s}" for p in PARTS) + "   (medians, ms)")
+    parts = (*PARTS, "daemon_cpu", "daemon_minflt")
+    print(
+        f"    {'before W':>14s} " + " ".join(f"{p[-11:]:>11s}" for p in parts) + "   (medians, ms)"
+    )
     for name in names:
-        cells = [median([t[p] for t in rows[name] if p in t]) for p in PARTS]
+        cells = [median([t[p] for t in rows[name] if p in t]) for p in parts]
         print(f"    {name:>14s} " + " ".join(f"{c:11.2f}" for c in cells))
     for name in names[1:]:
         pairs = list(zip(rows["50ms"], rows[name], strict=True))
-        diffs = [median([b[p] - a[p] for a, b in pairs if p in a and p in b]) for p in PARTS]
+        diffs = [median([b[p] - a[p] for a, b in pairs if p in a and p in b]) for p in parts]
         print(f"    {name + ' - 50ms':>14s} " + " ".join(f"{d:+11.2f}" for d in diffs))
     return {"loads": loads, "rows": rows, "chats": chats}
 
