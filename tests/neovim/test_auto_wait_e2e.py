@@ -78,7 +78,8 @@ def test_the_chat_shows_the_wait_and_the_cancel_key_ends_it(editors, env, tmp_pa
     assert abs((shown - expected).total_seconds()) <= 120, (until, minutes, seen)
     # The wait's line stands in for "working…"; the first attempt's streamed error is gone.
     assert busy_text(ed) is None
-    assert text.rstrip().endswith("## Claude Code\n\n" + WAITING.search(text).group(0)), text
+    waiting = WAITING.search(text)
+    assert waiting is not None and text.rstrip().endswith("## Claude Code\n\n" + waiting[0]), text
     assert ed.lua("return _G.caw_test.chat().sending")
 
     # <C-c> in the prompt (Insert mode, where the message was typed) stops waiting.
