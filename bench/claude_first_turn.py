@@ -18,7 +18,9 @@ The table printed compares the medians of the first turn and of the later (warm)
 ``--warm-with get_settings`` adds, for each variant, one that sends those control requests
 (comma-separated, one after the other, each answered before the next) to the process as soon
 as it starts, as caw's warm-up does (caw/providers/claude_code/warm_up.py: what it pre-pays
-and what it cannot). A request may carry fields: ``get_context_usage:detail=summary``.
+and what it cannot). A request may carry fields: ``get_context_usage:detail=summary``; an
+item that starts with ``/`` is sent as a user line instead (a local slash command such as
+``/cost``, answered by claude itself; it writes rows into the session's transcript).
 Repeat ``--warm-with`` to compare several warm-ups in the same interleaved run.
 """
 
@@ -114,6 +116,9 @@ async def one_process(
     claude = await Claude.spawn(cli, flags, env, cwd)
     try:
         for request in warm_with:
+            if "user_line" in request:
+                await claude.turn(request["user_line"])
+                continue
             answer = await claude.control(request)
             if answer != "success":
                 raise RuntimeError(f"claude answered {request} with {answer}")
@@ -149,9 +154,13 @@ def report(name: str, turns: list[list[dict[str, Any]]]) -> None:
 
 
 def control_requests(spec: str) -> list[dict[str, str]]:
-    """``get_settings,get_context_usage:detail=summary`` -> the control requests it names."""
+    """``get_settings,get_context_usage:detail=summary`` -> the control requests it names
+    (``/cost``: ``{"user_line": "/cost"}``)."""
     requests = []
     for item in spec.split(","):
+        if item.startswith("/"):
+            requests.append({"user_line": item})
+            continue
         subtype, *fields = item.split(":")
         request = {"subtype": subtype}
         for field in fields:
