@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -130,6 +131,7 @@ def main(args: argparse.Namespace) -> int:
             asyncio.run(through_caw(args, dict(os.environ), root))
         finally:
             model.close()
+            shutil.rmtree(root, ignore_errors=True)
         return 0
     servers = {"empty": CodexFloor(), "idle": CodexFloor()}
     warm: dict[str, str] = {}
@@ -162,6 +164,7 @@ def main(args: argparse.Namespace) -> int:
         for server in servers.values():
             server.op_close()
         model.close()
+        shutil.rmtree(root, ignore_errors=True)
     print(f"codex: a new chat beside {args.idle} idle threads or none; {args.rounds} rounds")
     print(f"load average (1 min): start {loads[0]:.2f}, median {statistics.median(loads):.2f}")
     print("  " + " " * 24 + " ".join(f"{c:>16s}" for c in COLUMNS))

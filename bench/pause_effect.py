@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -230,6 +231,7 @@ def main(args: argparse.Namespace) -> int:
                 Path(args.json).write_text(json.dumps(result))
         finally:
             model.close()
+            shutil.rmtree(root, ignore_errors=True)
         return 0
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     drivers: dict[str, Driver] = {}
@@ -268,6 +270,7 @@ def main(args: argparse.Namespace) -> int:
         for driver in drivers.values():
             driver.close()
         model.close()
+        shutil.rmtree(root, ignore_errors=True)
     print(
         f"{args.provider}: a warm turn {' / '.join(f'{p:g}' for p in pauses)} s after the one "
         f"before; {args.pairs} rounds interleaved"
