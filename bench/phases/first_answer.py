@@ -5,13 +5,15 @@
 - **new chat**: in a running daemon whose workspace already had a session, ``session/start``
   + the first ``session/send`` (model at 0 ms), a second after the previous one (a person),
   against that daemon's warm turn; with standby backends (the default) and with
-  ``--standby 0`` (what a new chat cost before), interleaved; and a warm turn after the same
-  pause (what the pause alone costs a turn).
+  ``--standby 0`` (what a new chat cost before); and a warm turn after the same pause (what
+  the pause alone costs a turn). All interleaved rep by rep: each rep's new chats, then its
+  warm turns, so that the ratios compare turns taken under the same load.
 - **reopened editor**: a fresh daemon resumes a recorded session as the workspace opens;
   the first send comes 1 s later (a person typing): timed from the send to its answer;
   and with no gap: from ``session/resume`` to the answer.
-- **idle sessions**: the same new chat and warm turn in a daemon holding ``idle_sessions``
-  live sessions (each answered once), with the daemon's and the backends' memory.
+- **idle sessions**: the same new chat and warm turns, interleaved rep by rep, in a daemon
+  holding ``idle_sessions`` live sessions (each answered once), with the daemon's and the
+  backends' memory.
 """
 
 from __future__ import annotations
@@ -110,12 +112,17 @@ WARM_UP_TURNS = 2  # a CLI's second and third turns still compile code (claude):
 QUIET_CPU = 0.05  # the daemon's tree uses under 5% of a core: standbys started, probes done
 
 
-async def _warm(client: Any, session_id: str, turns: int) -> list[float]:
-    """Warm turns as the per-turn table takes them: once the daemon's tree is quiet (a standby
-    starting beside them would slow them), after WARM_UP_TURNS unmeasured ones, 50 ms apart."""
+async def _settle(client: Any, session_id: str) -> None:
+    """Once the daemon's tree is quiet (a standby starting beside a turn would slow it), the
+    session's WARM_UP_TURNS unmeasured turns."""
     await _quiet(client.pid)
     for _ in range(WARM_UP_TURNS):
         await _turn(client, session_id)
+
+
+async def _warm(client: Any, session_id: str, turns: int) -> list[float]:
+    """Warm turns as the per-turn table takes them: each 50 ms after the session's previous
+    turn (which the caller has just taken)."""
     times = []
     for _ in range(turns):
         await asyncio.sleep(0.05)
@@ -123,8 +130,9 @@ async def _warm(client: Any, session_id: str, turns: int) -> list[float]:
     return times
 
 
-async def _quiet(pid: int, timeout: float = 20.0) -> None:
+async def _quiet(pid: int | None, timeout: float = 20.0) -> None:
     """Wait until the process tree under ``pid`` uses under QUIET_CPU of a core for 0.3 s."""
+    assert pid is not None, "a spawned daemon has a pid"
     deadline = time.monotonic() + timeout
     before = sample_tree(pid)
     while time.monotonic() < deadline:
@@ -158,7 +166,7 @@ async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, hom
             await client.initialize()
             first, _, _ = await _chat(client, provider, work)  # the workspace's first session
             firsts[name] = first
-            warm += await _warm(client, first, run.first_turns)
+            await _settle(client, first)
         for rep in range(run.first_reps):
             order = list(clients) if rep % 2 == 0 else list(reversed(clients))
             for name in order:
@@ -169,12 +177,13 @@ async def _new_chat(run: Run, provider: str, env: dict[str, str], work: str, hom
                     columns["standby_send"].append(send)
                 await clients[name].end(session_id)
             # A warm turn after the same pause as a new chat's, once the daemon is quiet again:
-            # what a person's pause alone costs a turn, to tell it from a first turn's cost.
-            pid = clients["standby"].pid
-            assert pid is not None
-            await _quiet(pid)
+            # what a person's pause alone costs a turn, to tell it from a first turn's cost;
+            # then the warm turns the new chat is held against, each 50 ms after the last.
+            standby, first = clients["standby"], firsts["standby"]
+            await _quiet(standby.pid)
             await asyncio.sleep(PERSON)
-            columns["warm_after_pause"].append(await _turn(clients["standby"], firsts["standby"]))
+            columns["warm_after_pause"].append(await _turn(standby, first))
+            warm += await _warm(standby, first, run.first_turns)
     finally:
         for client in clients.values():
             await client.aclose(timeout=120)
@@ -225,6 +234,7 @@ async def _reopened(run: Run, provider: str, env: dict[str, str], work: str, hom
                 if pause:
                     gap.append(answered - sent)
                     resume_call.append(resumed - started)
+                    await _settle(fresh, session_id)
                     warm += await _warm(fresh, session_id, run.first_turns)
                 else:
                     no_gap.append(answered - started)
@@ -256,13 +266,18 @@ async def _idle(run: Run, provider: str, env: dict[str, str], work: str, home: A
             session_id, _, _ = await _chat(client, provider, work)
             idle.append(session_id)
         sample = sample_tree(client.pid)
-        warm = await _warm(client, idle[0], run.first_turns)
+        await _settle(client, idle[0])
+        warm: list[float] = []
         chats = []
         for _ in range(run.first_reps):
             await asyncio.sleep(PERSON)
             session_id, seconds, _ = await _chat(client, provider, work)
             chats.append(seconds)
             await client.end(session_id)
+            # The warm turns of this rep, on a quiet daemon, each 50 ms after the turn before.
+            await _quiet(client.pid)
+            await _turn(client, idle[0])
+            warm += await _warm(client, idle[0], run.first_turns)
     finally:
         await client.aclose(timeout=300)
     out: dict[str, Any] = {

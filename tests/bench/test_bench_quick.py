@@ -52,6 +52,9 @@ def test_quick_mode_runs_every_measurement(tmp_path: Path) -> None:
     assert first["new_chat"]["claude_code"]["standby"]["n"] == 1
     assert first["new_chat"]["claude_code"]["no_standby"]["n"] == 1
     assert first["new_chat"]["claude_code"]["warm_after_pause"]["n"] == 1
+    # The warm turns are taken rep by rep, beside the new chats: first_turns (2) per rep (1).
+    assert first["new_chat"]["claude_code"]["warm"]["n"] == 2
+    assert first["idle"]["claude_code"]["warm"]["n"] == 2
     assert first["reopened"]["claude_code"]["send_after_gap"]["n"] == 1
     assert first["reopened"]["claude_code"]["resume_to_answer"]["n"] == 1
     assert first["idle"]["claude_code"]["sessions"] == 3
