@@ -10,8 +10,9 @@ The package has the shape of every adapter (see ``codex`` and ``opencode`` for t
 claude has no server mode, so nothing is shared between conversations (no pool); a
 process may be started ahead with a fresh session id (``prestart``) for the session
 that will start with that id. A process started ahead (a standby, or a resume started
-before its first send) is sent one read-only control request at once (``warm_up``), which
-pre-pays the modules claude loads on the first line it reads.
+before its first send) is sent two read-only control requests at once (``warm_up``), which
+pre-pay the modules claude loads on the first line it reads and the first request's system
+prompt and tool schemas.
 """
 
 from __future__ import annotations

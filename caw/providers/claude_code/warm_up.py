@@ -15,26 +15,34 @@ Two read-only control requests, one after the other, pre-pay most of it:
   but also sets the session up as an SDK client's: not used.)
 - ``get_context_usage`` with ``detail: "summary"``: claude counts what the next request
   would hold, so it builds the system prompt and the tool schemas as a turn does (the
-  turn's ``system_prompt`` phase 40 -> 1 ms, ``tool_schema_build`` 29.5 -> 2-3 ms, at load
-  6). ``summary`` answers from local estimates; the default, ``full``, would ask the API's
-  count_tokens once per category (25 requests): not used.
+  turn's ``system_prompt`` phase 8-16 -> 1 ms, ``tool_schema_build`` 5.5-7.5 -> 2 ms).
+  ``summary`` answers from local estimates; the default, ``full``, asks the API's
+  count_tokens once per category (25 requests): not used. It is answered ~40 ms after
+  ``get_settings``.
 
-Interleaved, ``bench/claude_first_turn.py --reps 10 --wait 3 --warm-with get_settings
---warm-with get_settings,get_context_usage:detail=summary`` (load average 6.4): the first
-turn, user line -> result, 374 ms with no warm-up, 369 ms after ``get_settings``, 173 ms
-after both (user line -> model request 246, 254, 112 ms; warm turns 68-75 ms). What is
-left is chiefly the first message's attachments (~15 ms) and the rest of the turn's code
-running once.
+Interleaved, ``bench/claude_first_turn.py --reps 16 --wait 3 --resume --warm-with
+get_settings --warm-with get_settings,get_context_usage:detail=summary`` (load average
+1.6), first turn after ``get_settings`` -> after both: user line -> result 92 -> 79 ms
+(resumed: 98 -> 83), user line -> model request 62 -> 52 ms (66 -> 56), CPU meanwhile 67
+-> 53 ms (72 -> 59), longest event-loop stall 10 -> 2 ms; with no warm-up 93 ms, warm
+turns 64-67 ms. Under load the gain is larger: 84 -> 60 ms to the model request (12
+reps, load 7.4). What is left (+38 ms to the model request) is spread over a score of
+the turn's phases, 1-3 ms each, and the first message's attachments (the environment,
+model, tool, agent and skill listings sent once per session: ~9 ms first, 2 ms later),
+which even a local slash command's turn does not pre-pay.
 
 Neither request writes anything: no model request and no count_tokens request reaches the
 API, the transcript holds nothing before the first turn and after it the same rows as a
 fresh process's, the first model request is the same (tests/e2e/test_claude_warm_up.py).
-Tried and not used: ``get_status``, ``get_plan``, ``get_hooks_listing``,
-``list_permission_rules``, ``get_memory_dialog``, ``get_skills_dialog``, ``mcp_status``,
-``get_usage`` (answered, pre-pay nothing measurable); local slash commands sent as a
-user line (``/context``, ``/cost``, ``/status``, ``/usage``: claude answers them without
-a model request, but writes them into the session's transcript, and ``/context`` asks
-count_tokens); ``side_question`` (a model request).
+Tried on top of both and not used, none lowering the first turn further (to the model
+request 56-74 ms against 57 ms, 10 reps, load 3.9): ``get_skills_dialog``,
+``get_memory_dialog``, ``file_suggestions``, ``get_status``, ``list_models``,
+``get_usage`` with ``mcp_status``; with ``get_settings`` alone, ``get_plan``,
+``get_hooks_listing``, ``list_permission_rules``. Local slash commands sent as a user line
+are answered without a model request (``/cost`` after ``get_settings``: 58 ms to the first
+turn's model request; ``/context``: 47 ms) but write rows into the session's transcript
+(queue operations, the command and its output), and ``/context`` asks count_tokens 25
+times: not for a user's session. ``side_question`` is a model request.
 
 So a process warmed this way is still exactly what a fresh start would run (same command
 line, environment, working directory and session), only further along.
