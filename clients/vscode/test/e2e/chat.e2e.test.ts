@@ -20,16 +20,13 @@ import { after, before, describe, test } from 'node:test';
 import {
   Browser,
   checkedScreenshot,
-  CodeServer,
   config,
-  extensionRoot,
-  failureScreenshot,
   freePort,
   log,
   ModelServer,
   prepareWorkbench,
-  processesIn,
   until,
+  vsixWindow as harnessVsixWindow,
   type Workbench,
 } from './harness';
 
@@ -84,34 +81,11 @@ function seed(wb: Workbench): void {
   fs.writeFileSync(path.join(wb.folder, 'src/stats.py'), 'def caw_marker_mean(values):\n    old_value = sum(values)\n    return old_value / len(values)\n');
 }
 
-/**
- * One window on the extension installed from the .vsix (no in-host test module: VS Code
- * refuses modal dialogs in extension test mode, and the trust question and Revert are modals).
- */
-async function vsixWindow(wb: Workbench, step: string, drive: (b: Browser) => Promise<void>): Promise<void> {
-  if (!fs.readdirSync(wb.extensionsDir).some((d) => d.startsWith('caw.caw-vscode-'))) {
-    const vsix = path.join(extensionRoot, 'dist/caw-vscode.vsix');
-    assert.ok(fs.existsSync(vsix), `no ${vsix}: run \`npm run package\` first`);
-    assert.match(CodeServer.install(wb, vsix), /was successfully installed/);
-  }
-  const cs = await CodeServer.start(wb);
-  let browser: Browser | undefined;
-  try {
-    browser = await Browser.open(wb, cs);
+/** One window on the extension installed from the .vsix, the clipboard open to the page. */
+function vsixWindow(wb: Workbench, step: string, drive: (b: Browser) => Promise<void>): Promise<void> {
+  return harnessVsixWindow(wb, step, () => model.log, async (browser) => {
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write']);
     await drive(browser);
-  } catch (error) {
-    await failureScreenshot(browser, step);
-    fs.mkdirSync(config.outputDir, { recursive: true });
-    fs.writeFileSync(path.join(config.outputDir, `${step}-code-server.log`), cs.log);
-    fs.writeFileSync(path.join(config.outputDir, `${step}-model-server.log`), model.log);
-    throw error;
-  } finally {
-    await browser?.close();
-    await cs.stop();
-  }
-  await until(`no process left in ${wb.folder}`, () => processesIn(wb.folder).length === 0, 15_000).catch(() => {
-    throw new Error(`orphans after ${step}: ${JSON.stringify(processesIn(wb.folder))}`);
   });
 }
 

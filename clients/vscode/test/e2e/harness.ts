@@ -385,19 +385,49 @@ export function processesIn(dir: string): { pid: number; cmdline: string }[] {
 }
 
 /**
- * One window: code-server up, a page running `step`'s in-host module (test/e2e/suite/<step>.ts);
- * `drive` plays the user. The module's exit code is the verdict; no process may be left in the folder.
+ * One window: code-server up on `wb`, a page (running `testsModule` in the extension host if
+ * given), `drive` playing the user. On failure a screenshot and the logs are kept; after it,
+ * no process may be left in the folder (code-server takes the extension host, the daemon and
+ * its CLI processes with it).
  */
-export async function runWindow(
+async function inWindow(
   wb: Workbench,
   step: string,
   modelLog: () => string,
+  testsModule: string | undefined,
   drive: (b: Browser, cs: CodeServer) => Promise<void>,
 ): Promise<void> {
   const cs = await CodeServer.start(wb);
   let browser: Browser | undefined;
   try {
-    browser = await Browser.open(wb, cs, path.join(__dirname, 'suite', `${step}.js`));
+    browser = await Browser.open(wb, cs, testsModule);
+    await drive(browser, cs);
+  } catch (error) {
+    await failureScreenshot(browser, step);
+    fs.mkdirSync(config.outputDir, { recursive: true });
+    fs.writeFileSync(path.join(config.outputDir, `${step}-code-server.log`), cs.log);
+    fs.writeFileSync(path.join(config.outputDir, `${step}-model-server.log`), modelLog());
+    throw error;
+  } finally {
+    await browser?.close();
+    await cs.stop();
+  }
+  await until(`no process left in ${wb.folder}`, () => processesIn(wb.folder).length === 0, 15_000).catch(() => {
+    throw new Error(`orphans after ${step}: ${JSON.stringify(processesIn(wb.folder))}`);
+  });
+}
+
+/**
+ * One window running `step`'s in-host module (test/e2e/suite/<step>.ts) while `drive` plays the
+ * user. The module's exit code is the verdict.
+ */
+export function runWindow(
+  wb: Workbench,
+  step: string,
+  modelLog: () => string,
+  drive: (b: Browser, cs: CodeServer) => Promise<void>,
+): Promise<void> {
+  return inWindow(wb, step, modelLog, path.join(__dirname, 'suite', `${step}.js`), async (browser, cs) => {
     await drive(browser, cs);
     fs.writeFileSync(path.join(wb.syncDir, `ui-done-${step}`), '');
     let timer: NodeJS.Timeout | undefined;
@@ -409,20 +439,20 @@ export async function runWindow(
     ]).finally(() => clearTimeout(timer));
     const errorFile = path.join(wb.syncDir, `${step}.error`);
     assert.equal(code, 0, fs.existsSync(errorFile) ? fs.readFileSync(errorFile, 'utf8') : `${step}: the extension host test failed`);
-  } catch (error) {
-    await failureScreenshot(browser, step);
-    fs.mkdirSync(config.outputDir, { recursive: true });
-    fs.writeFileSync(path.join(config.outputDir, `${step}-code-server.log`), cs.log);
-    fs.writeFileSync(path.join(config.outputDir, `${step}-model-server.log`), modelLog());
-    throw error;
-  } finally {
-    await browser?.close();
-    await cs.stop();
-  }
-  // code-server took the extension host, the daemon and its claude processes with it.
-  await until(`no process left in ${wb.folder}`, () => processesIn(wb.folder).length === 0, 15_000).catch(() => {
-    throw new Error(`orphans after ${step}: ${JSON.stringify(processesIn(wb.folder))}`);
   });
+}
+
+/**
+ * One window on the extension installed from the .vsix, with no in-host test module (VS Code
+ * refuses modal dialogs in extension test mode, and the trust question and Revert are modals).
+ */
+export function vsixWindow(wb: Workbench, step: string, modelLog: () => string, drive: (b: Browser) => Promise<void>): Promise<void> {
+  if (!fs.readdirSync(wb.extensionsDir).some((d) => d.startsWith('caw.caw-vscode-'))) {
+    const vsix = path.join(extensionRoot, 'dist/caw-vscode.vsix');
+    assert.ok(fs.existsSync(vsix), `no ${vsix}: run \`npm run package\` first`);
+    assert.match(CodeServer.install(wb, vsix), /was successfully installed/);
+  }
+  return inWindow(wb, step, modelLog, undefined, drive);
 }
 
 /** Polls `check` (a cheap, local look) until it returns a value. */

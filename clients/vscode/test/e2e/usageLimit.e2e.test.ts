@@ -14,16 +14,12 @@ import { after, before, describe, test } from 'node:test';
 import {
   Browser,
   checkedScreenshot,
-  CodeServer,
   config,
-  extensionRoot,
-  failureScreenshot,
   freePort,
   log,
   ModelServer,
   prepareWorkbench,
-  processesIn,
-  until,
+  vsixWindow as harnessVsixWindow,
   type Workbench,
 } from './harness';
 
@@ -70,30 +66,8 @@ async function workbench(name: string, autoWait: boolean, extraEnv: NodeJS.Proce
 }
 
 /** One window on the extension installed from the .vsix. */
-async function vsixWindow(wb: Workbench, step: string, drive: (b: Browser) => Promise<void>): Promise<void> {
-  if (!fs.readdirSync(wb.extensionsDir).some((d) => d.startsWith('caw.caw-vscode-'))) {
-    const vsix = path.join(extensionRoot, 'dist/caw-vscode.vsix');
-    assert.ok(fs.existsSync(vsix), `no ${vsix}: run \`npm run package\` first`);
-    assert.match(CodeServer.install(wb, vsix), /was successfully installed/);
-  }
-  const cs = await CodeServer.start(wb);
-  let browser: Browser | undefined;
-  try {
-    browser = await Browser.open(wb, cs);
-    await drive(browser);
-  } catch (error) {
-    await failureScreenshot(browser, step);
-    fs.mkdirSync(config.outputDir, { recursive: true });
-    fs.writeFileSync(path.join(config.outputDir, `${step}-code-server.log`), cs.log);
-    fs.writeFileSync(path.join(config.outputDir, `${step}-model-server.log`), model.log);
-    throw error;
-  } finally {
-    await browser?.close();
-    await cs.stop();
-  }
-  await until(`no process left in ${wb.folder}`, () => processesIn(wb.folder).length === 0, 15_000).catch(() => {
-    throw new Error(`orphans after ${step}: ${JSON.stringify(processesIn(wb.folder))}`);
-  });
+function vsixWindow(wb: Workbench, step: string, drive: (b: Browser) => Promise<void>): Promise<void> {
+  return harnessVsixWindow(wb, step, () => model.log, drive);
 }
 
 /** Opens a new chat and sends `text` with the keyboard. */
