@@ -472,10 +472,11 @@ class Run:
     memory_sessions: int = 10
     idle_timeout: float = 4.0
     # The first answer (phases.first_answer): cold daemon starts, new chats and reopened
-    # editors per provider, warm turns around them, sessions held idle.
+    # editors per provider (reps: odd, for a median that is one of them), the warm turns
+    # taken in each rep beside them, sessions held idle.
     cold_reps: int = 10
-    first_reps: int = 5
-    first_turns: int = 5
+    first_reps: int = 9
+    first_turns: int = 3
     idle_sessions: int = 50
     large_sizes: list[tuple[int, int]] = field(
         default_factory=lambda: [(1_000_000, 20), (10_000_000, 1000), (30_000_000, 1000)]
