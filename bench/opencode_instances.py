@@ -11,6 +11,8 @@ column with a fresh home (harness.start_driver):
 
 - ``floor``: bench/drivers/floor_opencode.py (the bare ``opencode serve``);
 - ``server``: caw-server with a data dir (bench/drivers/caw_daemon.py), as in the turns phase;
+- ``--extra library,server_nodata``: the caw library and caw-server without a data dir, which
+  split caw-server's excess into the library's, the JSON-RPC hop's and the data dir's;
 - ``floor2`` (the control, unless ``--no-control``): a second floor, so the floor-vs-floor
   spread (instance to instance, no caw at all) is measured beside the caw-vs-floor one.
 
@@ -22,6 +24,20 @@ and the ratios server/floor and floor2/floor, with the turn split by the model s
 timing log (``to model``: turn sent -> the model server has the request; ``after``: last
 delta -> turn answered); then, over the pairs, min / median / max of each ratio, the pooled
 ratio (median of all the pairs' turns), and the load average before and after.
+
+Findings (opencode 1.18.33, 2 shared vCPUs, 2026-11-30, 8 pairs x 15 rounds, load 1.4-2.6):
+
+- The instance draw: one pair's server/floor ratio ranged 0.94-1.38x within a run, and the
+  control's floor2/floor 0.83-1.23x, so a single pair (the turns phase's) can land anywhere
+  from ~0.95x to ~1.35x with no change in caw.
+- Averaged out (pooled medians, four runs): server/floor 1.047, 1.093, 1.095, 1.095x (median
+  of the pair ratios 1.056, 1.036, 1.103, 1.096x), floor2/floor 1.010, 0.955, 1.005, 0.963x:
+  within 1.15x, with a small excess beyond the control in every run, 2.2-4.7 ms on 44-50 ms.
+- Where (by the model server's log, runs with ``--extra library,server_nodata``): before the
+  model is asked, server +5.8 / +7.7 ms over floor, server_nodata +2.6 / +3.3 ms (so the data
+  dir's records ~3-4 ms, the rest the JSON-RPC hop and caw's request); from the model's request
+  to the turn's end, caw's columns 1-3 ms longer (the floor's POST returns ~2.5 ms before
+  its event reader sees the last delta; caw ends the turn ~1.5 ms after its own).
 """
 
 from __future__ import annotations
@@ -36,7 +52,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import FLOOR, SERVER, Driver, DriverError, Run, log, start_driver, variant
+from harness import (
+    FLOOR,
+    LIBRARY,
+    SERVER,
+    SERVER_NODATA,
+    Driver,
+    DriverError,
+    Run,
+    log,
+    start_driver,
+    variant,
+)
 from phases.turns import _turn
 
 PROVIDER = "opencode"
@@ -143,9 +170,18 @@ def main() -> int:
         default=0.05,
         help="pause after each turn (default 0.05 s, as the turns phase)",
     )
+    parser.add_argument(
+        "--extra",
+        default="",
+        help=f"more columns, comma-separated: {LIBRARY} (the caw library in-process over serve), "
+        f"{SERVER_NODATA} (caw-server without a data dir); with both, 5 columns pace turns as the turns phase does",
+    )
     parser.add_argument("--no-control", action="store_true", help="no second floor")
     ns = parser.parse_args()
-    keys = [FLOOR, SERVER] + ([] if ns.no_control else [FLOOR2])
+    extra = [k for k in ns.extra.split(",") if k]
+    if unknown := set(extra) - {LIBRARY, SERVER_NODATA}:
+        parser.error(f"--extra: unknown column(s) {', '.join(sorted(unknown))}")
+    keys = [FLOOR, SERVER, *extra] + ([] if ns.no_control else [FLOOR2])
     root = Path(tempfile.mkdtemp(prefix="caw-opencode-instances-"))
     run = Run(
         root=root, providers=[PROVIDER], deep_providers=[], latencies=[0.0], turns=ns.turns,
