@@ -15,3 +15,9 @@ export function autoWait(config: { inspect<T>(section: string): Inspected<T> | u
   const value = set?.workspaceFolderValue ?? set?.workspaceValue ?? set?.globalValue;
   return typeof value === 'boolean' ? value : undefined;
 }
+
+/** What the status item's tooltip says of auto-wait, for `autoWait(config)`'s answer. */
+export function autoWaitStatus(value: boolean | undefined): string {
+  if (value === undefined) return "Auto-wait for usage limits: the daemon's default ($CAW_AUTOWAIT), caw.autoWait not set";
+  return `Auto-wait for usage limits: ${value ? 'on' : 'off'} (caw.autoWait)`;
+}

@@ -116,7 +116,9 @@ type Turn12 = Omit<Turn, 'error'> & {
 
 export function viewTurn(turn: Turn): ViewTurn {
   const t = turn as Turn12;
-  const error = typeof t.error === 'string' ? t.error : (t.error?.message ?? null);
+  const message = typeof t.error === 'string' ? t.error : (t.error?.message ?? null);
+  // A stored usage-limit failure names the setting too, as the live one does.
+  const error = typeof t.error === 'object' && t.error?.kind === 'usageLimit' && message ? usageLimitError(message) : message;
   const failed = t.status === 'failed' || turn.stopReason === 'error';
   return {
     input: turn.input,

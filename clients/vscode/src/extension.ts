@@ -18,6 +18,7 @@ import { TrustDecisions } from './trust';
 import { fileAttachment, type PendingAttachment, selectionAttachment } from './attachments';
 import { ModelChoices } from './modelChoices';
 import { registerReview } from './review';
+import { autoWait, autoWaitStatus } from './autoWait';
 
 /** What activate() returns; the end-to-end tests read it. Not a stable API. */
 export interface CawExtensionApi {
@@ -53,7 +54,8 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   const showStatus = (state: ServerState): void => {
     const [icon, label, tip] = STATUS[state];
     status.text = `${icon} ${label}`;
-    status.tooltip = tip;
+    // The tooltip also says whether a usage limit is waited out (the setting the daemon starts with).
+    status.tooltip = `${tip}\n\n${autoWaitStatus(autoWait(vscode.workspace.getConfiguration('caw')))}`;
     status.backgroundColor = state === 'notFound' || state === 'stopped' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     status.accessibilityInformation = { label: `caw: ${tip}` };
     status.show();
@@ -407,6 +409,7 @@ export function activate(context: vscode.ExtensionContext): CawExtensionApi {
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('caw.serverPath')) server.check();
+      if (e.affectsConfiguration('caw.autoWait')) showStatus(server.state);
       if (e.affectsConfiguration('caw.serverPath') || e.affectsConfiguration('caw.dataDir') || e.affectsConfiguration('caw.permissionMode') || e.affectsConfiguration('caw.autoWait')) {
         void vscode.window
           .showInformationMessage('caw: restart caw-server to use the new settings?', 'Restart')

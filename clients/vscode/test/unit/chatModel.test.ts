@@ -84,6 +84,18 @@ test('a failed turn (protocol 1.2) keeps its error, changes, attachments and usa
   assert.equal(usageLabel(t.usage), '1.2k in · 340 out · $0.012');
 });
 
+test('a stored usage-limit failure (a resumed chat) names caw.autoWait, as a live one does', () => {
+  const stored = (error: unknown): ViewTurn =>
+    viewTurn({ input: 'q', output: [], result: '', stopReason: 'error', status: 'failed', error } as unknown as Turn);
+  const limited = stored({ kind: 'usageLimit', message: "You've hit your limit · resets 2pm (UTC)" });
+  assert.equal(limited.stopReason, 'error');
+  assert.equal(limited.error, usageLimitError("You've hit your limit · resets 2pm (UTC)"));
+  assert.match(limited.error ?? '', /^You've hit your limit · resets 2pm \(UTC\)\. Turn on the "caw\.autoWait" setting/);
+  // Other kinds, and the older string error (no kind), stay as stored.
+  assert.equal(stored({ kind: 'modelError', message: 'usage limit of tools' }).error, 'usage limit of tools');
+  assert.equal(stored('API Error: 400').error, 'API Error: 400');
+});
+
 test('chat totals add up tokens and cost; the context meter comes from the last turn that reports it', () => {
   const turn = (usage: ViewTurn['usage']): { kind: 'turn'; turn: ViewTurn } => ({ kind: 'turn', turn: { input: '', output: [], running: false, usage } });
   const totals = chatTotals([
