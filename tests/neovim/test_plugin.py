@@ -265,6 +265,10 @@ def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, t
         render.turn(buf, { input = 'a', output = { { type = 'text', text = 'A' } }, stopReason = 'end_turn' }, 'codex')
         render.turn(buf, { input = 'b', output = {}, stopReason = 'cancelled' }, 'codex')
         render.turn(buf, { input = 'c', output = {}, stopReason = 'error', error = 'boom' }, 'codex')
+        render.turn(buf, { input = 'e', output = {}, status = 'failed',
+          error = { kind = 'usageLimit', message = "You've hit your limit" } }, 'claude_code')
+        render.turn(buf, { input = 'f', output = {}, status = 'failed',
+          error = { kind = 'modelError', message = 'usage limit of tools' } }, 'claude_code')
         render.turn(buf, { input = 'd', output = { { type = 'tool_use', id = '1', name = 'Read',
           input = { file_path = 'x.py' }, output = 'print(1)', isError = true } } }, 'opencode')
         return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\\n')
@@ -273,6 +277,12 @@ def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, t
     assert "## You\n\na\n\n## Codex\n\nA" in text
     assert "## You\n\nb\n\n## Codex\n\n_(cancelled)_" in text
     assert "> **error:** boom" in text
+    # A stored usageLimit failure names the option, as the live one does; other kinds do not.
+    assert (
+        "> **error:** You've hit your limit (`auto_wait = true` in setup() waits for the reset"
+        " and sends again)" in text
+    )
+    assert "> **error:** usage limit of tools\n" in text
     assert (
         "> **tool** `Read` · x.py\n```json\n" in text
         and "> **error**\n```text\nprint(1)\n```" in text
@@ -293,12 +303,43 @@ def test_selection_message_names_file_and_lines(editors, nvim_env, tmp_path):
 
 def test_missing_daemon_is_reported(editors, nvim_env, tmp_path):
     ws = make_workspace(tmp_path / "ws")
-    ed = editors(ws, nvim_env, {"cmd": ["caw-server-does-not-exist"]})
+    env = {k: v for k, v in nvim_env.items() if k != "CAW_AUTOWAIT"}
+    ed = editors(ws, env, {"cmd": ["caw-server-does-not-exist"]})
     ed.cmd("CawSend hello")
     ed.wait_text("caw-server-does-not-exist not found")
     ed.cmd("checkhealth caw")
     report = ed.lua("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')")
     assert "caw-server-does-not-exist" in report and "ERROR" in report, report
+    # Auto-wait is reported without a daemon: here not set, and $CAW_AUTOWAIT not either.
+    assert (
+        "auto-wait: the daemon's default ($CAW_AUTOWAIT not set: off);"
+        " setup({ auto_wait = true }) turns it on" in report
+    ), report
+
+
+def test_checkhealth_says_whether_auto_wait_is_on(editors, nvim_env, tmp_path):
+    ed = editors(make_workspace(tmp_path / "ws"), nvim_env)
+
+    def said(auto_wait: bool | None, cmd: list[str], env: str | None) -> str:
+        text: str = ed.lua("return require('caw.health').auto_wait_text(...)", auto_wait, cmd, env)
+        return text
+
+    assert said(True, ["caw-server"], "0").startswith("auto-wait: on (auto_wait = true)")
+    assert said(False, ["caw-server", "--auto-wait"], "1").startswith(
+        "auto-wait: off (auto_wait = false)"
+    )
+    default = "auto-wait: the daemon's default ({}); setup({{ auto_wait = true }}) turns it on"
+    assert said(None, ["caw-server"], "1") == default.format("$CAW_AUTOWAIT=1: on")
+    assert said(None, ["caw-server"], " Off ") == default.format("$CAW_AUTOWAIT= Off : off")
+    assert said(None, ["caw-server"], None) == default.format("$CAW_AUTOWAIT not set: off")
+    assert said(None, ["caw-server", "--no-auto-wait"], "1") == default.format(
+        "--no-auto-wait in cmd: off"
+    )
+    # :checkhealth itself, with the option set (the daemon is missing: the line is said anyway).
+    ed.lua("require('caw').setup({ cmd = { 'caw-server-does-not-exist' }, auto_wait = true })")
+    ed.cmd("checkhealth caw")
+    report = ed.lua("return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')")
+    assert "auto-wait: on (auto_wait = true)" in report, report
 
 
 def test_plug_mappings_attach_the_selection(editors, nvim_env, tmp_path):

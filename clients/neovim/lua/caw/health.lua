@@ -1,5 +1,5 @@
--- :checkhealth caw: the daemon and its version, the provider CLIs it reports,
--- the state file's permissions.
+-- :checkhealth caw: the daemon and its version, the provider CLIs it reports, the permission
+-- mode, auto-wait, the state file's permissions.
 local config = require('caw.config')
 local daemon = require('caw.daemon')
 local state = require('caw.state')
@@ -30,6 +30,30 @@ local function daemon_info(root)
     return nil, 'caw-server did not answer initialize within 20 s'
   end
   return got, err
+end
+
+--- What :checkhealth says of auto-wait: `auto_wait` the initializationOptions.autoWait sent
+--- (nil: not sent), `cmd` the daemon's command, `env` its $CAW_AUTOWAIT (nil: unset). The
+--- daemon takes the option, else its --auto-wait/--no-auto-wait flag, else $CAW_AUTOWAIT.
+function M.auto_wait_text(auto_wait, cmd, env)
+  if auto_wait == true then
+    return 'auto-wait: on (auto_wait = true): a message that hits the usage limit is sent again once it resets'
+  elseif auto_wait == false then
+    return 'auto-wait: off (auto_wait = false): a message that hits the usage limit fails'
+  end
+  env = type(env) == 'string' and env or nil
+  local default
+  if vim.tbl_contains(cmd or {}, '--auto-wait') then
+    default = '--auto-wait in cmd: on'
+  elseif vim.tbl_contains(cmd or {}, '--no-auto-wait') then
+    default = '--no-auto-wait in cmd: off'
+  else
+    local value = vim.trim(env or ''):lower()
+    local on = value ~= '' and not vim.tbl_contains({ '0', 'false', 'no', 'off' }, value)
+    default = (value == '' and '$CAW_AUTOWAIT not set' or ('$CAW_AUTOWAIT=%s'):format(env))
+      .. (on and ': on' or ': off')
+  end
+  return ("auto-wait: the daemon's default (%s); setup({ auto_wait = true }) turns it on"):format(default)
 end
 
 function M.check()
@@ -103,6 +127,10 @@ function M.check()
         )
     )
   end
+
+  local options = daemon.client_config(require('caw').root()).init_options
+  local env = (config.options.cmd_env or {}).CAW_AUTOWAIT or vim.env.CAW_AUTOWAIT
+  health.info(M.auto_wait_text(options.autoWait, config.options.cmd, env))
 
   local path = state.path()
   local mode = state.mode()

@@ -417,11 +417,13 @@ local function present(v)
   return v ~= nil and v ~= vim.NIL
 end
 
---- The error text of a turn: protocol 1.2's {kind, message}, or the older string.
+--- The error text of a turn: protocol 1.2's {kind, message}, or the older string. A stored
+--- usageLimit failure names the option, as the live one does.
 function M.turn_error(turn)
   local e = turn.error
   if type(e) == 'table' then
-    return tostring(e.message or e.kind or 'the turn failed')
+    local msg = tostring(e.message or e.kind or 'the turn failed')
+    return e.kind == 'usageLimit' and M.usage_limit_text(msg) or msg
   end
   return present(e) and tostring(e) or 'the turn failed'
 end
