@@ -4,7 +4,8 @@ scripted model server answering the first model request with the API's usage-lim
 
 With ``auto_wait = true`` the chat shows until when the daemon waits (local time) in place of
 "working…", the cancel key ends the wait, and the resent answer follows a short note. With
-auto-wait off the failure names the setting. The daemon's protocol side is
+auto-wait off the failure names the setting, live and as a new Neovim shows it from the
+history. The daemon's protocol side is
 tests/compat/test_daemon_auto_wait.py.
 """
 
@@ -128,7 +129,8 @@ def test_the_resent_answer_follows_a_short_note(editors, env, tmp_path, scripted
 
 def test_without_auto_wait_the_failure_names_the_setting(editors, env, tmp_path, scripted):
     limit_first_request(scripted)
-    ed = editors(make_workspace(tmp_path / "ws"), env, {**SETUP, "auto_wait": False})
+    ws = make_workspace(tmp_path / "ws")
+    ed = editors(ws, env, {**SETUP, "auto_wait": False})
     ed.cmd("CawSend Repeat after me: still here")
     text = ed.wait_text("`auto_wait = true` in setup() waits for the reset and sends again", TURN)
     ed.wait_idle()
@@ -137,3 +139,18 @@ def test_without_auto_wait_the_failure_names_the_setting(editors, env, tmp_path,
     ), text
     assert "_Usage limit reached — waiting" not in text
     assert text.count("you have reached your usage limit") == 1, text  # not the CLI's copy too
+
+    # A new Neovim shows the stored failed turn (the daemon's record: kind usageLimit) the
+    # same way: the hint too, not only a live failure.
+    ed.nvim.input("<Esc>:qa<CR>")
+    assert ed.proc.wait(30) == 0
+    ed2 = editors(ws, env, {**SETUP, "auto_wait": False})
+    ed2.nvim.input(":Caw<CR>")
+    text = ed2.wait_text("`auto_wait = true` in setup() waits for the reset and sends again", TURN)
+    ed2.wait_idle(TURN)
+    text = ed2.chat_text()
+    assert re.search(
+        r"^> \*\*error:\*\* .*limit.*\(`auto_wait = true` in setup\(\)", text, re.M | re.I
+    ), text
+    assert "## You\n\nRepeat after me: still here" in text, text
+    assert text.count("you have reached your usage limit") == 1, text

@@ -265,8 +265,9 @@ def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, t
         render.turn(buf, { input = 'a', output = { { type = 'text', text = 'A' } }, stopReason = 'end_turn' }, 'codex')
         render.turn(buf, { input = 'b', output = {}, stopReason = 'cancelled' }, 'codex')
         render.turn(buf, { input = 'c', output = {}, stopReason = 'error', error = 'boom' }, 'codex')
-        render.turn(buf, { input = 'e', output = {}, status = 'failed',
-          error = { kind = 'usageLimit', message = "You've hit your limit" } }, 'claude_code')
+        render.turn(buf, { input = 'e', output = { { type = 'text', text = "API Error: You've hit your limit\\n" },
+          { type = 'text', text = 'Partial answer' } }, status = 'failed',
+          error = { kind = 'usageLimit', message = "claude: API Error: You've hit your limit" } }, 'claude_code')
         render.turn(buf, { input = 'f', output = {}, status = 'failed',
           error = { kind = 'modelError', message = 'usage limit of tools' } }, 'claude_code')
         render.turn(buf, { input = 'd', output = { { type = 'tool_use', id = '1', name = 'Read',
@@ -278,10 +279,11 @@ def test_history_turns_render_with_errors_and_cancellations(editors, nvim_env, t
     assert "## You\n\nb\n\n## Codex\n\n_(cancelled)_" in text
     assert "> **error:** boom" in text
     # A stored usageLimit failure names the option, as the live one does; other kinds do not.
+    # The CLI's streamed copy of the error is left out (said once), the rest of the answer stays.
     assert (
-        "> **error:** You've hit your limit (`auto_wait = true` in setup() waits for the reset"
-        " and sends again)" in text
-    )
+        "## Claude Code\n\nPartial answer\n\n> **error:** claude: API Error: You've hit your limit"
+        " (`auto_wait = true` in setup() waits for the reset and sends again)" in text
+    ), text
     assert "> **error:** usage limit of tools\n" in text
     assert (
         "> **tool** `Read` · x.py\n```json\n" in text

@@ -492,6 +492,20 @@ local function turn_footer(buf, turn)
   end
 end
 
+--- A turn's output blocks, without the CLI's copy of a failed turn's error (claude streams
+--- "API Error: …"): the error is said once, in the footer, as in a live turn.
+function M.said_once(turn)
+  local output = type(turn.output) == 'table' and turn.output or {}
+  if not M.turn_failed(turn) then
+    return output
+  end
+  local err = M.turn_error(turn)
+  return vim.tbl_filter(function(b)
+    local text = b.type == 'text' and type(b.text) == 'string' and vim.trim(b.text) or ''
+    return text == '' or not err:find(text, 1, true)
+  end, output)
+end
+
 --- A complete turn from the history (session/resume's `turns`); `n` its 1-based number.
 function M.turn(buf, turn, provider, n)
   local first = M.user(buf, turn.input or '')
@@ -509,7 +523,7 @@ function M.turn(buf, turn, provider, n)
   end
   separate(buf)
   append(buf, { '## ' .. M.provider_name(provider) })
-  render_blocks(buf, turn.output)
+  render_blocks(buf, M.said_once(turn))
   turn_footer(buf, turn)
   M.refresh_folds(buf)
 end
