@@ -159,7 +159,6 @@ export class Chat implements vscode.Disposable {
     this.lastAction = () => this.start(provider, model, reasoning);
     this.pendingAttachments = [];
     this.setState({ status: 'starting', provider, model, reasoning: reasoning ?? null, sessionId: undefined, title: undefined, entries: [], attachments: [] });
-    this.restrictedSaid = false;
     try {
       const rpc = await this.server.rpc();
       const started = await this.withTrust(() =>
@@ -184,7 +183,6 @@ export class Chat implements vscode.Disposable {
         sessionId: started.sessionId,
         title: this.meta.title,
       });
-      this.sayRestricted();
       const warning = healthWarning(this.server.capabilities?.health?.find((h) => h.provider === started.provider));
       if (warning) this.notice('warning', warning);
       void this.loadModels();
@@ -197,17 +195,6 @@ export class Chat implements vscode.Disposable {
   }
 
   private lastAction?: () => Promise<void>;
-  private restrictedSaid = false;
-
-  /** Restricted Mode: said once per chat, in the chat. */
-  private sayRestricted(): void {
-    if (vscode.workspace.isTrusted || this.restrictedSaid) return;
-    this.restrictedSaid = true;
-    this.notice(
-      'info',
-      "Restricted Mode: this chat runs without the folder's own agent configuration (hooks, plugins, MCP servers, settings). Trust the workspace to use it.",
-    );
-  }
 
   /**
    * Runs a session/start or session/resume; when the daemon refuses the folder
@@ -242,7 +229,6 @@ export class Chat implements vscode.Disposable {
    */
   async resume(meta: ChatMeta): Promise<void> {
     this.lastAction = () => this.resume(meta);
-    this.restrictedSaid = false;
     this.meta = meta;
     this.setState({
       status: 'starting',
@@ -265,7 +251,6 @@ export class Chat implements vscode.Disposable {
             })
           : [{ kind: 'notice', level: 'info', text: 'Chat resumed. No earlier turns to show (none yet, or the daemon keeps no history: see caw.dataDir).' }],
       });
-      this.sayRestricted();
       void this.loadModels();
     } catch (error) {
       this.setState({ status: 'failed' });
@@ -295,7 +280,7 @@ export class Chat implements vscode.Disposable {
 
   /** What session/start and session/resume share: the permission mode, this workspace's rules, trust. */
   private setupParams(): { permissionMode: 'ask' | 'bypass'; permissionRules: RuleSpec[]; trusted?: boolean } {
-    const trusted = this.trust.trusted(this.key, vscode.workspace.isTrusted);
+    const trusted = this.trust.trusted(this.key);
     // Review: each turn's changed files, their diffs and revert (protocol 1.2; older daemons ignore it).
     const review: Record<string, unknown> = { trackChanges: true };
     return {

@@ -1,8 +1,10 @@
 // Whether a folder's own agent configuration (hooks, plugins, MCP servers,
-// settings) may run: VS Code's Restricted Mode says no; otherwise the user's
-// answer to the daemon's untrustedWorkspace question, kept per folder in
-// workspaceState; no answer yet: the daemon decides (it refuses a folder that
-// carries configuration, and the chat asks). Tested without VS Code.
+// settings) may run: the user's answer to the daemon's untrustedWorkspace
+// question, kept per folder in workspaceState; no answer yet: the daemon
+// decides (it refuses a folder that carries configuration, and the chat asks).
+// VS Code's Restricted Mode does not reach here: the extension declares no
+// support for untrusted workspaces, so it is off until the folder is trusted.
+// Tested without VS Code.
 import type { StateStore } from './chatStore';
 
 export const TRUST_KEY = 'caw.trust.v1';
@@ -13,8 +15,7 @@ export class TrustDecisions {
   constructor(private readonly state: StateStore) {}
 
   /** The `trusted` field of session/start and session/resume. */
-  trusted(folder: string, workspaceTrusted: boolean): boolean | undefined {
-    if (!workspaceTrusted) return false;
+  trusted(folder: string): boolean | undefined {
     const answer = this.index()[folder];
     return typeof answer === 'boolean' ? answer : undefined;
   }
