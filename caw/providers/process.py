@@ -347,6 +347,7 @@ class ChildProcess:
         kill_marked(self.marker)
         unwatch(self.marker)
         self.close_stdin()
+        await self._discard_stdout(0.5)
         if self._stderr_task is not None:
             await self.wait_stderr(0.5)
             self._stderr_task.cancel()
@@ -355,6 +356,22 @@ class ChildProcess:
             shutil.rmtree(path, ignore_errors=True)
         self._remove.clear()
         log.debug("stopped %s (%s)", self.name, self.describe_exit().splitlines()[0])
+
+    async def _discard_stdout(self, timeout: float) -> None:
+        """Read what is left of stdout to its end. A reader that stopped early (a line over
+        the limit) leaves the pipe paused with its buffer full: it would never see EOF, and
+        the process's transport, never closed, would outlive its event loop."""
+        stdout = self.proc.stdout
+        if stdout is None:
+            return
+
+        async def drain() -> None:
+            while await stdout.read(1 << 16):
+                pass
+
+        # RuntimeError: a reader of this backend still waits on stdout; it reads to EOF itself.
+        with contextlib.suppress(asyncio.TimeoutError, RuntimeError, ValueError):
+            await asyncio.wait_for(drain(), timeout)
 
     def kill_now(self) -> None:
         """Synchronous last resort (interpreter exit)."""
