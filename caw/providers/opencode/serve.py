@@ -698,14 +698,15 @@ async def first_prompt_choice(
     configured default model; with no default in the config opencode picks from its own
     state (recent models), so nothing is set. A wrong agent would only be rewritten by the
     first prompt (as before), never used: the prompt's agent is never the session's."""
+    config = await serve.config()
     if model is None:
-        default = (await serve.config()).get("model")
+        default = config.get("model")
         provider_id, _, model_id = (
             default.partition("/") if isinstance(default, str) else ("", "", "")
         )
         if not model_id:
             return {}
         model = {"providerID": provider_id, "modelID": model_id}
-    agent = (await serve.config()).get("default_agent") or DEFAULT_AGENT
+    agent = config.get("default_agent") or DEFAULT_AGENT
     chosen = {"id": model["modelID"], "providerID": model["providerID"]}
     return {"agent": agent, "model": {**chosen, "variant": variant or "default"}}
