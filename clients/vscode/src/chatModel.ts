@@ -1,7 +1,7 @@
 // What the chat view shows, shared by the extension (which owns it) and the
 // webview (which renders it and applies streamed updates between redraws).
 import type { PermissionCard, PermissionChoice } from './permissions';
-import type { Block, Turn, Update, Usage } from './protocol';
+import type { Block, Turn, Update, Usage, UsageLimitWait } from './protocol';
 
 /** A turn's usage; protocol 1.2 adds the context size after the turn and the model's window. */
 export type ViewUsage = Usage & { contextTokens?: number | null; contextWindow?: number | null };
@@ -39,12 +39,8 @@ export interface ViewTurn {
   waitStopped?: boolean;
 }
 
-/** A `usageLimitWait` update: the daemon sends the turn again at `resetsAt` (UTC, ISO 8601). */
-export interface UsageWait {
-  waitMinutes: number;
-  resetsAt: string;
-  message: string;
-}
+/** A `usageLimitWait` update, kept on its turn: the daemon sends the turn again at `resetsAt` (UTC, ISO 8601). */
+export type UsageWait = Required<Omit<UsageLimitWait, 'kind'>>;
 
 export type Entry = { kind: 'turn'; turn: ViewTurn } | { kind: 'notice'; level: NoticeLevel; text: string; retry?: boolean };
 export type NoticeLevel = 'info' | 'warning' | 'error';

@@ -32,6 +32,7 @@ export type {
   Trajectory,
   Turn,
   Usage,
+  UsageLimitWait,
 } from './protocol.generated';
 import type { SessionInfo, SessionUpdate, Turn } from './protocol.generated';
 

@@ -345,7 +345,7 @@ function render(): void {
     meter.title = `Context: ${sums.context.used.toLocaleString()} of ${sums.context.window.toLocaleString()} tokens (${Math.round(sums.context.share * 100)}%)`;
     meter.setAttribute('aria-label', meter.title);
   }
-  status.textContent = lastTurn()?.wait ? 'waiting for the usage limit…' : statusText(state.status);
+  status.textContent = statusLine(state.status);
   status.className = `status-${state.status}`;
   document.body.dataset.status = state.status;
   transcript.replaceChildren();
@@ -384,6 +384,11 @@ function statusText(s: ChatViewState['status']): string {
     ended: 'ended',
     failed: 'not connected',
   }[s];
+}
+
+/** The header's status: the chat's, or that its last turn waits for a usage limit to reset. */
+function statusLine(s: ChatViewState['status']): string {
+  return lastTurn()?.wait ? 'waiting for the usage limit…' : statusText(s);
 }
 
 function lastTurn(): ViewTurn | undefined {
@@ -437,7 +442,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       if (turn?.running) {
         applyUpdate(turn, message.update);
         if (live?.turn === turn) live.took(message.update);
-        if (state) status.textContent = turn.wait ? 'waiting for the usage limit…' : statusText(state.status);
+        if (state) status.textContent = statusLine(state.status);
         // Many deltas per frame while streaming: redraw once per frame.
         frame ||= requestAnimationFrame(rerenderLastTurn);
       }
