@@ -103,9 +103,23 @@ async def through_caw(args: argparse.Namespace, env: dict[str, str], root: Path)
     finally:
         for client in clients.values():
             await client.aclose(timeout=120)
-    columns = ("new_chat_ms", "new_chat_cpu_ms", "warm_ms")
-    print(f"codex through caw-server: a new chat beside {args.idle} idle sessions or none; "
-          f"{args.rounds} rounds")  # fmt: skip
+    report(
+        f"codex through caw-server: a new chat beside {args.idle} idle sessions or none; "
+        f"{args.rounds} rounds",
+        loads,
+        rows,
+        ("new_chat_ms", "new_chat_cpu_ms", "warm_ms"),
+    )
+
+
+def report(
+    title: str,
+    loads: list[float],
+    rows: dict[str, list[dict[str, float]]],
+    columns: tuple[str, ...],
+) -> None:
+    """Medians per variant and column, and idle minus empty paired round by round."""
+    print(title)
     print(f"load average (1 min): start {loads[0]:.2f}, median {statistics.median(loads):.2f}")
     print("  " + " " * 24 + " ".join(f"{c:>16s}" for c in columns))
     for name, turns in rows.items():
@@ -165,17 +179,12 @@ def main(args: argparse.Namespace) -> int:
             server.op_close()
         model.close()
         shutil.rmtree(root, ignore_errors=True)
-    print(f"codex: a new chat beside {args.idle} idle threads or none; {args.rounds} rounds")
-    print(f"load average (1 min): start {loads[0]:.2f}, median {statistics.median(loads):.2f}")
-    print("  " + " " * 24 + " ".join(f"{c:>16s}" for c in COLUMNS))
-    for name, turns in rows.items():
-        cells = [statistics.median(t[c] for t in turns) for c in COLUMNS]
-        print(f"  {name:24s}" + " ".join(f"{c:16.2f}" for c in cells))
-    diffs = [
-        statistics.median(b[c] - a[c] for a, b in zip(rows["empty"], rows["idle"], strict=True))
-        for c in COLUMNS
-    ]
-    print(f"  {'idle - empty (paired)':24s}" + " ".join(f"{d:+16.2f}" for d in diffs))
+    report(
+        f"codex: a new chat beside {args.idle} idle threads or none; {args.rounds} rounds",
+        loads,
+        rows,
+        COLUMNS,
+    )
     return 0
 
 
